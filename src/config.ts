@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { isTimeZone } from './domain/time-zone.js';
+
+// The one validated configuration. The environment is parsed once, here; everything else receives
+// a typed `Config` (tests build one with `testConfig()` and shorten durations through it).
+
+const port = z.coerce.number().int().min(0).max(65535);
+const duration = z.coerce.number().int().min(0).max(7 * 24 * 3600 * 1000);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
+
+const EnvSchema = z
+  .object({
+    PORT: port.default(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    DATA_DIR: z.string().min(1).default('./data'),
+    PUBLIC_URL: url.optional(),
+    PLIVO_AUTH_ID: z.string().regex(/^[A-Z0-9]{10,40}$/i, 'must be a Plivo auth id (letters and digits)').optional(),
+    PLIVO_AUTH_TOKEN: z.string().min(8).optional(),
+    PLIVO_API_URL: url.optional(),
+    PLIVO_TIMEOUT_MS: duration.default(10_000),
+    PLIVO_APP_ID: z.string().min(1).optional(),
+    NATS_URL: z.string().min(1).optional(),
+    MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
+    NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+    DEMO_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+    DEMO_SEED: bool.default(true),
+    LOCK_IDLE_WARNING_MS: duration.default(180_000),
+    LOCK_RELEASE_AFTER_WARNING_MS: duration.default(60_000),
+    LOCK_DISCONNECT_GRACE_MS: duration.default(15_000),
+    NUMBER_SEND_INTERVAL_MS: duration.default(12_000),
+    NUMBER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(256).default(8),
+    MESSAGE_MAX_LENGTH: z.coerce.number().int().min(1).max(1600).default(306),
+    SESSION_TTL_MS: duration.default(12 * 3600 * 1000),
+    HELP_REPLY: z
+      .string()
+      .min(1)
+      .max(306)
+      .default('Switchboard: reply STOP to opt out, START to opt back in. For help contact the office that texted you.'),
+    OPT_OUT_REPLY: z.string().min(1).max(306).default('You are unsubscribed and will receive no more messages. Reply START to resubscribe.'),
+    OPT_IN_REPLY: z.string().min(1).max(306).default('You are subscribed again. Reply STOP to unsubscribe.'),
+    DEFAULT_TIME_ZONE: z
+      .string()
+      .refine((tz) => isTimeZone(tz), 'must be an IANA time zone such as America/New_York')
+      .default('America/New_York'),
+    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+    SIMULATOR_DELIVERY_DELAY_MS: duration.default(250),
+    SIMULATOR_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.PLIVO_AUTH_ID === undefined) !== (env.PLIVO_AUTH_TOKEN === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.PLIVO_AUTH_ID === undefined ? 'PLIVO_AUTH_ID' : 'PLIVO_AUTH_TOKEN'],
+        message: 'PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN must be set together',
+      });
+    }
+    if (env.PLIVO_API_URL !== undefined && env.PLIVO_AUTH_ID === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['PLIVO_API_URL'], message: 'needs PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN' });
+    }
+  });
+
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Set when PUBLIC_URL is given; otherwise derived from the bound port once listening. */
+  publicUrl: string | undefined;
+  plivo:
+    | { mode: 'simulator' }
+    | { mode: 'plivo'; authId: string; authToken: string; apiUrl: string | undefined; appId: string | undefined };
+  plivoTimeoutMs: number;
+  cluster: { natsUrl: string | undefined; mongodbUri: string | undefined; nodeId: string | undefined };
+  demo: { seed: boolean; password: string | undefined };
+  lock: { idleWarningMs: number; releaseAfterWarningMs: number; disconnectGraceMs: number };
+  sending: { numberSendIntervalMs: number; numberMaxInFlight: number; maxLength: number };
+  replies: { help: string; optOut: string; optIn: string };
+  sessionTtlMs: number;
+  defaultTimeZone: string;
+  maxBodyBytes: number;
+  simulator: { deliveryDelayMs: number; retryScale: number };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset: `FOO= npm start` should mean "default", not "invalid".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${String(i.path[0] ?? '(environment)')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.DATA_DIR,
+    publicUrl: e.PUBLIC_URL,
+    plivo:
+      e.PLIVO_AUTH_ID !== undefined && e.PLIVO_AUTH_TOKEN !== undefined
+        ? { mode: 'plivo', authId: e.PLIVO_AUTH_ID, authToken: e.PLIVO_AUTH_TOKEN, apiUrl: e.PLIVO_API_URL, appId: e.PLIVO_APP_ID }
+        : { mode: 'simulator' },
+    plivoTimeoutMs: e.PLIVO_TIMEOUT_MS,
+    cluster: { natsUrl: e.NATS_URL, mongodbUri: e.MONGODB_URI, nodeId: e.NODE_ID },
+    demo: { seed: e.DEMO_SEED, password: e.DEMO_PASSWORD },
+    lock: {
+      idleWarningMs: e.LOCK_IDLE_WARNING_MS,
+      releaseAfterWarningMs: e.LOCK_RELEASE_AFTER_WARNING_MS,
+      disconnectGraceMs: e.LOCK_DISCONNECT_GRACE_MS,
+    },
+    sending: {
+      numberSendIntervalMs: e.NUMBER_SEND_INTERVAL_MS,
+      numberMaxInFlight: e.NUMBER_MAX_IN_FLIGHT,
+      maxLength: e.MESSAGE_MAX_LENGTH,
+    },
+    replies: { help: e.HELP_REPLY, optOut: e.OPT_OUT_REPLY, optIn: e.OPT_IN_REPLY },
+    sessionTtlMs: e.SESSION_TTL_MS,
+    defaultTimeZone: e.DEFAULT_TIME_ZONE,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE },
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** The configuration tests start from: defaults, silent logs, no demo seed, everything overridable. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ PORT: '0', LOG_LEVEL: 'silent', DEMO_SEED: 'false', ...overrides });
+}

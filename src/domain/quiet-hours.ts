@@ -1,0 +1,52 @@
+// Quiet hours (US practice, DOMAIN.md): scheduled and bulk sends only between 06:00 and 22:00 in
+// the department's time zone; after 20:00 a bulk send needs an explicit "send anyway".
+
+export const QUIET_START_HOUR = 22;
+export const QUIET_END_HOUR = 6;
+export const LATE_HOUR = 20;
+
+interface LocalTime {
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function localTime(at: number, timeZone: string): LocalTime {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    formatters.set(timeZone, f);
+  }
+  const parts = Object.fromEntries(f.formatToParts(at).map((p) => [p.type, p.value]));
+  return { hour: Number(parts.hour), minute: Number(parts.minute), second: Number(parts.second) };
+}
+
+export function isQuietHours(at: number, timeZone: string): boolean {
+  const { hour } = localTime(at, timeZone);
+  return hour >= QUIET_START_HOUR || hour < QUIET_END_HOUR;
+}
+
+export function isLateEvening(at: number, timeZone: string): boolean {
+  const { hour } = localTime(at, timeZone);
+  return hour >= LATE_HOUR && hour < QUIET_START_HOUR;
+}
+
+/** When quiet hours end (the next 06:00 local), or `at` itself when it is not quiet. */
+export function quietHoursEnd(at: number, timeZone: string): number {
+  if (!isQuietHours(at, timeZone)) return at;
+  const { hour, minute, second } = localTime(at, timeZone);
+  const hoursUntil = hour >= QUIET_START_HOUR ? 24 - hour + QUIET_END_HOUR : QUIET_END_HOUR - hour;
+  // Wall-clock arithmetic, then correct for a change of UTC offset in between (DST nights): the
+  // local time at the candidate must read 06:00.
+  let candidate = at + hoursUntil * 3600_000 - minute * 60_000 - second * 1000 - (at % 1000);
+  for (let i = 0; i < 3; i++) {
+    const local = localTime(candidate, timeZone);
+    const off = QUIET_END_HOUR * 60 - (local.hour * 60 + local.minute);
+    if (off === 0) break;
+    const shortest = ((((off + 720) % 1440) + 1440) % 1440) - 720;
+    candidate += shortest * 60_000;
+  }
+  return candidate;
+}

@@ -1,0 +1,217 @@
+import type {
+  Account,
+  ApiKey,
+  Contact,
+  Conversation,
+  Department,
+  Folder,
+  Message,
+  MessageStatus,
+  MessageStatusEvent,
+  OptOut,
+  OptOutScope,
+  Session,
+  User,
+} from '../domain/types.js';
+
+// The Store port. Every implementation (sqlite, mongo) passes test/contract/store.contract.ts.
+// Conventions shared by all implementations:
+// - Ids are made by the caller (src/ids.ts) so that records can be referenced before they commit.
+// - A uniqueness violation is reported as an AppError with the documented code, never as a driver
+//   error; "not found" on reads is `null`, on writes an AppError('not_found').
+// - Every method resolves only once its write is durable.
+// - Lists are ordered as documented and bounded by `limit`.
+
+export interface DepartmentRepo {
+  /** Conflict: 'department_code_taken' (codes compare case-insensitively). */
+  create(d: Department): Promise<Department>;
+  get(id: string): Promise<Department | null>;
+  getByCode(code: string): Promise<Department | null>;
+  /** Ordered by name. */
+  list(): Promise<Department[]>;
+}
+
+export interface UserRepo {
+  /** Conflict: 'email_taken' (emails compare case-insensitively). */
+  create(u: User): Promise<User>;
+  get(id: string): Promise<User | null>;
+  getByEmail(email: string): Promise<User | null>;
+  /** Ordered by name. With `departmentId`, only users in that department. */
+  list(filter?: { departmentId?: string }): Promise<User[]>;
+  /** Conflict: 'email_taken'. Not found: 'not_found'. */
+  update(id: string, patch: Partial<Pick<User, 'email' | 'name' | 'role' | 'departmentIds' | 'passwordHash' | 'disabled'>>): Promise<User>;
+}
+
+export interface SessionRepo {
+  create(s: Session): Promise<void>;
+  get(tokenHash: string): Promise<Session | null>;
+  revoke(tokenHash: string, at: number): Promise<void>;
+  /** Revokes every live session of the user; resolves with how many were revoked. */
+  revokeAllForUser(userId: string, at: number): Promise<number>;
+}
+
+export interface ApiKeyRepo {
+  create(k: ApiKey): Promise<ApiKey>;
+  getByHash(keyHash: string): Promise<ApiKey | null>;
+  /** Ordered by createdAt. */
+  listForDepartment(departmentId: string): Promise<ApiKey[]>;
+  revoke(id: string, at: number): Promise<void>;
+}
+
+export interface AccountRepo {
+  /**
+   * Creates the account with its numbers and members in one atomic write.
+   * Conflicts: 'number_taken' when any number belongs to another account (message names it),
+   * 'api_code_taken' when the apiCode is used (case-insensitively).
+   */
+  create(a: Account, memberIds: string[]): Promise<Account>;
+  get(id: string): Promise<Account | null>;
+  getByApiCode(apiCode: string): Promise<Account | null>;
+  getPersonal(userId: string): Promise<Account | null>;
+  /** The account that owns this number, if any. */
+  getByNumber(number: string): Promise<Account | null>;
+  /** Group accounts, ordered by name; filtered by department and/or membership. */
+  listGroup(filter?: { departmentId?: string; memberId?: string }): Promise<Account[]>;
+  /**
+   * Updates fields and, when `numbers` is given, replaces the pool (same conflicts as create).
+   * Not found: 'not_found'.
+   */
+  update(
+    id: string,
+    patch: Partial<Pick<Account, 'name' | 'apiCode' | 'color' | 'forwardingNumber' | 'numbers'>>,
+    at: number,
+  ): Promise<Account>;
+  /** Removes the account, its numbers and memberships (conversations and messages stay). */
+  delete(id: string): Promise<void>;
+  listMembers(accountId: string): Promise<string[]>;
+  /** Replaces the member set; resolves with the ids that were removed. */
+  setMembers(accountId: string, userIds: string[]): Promise<{ added: string[]; removed: string[] }>;
+  isMember(accountId: string, userId: string): Promise<boolean>;
+  /** Which of these numbers already belong to an account. */
+  numbersInUse(numbers: string[]): Promise<string[]>;
+}
+
+export interface ContactImportRow {
+  phone: string;
+  firstName: string;
+  lastName: string;
+  /** undefined: leave the assignment as it is; null: clear it; a string: assign. */
+  staffId: string | null | undefined;
+  customFields: Record<string, string>;
+}
+
+export interface ContactRepo {
+  /** Conflict: 'conflict' when the phone is taken. */
+  create(c: Contact): Promise<Contact>;
+  get(id: string): Promise<Contact | null>;
+  getByPhone(phone: string): Promise<Contact | null>;
+  /** Finds the contact by phone or creates `fallback` atomically (concurrent callers get one contact). */
+  getOrCreateByPhone(fallback: Contact): Promise<Contact>;
+  getMany(ids: string[]): Promise<Contact[]>;
+  /** Ordered by lastName, firstName, id; `staffId` filters on assignment; `search` matches name or phone. */
+  list(filter: { staffId?: string; search?: string; limit: number; offset?: number }): Promise<Contact[]>;
+  /**
+   * Upserts by phone in one atomic write. Custom fields merge (a row's fields overwrite same-named
+   * ones); names overwrite when non-empty; staffId per ContactImportRow. `newId` makes ids for new rows.
+   */
+  importRows(rows: ContactImportRow[], at: number, newId: () => string): Promise<{ created: number; updated: number }>;
+  setOptOut(o: OptOut): Promise<void>;
+  clearOptOut(contactId: string, scope: OptOutScope): Promise<void>;
+  listOptOuts(contactId: string): Promise<OptOut[]>;
+  /** Of these contacts, the ones opted out in `scope`. */
+  optedOut(contactIds: string[], scope: OptOutScope): Promise<Set<string>>;
+}
+
+export interface NewInbound {
+  message: Message;
+  /** Used only when the conversation does not exist yet. */
+  conversation: Conversation;
+}
+
+export interface NewOutbound {
+  message: Message;
+  /** Used only when the conversation does not exist yet (its folder is the new conversation's folder). */
+  conversation: Conversation;
+}
+
+/** The lock's fencing condition: the write happens only if the conversation's lockToken equals it. */
+export interface Fence {
+  conversationId: string;
+  lockToken: number;
+}
+
+export interface ConversationRepo {
+  get(id: string): Promise<Conversation | null>;
+  getByPair(accountId: string, contactId: string): Promise<Conversation | null>;
+  /** Newest activity first (lastMessageAt desc, id desc); `before` is a cursor of (lastMessageAt, id). */
+  list(
+    accountId: string,
+    folder: Folder,
+    page: { limit: number; before?: { lastMessageAt: number; id: string } },
+  ): Promise<Conversation[]>;
+  setFolder(id: string, folder: Folder, at: number): Promise<Conversation>;
+  markRead(id: string, at: number): Promise<Conversation>;
+  /**
+   * Conditional write: moves lockToken from `expected` to `next` (next > expected) and resolves
+   * true, or changes nothing and resolves false when the stored token is not `expected`.
+   */
+  advanceLockToken(id: string, expected: number, next: number): Promise<boolean>;
+}
+
+export interface MessageRepo {
+  /**
+   * Records an inbound message, deduplicated by providerId: a second call with the same providerId
+   * changes nothing and resolves `duplicate: true` with the first message. Otherwise, atomically:
+   * creates the conversation when missing, inserts the message, moves the conversation to the inbox,
+   * increments unread, sets lastMessage*, and sets senderNumber when it is null.
+   */
+  recordInbound(input: NewInbound): Promise<{ message: Message; conversation: Conversation; duplicate: boolean }>;
+  /**
+   * Records outbound messages (status 'queued') atomically: creates missing conversations, sets
+   * lastMessage* and senderNumber when null; the folder of an existing conversation is unchanged.
+   * With `fence`, the whole write happens only if that conversation's lockToken matches, else it
+   * rejects with AppError('stale_lock_token').
+   */
+  enqueueOutbound(items: NewOutbound[], fence?: Fence): Promise<Array<{ message: Message; conversation: Conversation }>>;
+  get(id: string): Promise<Message | null>;
+  getByProviderId(providerId: string): Promise<Message | null>;
+  /** The newest `limit` messages older than the message id `before` (all when absent), returned oldest first. */
+  listForConversation(conversationId: string, page: { limit: number; before?: string }): Promise<Message[]>;
+  /** Outbound messages in `status`, oldest first, optionally for one sender number. */
+  listByStatus(status: MessageStatus, filter?: { fromNumber?: string; limit?: number }): Promise<Message[]>;
+  /**
+   * Moves a message along its lifecycle and appends to its status history.
+   * `from`: apply only if the current status is one of these (resolves null otherwise).
+   */
+  transition(
+    id: string,
+    change: { status: MessageStatus; providerId?: string; errorCode?: string | null; at: number },
+    from?: MessageStatus[],
+  ): Promise<Message | null>;
+  /**
+   * A provider status callback: applies only when `sequence` is greater than the stored
+   * statusSequence (out-of-order and repeated callbacks resolve null).
+   */
+  applyProviderStatus(
+    providerId: string,
+    change: { status: MessageStatus; sequence: number; errorCode: string | null; at: number },
+  ): Promise<Message | null>;
+  history(messageId: string): Promise<MessageStatusEvent[]>;
+  /** Crash recovery: every 'sending' message without providerId becomes 'unknown'. Resolves their ids. */
+  markInterruptedSendsUnknown(at: number): Promise<string[]>;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'mongo';
+  readonly departments: DepartmentRepo;
+  readonly users: UserRepo;
+  readonly sessions: SessionRepo;
+  readonly apiKeys: ApiKeyRepo;
+  readonly accounts: AccountRepo;
+  readonly contacts: ContactRepo;
+  readonly conversations: ConversationRepo;
+  readonly messages: MessageRepo;
+  /** True when nothing has been stored yet (the demo seed runs only then). */
+  isEmpty(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('has working defaults: simulator, port 3000, the lock durations of the product rules', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.plivo.mode).toBe('simulator');
+    expect(c.lock).toEqual({ idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 });
+    expect(c.sending.numberSendIntervalMs).toBe(12_000);
+    expect(c.sending.maxLength).toBe(306);
+  });
+
+  it('uses real Plivo when both credentials are given', () => {
+    const c = loadConfig({ PLIVO_AUTH_ID: 'MAXXXXXXXXXXXXXXXXXX', PLIVO_AUTH_TOKEN: 'secret-token-123' });
+    expect(c.plivo).toMatchObject({ mode: 'plivo', authId: 'MAXXXXXXXXXXXXXXXXXX' });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
+    [{ PLIVO_AUTH_ID: 'MAXXXXXXXXXXXXXXXXXX' }, 'PLIVO_AUTH_TOKEN'],
+    [{ LOCK_IDLE_WARNING_MS: '-1' }, 'LOCK_IDLE_WARNING_MS'],
+    [{ DEFAULT_TIME_ZONE: 'Mars/Olympus' }, 'DEFAULT_TIME_ZONE'],
+    [{ DEMO_PASSWORD: 'short' }, 'DEMO_PASSWORD'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ])('stops on a bad value and names the variable: %o', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(`${name}:`));
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '' }).port).toBe(3000);
+  });
+});
