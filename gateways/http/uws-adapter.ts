@@ -1,0 +1,88 @@
+import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse } from 'uWebSockets.js';
+import type { HttpRequest, HttpResult } from './types.js';
+import { statusLine } from './status-line.js';
+
+// The only place that touches uWS request/response objects for HTTP. Rules (colyseus' uWS
+// transport records the same): copy everything out of `req` synchronously; register onAborted
+// before any async work; copy onData chunks (their ArrayBuffer is reused); write inside cork().
+
+export class BodyTooLarge extends Error {
+  override name = 'BodyTooLarge';
+}
+
+export interface PendingRequest {
+  request: Omit<HttpRequest, 'body' | 'params'>;
+  /** Resolves with the full body; rejects with BodyTooLarge or when the client went away. */
+  body: Promise<Buffer>;
+  isAborted(): boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function captureRequest(res: UwsResponse, req: UwsRequest, maxBodyBytes: number): PendingRequest {
+  const headers: Record<string, string> = {};
+  req.forEach((k, v) => {
+    headers[k] = v;
+  });
+  const rawQuery = req.getQuery() ?? '';
+  const request = {
+    method: req.getCaseSensitiveMethod().toUpperCase(),
+    path: req.getUrl(),
+    rawQuery,
+    query: new URLSearchParams(rawQuery),
+    headers,
+    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
+
+  let aborted = false;
+  let rejectBody: ((e: Error) => void) | undefined;
+  res.onAborted(() => {
+    aborted = true;
+    rejectBody?.(new Error('request aborted'));
+  });
+
+  const declared = headers['content-length'];
+  const hasBody = (declared !== undefined && declared !== '0') || headers['transfer-encoding'] !== undefined;
+  let body: Promise<Buffer>;
+  if (!hasBody) {
+    body = Promise.resolve(EMPTY);
+  } else if (declared !== undefined && Number(declared) > maxBodyBytes) {
+    body = Promise.reject(new BodyTooLarge(`body over ${maxBodyBytes} bytes`));
+    body.catch(() => undefined);
+  } else {
+    body = new Promise<Buffer>((resolve, reject) => {
+      rejectBody = reject;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.onData((chunk, isLast) => {
+        if (size < 0) return;
+        size += chunk.byteLength;
+        if (size > maxBodyBytes) {
+          size = -1;
+          reject(new BodyTooLarge(`body over ${maxBodyBytes} bytes`));
+          return;
+        }
+        // The ArrayBuffer is only valid during this callback: copy it.
+        chunks.push(Buffer.from(new Uint8Array(chunk).slice()));
+        if (isLast) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      });
+    });
+    body.catch(() => undefined);
+  }
+  return { request, body, isAborted: () => aborted };
+}
+
+export function writeResult(res: UwsResponse, result: HttpResult, isAborted: () => boolean): void {
+  if (isAborted()) return;
+  res.cork(() => {
+    try {
+      res.writeStatus(statusLine(result.status));
+      if (result.headers) {
+        for (const [k, v] of Object.entries(result.headers)) res.writeHeader(k, v);
+      }
+      res.end(result.body ?? '');
+    } catch {
+      // The socket closed between our check and the write; nothing left to answer.
+    }
+  });
+}

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import type { Core } from '../../src/core.js';
+import type { Logger } from '../../src/logger.js';
+import type { Router } from '../http/router.js';
+import type { HttpRequest } from '../http/types.js';
+import { text } from '../http/types.js';
+import { validate } from '../rest/parse.js';
+import { AppError } from '../../src/errors.js';
+import { WEBHOOK_PATHS } from '../../src/core.js';
+import { fromPlivoDigits } from '../../src/domain/phone.js';
+import { verifyPlivoSignature } from '../../src/sms/plivo-signature.js';
+
+// Plivo's webhooks: no bearer token, a Plivo signature instead, checked against the URL as
+// configured (PUBLIC_URL), never against the Host header. Forged or unsigned requests get 403
+// and a log line saying why. Plivo retries non-2xx answers, so 200 goes out only once the effect
+// is durable; retries are deduplicated by the core.
+
+export interface WebhookOptions {
+  publicUrl: () => string;
+  authToken: () => string;
+  log: Logger;
+}
+
+const PlivoNumber = z.string().transform((v, ctx) => {
+  const e164 = fromPlivoDigits(v.trim());
+  if (!e164) {
+    ctx.addIssue({ code: 'custom', message: 'must be a phone number' });
+    return z.NEVER;
+  }
+  return e164;
+});
+
+const InboundForm = z.object({
+  From: PlivoNumber,
+  To: PlivoNumber,
+  Text: z.string().max(5000).default(''),
+  Body: z.string().max(5000).optional(),
+  MessageUUID: z.string().min(1).max(64),
+});
+
+const StatusForm = z.object({
+  MessageUUID: z.string().min(1).max(64),
+  Status: z.string().min(1).max(32),
+  Sequence: z.coerce.number().int().min(0).default(0),
+  ErrorCode: z.string().max(16).optional(),
+});
+
+const VoiceForm = z.object({
+  From: z.string().max(64).default(''),
+  To: PlivoNumber,
+  CallUUID: z.string().max(64).optional(),
+});
+
+export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): void {
+  const verified = (req: HttpRequest, kind: string, allowV2: boolean): Record<string, string> => {
+    const params = formParams(req);
+    const url = o.publicUrl() + req.path + (req.rawQuery ? `?${req.rawQuery}` : '');
+    const result = verifyPlivoSignature({ method: req.method, url, params, headers: req.headers, authToken: o.authToken(), allowV2 });
+    if (!result.ok) {
+      core.metrics.webhooks.inc({ kind, outcome: 'forged' });
+      o.log.warn({ kind, reason: result.reason, detail: result.detail, remote: req.remoteAddress }, 'webhook refused: bad signature');
+      throw new AppError('invalid_signature', 'The Plivo signature does not match');
+    }
+    return params;
+  };
+
+  r.post(WEBHOOK_PATHS.message, async (req) => {
+    const form = validate(InboundForm, verified(req, 'message', true), 'webhook');
+    const outcome = await core.inbound.receiveSms({
+      from: form.From,
+      to: form.To,
+      // MMS carry their text in Body; SMS in Text.
+      text: form.Text !== '' ? form.Text : (form.Body ?? ''),
+      providerId: form.MessageUUID,
+    });
+    core.metrics.webhooks.inc({ kind: 'message', outcome: outcome.kind });
+    return text(200, '');
+  });
+
+  r.post(WEBHOOK_PATHS.status, async (req) => {
+    const form = validate(StatusForm, verified(req, 'status', true), 'webhook');
+    const updated = await core.inbound.deliveryReport({
+      providerId: form.MessageUUID,
+      status: form.Status,
+      sequence: form.Sequence,
+      errorCode: form.ErrorCode ?? null,
+    });
+    core.metrics.webhooks.inc({ kind: 'status', outcome: updated ? 'applied' : 'ignored' });
+    return text(200, '');
+  });
+
+  r.post(WEBHOOK_PATHS.voice, async (req) => {
+    const form = validate(VoiceForm, verified(req, 'voice', false), 'webhook');
+    const from = fromPlivoDigits(form.From) ?? form.From;
+    core.metrics.webhooks.inc({ kind: 'voice', outcome: 'answered' });
+    return text(200, await core.inbound.answerCall({ from, to: form.To }), 'application/xml');
+  });
+}
+
+/** Form fields as Plivo sent them (every value a string, empty ones kept: they are signed too). */
+function formParams(req: HttpRequest): Record<string, string> {
+  if (req.method === 'GET') return Object.fromEntries(req.query);
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+    throw new AppError('unsupported_media_type', 'Plivo webhooks are form-encoded');
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) out[k] = v;
+  return out;
+}

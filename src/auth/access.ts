@@ -1,0 +1,31 @@
+import type { Account, User } from '../domain/types.js';
+import type { Principal } from './principal.js';
+
+// The access rules, in one place (docs/access.md explains them to people):
+// - owner: every department, every account (group accounts; personal accounts stay personal).
+// - deptAdmin: manages the departments they belong to, and has access to those departments'
+//   group accounts (they create them, take over locks and answer for them).
+// - staff: the group accounts they are members of, and their own personal account.
+// - an API key: the group accounts of its department.
+// Personal accounts belong to their user alone.
+
+export function canManageDepartment(user: User, departmentId: string): boolean {
+  return user.role === 'owner' || (user.role === 'deptAdmin' && user.departmentIds.includes(departmentId));
+}
+
+export function isAdmin(user: User): boolean {
+  return user.role === 'owner' || user.role === 'deptAdmin';
+}
+
+/** May this principal read the account's conversations and send from it? */
+export function hasAccountAccess(p: Principal, account: Account, isMember: boolean): boolean {
+  if (account.kind === 'personal') return p.kind === 'user' && account.ownerUserId === p.user.id;
+  if (p.kind === 'apiKey') return account.departmentId === p.apiKey.departmentId;
+  if (isMember) return true;
+  return account.departmentId !== null && canManageDepartment(p.user, account.departmentId);
+}
+
+/** May this principal change the account's details, pool and members? */
+export function canManageAccount(p: Principal, account: Account): boolean {
+  return p.kind === 'user' && account.kind === 'group' && account.departmentId !== null && canManageDepartment(p.user, account.departmentId);
+}

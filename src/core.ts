@@ -1,0 +1,119 @@
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { SmsProvider } from './sms/sms-provider.js';
+import type { Store } from './store/store.js';
+import type { CoreContext } from './services/context.js';
+import { EventHub } from './events.js';
+import { Outbox } from './sms/outbox.js';
+import { quietHoursEnd } from './domain/quiet-hours.js';
+import { AuthService } from './services/auth-service.js';
+import { NumberService } from './services/number-service.js';
+import { DirectoryService } from './services/directory-service.js';
+import { GroupAccountService } from './services/group-account-service.js';
+import { ConversationService } from './services/conversation-service.js';
+import { MessagingService } from './services/messaging-service.js';
+import { InboundService } from './services/inbound-service.js';
+import { Metrics } from './metrics.js';
+
+// The core of one node: services over the ports (Store, SmsProvider), the send queues and the
+// event hub. Gateways call it; it knows nothing about HTTP or WebSockets.
+
+export interface CoreOptions {
+  config: Config;
+  store: Store;
+  provider: SmsProvider;
+  clock: Clock;
+  log: Logger;
+  /** The base URL Plivo reaches us at (webhooks are signed against it). */
+  publicUrl: () => string;
+  metrics?: Metrics;
+}
+
+export const WEBHOOK_PATHS = {
+  message: '/webhooks/plivo/message',
+  status: '/webhooks/plivo/status',
+  voice: '/webhooks/plivo/voice',
+} as const;
+
+export class Core {
+  readonly events: EventHub;
+  readonly outbox: Outbox;
+  readonly metrics: Metrics;
+  readonly auth: AuthService;
+  readonly numbers: NumberService;
+  readonly directory: DirectoryService;
+  readonly groupAccounts: GroupAccountService;
+  readonly conversations: ConversationService;
+  readonly messaging: MessagingService;
+  readonly inbound: InboundService;
+  readonly context: CoreContext;
+  private appId: string | null = null;
+  private started = false;
+
+  constructor(private readonly o: CoreOptions) {
+    this.metrics = o.metrics ?? new Metrics();
+    this.events = new EventHub((err) => o.log.error({ err }, 'event listener failed'));
+    const webhookUrls = () => {
+      const base = o.publicUrl();
+      return { message: base + WEBHOOK_PATHS.message, status: base + WEBHOOK_PATHS.status, voice: base + WEBHOOK_PATHS.voice };
+    };
+    this.outbox = new Outbox({
+      store: o.store,
+      provider: o.provider,
+      clock: o.clock,
+      log: o.log.child({ component: 'outbox' }),
+      events: this.events,
+      intervalMs: o.config.sending.numberSendIntervalMs,
+      maxInFlight: o.config.sending.numberMaxInFlight,
+      statusCallbackUrl: () => webhookUrls().status,
+      holdUntil: (m, now) => (m.quietHoursTimeZone ? quietHoursEnd(now, m.quietHoursTimeZone) : null),
+    });
+    this.context = {
+      config: o.config,
+      store: o.store,
+      provider: o.provider,
+      clock: o.clock,
+      log: o.log,
+      events: this.events,
+      outbox: this.outbox,
+      providerAppId: () => {
+        if (this.appId === null) throw new Error('core not started: no provider application yet');
+        return this.appId;
+      },
+      webhookUrls,
+    };
+    this.auth = new AuthService(this.context);
+    this.numbers = new NumberService(this.context);
+    this.directory = new DirectoryService(this.context, this.numbers);
+    this.groupAccounts = new GroupAccountService(this.context, this.numbers);
+    this.conversations = new ConversationService(this.context);
+    this.messaging = new MessagingService(this.context);
+    this.inbound = new InboundService(this.context, this.messaging);
+    this.events.on((e) => {
+      if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });
+    });
+  }
+
+  get ready(): boolean {
+    return this.started;
+  }
+
+  /** Points the provider at our webhooks and resumes the send queues. */
+  async start(): Promise<void> {
+    const urls = this.context.webhookUrls();
+    // PLIVO_APP_ID: the operator manages the Plivo application (and its URLs) themselves.
+    // Otherwise we keep an application named "switchboard" pointed at our webhooks.
+    const configured = this.o.config.plivo.mode === 'plivo' ? this.o.config.plivo.appId : undefined;
+    this.appId =
+      configured ?? (await this.o.provider.ensureApplication({ name: 'switchboard', messageUrl: urls.message, answerUrl: urls.voice }));
+    const { recoveredUnknown, requeued } = await this.outbox.start();
+    this.o.log.info({ appId: this.appId, requeued, recoveredUnknown }, 'core started');
+    this.started = true;
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.outbox.stop();
+  }
+}

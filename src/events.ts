@@ -1,0 +1,34 @@
+import type { Conversation, Message } from './domain/types.js';
+
+// What the core announces after a write commits. In one process the hub calls listeners directly;
+// the cluster bus (a later issue) carries the same events between nodes. Listeners must not throw
+// into the core: a failing listener is isolated and reported.
+
+export type CoreEvent =
+  | { type: 'message'; accountId: string; message: Message }
+  | { type: 'conversation'; accountId: string; conversation: Conversation }
+  | { type: 'membership'; accountId: string; removedUserIds: string[]; addedUserIds: string[] }
+  | { type: 'sessionRevoked'; userId: string; tokenHash: string | null };
+
+export type Listener = (e: CoreEvent) => void;
+
+export class EventHub {
+  private listeners = new Set<Listener>();
+
+  constructor(private readonly onListenerError: (err: unknown) => void = () => undefined) {}
+
+  on(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(e: CoreEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  }
+}

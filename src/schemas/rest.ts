@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { ApiCode, Color, DepartmentCode, Email, Id, Name, Password, Phone, Role } from './common.js';
+
+// One schema per request body and query. Validation (gateways/rest) and the OpenAPI document
+// (docs/openapi.json, GET /api/v1/openapi.json) are both generated from these.
+
+export const SessionCreate = z.strictObject({ email: Email, password: z.string().min(1).max(200) }).meta({ id: 'SessionCreate' });
+
+export const DepartmentCreate = z
+  .strictObject({
+    name: Name,
+    code: DepartmentCode,
+    timeZone: z.string().min(1).max(64).optional().meta({ description: 'IANA time zone for quiet hours' }),
+  })
+  .meta({ id: 'DepartmentCreate' });
+
+export const UserCreate = z
+  .strictObject({
+    email: Email,
+    name: Name,
+    role: Role,
+    departmentIds: z.array(Id).max(50),
+    password: Password,
+    personalNumber: Phone.optional().meta({ description: 'A number from GET /numbers/available' }),
+    personalAreaCode: z
+      .string()
+      .regex(/^[2-9]\d{2}$/)
+      .optional()
+      .meta({ description: 'Pick the first available number in this area code when personalNumber is absent' }),
+  })
+  .refine((u) => u.personalNumber !== undefined || u.personalAreaCode !== undefined, {
+    message: 'give personalNumber or personalAreaCode',
+    path: ['personalNumber'],
+  })
+  .meta({ id: 'UserCreate' });
+
+export const UserPatch = z
+  .strictObject({
+    name: Name.optional(),
+    role: Role.optional(),
+    departmentIds: z.array(Id).max(50).optional(),
+    password: Password.optional(),
+    disabled: z.boolean().optional(),
+  })
+  .meta({ id: 'UserPatch' });
+
+const CustomFields = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,40}$/, 'field names are letters, digits and _'), z.string().max(500))
+  .refine((r) => Object.keys(r).length <= 50, 'at most 50 custom fields');
+
+export const ContactCreate = z
+  .strictObject({
+    firstName: Name,
+    lastName: z.string().trim().max(120).default(''),
+    phone: Phone,
+    staffId: Id.nullable().optional(),
+    customFields: CustomFields.default({}),
+  })
+  .meta({ id: 'ContactCreate' });
+
+export const ContactQuery = z.object({
+  search: z.string().max(100).optional(),
+  staffId: Id.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
+export const NumberSearchQuery = z.object({
+  areaCode: z.string().regex(/^[2-9]\d{2}$/, 'must be a three-digit area code'),
+  prefix: z
+    .string()
+    .regex(/^[2-9]\d{2}$/, 'must be a three-digit exchange (NXX)')
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(20).default(20),
+});
+
+const SixNumbers = z
+  .array(Phone)
+  .length(6, 'a group account has exactly six numbers')
+  .refine((ns) => new Set(ns).size === ns.length, 'the six numbers must be distinct');
+
+export const GroupAccountCreate = z
+  .strictObject({
+    name: Name,
+    apiCode: ApiCode.optional(),
+    departmentId: Id,
+    color: Color,
+    numbers: SixNumbers,
+    forwardingNumber: Phone.nullable().optional(),
+    memberIds: z.array(Id).max(500),
+  })
+  .meta({ id: 'GroupAccountCreate' });
+
+export const GroupAccountPatch = z
+  .strictObject({
+    name: Name.optional(),
+    apiCode: ApiCode.optional(),
+    color: Color.optional(),
+    numbers: SixNumbers.optional(),
+    forwardingNumber: Phone.nullable().optional(),
+  })
+  .meta({ id: 'GroupAccountPatch' });
+
+export const MembersPut = z.strictObject({ memberIds: z.array(Id).max(500) }).meta({ id: 'MembersPut' });
+
+export const ConversationListQuery = z.object({
+  folder: z.enum(['inbox', 'archived']).default('inbox'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z
+    .string()
+    .regex(/^\d{1,16}_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a cursor from a previous page')
+    .optional(),
+});
+
+export const MessageListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  before: Id.optional(),
+});
+
+const Text = z.string().max(1600).meta({ description: 'The text; merge fields such as {FirstName} fill per recipient' });
+
+export const Compose = z
+  .strictObject({
+    groupAccountCode: ApiCode.optional().meta({ description: 'Send from this group account; absent: your personal account' }),
+    to: z
+      .array(z.union([Id, Phone]))
+      .max(10_000)
+      .default([])
+      .meta({ description: 'Contact ids or phone numbers' }),
+    text: Text,
+    sendToMyStudentsOnly: z.boolean().default(false),
+    sendAsStaff: z.boolean().default(false),
+    sendAnyway: z.boolean().default(false).meta({ description: 'Confirms a bulk send after 20:00' }),
+  })
+  .meta({ id: 'Compose' });
+
+export const Reply = z
+  .strictObject({
+    text: Text,
+    lockToken: z.number().int().min(1).optional().meta({ description: 'Required for group accounts (the lock grant)' }),
+  })
+  .meta({ id: 'Reply' });
+
+export const ApiKeyCreate = z.strictObject({ name: Name }).meta({ id: 'ApiKeyCreate' });
+
+export const LocksQuery = z.object({ departmentId: Id });

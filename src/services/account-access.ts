@@ -1,0 +1,34 @@
+import type { Account, Conversation } from '../domain/types.js';
+import type { Principal } from '../auth/principal.js';
+import type { CoreContext } from './context.js';
+import { forbidden, notFound } from '../errors.js';
+import { hasAccountAccess } from '../auth/access.js';
+
+// Access to an account's conversations, resolved the same way for every route: no access looks
+// exactly like "does not exist".
+
+export async function canAccess(c: CoreContext, p: Principal, account: Account): Promise<boolean> {
+  const member = p.kind === 'user' && account.kind === 'group' && (await c.store.accounts.isMember(account.id, p.user.id));
+  return hasAccountAccess(p, account, member);
+}
+
+/** `personal` (the caller's own personal account) or a group account's apiCode. */
+export async function resolveAccountRef(c: CoreContext, p: Principal, ref: string): Promise<Account> {
+  let account: Account | null;
+  if (ref === 'personal') {
+    if (p.kind !== 'user') throw forbidden('API keys have no personal account');
+    account = await c.store.accounts.getPersonal(p.user.id);
+  } else {
+    account = await c.store.accounts.getByApiCode(ref);
+    if (account?.kind !== 'group') account = null;
+  }
+  if (!account || !(await canAccess(c, p, account))) throw notFound('Account');
+  return account;
+}
+
+export async function accessibleConversation(c: CoreContext, p: Principal, id: string): Promise<{ conversation: Conversation; account: Account }> {
+  const conversation = await c.store.conversations.get(id);
+  const account = conversation ? await c.store.accounts.get(conversation.accountId) : null;
+  if (!conversation || !account || !(await canAccess(c, p, account))) throw notFound('Conversation');
+  return { conversation, account };
+}

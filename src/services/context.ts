@@ -1,0 +1,22 @@
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { EventHub } from '../events.js';
+import type { Logger } from '../logger.js';
+import type { Outbox } from '../sms/outbox.js';
+import type { SmsProvider } from '../sms/sms-provider.js';
+import type { Store } from '../store/store.js';
+
+/** What every service of the core is built from. */
+export interface CoreContext {
+  config: Config;
+  store: Store;
+  provider: SmsProvider;
+  clock: Clock;
+  log: Logger;
+  events: EventHub;
+  outbox: Outbox;
+  /** The Plivo application our numbers route to (made at start-up). */
+  providerAppId: () => string;
+  /** Public URLs Plivo calls (known once the port is bound). */
+  webhookUrls: () => { message: string; status: string; voice: string };
+}

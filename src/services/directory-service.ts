@@ -1,0 +1,294 @@
+import type { Contact, Department, Role, User } from '../domain/types.js';
+import type { ContactImportRow } from '../store/store.js';
+import type { Principal } from '../auth/principal.js';
+import type { CoreContext } from './context.js';
+import type { NumberService } from './number-service.js';
+import { AppError, forbidden, notFound, type FieldIssue } from '../errors.js';
+import { hashPassword } from '../auth/passwords.js';
+import { canManageDepartment, isAdmin } from '../auth/access.js';
+import { requireUser } from './auth-service.js';
+import { newId } from '../ids.js';
+import { toE164 } from '../domain/phone.js';
+import { CsvError, parseCsv } from '../domain/csv.js';
+import { isTimeZone } from '../domain/time-zone.js';
+
+// Departments, people and students.
+
+export const MAX_IMPORT_ROWS = 50_000;
+
+export class DirectoryService {
+  constructor(
+    private readonly c: CoreContext,
+    private readonly numbers: NumberService,
+  ) {}
+
+  // --- departments -------------------------------------------------------------------------
+
+  async listDepartments(p: Principal): Promise<Department[]> {
+    const all = await this.c.store.departments.list();
+    if (p.kind === 'apiKey') return all.filter((d) => d.id === p.apiKey.departmentId);
+    return p.user.role === 'owner' ? all : all.filter((d) => p.user.departmentIds.includes(d.id));
+  }
+
+  async createDepartment(p: Principal, input: { name: string; code: string; timeZone?: string | undefined }): Promise<Department> {
+    if (requireUser(p).role !== 'owner') throw forbidden('Only an owner can create departments');
+    const timeZone = input.timeZone ?? this.c.config.defaultTimeZone;
+    if (!isTimeZone(timeZone)) {
+      throw new AppError('validation_failed', 'timeZone must be an IANA time zone', {
+        details: [{ path: 'timeZone', message: 'must be an IANA time zone such as America/Chicago' }],
+      });
+    }
+    return this.c.store.departments.create({ id: newId(), name: input.name, code: input.code, timeZone, createdAt: this.c.clock.now() });
+  }
+
+  // --- users -------------------------------------------------------------------------------
+
+  async listUsers(p: Principal, filter: { departmentId?: string | undefined }): Promise<User[]> {
+    const me = requireUser(p);
+    if (!isAdmin(me)) throw forbidden('Only an owner or a department admin can list users');
+    const users = await this.c.store.users.list(filter.departmentId ? { departmentId: filter.departmentId } : {});
+    if (me.role === 'owner') return users;
+    return users.filter((u) => u.departmentIds.some((d) => me.departmentIds.includes(d)));
+  }
+
+  async getUser(p: Principal, id: string): Promise<User> {
+    const me = requireUser(p);
+    const user = await this.c.store.users.get(id);
+    if (!user) throw notFound('User');
+    if (me.id === id || me.role === 'owner') return user;
+    if (me.role === 'deptAdmin' && user.departmentIds.some((d) => me.departmentIds.includes(d))) return user;
+    throw notFound('User');
+  }
+
+  async createUser(
+    p: Principal,
+    input: {
+      email: string;
+      name: string;
+      role: Role;
+      departmentIds: string[];
+      password: string;
+      personalNumber?: string | undefined;
+      personalAreaCode?: string | undefined;
+    },
+  ): Promise<{ user: User; personalNumber: string }> {
+    const me = requireUser(p);
+    await this.checkAssignable(me, input.role, input.departmentIds);
+    if (await this.c.store.users.getByEmail(input.email)) throw new AppError('email_taken', 'A user with this email exists');
+
+    let number: string;
+    if (input.personalNumber !== undefined) {
+      if ((await this.c.store.accounts.numbersInUse([input.personalNumber])).length > 0) {
+        throw new AppError('number_taken', `${input.personalNumber} is already used by another account`);
+      }
+      await this.numbers.acquire([input.personalNumber]);
+      number = input.personalNumber;
+    } else {
+      number = await this.numbers.acquireAny(input.personalAreaCode!);
+    }
+
+    const now = this.c.clock.now();
+    try {
+      const user = await this.c.store.users.create({
+        id: newId(),
+        email: input.email,
+        name: input.name,
+        role: input.role,
+        departmentIds: [...new Set(input.departmentIds)],
+        passwordHash: await hashPassword(input.password),
+        disabled: false,
+        createdAt: now,
+      });
+      await this.c.store.accounts.create(
+        {
+          id: newId(),
+          kind: 'personal',
+          name: user.name,
+          apiCode: null,
+          departmentId: null,
+          ownerUserId: user.id,
+          color: null,
+          forwardingNumber: null,
+          numbers: [number],
+          createdAt: now,
+          updatedAt: now,
+        },
+        [user.id],
+      );
+      return { user, personalNumber: number };
+    } catch (e) {
+      await this.numbers.release([number]);
+      throw e;
+    }
+  }
+
+  async updateUser(
+    p: Principal,
+    id: string,
+    patch: { name?: string | undefined; role?: Role | undefined; departmentIds?: string[] | undefined; password?: string | undefined; disabled?: boolean | undefined },
+  ): Promise<User> {
+    const me = requireUser(p);
+    const target = await this.getUser(p, id);
+    const self = me.id === target.id;
+    const adminFields = patch.role !== undefined || patch.departmentIds !== undefined || patch.disabled !== undefined;
+    if (adminFields) {
+      if (self && me.role !== 'owner') throw forbidden('You cannot change your own role, departments or status');
+      if (me.role !== 'owner' && target.role === 'owner') throw forbidden('Only an owner can change an owner');
+      await this.checkAssignable(me, patch.role ?? target.role, patch.departmentIds ?? target.departmentIds);
+    } else if (!self && !(me.role === 'owner' || (me.role === 'deptAdmin' && target.role !== 'owner'))) {
+      throw forbidden('You can only change your own profile');
+    }
+    const updated = await this.c.store.users.update(id, {
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.role !== undefined ? { role: patch.role } : {}),
+      ...(patch.departmentIds !== undefined ? { departmentIds: [...new Set(patch.departmentIds)] } : {}),
+      ...(patch.password !== undefined ? { passwordHash: await hashPassword(patch.password) } : {}),
+      ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
+    });
+    if (patch.disabled === true || patch.password !== undefined) {
+      // A disabled person, or one whose password changed, must sign in again everywhere.
+      await this.c.store.sessions.revokeAllForUser(id, this.c.clock.now());
+      this.c.events.emit({ type: 'sessionRevoked', userId: id, tokenHash: null });
+    }
+    return updated;
+  }
+
+  /** May `me` give someone this role in these departments? */
+  private async checkAssignable(me: User, role: Role, departmentIds: string[]): Promise<void> {
+    if (!isAdmin(me)) throw forbidden('Only an owner or a department admin can manage users');
+    if (role === 'owner' && me.role !== 'owner') throw forbidden('Only an owner can make an owner');
+    for (const d of departmentIds) {
+      if (!(await this.c.store.departments.get(d))) {
+        throw new AppError('validation_failed', 'Unknown department', { details: [{ path: 'departmentIds', message: `no department ${d}` }] });
+      }
+      if (!canManageDepartment(me, d)) throw forbidden('You can only place people in departments you manage');
+    }
+    if (role !== 'owner' && departmentIds.length === 0) {
+      throw new AppError('validation_failed', 'A department admin or staff member needs a department', {
+        details: [{ path: 'departmentIds', message: 'give at least one department' }],
+      });
+    }
+  }
+
+  // --- contacts ----------------------------------------------------------------------------
+  // Students are the organisation's: every signed-in person (and integration) can find them to
+  // text them; importing lists is an admin's job.
+
+  async listContacts(_p: Principal, q: { search?: string | undefined; staffId?: string | undefined; limit: number; offset: number }): Promise<Contact[]> {
+    return this.c.store.contacts.list({
+      limit: q.limit,
+      offset: q.offset,
+      ...(q.search ? { search: q.search } : {}),
+      ...(q.staffId ? { staffId: q.staffId } : {}),
+    });
+  }
+
+  async getContact(_p: Principal, id: string): Promise<Contact> {
+    const c = await this.c.store.contacts.get(id);
+    if (!c) throw notFound('Contact');
+    return c;
+  }
+
+  async createContact(
+    _p: Principal,
+    input: { firstName: string; lastName: string; phone: string; staffId?: string | null | undefined; customFields: Record<string, string> },
+  ): Promise<Contact> {
+    if (input.staffId) await this.requireStaff(input.staffId, 'staffId');
+    const now = this.c.clock.now();
+    return this.c.store.contacts.create({
+      id: newId(),
+      firstName: input.firstName,
+      lastName: input.lastName,
+      phone: input.phone,
+      staffId: input.staffId ?? null,
+      customFields: input.customFields,
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+
+  /**
+   * CSV import, all or nothing: a file with any bad row imports nothing and every bad row is
+   * reported (row number and column), so a person fixes the file once instead of guessing what
+   * was kept. Columns: FirstName, LastName, Phone (required), StaffId (a user id or email; a blank
+   * cell clears the assignment), any other column is a custom field.
+   */
+  async importContacts(p: Principal, csv: string): Promise<{ created: number; updated: number }> {
+    if (!isAdmin(requireUser(p))) throw forbidden('Only an owner or a department admin can import contacts');
+    let rows: string[][];
+    try {
+      rows = parseCsv(csv);
+    } catch (e) {
+      if (e instanceof CsvError) throw new AppError('validation_failed', `The CSV is malformed: ${e.message}`, { details: [{ path: `line ${e.line}`, message: e.message }] });
+      throw e;
+    }
+    const [header, ...data] = rows;
+    if (!header) throw new AppError('validation_failed', 'The CSV is empty; the first row must name the columns');
+    if (data.length > MAX_IMPORT_ROWS) throw new AppError('payload_too_large', `At most ${MAX_IMPORT_ROWS} rows per import`);
+
+    const columns = header.map((h) => h.trim());
+    const key = (h: string) => h.toLowerCase().replace(/[\s_-]/g, '');
+    const idx = (...names: string[]) => columns.findIndex((h) => names.includes(key(h)));
+    const iFirst = idx('firstname', 'first');
+    const iLast = idx('lastname', 'last');
+    const iPhone = idx('phone', 'phonenumber', 'mobile', 'cell');
+    const iStaff = idx('staffid', 'staff');
+    if (iPhone < 0) throw new AppError('validation_failed', 'The CSV needs a Phone column', { details: [{ path: 'header', message: 'no Phone column' }] });
+    const known = new Set([iFirst, iLast, iPhone, iStaff]);
+    const customColumns = columns
+      .map((name, i) => ({ name: name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^([^A-Za-z])/, 'f$1').slice(0, 41), i }))
+      .filter((c) => !known.has(c.i) && c.name.length > 0);
+
+    const users = await this.c.store.users.list();
+    const byId = new Map(users.map((u) => [u.id, u.id]));
+    const byEmail = new Map(users.map((u) => [u.email.toLowerCase(), u.id]));
+
+    const issues: FieldIssue[] = [];
+    const out: ContactImportRow[] = [];
+    const seen = new Map<string, number>();
+    data.forEach((cells, n) => {
+      const line = n + 2; // 1-based, after the header
+      const cell = (i: number) => (i >= 0 ? (cells[i] ?? '').trim() : '');
+      const phone = toE164(cell(iPhone));
+      if (!phone) {
+        issues.push({ path: `row ${line}.Phone`, message: `"${cell(iPhone)}" is not a valid phone number` });
+        return;
+      }
+      const dup = seen.get(phone);
+      if (dup !== undefined) {
+        issues.push({ path: `row ${line}.Phone`, message: `${phone} is also on row ${dup}` });
+        return;
+      }
+      seen.set(phone, line);
+      let staffId: string | null | undefined;
+      if (iStaff >= 0) {
+        const s = cell(iStaff);
+        if (s === '') staffId = null;
+        else {
+          staffId = byId.get(s) ?? byEmail.get(s.toLowerCase());
+          if (!staffId) {
+            issues.push({ path: `row ${line}.StaffId`, message: `no user "${s}"` });
+            return;
+          }
+        }
+      }
+      const customFields: Record<string, string> = {};
+      for (const c of customColumns) {
+        const v = cell(c.i);
+        if (v !== '') customFields[c.name] = v.slice(0, 500);
+      }
+      out.push({ phone, firstName: cell(iFirst).slice(0, 120), lastName: cell(iLast).slice(0, 120), staffId, customFields });
+    });
+    if (issues.length > 0) {
+      throw new AppError('validation_failed', `${issues.length} row(s) need fixing; nothing was imported`, { details: issues.slice(0, 200) });
+    }
+    return this.c.store.contacts.importRows(out, this.c.clock.now(), () => newId());
+  }
+
+  private async requireStaff(userId: string, path: string): Promise<void> {
+    if (!(await this.c.store.users.get(userId))) {
+      throw new AppError('validation_failed', 'Unknown user', { details: [{ path, message: `no user ${userId}` }] });
+    }
+  }
+}
+

@@ -1,0 +1,98 @@
+import type { Clock, TimerHandle } from '../clock.js';
+
+// One pool number's outbound queue: first in, first out, at most one send *started* every
+// `intervalMs` (the carrier's per-number rate) and at most `maxInFlight` provider calls open at
+// once. Order is the order of starts; a job put back with `retryFirst` goes to the head so a
+// throttled message never loses its place.
+
+export interface QueueJob {
+  id: string;
+}
+
+export interface NumberQueueOptions<J extends QueueJob> {
+  clock: Clock;
+  intervalMs: number;
+  maxInFlight: number;
+  /** Runs one job; the promise settles when the number may count the call as finished. */
+  run: (job: J) => Promise<void>;
+  /** Asked before each start: a time to wait until (e.g. quiet hours), or null to go now. */
+  holdUntil?: (job: J, now: number) => number | null;
+}
+
+export class NumberQueue<J extends QueueJob> {
+  private readonly jobs: J[] = [];
+  private head = 0;
+  private inFlight = 0;
+  private nextStartAt = 0;
+  private timer: TimerHandle | null = null;
+  private stopped = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: NumberQueueOptions<J>) {}
+
+  get depth(): number {
+    return this.jobs.length - this.head + this.inFlight;
+  }
+
+  push(job: J): void {
+    this.jobs.push(job);
+    this.pump();
+  }
+
+  /** Puts a job back at the head of the queue and waits `delayMs` before the next start. */
+  retryFirst(job: J, delayMs: number): void {
+    if (this.head > 0) this.jobs[--this.head] = job;
+    else this.jobs.unshift(job);
+    this.nextStartAt = Math.max(this.nextStartAt, this.options.clock.now() + delayMs);
+    this.pump();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.depth === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private pump(): void {
+    if (this.stopped || this.timer) return;
+    while (this.head < this.jobs.length && this.inFlight < this.options.maxInFlight) {
+      const now = this.options.clock.now();
+      const job = this.jobs[this.head]!;
+      const hold = this.options.holdUntil?.(job, now) ?? null;
+      const startAt = Math.max(this.nextStartAt, hold ?? 0);
+      if (startAt > now) {
+        this.timer = this.options.clock.setTimeout(() => {
+          this.timer = null;
+          this.pump();
+        }, startAt - now);
+        return;
+      }
+      this.head++;
+      this.compact();
+      this.nextStartAt = now + this.options.intervalMs;
+      this.inFlight++;
+      void this.options
+        .run(job)
+        .catch(() => undefined)
+        .finally(() => {
+          this.inFlight--;
+          this.pump();
+          if (this.depth === 0) this.idleWaiters.splice(0).forEach((w) => w());
+        });
+    }
+  }
+
+  private compact(): void {
+    // Amortised O(1) dequeue without shifting on every start.
+    if (this.head > 1024 && this.head * 2 > this.jobs.length) {
+      this.jobs.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
