@@ -1,0 +1,214 @@
+import type Database from 'better-sqlite3';
+
+// The schema, as numbered steps. `PRAGMA user_version` records the last step applied; at open every
+// pending step runs in its own IMMEDIATE transaction (the version bump included, since user_version
+// lives in the database header and is transactional), so a crash mid-migration leaves the previous
+// version intact, and two processes opening the same file cannot both apply a step.
+// Steps are append-only: never edit a step that has shipped, add the next one.
+//
+// Schema choices:
+// - Lists the interface queries by (account numbers, members, user departments) are tables with
+//   the index the query needs; what is never queried (custom fields) is JSON.
+// - Case-insensitive uniqueness (department code, email, apiCode) is a `*_key` column holding the
+//   JavaScript-lowercased value, so both store adapters agree on what "the same" means (SQLite's
+//   NOCASE only folds ASCII). Name orderings use NOCASE: they only need to look alphabetical.
+// - Foreign keys only inside an aggregate (an account's numbers, a message's status history):
+//   references across aggregates (user → department, conversation → account) are the core's to
+//   check, as the MongoDB adapter cannot enforce them and the two must behave alike. Conversations
+//   outlive a deleted account on purpose.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE departments (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        code TEXT NOT NULL,
+        code_key TEXT NOT NULL UNIQUE,
+        time_zone TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX departments_by_name ON departments (name COLLATE NOCASE, id);
+
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'deptAdmin', 'staff')),
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX users_by_name ON users (name COLLATE NOCASE, id);
+
+      CREATE TABLE user_departments (
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        department_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (user_id, department_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX user_departments_by_department ON user_departments (department_id, user_id);
+
+      CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX sessions_live_by_user ON sessions (user_id) WHERE revoked_at IS NULL;
+
+      CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        department_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_by_user_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE INDEX api_keys_by_department ON api_keys (department_id, created_at, id);
+
+      CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('personal', 'group')),
+        name TEXT NOT NULL,
+        api_code TEXT,
+        api_code_key TEXT UNIQUE,
+        department_id TEXT,
+        owner_user_id TEXT UNIQUE,
+        color TEXT,
+        forwarding_number TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX accounts_by_kind_name ON accounts (kind, name COLLATE NOCASE, id);
+
+      -- number is the key: a number can belong to one account only.
+      CREATE TABLE account_numbers (
+        number TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX account_numbers_by_account ON account_numbers (account_id, position);
+
+      CREATE TABLE account_members (
+        account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (account_id, user_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX account_members_by_user ON account_members (user_id, account_id);
+
+      CREATE TABLE contacts (
+        id TEXT PRIMARY KEY,
+        first_name TEXT NOT NULL COLLATE NOCASE,
+        last_name TEXT NOT NULL COLLATE NOCASE,
+        phone TEXT NOT NULL UNIQUE,
+        staff_id TEXT,
+        custom_fields TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX contacts_by_name ON contacts (last_name, first_name, id);
+      CREATE INDEX contacts_by_staff ON contacts (staff_id, last_name, first_name, id) WHERE staff_id IS NOT NULL;
+
+      CREATE TABLE opt_outs (
+        contact_id TEXT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+        scope TEXT NOT NULL,
+        opted_out_at INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (contact_id, scope)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        folder TEXT NOT NULL CHECK (folder IN ('inbox', 'archived')),
+        unread INTEGER NOT NULL,
+        sender_number TEXT,
+        last_message_at INTEGER,
+        last_message_preview TEXT,
+        last_message_direction TEXT,
+        lock_token INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (account_id, contact_id)
+      ) STRICT;
+      -- A folder page is one range scan of this index, however many conversations the account has.
+      CREATE INDEX conversations_by_folder ON conversations (account_id, folder, last_message_at DESC, id DESC);
+
+      CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations (id),
+        account_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+        text TEXT NOT NULL,
+        encoding TEXT NOT NULL,
+        segments INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        from_number TEXT NOT NULL,
+        to_number TEXT NOT NULL,
+        sent_by_user_id TEXT,
+        sent_by_name TEXT,
+        provider_id TEXT,
+        status_sequence INTEGER NOT NULL,
+        error_code TEXT,
+        quiet_hours_time_zone TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+      -- Inbound dedupe (Plivo's MessageUUID) and one provider id per outbound message.
+      CREATE UNIQUE INDEX messages_by_provider_id ON messages (provider_id) WHERE provider_id IS NOT NULL;
+      -- The send queues and crash recovery; inbound messages never need it.
+      CREATE INDEX messages_outbound_by_status ON messages (status, from_number, id) WHERE direction = 'outbound';
+
+      CREATE TABLE message_status_events (
+        seq INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL REFERENCES messages (id),
+        status TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        error_code TEXT
+      ) STRICT;
+      CREATE INDEX message_status_events_by_message ON message_status_events (message_id, seq);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
+
+/** Brings the database to SCHEMA_VERSION; refuses a database written by a newer version. */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number {
+  const target = migrations.at(-1)?.version ?? 0;
+  const readVersion = (): number => db.pragma('user_version', { simple: true }) as number;
+  for (const step of migrations) {
+    const apply = db.transaction(() => {
+      // Read inside the write lock: another process may have applied the step meanwhile.
+      const current = readVersion();
+      if (current >= step.version) return;
+      if (current !== step.version - 1) {
+        throw new Error(`cannot apply migration ${step.version} (${step.name}) to schema version ${current}`);
+      }
+      db.exec(step.sql);
+      db.pragma(`user_version = ${step.version}`);
+    });
+    apply.immediate();
+  }
+  const version = readVersion();
+  if (version > target) {
+    throw new Error(`the database has schema version ${version}, newer than this build's ${target}`);
+  }
+  return version;
+}

@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Store } from '../store.js';
+import { migrate } from './migrations.js';
+import { ConversationTable } from './conversation-table.js';
+import type { SqliteContext } from './sqlite-context.js';
+import { toStoreError } from './sqlite-errors.js';
+import { SqliteAccountRepo } from './sqlite-accounts.js';
+import { SqliteApiKeyRepo } from './sqlite-api-keys.js';
+import { SqliteContactRepo } from './sqlite-contacts.js';
+import { SqliteConversationRepo } from './sqlite-conversations.js';
+import { SqliteDepartmentRepo } from './sqlite-departments.js';
+import { SqliteMessageRepo } from './sqlite-messages.js';
+import { SqliteSessionRepo } from './sqlite-sessions.js';
+import { SqliteUserRepo } from './sqlite-users.js';
+import { WriteBatcher } from './write-batcher.js';
+
+export interface SqliteStoreOptions {
+  /** The database file (its directory is created when missing), or ':memory:'. */
+  file: string;
+  /** How long a write waits for another process's lock before failing (ms). */
+  busyTimeoutMs?: number;
+  /** Ops per group commit at most (see write-batcher.ts). */
+  maxBatch?: number;
+  /** Called after each group commit with its size (metrics). */
+  onCommit?: (ops: number) => void;
+}
+
+const MEMORY = ':memory:';
+
+export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  if (options.file !== MEMORY) mkdirSync(dirname(options.file), { recursive: true });
+  const db = new Database(options.file);
+  try {
+    // WAL: readers never block the writer nor each other. FULL: a commit survives power loss, not
+    // just a process crash; group commit (write-batcher.ts) pays for the extra fsync.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5_000)}`);
+    migrate(db);
+    return new SqliteStore(db, options);
+  } catch (e) {
+    db.close();
+    throw toStoreError(e);
+  }
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly departments: SqliteDepartmentRepo;
+  readonly users: SqliteUserRepo;
+  readonly sessions: SqliteSessionRepo;
+  readonly apiKeys: SqliteApiKeyRepo;
+  readonly accounts: SqliteAccountRepo;
+  readonly contacts: SqliteContactRepo;
+  readonly conversations: SqliteConversationRepo;
+  readonly messages: SqliteMessageRepo;
+  private readonly batcher: WriteBatcher;
+  private readonly nothingStored: Database.Statement<[], number>;
+
+  constructor(
+    private readonly db: Database.Database,
+    options: SqliteStoreOptions,
+  ) {
+    this.batcher = new WriteBatcher(db, {
+      mapError: toStoreError,
+      ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
+      ...(options.onCommit === undefined ? {} : { onCommit: options.onCommit }),
+    });
+    const ctx: SqliteContext = {
+      db,
+      write: (op) => this.batcher.run(op),
+      read: (fn) => {
+        try {
+          return Promise.resolve(fn());
+        } catch (e) {
+          return Promise.reject(toStoreError(e));
+        }
+      },
+    };
+    const conversationTable = new ConversationTable(ctx);
+    this.departments = new SqliteDepartmentRepo(ctx);
+    this.users = new SqliteUserRepo(ctx);
+    this.sessions = new SqliteSessionRepo(ctx);
+    this.apiKeys = new SqliteApiKeyRepo(ctx);
+    this.accounts = new SqliteAccountRepo(ctx);
+    this.contacts = new SqliteContactRepo(ctx);
+    this.conversations = new SqliteConversationRepo(ctx, conversationTable);
+    this.messages = new SqliteMessageRepo(ctx, conversationTable);
+    this.nothingStored = db
+      .prepare<[], number>(
+        `SELECT NOT EXISTS (SELECT 1 FROM departments) AND NOT EXISTS (SELECT 1 FROM users)
+           AND NOT EXISTS (SELECT 1 FROM accounts) AND NOT EXISTS (SELECT 1 FROM contacts)`,
+      )
+      .pluck();
+  }
+
+  isEmpty(): Promise<boolean> {
+    try {
+      return Promise.resolve(this.nothingStored.get() === 1);
+    } catch (e) {
+      return Promise.reject(toStoreError(e));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    // Pending writes commit first: their callers are waiting for a durable answer.
+    this.batcher.close();
+    this.db.close();
+  }
+}

@@ -1,0 +1,173 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import uWS from 'uWebSockets.js';
+import { describe, expect, it } from 'vitest';
+import { listen } from '../../gateways/http/listen.js';
+import { Router } from '../../gateways/http/router.js';
+import { registerSimulatorRoutes } from '../../gateways/simulator/simulator-routes.js';
+import { AppError } from '../../src/errors.js';
+import { silentLogger } from '../../src/logger.js';
+import { mapPlivoError, PlivoProvider } from '../../src/sms/plivo-provider.js';
+import { PlivoSimulator } from '../../src/sms/simulator/plivo-simulator.js';
+import { smsProviderContract, type SmsProviderFixture } from './sms-provider.contract.js';
+
+// The real `plivo` SDK against the simulator, over HTTP on port 0, with the simulator mounted
+// under the prefix the app uses in-process.
+
+const PREFIX = '/simulator/plivo';
+
+interface Running {
+  sim: PlivoSimulator;
+  base: string;
+  close(): Promise<void>;
+}
+
+async function startSimulator(): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-plivo-provider-'));
+  const sim = await PlivoSimulator.open({ dataDir: dir, log: silentLogger, deliveryDelayMs: 0, retryScale: 0 });
+  const app = uWS.App();
+  const router = new Router();
+  registerSimulatorRoutes(router, sim, { apiPrefix: PREFIX });
+  router.post('/callbacks/status', () => ({ status: 200 }));
+  router.mount(app, { maxBodyBytes: 1024 * 1024, log: silentLogger });
+  const l = await listen(app, '127.0.0.1', 0);
+  return {
+    sim,
+    base: `http://127.0.0.1:${l.port}`,
+    close: async () => {
+      l.close();
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A port where nothing listens: bound and released at once. */
+async function deadPort(): Promise<number> {
+  const l = await listen(uWS.App(), '127.0.0.1', 0);
+  l.close();
+  return l.port;
+}
+
+smsProviderContract('PlivoProvider (plivo SDK) against the simulator', async (): Promise<SmsProviderFixture> => {
+  const running = await startSimulator();
+  const { authId, authToken } = running.sim.credentials;
+  const apiUrl = running.base + PREFIX;
+  const port = await deadPort();
+  return {
+    provider: new PlivoProvider({ authId, authToken, apiUrl, timeoutMs: 5000 }),
+    withBadCredentials: new PlivoProvider({ authId, authToken: `${authToken}x`, apiUrl, timeoutMs: 5000 }),
+    unreachable: new PlivoProvider({ authId, authToken, apiUrl: `http://127.0.0.1:${port}${PREFIX}`, timeoutMs: 5000 }),
+    statusCallbackUrl: `${running.base}/callbacks/status`,
+    appUrls: (name) => ({ name, messageUrl: `${running.base}/webhooks/plivo/message`, answerUrl: `${running.base}/webhooks/plivo/voice` }),
+    close: running.close,
+  };
+});
+
+describe('PlivoProvider specifics', () => {
+  it('ensureApplication writes the URLs, with POST, through our own client', async () => {
+    const running = await startSimulator();
+    try {
+      const { authId, authToken } = running.sim.credentials;
+      const provider = new PlivoProvider({ authId, authToken, apiUrl: `${running.base}${PREFIX}/`, timeoutMs: 5000 });
+      const id = await provider.ensureApplication({ name: 'switchboard', messageUrl: 'http://app.test/m', answerUrl: 'http://app.test/v' });
+      expect(running.sim.getApplication(id)).toMatchObject({
+        app_name: 'switchboard',
+        message_url: 'http://app.test/m',
+        message_method: 'POST',
+        answer_url: 'http://app.test/v',
+        answer_method: 'POST',
+      });
+      await provider.ensureApplication({ name: 'switchboard', messageUrl: 'http://app.test/m2', answerUrl: 'http://app.test/v2' });
+      expect(running.sim.getApplication(id)).toMatchObject({ message_url: 'http://app.test/m2', answer_url: 'http://app.test/v2' });
+      await expect(provider.ensureApplication({ name: 'has spaces', messageUrl: 'http://a/m', answerUrl: 'http://a/v' })).rejects.toMatchObject({
+        code: 'validation_failed',
+      });
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('sends the text, the callback URL and POST to the simulator', async () => {
+    const running = await startSimulator();
+    try {
+      const { authId, authToken } = running.sim.credentials;
+      const provider = new PlivoProvider({ authId, authToken, apiUrl: running.base + PREFIX, timeoutMs: 5000 });
+      const appId = await provider.ensureApplication({ name: 'switchboard', messageUrl: 'http://app.test/m', answerUrl: 'http://app.test/v' });
+      const [n] = await provider.searchNumbers({ areaCode: '617', limit: 1 });
+      await provider.buyNumber(n!.number, appId);
+      const { providerId } = await provider.send({ from: n!.number, to: '+16175550123', text: 'Café at 5?', statusCallbackUrl: `${running.base}/callbacks/status` });
+      expect(running.sim.getMessage(providerId)).toMatchObject({
+        from_number: n!.number.slice(1),
+        to_number: '16175550123',
+        text: 'Café at 5?',
+        callback_url: `${running.base}/callbacks/status`,
+        callback_method: 'POST',
+      });
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('a server that does not answer in time is provider_timeout', async () => {
+    const app = uWS.App();
+    app.any('/*', (res) => {
+      res.onAborted(() => undefined);
+    });
+    const l = await listen(app, '127.0.0.1', 0);
+    try {
+      const provider = new PlivoProvider({ authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: 'token-token', apiUrl: `http://127.0.0.1:${l.port}`, timeoutMs: 150 });
+      await expect(provider.listOwnedNumbers()).rejects.toMatchObject({ code: 'provider_timeout' });
+      await expect(provider.ensureApplication({ name: 'x', messageUrl: 'http://a/m', answerUrl: 'http://a/v' })).rejects.toMatchObject({
+        code: 'provider_timeout',
+      });
+    } finally {
+      l.close();
+    }
+  });
+
+  it('rejects numbers that are not E.164 before calling Plivo', async () => {
+    const provider = new PlivoProvider({ authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: 'token-token', apiUrl: 'http://127.0.0.1:9', timeoutMs: 100 });
+    await expect(provider.send({ from: '6175550100', to: '+16175550123', text: 'x', statusCallbackUrl: 'http://a/s' })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+    await expect(provider.searchNumbers({ areaCode: '61', limit: 5 })).rejects.toMatchObject({ code: 'validation_failed' });
+  });
+});
+
+describe('mapPlivoError', () => {
+  // The shapes below are what the SDK 4.79 really produces (plivo.md "SDK gotchas" 4).
+  const sdkError = (status: number, message: string): Error =>
+    Object.assign(new Error('[HTTP] Failed'), { status, message, apiID: 'x', moreInfo: '{"text":"private words","dst":"16175550123"}' });
+
+  it('maps statuses the SDK keeps on the error', () => {
+    expect(mapPlivoError(sdkError(401, 'not authorized'), 'listOwnedNumbers').code).toBe('provider_auth');
+    expect(mapPlivoError(sdkError(400, 'invalid dst'), 'send').code).toBe('provider_rejected');
+    expect(mapPlivoError(sdkError(404, 'not found'), 'releaseNumber').code).toBe('provider_rejected');
+    expect(mapPlivoError(sdkError(403, 'geo permission'), 'send').code).toBe('provider_rejected');
+    expect(mapPlivoError(sdkError(500, 'oops'), 'send').code).toBe('provider_unavailable');
+  });
+
+  it('maps statuses the SDK only leaves in the message text', () => {
+    const only = (s: number): Error => new Error(`AxiosError: Request failed with status code ${s}`);
+    expect(mapPlivoError(only(429), 'send').code).toBe('provider_rate_limited');
+    expect(mapPlivoError(only(402), 'send').code).toBe('provider_rejected');
+    expect(mapPlivoError(only(403), 'buyNumber').code).toBe('provider_auth');
+    expect(mapPlivoError(only(503), 'send').code).toBe('provider_unavailable');
+  });
+
+  it('maps the string rejections of network failures and timeouts', () => {
+    expect(mapPlivoError('Error: connect ECONNREFUSED 127.0.0.1:1\n    at AxiosError.from (x.js:1:1)', 'send').code).toBe('provider_unavailable');
+    expect(mapPlivoError('AxiosError: timeout of 100ms exceeded\n    at y (z.js:1:1)', 'send').code).toBe('provider_timeout');
+    expect(mapPlivoError('Error: getaddrinfo ENOTFOUND api.plivo.com', 'send').code).toBe('provider_unavailable');
+  });
+
+  it('never carries moreInfo or phone numbers into the message', () => {
+    const e = mapPlivoError(sdkError(400, 'dst 16175550123 is invalid'), 'send');
+    expect(e).toBeInstanceOf(AppError);
+    expect(e.message).not.toContain('private words');
+    expect(e.message).not.toContain('16175550123');
+    expect(e.cause).toBeUndefined();
+  });
+});

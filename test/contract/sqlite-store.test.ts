@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
+import type { Store } from '../../src/store/store.js';
+import { storeContract } from './store.contract.js';
+import { department } from './store-fixtures.js';
+
+// Real files, one fresh temporary directory per test, removed afterwards.
+const dirs: string[] = [];
+const files = new WeakMap<Store, string>();
+
+function tempFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-'));
+  dirs.push(dir);
+  return join(dir, 'data', 'switchboard.db');
+}
+
+async function open(file: string): Promise<Store> {
+  const store = await createSqliteStore({ file });
+  files.set(store, file);
+  return store;
+}
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+storeContract('sqlite', () => open(tempFile()), {
+  reopen: async (store) => {
+    const file = files.get(store);
+    if (file === undefined) throw new Error('not a store opened by this test file');
+    await store.close();
+    return open(file);
+  },
+});
+
+describe('SQLite store', () => {
+  it('opens an in-memory database', async () => {
+    const store = await createSqliteStore({ file: ':memory:' });
+    expect(await store.isEmpty()).toBe(true);
+    await store.close();
+  });
+
+  it('uses WAL, full sync and foreign keys, at the latest schema version', async () => {
+    const file = tempFile();
+    const store = await open(file);
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('makes a resolved write visible to another connection at once (it is committed, not buffered)', async () => {
+    const file = tempFile();
+    const store = await open(file);
+    try {
+      const d = await store.departments.create(department({ code: 'ADM' }));
+      const other = new Database(file, { readonly: true });
+      try {
+        expect(other.prepare('SELECT id FROM departments').pluck().all()).toEqual([d.id]);
+      } finally {
+        other.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('applies no migration twice when reopened', async () => {
+    const file = tempFile();
+    await (await open(file)).close();
+    const again = await open(file);
+    expect(await again.isEmpty()).toBe(true);
+    await again.close();
+  });
+
+  it('refuses a database written by a newer schema', async () => {
+    const file = tempFile();
+    await (await open(file)).close();
+    const db = new Database(file);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    await expect(createSqliteStore({ file })).rejects.toMatchObject({ code: 'internal' });
+  });
+
+  it('rejects writes after close', async () => {
+    const store = await open(tempFile());
+    await store.close();
+    await expect(store.departments.create(department())).rejects.toMatchObject({ code: 'internal' });
+    await expect(store.departments.list()).rejects.toMatchObject({ code: 'internal' });
+  });
+});

@@ -1,0 +1,1193 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Account, Contact, Conversation, Department } from '../../src/domain/types.js';
+import type { ContactImportRow, Store } from '../../src/store/store.js';
+import { newId } from '../../src/ids.js';
+import {
+  T0,
+  contact,
+  conversation,
+  department,
+  groupAccount,
+  inboundMessage,
+  outboundMessage,
+  personalAccount,
+  phone,
+  rejection,
+  user,
+} from './store-fixtures.js';
+
+// The one contract every Store implementation passes (src/store/store.ts is the spec). Each test
+// gets a fresh, empty store from `make`; `reopen` (when the implementation can) closes a store and
+// opens a new one on the same data, to check that resolved writes are durable.
+
+export interface StoreContractOptions {
+  reopen?: (store: Store) => Promise<Store>;
+}
+
+export function storeContract(name: string, make: () => Promise<Store>, options: StoreContractOptions = {}): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await make();
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    /** A group account with a department, created in the store. */
+    async function givenGroupAccount(over: Partial<Account> = {}, memberIds: string[] = []): Promise<Account> {
+      const d = await store.departments.create(department());
+      return store.accounts.create(groupAccount(d.id, over), memberIds);
+    }
+
+    async function givenContact(over: Partial<Contact> = {}): Promise<Contact> {
+      return store.contacts.create(contact(over));
+    }
+
+    /** A conversation started by an outbound text (so it sits in Archived), with its contact. */
+    async function givenConversation(
+      account: Account,
+      over: { at?: number; contact?: Contact; folder?: Conversation['folder'] } = {},
+    ): Promise<{ conversation: Conversation; contact: Contact }> {
+      const c = over.contact ?? (await givenContact());
+      const [result] = await store.messages.enqueueOutbound([
+        {
+          message: outboundMessage({ account, contact: c, ...(over.at === undefined ? {} : { at: over.at }) }),
+          conversation: conversation(account.id, c.id, { folder: over.folder ?? 'archived' }),
+        },
+      ]);
+      return { conversation: result!.conversation, contact: c };
+    }
+
+    describe('store', () => {
+      it('is empty before anything is stored and not after', async () => {
+        expect(await store.isEmpty()).toBe(true);
+        await store.departments.create(department());
+        expect(await store.isEmpty()).toBe(false);
+      });
+
+      it('names its kind', () => {
+        expect(['sqlite', 'mongo']).toContain(store.kind);
+      });
+
+      it('commits writes issued together, failing only the one that conflicts', async () => {
+        const a = department({ code: 'ADM' });
+        const clash = department({ code: 'adm' });
+        const b = department({ code: 'FIN' });
+        const results = await Promise.allSettled([
+          store.departments.create(a),
+          store.departments.create(clash),
+          store.departments.create(b),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        expect((await store.departments.list()).map((d) => d.id).sort()).toEqual([a.id, b.id].sort());
+      });
+
+      it.runIf(options.reopen !== undefined)('keeps everything it resolved across a close and reopen', async () => {
+        const account = await givenGroupAccount({}, ['user-a']);
+        const { conversation: c, contact: student } = await givenConversation(account);
+        await store.contacts.setOptOut({ contactId: student.id, scope: 'personal', optedOutAt: T0, source: 'keyword' });
+        const inbound = await store.messages.recordInbound({
+          message: inboundMessage({ account, contact: student, at: T0 + 1_000 }),
+          conversation: conversation(account.id, student.id),
+        });
+        // Not awaited one by one: these ride in one group commit, and close must still land them.
+        const pending = [
+          store.users.create(user({ email: 'dana@example.edu' })),
+          store.conversations.advanceLockToken(c.id, 0, 1),
+        ];
+        store = await options.reopen!(store);
+        await Promise.all(pending);
+
+        expect(await store.accounts.getByApiCode(account.apiCode!)).toEqual(account);
+        expect(await store.accounts.listMembers(account.id)).toEqual(['user-a']);
+        expect(await store.users.getByEmail('dana@example.edu')).not.toBeNull();
+        expect(await store.contacts.listOptOuts(student.id)).toHaveLength(1);
+        const reopened = await store.conversations.get(c.id);
+        expect(reopened).toMatchObject({ folder: 'inbox', unread: 1, lockToken: 1 });
+        expect(await store.messages.getByProviderId(inbound.message.providerId!)).toEqual(inbound.message);
+      });
+    });
+
+    describe('departments', () => {
+      it('reads a department back by id and by code in any case', async () => {
+        const d = await store.departments.create(department({ code: 'ADM', name: 'Admissions' }));
+        expect(await store.departments.get(d.id)).toEqual(d);
+        expect(await store.departments.getByCode('adm')).toEqual(d);
+        expect(await store.departments.getByCode('ADM')).toEqual(d);
+      });
+
+      it('answers null for an unknown department', async () => {
+        expect(await store.departments.get('nope')).toBeNull();
+        expect(await store.departments.getByCode('NOPE')).toBeNull();
+      });
+
+      it('refuses a code that differs from a used one only in case', async () => {
+        await store.departments.create(department({ code: 'Adm' }));
+        const e = await rejection(store.departments.create(department({ code: 'aDM' })), 'department_code_taken');
+        expect(e.message).toContain('aDM');
+        expect(await store.departments.list()).toHaveLength(1);
+      });
+
+      it('lists departments by name, ignoring case', async () => {
+        await store.departments.create(department({ name: 'financial aid' }));
+        await store.departments.create(department({ name: 'Admissions' }));
+        await store.departments.create(department({ name: 'Advising' }));
+        expect((await store.departments.list()).map((d) => d.name)).toEqual(['Admissions', 'Advising', 'financial aid']);
+      });
+    });
+
+    describe('users', () => {
+      it('reads a user back by id and by email in any case', async () => {
+        const u = await store.users.create(user({ email: 'Dana.Reyes@Example.edu', departmentIds: ['d1', 'd2'] }));
+        expect(await store.users.get(u.id)).toEqual(u);
+        expect(await store.users.getByEmail('dana.reyes@example.EDU')).toEqual(u);
+        expect(await store.users.get('nope')).toBeNull();
+        expect(await store.users.getByEmail('nobody@example.edu')).toBeNull();
+      });
+
+      it('refuses an email that differs from a used one only in case', async () => {
+        await store.users.create(user({ email: 'dana@example.edu' }));
+        await rejection(store.users.create(user({ email: 'DANA@example.edu' })), 'email_taken');
+      });
+
+      it('lists users by name, all or those of one department', async () => {
+        await store.users.create(user({ name: 'Zoe', departmentIds: ['adm'] }));
+        await store.users.create(user({ name: 'adam', departmentIds: ['fin'] }));
+        await store.users.create(user({ name: 'Bea', departmentIds: ['fin', 'adm'] }));
+        expect((await store.users.list()).map((u) => u.name)).toEqual(['adam', 'Bea', 'Zoe']);
+        expect((await store.users.list({ departmentId: 'adm' })).map((u) => u.name)).toEqual(['Bea', 'Zoe']);
+        expect(await store.users.list({ departmentId: 'none' })).toEqual([]);
+      });
+
+      it('updates the given fields and leaves the others', async () => {
+        const u = await store.users.create(user({ name: 'Dana', role: 'staff', departmentIds: ['adm'] }));
+        const updated = await store.users.update(u.id, { role: 'deptAdmin', disabled: true, name: undefined });
+        expect(updated).toEqual({ ...u, role: 'deptAdmin', disabled: true });
+        expect(await store.users.get(u.id)).toEqual(updated);
+      });
+
+      it('replaces the departments a user belongs to', async () => {
+        const u = await store.users.create(user({ departmentIds: ['adm'] }));
+        await store.users.update(u.id, { departmentIds: ['fin', 'aid'] });
+        expect((await store.users.get(u.id))?.departmentIds).toEqual(['fin', 'aid']);
+        expect(await store.users.list({ departmentId: 'adm' })).toEqual([]);
+        expect((await store.users.list({ departmentId: 'aid' })).map((x) => x.id)).toEqual([u.id]);
+      });
+
+      it('changes an email unless another user has it', async () => {
+        const dana = await store.users.create(user({ email: 'dana@example.edu' }));
+        await store.users.create(user({ email: 'sam@example.edu' }));
+        await rejection(store.users.update(dana.id, { email: 'Sam@example.edu' }), 'email_taken');
+        expect((await store.users.get(dana.id))?.email).toBe('dana@example.edu');
+        const renamed = await store.users.update(dana.id, { email: 'DANA@example.edu' });
+        expect(renamed.email).toBe('DANA@example.edu');
+        expect(await store.users.getByEmail('dana@EXAMPLE.edu')).toEqual(renamed);
+      });
+
+      it('refuses to update an unknown user', async () => {
+        await rejection(store.users.update('nope', { name: 'X' }), 'not_found');
+      });
+    });
+
+    describe('sessions', () => {
+      const session = (userId: string, over: { expiresAt?: number } = {}) => ({
+        tokenHash: `hash-${newId()}`,
+        userId,
+        createdAt: T0,
+        expiresAt: over.expiresAt ?? T0 + 3_600_000,
+        revokedAt: null,
+      });
+
+      it('stores a session and revokes it', async () => {
+        const s = session('u1');
+        await store.sessions.create(s);
+        expect(await store.sessions.get(s.tokenHash)).toEqual(s);
+        await store.sessions.revoke(s.tokenHash, T0 + 5);
+        expect(await store.sessions.get(s.tokenHash)).toEqual({ ...s, revokedAt: T0 + 5 });
+        expect(await store.sessions.get('unknown')).toBeNull();
+      });
+
+      it('keeps the first revocation time when revoked again', async () => {
+        const s = session('u1');
+        await store.sessions.create(s);
+        await store.sessions.revoke(s.tokenHash, T0 + 5);
+        await store.sessions.revoke(s.tokenHash, T0 + 9);
+        expect((await store.sessions.get(s.tokenHash))?.revokedAt).toBe(T0 + 5);
+      });
+
+      it('refuses to revoke an unknown session', async () => {
+        await rejection(store.sessions.revoke('unknown', T0), 'not_found');
+      });
+
+      it("revokes every live session of one user and counts them", async () => {
+        const live = [session('u1'), session('u1')];
+        const revoked = session('u1');
+        const expired = session('u1', { expiresAt: T0 - 1 });
+        const other = session('u2');
+        for (const s of [...live, revoked, expired, other]) await store.sessions.create(s);
+        await store.sessions.revoke(revoked.tokenHash, T0 - 10);
+
+        expect(await store.sessions.revokeAllForUser('u1', T0)).toBe(2);
+        for (const s of live) expect((await store.sessions.get(s.tokenHash))?.revokedAt).toBe(T0);
+        expect((await store.sessions.get(revoked.tokenHash))?.revokedAt).toBe(T0 - 10);
+        expect((await store.sessions.get(other.tokenHash))?.revokedAt).toBeNull();
+        expect(await store.sessions.revokeAllForUser('u1', T0 + 1)).toBe(0);
+      });
+    });
+
+    describe('API keys', () => {
+      const apiKey = (departmentId: string, createdAt: number) => ({
+        id: newId(createdAt),
+        departmentId,
+        name: `key ${createdAt}`,
+        prefix: 'sbk_abcd',
+        keyHash: `hash-${newId()}`,
+        createdByUserId: 'u1',
+        createdAt,
+        revokedAt: null,
+      });
+
+      it('finds a key by its hash and revokes it', async () => {
+        const k = await store.apiKeys.create(apiKey('d1', T0));
+        expect(await store.apiKeys.getByHash(k.keyHash)).toEqual(k);
+        await store.apiKeys.revoke(k.id, T0 + 1);
+        expect((await store.apiKeys.getByHash(k.keyHash))?.revokedAt).toBe(T0 + 1);
+        expect(await store.apiKeys.getByHash('unknown')).toBeNull();
+      });
+
+      it("lists a department's keys oldest first", async () => {
+        const late = await store.apiKeys.create(apiKey('d1', T0 + 2));
+        const early = await store.apiKeys.create(apiKey('d1', T0));
+        await store.apiKeys.create(apiKey('d2', T0 + 1));
+        expect((await store.apiKeys.listForDepartment('d1')).map((k) => k.id)).toEqual([early.id, late.id]);
+      });
+
+      it('refuses to revoke an unknown key', async () => {
+        await rejection(store.apiKeys.revoke('nope', T0), 'not_found');
+      });
+    });
+
+    describe('accounts', () => {
+      let adm: Department;
+
+      beforeEach(async () => {
+        adm = await store.departments.create(department({ code: 'ADM' }));
+      });
+
+      it('creates a group account with its six numbers (in order) and members', async () => {
+        const a = groupAccount(adm.id, { apiCode: 'Admissions-Outreach' });
+        const created = await store.accounts.create(a, ['u2', 'u1']);
+        expect(created).toEqual(a);
+        expect(await store.accounts.get(a.id)).toEqual(a);
+        expect(await store.accounts.getByApiCode('admissions-outreach')).toEqual(a);
+        expect(await store.accounts.getByNumber(a.numbers[4]!)).toEqual(a);
+        expect(await store.accounts.listMembers(a.id)).toEqual(['u1', 'u2']);
+      });
+
+      it("finds a user's personal account", async () => {
+        const p = await store.accounts.create(personalAccount('u1'), ['u1']);
+        expect(await store.accounts.getPersonal('u1')).toEqual(p);
+        expect(await store.accounts.getPersonal('u2')).toBeNull();
+        expect(await store.accounts.getByNumber(p.numbers[0]!)).toEqual(p);
+      });
+
+      it('answers null for unknown accounts and numbers', async () => {
+        expect(await store.accounts.get('nope')).toBeNull();
+        expect(await store.accounts.getByApiCode('nope')).toBeNull();
+        expect(await store.accounts.getByNumber('+16170000000')).toBeNull();
+      });
+
+      it('refuses a number that belongs to another account, naming it, and writes nothing', async () => {
+        const first = await store.accounts.create(groupAccount(adm.id), []);
+        const second = groupAccount(adm.id, { numbers: [phone(), phone(), first.numbers[2]!, phone(), phone(), phone()] });
+        const e = await rejection(store.accounts.create(second, ['u1']), 'number_taken');
+        expect(e.message).toContain(first.numbers[2]);
+        expect(await store.accounts.get(second.id)).toBeNull();
+        expect(await store.accounts.numbersInUse(second.numbers)).toEqual([first.numbers[2]]);
+        expect(await store.accounts.getByNumber(first.numbers[2]!)).toEqual(first);
+      });
+
+      it('refuses a personal number already in a group pool', async () => {
+        const group = await store.accounts.create(groupAccount(adm.id), []);
+        await rejection(
+          store.accounts.create(personalAccount('u1', { numbers: [group.numbers[0]!] }), []),
+          'number_taken',
+        );
+      });
+
+      it('refuses an apiCode that differs from a used one only in case, and writes nothing', async () => {
+        await store.accounts.create(groupAccount(adm.id, { apiCode: 'adm-outreach' }), []);
+        const clash = groupAccount(adm.id, { apiCode: 'ADM-Outreach' });
+        await rejection(store.accounts.create(clash, []), 'api_code_taken');
+        expect(await store.accounts.get(clash.id)).toBeNull();
+        expect(await store.accounts.numbersInUse(clash.numbers)).toEqual([]);
+      });
+
+      it('lists group accounts by name, by department and by member', async () => {
+        const fin = await store.departments.create(department({ code: 'FIN' }));
+        const b = await store.accounts.create(groupAccount(adm.id, { name: 'beta' }), ['u1']);
+        const a = await store.accounts.create(groupAccount(fin.id, { name: 'Alpha' }), ['u1', 'u2']);
+        const c = await store.accounts.create(groupAccount(adm.id, { name: 'Gamma' }), ['u2']);
+        await store.accounts.create(personalAccount('u1'), ['u1']);
+
+        const names = (accounts: Account[]) => accounts.map((x) => x.name);
+        expect(names(await store.accounts.listGroup())).toEqual([a.name, b.name, c.name]);
+        expect(names(await store.accounts.listGroup({ departmentId: adm.id }))).toEqual([b.name, c.name]);
+        expect(names(await store.accounts.listGroup({ memberId: 'u1' }))).toEqual([a.name, b.name]);
+        expect(names(await store.accounts.listGroup({ departmentId: adm.id, memberId: 'u2' }))).toEqual([c.name]);
+        expect(await store.accounts.listGroup({ memberId: 'nobody' })).toEqual([]);
+      });
+
+      it('updates fields, clears the forwarding number and moves the apiCode', async () => {
+        const a = await store.accounts.create(
+          groupAccount(adm.id, { apiCode: 'old-code', forwardingNumber: '+16175559999' }),
+          [],
+        );
+        const updated = await store.accounts.update(
+          a.id,
+          { name: 'Renamed', color: '#ff0000', forwardingNumber: null, apiCode: 'new-code' },
+          T0 + 10,
+        );
+        expect(updated).toEqual({
+          ...a,
+          name: 'Renamed',
+          color: '#ff0000',
+          forwardingNumber: null,
+          apiCode: 'new-code',
+          updatedAt: T0 + 10,
+        });
+        expect(await store.accounts.get(a.id)).toEqual(updated);
+        expect(await store.accounts.getByApiCode('old-code')).toBeNull();
+        expect(await store.accounts.getByApiCode('NEW-CODE')).toEqual(updated);
+      });
+
+      it('replaces the number pool, freeing the numbers it no longer has', async () => {
+        const a = await store.accounts.create(groupAccount(adm.id), []);
+        const kept = a.numbers.slice(0, 3);
+        const dropped = a.numbers.slice(3);
+        const added = [phone(), phone(), phone()];
+        const updated = await store.accounts.update(a.id, { numbers: [...added, ...kept] }, T0 + 1);
+        expect(updated.numbers).toEqual([...added, ...kept]);
+        expect((await store.accounts.get(a.id))?.numbers).toEqual([...added, ...kept]);
+        expect(await store.accounts.numbersInUse(dropped)).toEqual([]);
+        expect(await store.accounts.getByNumber(added[0]!)).toEqual(updated);
+        expect(await store.accounts.getByNumber(dropped[0]!)).toBeNull();
+      });
+
+      it("refuses to take another account's number in an update and keeps the pool", async () => {
+        const other = await store.accounts.create(groupAccount(adm.id), []);
+        const a = await store.accounts.create(groupAccount(adm.id), []);
+        const e = await rejection(
+          store.accounts.update(a.id, { numbers: [...a.numbers.slice(1), other.numbers[0]!], name: 'X' }, T0 + 1),
+          'number_taken',
+        );
+        expect(e.message).toContain(other.numbers[0]);
+        expect(await store.accounts.get(a.id)).toEqual(a);
+      });
+
+      it("refuses to take another account's apiCode in an update", async () => {
+        await store.accounts.create(groupAccount(adm.id, { apiCode: 'taken' }), []);
+        const a = await store.accounts.create(groupAccount(adm.id), []);
+        await rejection(store.accounts.update(a.id, { apiCode: 'TAKEN' }, T0 + 1), 'api_code_taken');
+        expect(await store.accounts.get(a.id)).toEqual(a);
+      });
+
+      it('refuses to update an unknown account', async () => {
+        await rejection(store.accounts.update('nope', { name: 'X' }, T0), 'not_found');
+      });
+
+      it('deletes an account with its numbers and members, keeping its conversations and messages', async () => {
+        const a = await store.accounts.create(groupAccount(adm.id), ['u1']);
+        const { conversation: c } = await givenConversation(a);
+        await store.accounts.delete(a.id);
+        expect(await store.accounts.get(a.id)).toBeNull();
+        expect(await store.accounts.getByApiCode(a.apiCode!)).toBeNull();
+        expect(await store.accounts.numbersInUse(a.numbers)).toEqual([]);
+        expect(await store.accounts.listMembers(a.id)).toEqual([]);
+        expect(await store.accounts.isMember(a.id, 'u1')).toBe(false);
+        expect(await store.accounts.listGroup({ memberId: 'u1' })).toEqual([]);
+        expect(await store.conversations.get(c.id)).toEqual(c);
+        expect(await store.messages.listForConversation(c.id, { limit: 10 })).toHaveLength(1);
+        // Its numbers and apiCode are free for a new account.
+        await store.accounts.create(groupAccount(adm.id, { numbers: a.numbers, apiCode: a.apiCode }), []);
+      });
+
+      it('refuses to delete an unknown account', async () => {
+        await rejection(store.accounts.delete('nope'), 'not_found');
+      });
+
+      it('replaces the members and tells who was added and who was removed', async () => {
+        const a = await store.accounts.create(groupAccount(adm.id), ['u1', 'u2', 'u3']);
+        const change = await store.accounts.setMembers(a.id, ['u3', 'u4', 'u2', 'u4']);
+        expect(change).toEqual({ added: ['u4'], removed: ['u1'] });
+        expect(await store.accounts.listMembers(a.id)).toEqual(['u2', 'u3', 'u4']);
+        expect(await store.accounts.isMember(a.id, 'u4')).toBe(true);
+        expect(await store.accounts.isMember(a.id, 'u1')).toBe(false);
+        expect(await store.accounts.setMembers(a.id, [])).toEqual({ added: [], removed: ['u2', 'u3', 'u4'] });
+      });
+
+      it('refuses to set the members of an unknown account', async () => {
+        await rejection(store.accounts.setMembers('nope', ['u1']), 'not_found');
+      });
+
+      it('tells which numbers already belong to an account', async () => {
+        const a = await store.accounts.create(groupAccount(adm.id), []);
+        const free = phone();
+        expect(await store.accounts.numbersInUse([free, a.numbers[1]!, a.numbers[5]!])).toEqual([
+          a.numbers[1],
+          a.numbers[5],
+        ]);
+        expect(await store.accounts.numbersInUse([])).toEqual([]);
+      });
+    });
+
+    describe('contacts', () => {
+      it('reads a contact back by id and by phone', async () => {
+        const c = await store.contacts.create(contact({ customFields: { program: 'Nursing', term: 'Fall 2026' } }));
+        expect(await store.contacts.get(c.id)).toEqual(c);
+        expect(await store.contacts.getByPhone(c.phone)).toEqual(c);
+        expect(await store.contacts.get('nope')).toBeNull();
+        expect(await store.contacts.getByPhone('+16170000000')).toBeNull();
+      });
+
+      it('refuses a second contact with the same phone', async () => {
+        const c = await store.contacts.create(contact());
+        await rejection(store.contacts.create(contact({ phone: c.phone })), 'conflict');
+      });
+
+      it('returns the existing contact for a known phone instead of creating one', async () => {
+        const c = await store.contacts.create(contact());
+        const found = await store.contacts.getOrCreateByPhone(contact({ phone: c.phone }));
+        expect(found).toEqual(c);
+      });
+
+      it('creates one contact for concurrent first texts from the same phone', async () => {
+        const number = phone();
+        const results = await Promise.all(
+          Array.from({ length: 5 }, () => store.contacts.getOrCreateByPhone(contact({ phone: number }))),
+        );
+        expect(new Set(results.map((c) => c.id)).size).toBe(1);
+        expect(await store.contacts.getByPhone(number)).toEqual(results[0]);
+      });
+
+      it('gets many contacts at once, skipping unknown ids', async () => {
+        const a = await store.contacts.create(contact());
+        const b = await store.contacts.create(contact());
+        const found = await store.contacts.getMany([b.id, 'nope', a.id]);
+        expect(found.map((c) => c.id).sort()).toEqual([a.id, b.id].sort());
+        expect(await store.contacts.getMany([])).toEqual([]);
+      });
+
+      describe('list', () => {
+        let ana: Contact, bob: Contact, cy: Contact, dee: Contact;
+
+        beforeEach(async () => {
+          ana = await store.contacts.create(contact({ firstName: 'Ana', lastName: 'Zimmer', staffId: 'u1' }));
+          bob = await store.contacts.create(contact({ firstName: 'Bob', lastName: 'adams', phone: '+16175551234' }));
+          cy = await store.contacts.create(contact({ firstName: 'Cy', lastName: 'Adams', staffId: 'u1' }));
+          dee = await store.contacts.create(contact({ firstName: 'Dee', lastName: 'Moss', staffId: 'u2' }));
+        });
+
+        const ids = (contacts: Contact[]) => contacts.map((c) => c.id);
+
+        it('orders by last name, then first name, ignoring case', async () => {
+          expect(ids(await store.contacts.list({ limit: 10 }))).toEqual([bob.id, cy.id, dee.id, ana.id]);
+        });
+
+        it('pages with limit and offset', async () => {
+          expect(ids(await store.contacts.list({ limit: 2 }))).toEqual([bob.id, cy.id]);
+          expect(ids(await store.contacts.list({ limit: 2, offset: 2 }))).toEqual([dee.id, ana.id]);
+          expect(await store.contacts.list({ limit: 2, offset: 4 })).toEqual([]);
+        });
+
+        it('keeps only the students assigned to a staff member', async () => {
+          expect(ids(await store.contacts.list({ staffId: 'u1', limit: 10 }))).toEqual([cy.id, ana.id]);
+        });
+
+        it('searches names in any case and phones by their digits', async () => {
+          expect(ids(await store.contacts.list({ search: 'ADAMS', limit: 10 }))).toEqual([bob.id, cy.id]);
+          expect(ids(await store.contacts.list({ search: 'cy adams', limit: 10 }))).toEqual([cy.id]);
+          expect(ids(await store.contacts.list({ search: '(617) 555-1234', limit: 10 }))).toEqual([bob.id]);
+          expect(ids(await store.contacts.list({ search: 'adams', staffId: 'u1', limit: 10 }))).toEqual([cy.id]);
+          // % and _ are text, not wildcards.
+          expect(await store.contacts.list({ search: 'Ana%', limit: 10 })).toEqual([]);
+          expect(await store.contacts.list({ search: 'A_a', limit: 10 })).toEqual([]);
+        });
+      });
+
+      describe('importRows', () => {
+        const row = (over: Partial<ContactImportRow> & { phone: string }): ContactImportRow => ({
+          firstName: '',
+          lastName: '',
+          staffId: undefined,
+          customFields: {},
+          ...over,
+        });
+
+        it('creates contacts for new phones with ids from newId', async () => {
+          const ids = ['c-new-1', 'c-new-2'];
+          const p1 = phone();
+          const p2 = phone();
+          const result = await store.contacts.importRows(
+            [
+              row({ phone: p1, firstName: 'Ana', lastName: 'Lee', staffId: 'u1', customFields: { program: 'Nursing' } }),
+              row({ phone: p2, firstName: 'Bo', lastName: 'Kim' }),
+            ],
+            T0 + 5,
+            () => ids.shift()!,
+          );
+          expect(result).toEqual({ created: 2, updated: 0 });
+          expect(await store.contacts.getByPhone(p1)).toEqual({
+            id: 'c-new-1',
+            phone: p1,
+            firstName: 'Ana',
+            lastName: 'Lee',
+            staffId: 'u1',
+            customFields: { program: 'Nursing' },
+            createdAt: T0 + 5,
+            updatedAt: T0 + 5,
+          });
+          expect((await store.contacts.getByPhone(p2))?.staffId).toBeNull();
+        });
+
+        it('updates existing phones: merges custom fields, overwrites non-empty names', async () => {
+          const c = await store.contacts.create(
+            contact({ firstName: 'Ana', lastName: 'Lee', customFields: { program: 'Nursing', term: 'Fall' } }),
+          );
+          const result = await store.contacts.importRows(
+            [row({ phone: c.phone, firstName: 'Anna', lastName: ' ', customFields: { term: 'Spring', gpa: '3.9' } })],
+            T0 + 9,
+            () => 'unused',
+          );
+          expect(result).toEqual({ created: 0, updated: 1 });
+          expect(await store.contacts.get(c.id)).toEqual({
+            ...c,
+            firstName: 'Anna',
+            customFields: { program: 'Nursing', term: 'Spring', gpa: '3.9' },
+            updatedAt: T0 + 9,
+          });
+        });
+
+        it('leaves the assignment for undefined, clears it for null, and assigns a string', async () => {
+          const keep = await store.contacts.create(contact({ staffId: 'u1' }));
+          const clear = await store.contacts.create(contact({ staffId: 'u1' }));
+          const assign = await store.contacts.create(contact({ staffId: 'u1' }));
+          await store.contacts.importRows(
+            [
+              row({ phone: keep.phone, staffId: undefined }),
+              row({ phone: clear.phone, staffId: null }),
+              row({ phone: assign.phone, staffId: 'u2' }),
+            ],
+            T0 + 1,
+            () => 'unused',
+          );
+          expect((await store.contacts.get(keep.id))?.staffId).toBe('u1');
+          expect((await store.contacts.get(clear.id))?.staffId).toBeNull();
+          expect((await store.contacts.get(assign.id))?.staffId).toBe('u2');
+        });
+
+        it('counts a phone repeated in one file as created once, then updated', async () => {
+          const p = phone();
+          const result = await store.contacts.importRows(
+            [row({ phone: p, firstName: 'Ana', customFields: { a: '1' } }), row({ phone: p, customFields: { b: '2' } })],
+            T0,
+            () => newId(T0),
+          );
+          expect(result).toEqual({ created: 1, updated: 1 });
+          expect((await store.contacts.getByPhone(p))?.customFields).toEqual({ a: '1', b: '2' });
+        });
+
+        it('writes nothing when one row cannot be stored', async () => {
+          const existing = await store.contacts.create(contact());
+          const p = phone();
+          await expect(
+            // The second new row reuses an existing contact's id: the whole import must roll back.
+            store.contacts.importRows(
+              [row({ phone: p, firstName: 'Ana' }), row({ phone: phone(), firstName: 'Bo' })],
+              T0,
+              (() => {
+                const ids = [newId(T0), existing.id];
+                return () => ids.shift()!;
+              })(),
+            ),
+          ).rejects.toBeDefined();
+          expect(await store.contacts.getByPhone(p)).toBeNull();
+        });
+      });
+
+      describe('opt-outs', () => {
+        it('keeps opt-outs per scope and tells who is opted out in one', async () => {
+          const a = await givenContact();
+          const b = await givenContact();
+          await store.contacts.setOptOut({ contactId: a.id, scope: 'personal', optedOutAt: T0, source: 'keyword' });
+          await store.contacts.setOptOut({ contactId: b.id, scope: 'account:g1', optedOutAt: T0, source: 'manual' });
+
+          expect(await store.contacts.optedOut([a.id, b.id], 'personal')).toEqual(new Set([a.id]));
+          expect(await store.contacts.optedOut([a.id, b.id], 'account:g1')).toEqual(new Set([b.id]));
+          expect(await store.contacts.optedOut([a.id, b.id], 'account:g2')).toEqual(new Set());
+          expect(await store.contacts.optedOut([], 'personal')).toEqual(new Set());
+        });
+
+        it('lists a contact’s opt-outs and clears one scope only', async () => {
+          const a = await givenContact();
+          const personal = { contactId: a.id, scope: 'personal' as const, optedOutAt: T0, source: 'keyword' as const };
+          const group = { contactId: a.id, scope: 'account:g1' as const, optedOutAt: T0 + 1, source: 'manual' as const };
+          await store.contacts.setOptOut(personal);
+          await store.contacts.setOptOut(group);
+          expect(await store.contacts.listOptOuts(a.id)).toEqual([personal, group]);
+
+          await store.contacts.clearOptOut(a.id, 'personal');
+          expect(await store.contacts.listOptOuts(a.id)).toEqual([group]);
+          expect(await store.contacts.optedOut([a.id], 'personal')).toEqual(new Set());
+          // Clearing again is harmless.
+          await store.contacts.clearOptOut(a.id, 'personal');
+        });
+
+        it('replaces an opt-out in the same scope', async () => {
+          const a = await givenContact();
+          await store.contacts.setOptOut({ contactId: a.id, scope: 'personal', optedOutAt: T0, source: 'keyword' });
+          await store.contacts.setOptOut({ contactId: a.id, scope: 'personal', optedOutAt: T0 + 5, source: 'manual' });
+          expect(await store.contacts.listOptOuts(a.id)).toEqual([
+            { contactId: a.id, scope: 'personal', optedOutAt: T0 + 5, source: 'manual' },
+          ]);
+        });
+
+        it('refuses opt-outs of an unknown contact', async () => {
+          await rejection(
+            store.contacts.setOptOut({ contactId: 'nope', scope: 'personal', optedOutAt: T0, source: 'manual' }),
+            'not_found',
+          );
+          await rejection(store.contacts.clearOptOut('nope', 'personal'), 'not_found');
+        });
+      });
+    });
+
+    describe('conversations', () => {
+      let account: Account;
+
+      beforeEach(async () => {
+        account = await givenGroupAccount();
+      });
+
+      it('finds a conversation by id and by account and contact', async () => {
+        const { conversation: c, contact: student } = await givenConversation(account);
+        expect(await store.conversations.get(c.id)).toEqual(c);
+        expect(await store.conversations.getByPair(account.id, student.id)).toEqual(c);
+        expect(await store.conversations.get('nope')).toBeNull();
+        expect(await store.conversations.getByPair(account.id, 'nope')).toBeNull();
+      });
+
+      it('lists a folder newest activity first and pages with a cursor', async () => {
+        const made: Conversation[] = [];
+        for (let i = 0; i < 7; i++) made.push((await givenConversation(account, { at: T0 + i * 1_000 })).conversation);
+        // Two conversations with the same time: the id breaks the tie.
+        made.push((await givenConversation(account, { at: T0 + 3_000 })).conversation);
+        const expected = [...made]
+          .sort((a, b) => b.lastMessageAt! - a.lastMessageAt! || (a.id < b.id ? 1 : -1))
+          .map((c) => c.id);
+
+        const seen: string[] = [];
+        let before: { lastMessageAt: number; id: string } | undefined;
+        for (;;) {
+          const page = await store.conversations.list(account.id, 'archived', { limit: 3, ...(before ? { before } : {}) });
+          seen.push(...page.map((c) => c.id));
+          const last = page.at(-1);
+          if (page.length < 3 || !last) break;
+          before = { lastMessageAt: last.lastMessageAt!, id: last.id };
+        }
+        expect(seen).toEqual(expected);
+      });
+
+      it('lists only the asked folder of the asked account', async () => {
+        const { conversation: archived } = await givenConversation(account);
+        const { conversation: inbox } = await givenConversation(account, { folder: 'inbox' });
+        const other = await givenGroupAccount();
+        await givenConversation(other);
+        expect((await store.conversations.list(account.id, 'archived', { limit: 10 })).map((c) => c.id)).toEqual([
+          archived.id,
+        ]);
+        expect((await store.conversations.list(account.id, 'inbox', { limit: 10 })).map((c) => c.id)).toEqual([
+          inbox.id,
+        ]);
+      });
+
+      it('moves a conversation between folders', async () => {
+        const { conversation: c } = await givenConversation(account);
+        const moved = await store.conversations.setFolder(c.id, 'inbox', T0 + 50);
+        expect(moved).toEqual({ ...c, folder: 'inbox', updatedAt: T0 + 50 });
+        expect(await store.conversations.get(c.id)).toEqual(moved);
+        expect(await store.conversations.list(account.id, 'archived', { limit: 10 })).toEqual([]);
+        await rejection(store.conversations.setFolder('nope', 'inbox', T0), 'not_found');
+      });
+
+      it('marks a conversation read', async () => {
+        const { conversation: c, contact: student } = await givenConversation(account);
+        await store.messages.recordInbound({
+          message: inboundMessage({ account, contact: student, at: T0 + 10 }),
+          conversation: conversation(account.id, student.id),
+        });
+        const read = await store.conversations.markRead(c.id, T0 + 20);
+        expect(read.unread).toBe(0);
+        expect(read.updatedAt).toBe(T0 + 20);
+        expect((await store.conversations.get(c.id))?.unread).toBe(0);
+        await rejection(store.conversations.markRead('nope', T0), 'not_found');
+      });
+
+      it('advances the lock token only from the expected value', async () => {
+        const { conversation: c } = await givenConversation(account);
+        expect(await store.conversations.advanceLockToken(c.id, 0, 1)).toBe(true);
+        expect((await store.conversations.get(c.id))?.lockToken).toBe(1);
+        // A node that still believes the token is 0 loses.
+        expect(await store.conversations.advanceLockToken(c.id, 0, 2)).toBe(false);
+        expect((await store.conversations.get(c.id))?.lockToken).toBe(1);
+        expect(await store.conversations.advanceLockToken(c.id, 1, 5)).toBe(true);
+        expect((await store.conversations.get(c.id))?.lockToken).toBe(5);
+      });
+
+      it('lets exactly one of two concurrent grants from the same token win', async () => {
+        const { conversation: c } = await givenConversation(account);
+        const results = await Promise.all([
+          store.conversations.advanceLockToken(c.id, 0, 1),
+          store.conversations.advanceLockToken(c.id, 0, 2),
+        ]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('refuses a lock token that does not increase, and an unknown conversation', async () => {
+        const { conversation: c } = await givenConversation(account);
+        await rejection(store.conversations.advanceLockToken(c.id, 0, 0), 'bad_request');
+        await rejection(store.conversations.advanceLockToken('nope', 0, 1), 'not_found');
+      });
+    });
+
+    describe('messages', () => {
+      let account: Account;
+      let student: Contact;
+
+      beforeEach(async () => {
+        account = await givenGroupAccount();
+        student = await givenContact();
+      });
+
+      const inbound = (over: Parameters<typeof inboundMessage>[1] = {}, at = T0) => ({
+        message: inboundMessage({ account, contact: student, at }, over),
+        conversation: conversation(account.id, student.id),
+      });
+
+      const outbound = (
+        over: Parameters<typeof outboundMessage>[1] = {},
+        at = T0,
+        folder: Conversation['folder'] = 'archived',
+      ) => ({
+        message: outboundMessage({ account, contact: student, at }, over),
+        conversation: conversation(account.id, student.id, { folder }),
+      });
+
+      describe('recordInbound', () => {
+        it('starts a conversation in the inbox when a student texts first', async () => {
+          const input = inbound({ toNumber: account.numbers[3]!, text: 'Hello?' });
+          const { message, conversation: c, duplicate } = await store.messages.recordInbound(input);
+          expect(duplicate).toBe(false);
+          expect(message).toEqual({ ...input.message, conversationId: input.conversation.id });
+          expect(c).toEqual({
+            ...input.conversation,
+            folder: 'inbox',
+            unread: 1,
+            senderNumber: account.numbers[3],
+            lastMessageAt: T0,
+            lastMessagePreview: 'Hello?',
+            lastMessageDirection: 'inbound',
+          });
+          expect(await store.conversations.get(c.id)).toEqual(c);
+          expect(await store.messages.get(message.id)).toEqual(message);
+          expect(await store.messages.history(message.id)).toEqual([
+            { messageId: message.id, status: 'received', at: T0, errorCode: null },
+          ]);
+        });
+
+        it('moves the conversation to the inbox when the student replies', async () => {
+          const [sent] = await store.messages.enqueueOutbound([outbound({}, T0)]);
+          expect(sent!.conversation.folder).toBe('archived');
+          const reply = inbound({ text: 'Thanks!' }, T0 + 60_000);
+          const { message, conversation: c } = await store.messages.recordInbound(reply);
+          // The existing conversation, not the one the caller prepared in case there was none.
+          expect(c.id).toBe(sent!.conversation.id);
+          expect(message.conversationId).toBe(c.id);
+          expect(c).toMatchObject({
+            folder: 'inbox',
+            unread: 1,
+            lastMessageAt: T0 + 60_000,
+            lastMessagePreview: 'Thanks!',
+            lastMessageDirection: 'inbound',
+          });
+          expect((await store.conversations.list(account.id, 'inbox', { limit: 5 })).map((x) => x.id)).toEqual([c.id]);
+        });
+
+        it('counts every unread reply', async () => {
+          await store.messages.recordInbound(inbound({}, T0));
+          await store.messages.recordInbound(inbound({}, T0 + 1));
+          const { conversation: c } = await store.messages.recordInbound(inbound({}, T0 + 2));
+          expect(c.unread).toBe(3);
+        });
+
+        it('keeps the sender number the contact already texts with', async () => {
+          const [sent] = await store.messages.enqueueOutbound([outbound({ fromNumber: account.numbers[1]! })]);
+          const { conversation: c } = await store.messages.recordInbound(
+            inbound({ toNumber: account.numbers[4]! }, T0 + 1),
+          );
+          expect(sent!.conversation.senderNumber).toBe(account.numbers[1]);
+          expect(c.senderNumber).toBe(account.numbers[1]);
+        });
+
+        it('keeps the newest message as the preview when an older one is recorded late', async () => {
+          await store.messages.recordInbound(inbound({ text: 'newer' }, T0 + 10));
+          const { conversation: c } = await store.messages.recordInbound(inbound({ text: 'older' }, T0 + 5));
+          expect(c).toMatchObject({ lastMessageAt: T0 + 10, lastMessagePreview: 'newer', unread: 2 });
+        });
+
+        it('shortens a long text to a 160-character preview', async () => {
+          const { conversation: c } = await store.messages.recordInbound(inbound({ text: 'x'.repeat(400) }));
+          expect(c.lastMessagePreview).toBe('x'.repeat(160));
+        });
+
+        it('records a repeated provider id once and answers with the first message', async () => {
+          const first = await store.messages.recordInbound(inbound({ providerId: 'uuid-1' }, T0));
+          const again = await store.messages.recordInbound(inbound({ providerId: 'uuid-1', text: 'retry' }, T0 + 5));
+          expect(again.duplicate).toBe(true);
+          expect(again.message).toEqual(first.message);
+          expect(again.conversation).toEqual(first.conversation);
+          expect(await store.messages.listForConversation(first.conversation.id, { limit: 10 })).toHaveLength(1);
+          expect((await store.conversations.get(first.conversation.id))?.unread).toBe(1);
+        });
+
+        it('records concurrent deliveries of the same provider id once', async () => {
+          const results = await Promise.all(
+            Array.from({ length: 4 }, (_, i) => store.messages.recordInbound(inbound({ providerId: 'uuid-2' }, T0 + i))),
+          );
+          expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+          expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
+          const c = results[0]!.conversation;
+          expect(await store.messages.listForConversation(c.id, { limit: 10 })).toHaveLength(1);
+          expect((await store.conversations.get(c.id))?.unread).toBe(1);
+        });
+      });
+
+      describe('enqueueOutbound', () => {
+        it('records a new outreach as queued in a new conversation in its given folder', async () => {
+          const item = outbound(
+            { fromNumber: account.numbers[2]!, text: 'Welcome!', quietHoursTimeZone: 'America/Chicago' },
+            T0,
+            'archived',
+          );
+          const [result] = await store.messages.enqueueOutbound([item]);
+          expect(result!.message).toEqual({ ...item.message, conversationId: item.conversation.id, status: 'queued' });
+          expect(result!.conversation).toEqual({
+            ...item.conversation,
+            folder: 'archived',
+            senderNumber: account.numbers[2],
+            lastMessageAt: T0,
+            lastMessagePreview: 'Welcome!',
+            lastMessageDirection: 'outbound',
+          });
+          expect(await store.messages.history(item.message.id)).toEqual([
+            { messageId: item.message.id, status: 'queued', at: T0, errorCode: null },
+          ]);
+          expect((await store.messages.get(item.message.id))?.sentByName).toBe('Dana Reyes');
+        });
+
+        it('leaves the folder and unread count of an existing conversation unchanged', async () => {
+          const { conversation: c } = await store.messages.recordInbound(inbound({}, T0));
+          const [result] = await store.messages.enqueueOutbound([outbound({ text: 'Sure' }, T0 + 1, 'archived')]);
+          expect(result!.conversation).toEqual({
+            ...c,
+            lastMessageAt: T0 + 1,
+            lastMessagePreview: 'Sure',
+            lastMessageDirection: 'outbound',
+            updatedAt: T0 + 1,
+          });
+          expect(result!.message.conversationId).toBe(c.id);
+        });
+
+        it('records many recipients at once, each in their own conversation', async () => {
+          const others = [await givenContact(), await givenContact()];
+          const results = await store.messages.enqueueOutbound(
+            others.map((c) => ({
+              message: outboundMessage({ account, contact: c }),
+              conversation: conversation(account.id, c.id),
+            })),
+          );
+          expect(results.map((r) => r.conversation.contactId)).toEqual(others.map((c) => c.id));
+          expect(await store.messages.listByStatus('queued')).toHaveLength(2);
+        });
+
+        it('records nothing of a batch when one item cannot be stored', async () => {
+          const existing = await store.messages.enqueueOutbound([outbound()]);
+          const other = await givenContact();
+          const fresh = {
+            message: outboundMessage({ account, contact: other }),
+            conversation: conversation(account.id, other.id),
+          };
+          const clash = outbound({ id: existing[0]!.message.id });
+          await expect(store.messages.enqueueOutbound([fresh, clash])).rejects.toBeDefined();
+          expect(await store.conversations.getByPair(account.id, other.id)).toBeNull();
+          expect(await store.messages.get(fresh.message.id)).toBeNull();
+        });
+
+        it('accepts a reply that carries the current lock token', async () => {
+          const { conversation: c } = await store.messages.recordInbound(inbound({}, T0));
+          await store.conversations.advanceLockToken(c.id, 0, 7);
+          const [result] = await store.messages.enqueueOutbound([outbound({}, T0 + 1)], {
+            conversationId: c.id,
+            lockToken: 7,
+          });
+          expect(result!.message.conversationId).toBe(c.id);
+          expect(result!.conversation.lockToken).toBe(7);
+        });
+
+        it('refuses a reply with a stale lock token and writes nothing', async () => {
+          const { conversation: c } = await store.messages.recordInbound(inbound({}, T0));
+          await store.conversations.advanceLockToken(c.id, 0, 1);
+          await store.conversations.advanceLockToken(c.id, 1, 2);
+          const reply = outbound({}, T0 + 1);
+          await rejection(
+            store.messages.enqueueOutbound([reply], { conversationId: c.id, lockToken: 1 }),
+            'stale_lock_token',
+          );
+          expect(await store.messages.get(reply.message.id)).toBeNull();
+          expect(await store.conversations.get(c.id)).toEqual({ ...c, lockToken: 2 });
+        });
+
+        it('refuses a reply fenced on the token a concurrent grant just replaced', async () => {
+          const { conversation: c } = await store.messages.recordInbound(inbound({}, T0));
+          await store.conversations.advanceLockToken(c.id, 0, 1);
+          const reply = outbound({}, T0 + 1);
+          const [granted, written] = await Promise.allSettled([
+            store.conversations.advanceLockToken(c.id, 1, 2),
+            store.messages.enqueueOutbound([reply], { conversationId: c.id, lockToken: 1 }),
+          ]);
+          expect(granted).toEqual({ status: 'fulfilled', value: true });
+          expect(written.status).toBe('rejected');
+          expect(await store.messages.get(reply.message.id)).toBeNull();
+        });
+
+        it('refuses a fence on an unknown conversation', async () => {
+          await rejection(
+            store.messages.enqueueOutbound([outbound()], { conversationId: 'nope', lockToken: 0 }),
+            'not_found',
+          );
+        });
+      });
+
+      describe('reading', () => {
+        it('finds a message by id and by provider id', async () => {
+          const { message } = await store.messages.recordInbound(inbound({ providerId: 'uuid-9' }));
+          expect(await store.messages.get(message.id)).toEqual(message);
+          expect(await store.messages.getByProviderId('uuid-9')).toEqual(message);
+          expect(await store.messages.get('nope')).toBeNull();
+          expect(await store.messages.getByProviderId('nope')).toBeNull();
+        });
+
+        it('pages a history backwards, each page oldest first', async () => {
+          const ids: string[] = [];
+          for (let i = 0; i < 7; i++) {
+            const at = T0 + i;
+            const r =
+              i % 2 === 0
+                ? await store.messages.recordInbound(inbound({}, at))
+                : (await store.messages.enqueueOutbound([outbound({}, at)]))[0]!;
+            ids.push(r.message.id);
+          }
+          const conversationId = (await store.conversations.getByPair(account.id, student.id))!.id;
+          const newest = await store.messages.listForConversation(conversationId, { limit: 3 });
+          expect(newest.map((m) => m.id)).toEqual(ids.slice(4));
+          const older = await store.messages.listForConversation(conversationId, { limit: 3, before: newest[0]!.id });
+          expect(older.map((m) => m.id)).toEqual(ids.slice(1, 4));
+          const oldest = await store.messages.listForConversation(conversationId, { limit: 3, before: older[0]!.id });
+          expect(oldest.map((m) => m.id)).toEqual(ids.slice(0, 1));
+          expect(await store.messages.listForConversation('nope', { limit: 3 })).toEqual([]);
+        });
+
+        it('lists outbound messages in a status oldest first, per sender number and bounded', async () => {
+          const [n1, n2] = [account.numbers[0]!, account.numbers[1]!];
+          const queued = await store.messages.enqueueOutbound(
+            [n1, n2, n1, n1].map((fromNumber, i) => {
+              const c = contact();
+              return {
+                message: outboundMessage({ account, contact: c, at: T0 + i }, { fromNumber }),
+                conversation: conversation(account.id, c.id),
+              };
+            }),
+          );
+          await store.messages.recordInbound(inbound());
+          const ids = queued.map((r) => r.message.id);
+          expect((await store.messages.listByStatus('queued')).map((m) => m.id)).toEqual(ids);
+          expect((await store.messages.listByStatus('queued', { fromNumber: n1 })).map((m) => m.id)).toEqual([
+            ids[0],
+            ids[2],
+            ids[3],
+          ]);
+          expect((await store.messages.listByStatus('queued', { fromNumber: n1, limit: 2 })).map((m) => m.id)).toEqual(
+            [ids[0], ids[2]],
+          );
+          expect((await store.messages.listByStatus('queued', { limit: 1 })).map((m) => m.id)).toEqual([ids[0]]);
+          expect(await store.messages.listByStatus('received')).toEqual([]);
+          expect(await store.messages.listByStatus('sending')).toEqual([]);
+        });
+      });
+
+      describe('transition', () => {
+        async function queued() {
+          return (await store.messages.enqueueOutbound([outbound({}, T0)]))[0]!.message;
+        }
+
+        it('moves a message along and appends to its history', async () => {
+          const m = await queued();
+          const sending = await store.messages.transition(m.id, { status: 'sending', at: T0 + 1 });
+          expect(sending).toEqual({ ...m, status: 'sending', updatedAt: T0 + 1 });
+          const submitted = await store.messages.transition(
+            m.id,
+            { status: 'submitted', providerId: 'uuid-out', at: T0 + 2 },
+            ['sending'],
+          );
+          expect(submitted).toEqual({ ...m, status: 'submitted', providerId: 'uuid-out', updatedAt: T0 + 2 });
+          expect(await store.messages.getByProviderId('uuid-out')).toEqual(submitted);
+          expect((await store.messages.history(m.id)).map((e) => [e.status, e.at])).toEqual([
+            ['queued', T0],
+            ['sending', T0 + 1],
+            ['submitted', T0 + 2],
+          ]);
+        });
+
+        it('changes nothing and answers null when the status is not one of `from`', async () => {
+          const m = await queued();
+          expect(await store.messages.transition(m.id, { status: 'submitted', at: T0 + 1 }, ['sending'])).toBeNull();
+          expect(await store.messages.get(m.id)).toEqual(m);
+          expect(await store.messages.history(m.id)).toHaveLength(1);
+        });
+
+        it('lets only one of two concurrent senders take a queued message', async () => {
+          const m = await queued();
+          const results = await Promise.all([
+            store.messages.transition(m.id, { status: 'sending', at: T0 + 1 }, ['queued']),
+            store.messages.transition(m.id, { status: 'sending', at: T0 + 1 }, ['queued']),
+          ]);
+          expect(results.filter((r) => r !== null)).toHaveLength(1);
+        });
+
+        it('sets, keeps and clears the error code', async () => {
+          const m = await queued();
+          await store.messages.transition(m.id, { status: 'sending', at: T0 + 1 });
+          const failed = await store.messages.transition(m.id, { status: 'rejected', errorCode: '400', at: T0 + 2 });
+          expect(failed?.errorCode).toBe('400');
+          const kept = await store.messages.transition(m.id, { status: 'unknown', at: T0 + 3 });
+          expect(kept?.errorCode).toBe('400');
+          const cleared = await store.messages.transition(m.id, { status: 'queued', errorCode: null, at: T0 + 4 });
+          expect(cleared?.errorCode).toBeNull();
+          expect((await store.messages.history(m.id)).map((e) => e.errorCode)).toEqual([null, null, '400', null, null]);
+        });
+
+        it('refuses a provider id another message has', async () => {
+          const a = await queued();
+          const b = (await store.messages.enqueueOutbound([outbound({}, T0 + 1)]))[0]!.message;
+          await store.messages.transition(a.id, { status: 'submitted', providerId: 'uuid-x', at: T0 + 2 });
+          await rejection(
+            store.messages.transition(b.id, { status: 'submitted', providerId: 'uuid-x', at: T0 + 3 }),
+            'conflict',
+          );
+          expect(await store.messages.get(b.id)).toEqual(b);
+        });
+
+        it('refuses to move an unknown message', async () => {
+          await rejection(store.messages.transition('nope', { status: 'sending', at: T0 }), 'not_found');
+        });
+      });
+
+      describe('applyProviderStatus', () => {
+        async function submitted(providerId: string) {
+          const m = (await store.messages.enqueueOutbound([outbound({}, T0)]))[0]!.message;
+          return (await store.messages.transition(m.id, { status: 'submitted', providerId, at: T0 + 1 }))!;
+        }
+
+        it('applies callbacks in sequence order and records them in the history', async () => {
+          const m = await submitted('uuid-s');
+          const sent = await store.messages.applyProviderStatus('uuid-s', {
+            status: 'sent',
+            sequence: 1,
+            errorCode: null,
+            at: T0 + 2,
+          });
+          expect(sent).toEqual({ ...m, status: 'sent', statusSequence: 1, updatedAt: T0 + 2 });
+          const failed = await store.messages.applyProviderStatus('uuid-s', {
+            status: 'undelivered',
+            sequence: 2,
+            errorCode: '30005',
+            at: T0 + 3,
+          });
+          expect(failed).toMatchObject({ status: 'undelivered', statusSequence: 2, errorCode: '30005' });
+          expect((await store.messages.history(m.id)).slice(-2)).toEqual([
+            { messageId: m.id, status: 'sent', at: T0 + 2, errorCode: null },
+            { messageId: m.id, status: 'undelivered', at: T0 + 3, errorCode: '30005' },
+          ]);
+        });
+
+        it('ignores a callback that arrives out of order or again', async () => {
+          const m = await submitted('uuid-o');
+          await store.messages.applyProviderStatus('uuid-o', {
+            status: 'delivered',
+            sequence: 3,
+            errorCode: null,
+            at: T0 + 5,
+          });
+          const late = await store.messages.applyProviderStatus('uuid-o', {
+            status: 'sent',
+            sequence: 2,
+            errorCode: null,
+            at: T0 + 6,
+          });
+          const repeated = await store.messages.applyProviderStatus('uuid-o', {
+            status: 'delivered',
+            sequence: 3,
+            errorCode: null,
+            at: T0 + 7,
+          });
+          expect(late).toBeNull();
+          expect(repeated).toBeNull();
+          expect(await store.messages.get(m.id)).toMatchObject({ status: 'delivered', statusSequence: 3, updatedAt: T0 + 5 });
+          expect(await store.messages.history(m.id)).toHaveLength(3);
+        });
+
+        it('refuses a callback for an unknown provider id (the provider retries it)', async () => {
+          await rejection(
+            store.messages.applyProviderStatus('uuid-unknown', { status: 'sent', sequence: 1, errorCode: null, at: T0 }),
+            'not_found',
+          );
+        });
+      });
+
+      describe('markInterruptedSendsUnknown', () => {
+        it('marks every send interrupted before the provider answered as unknown', async () => {
+          const made = await store.messages.enqueueOutbound([outbound({}, T0), outbound({}, T0 + 1), outbound({}, T0 + 2)]);
+          const [interrupted, answered, waiting] = made.map((r) => r.message);
+          await store.messages.transition(interrupted!.id, { status: 'sending', at: T0 + 3 });
+          await store.messages.transition(answered!.id, { status: 'sending', at: T0 + 3 });
+          await store.messages.transition(answered!.id, { status: 'sending', providerId: 'uuid-a', at: T0 + 4 });
+
+          expect(await store.messages.markInterruptedSendsUnknown(T0 + 10)).toEqual([interrupted!.id]);
+          expect(await store.messages.get(interrupted!.id)).toMatchObject({ status: 'unknown', updatedAt: T0 + 10 });
+          expect((await store.messages.history(interrupted!.id)).at(-1)).toEqual({
+            messageId: interrupted!.id,
+            status: 'unknown',
+            at: T0 + 10,
+            errorCode: null,
+          });
+          expect((await store.messages.get(answered!.id))?.status).toBe('sending');
+          expect((await store.messages.get(waiting!.id))?.status).toBe('queued');
+          expect(await store.messages.markInterruptedSendsUnknown(T0 + 11)).toEqual([]);
+        });
+      });
+    });
+  });
+}

@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WriteBatcher } from '../../src/store/sqlite/write-batcher.js';
+
+// The group-commit batcher against a real WAL database file, watched through a second connection:
+// what that connection can see is exactly what has been committed.
+
+describe('WriteBatcher', () => {
+  let dir: string;
+  let db: Database.Database;
+  let observer: Database.Database;
+  let commits: number[];
+  let batcher: WriteBatcher;
+
+  const insert = (id: string) => () => {
+    db.prepare('INSERT INTO items (id) VALUES (?)').run(id);
+    return id;
+  };
+  const committed = (): string[] => observer.prepare<[], string>('SELECT id FROM items ORDER BY id').pluck().all();
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'switchboard-batcher-'));
+    const file = join(dir, 'test.db');
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.exec(`
+      CREATE TABLE items (id TEXT PRIMARY KEY);
+      CREATE TABLE parents (id TEXT PRIMARY KEY);
+      CREATE TABLE children (parent_id TEXT REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED);
+    `);
+    observer = new Database(file, { readonly: true });
+    commits = [];
+    batcher = new WriteBatcher(db, { onCommit: (n) => commits.push(n) });
+  });
+
+  afterEach(() => {
+    observer.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('commits the writes of one tick in a single transaction', async () => {
+    const seenByOthers: string[][] = [];
+    const results = await Promise.all([
+      batcher.run(insert('a')),
+      batcher.run(() => {
+        // Op 1 has run but is not committed: it shares this transaction.
+        seenByOthers.push(committed());
+        expect(db.inTransaction).toBe(true);
+        return insert('b')();
+      }),
+      batcher.run(insert('c')),
+    ]);
+    expect(results).toEqual(['a', 'b', 'c']);
+    expect(seenByOthers).toEqual([[]]);
+    expect(commits).toEqual([3]);
+    expect(committed()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('fails only the op that throws; the others in its batch commit', async () => {
+    const results = await Promise.allSettled([
+      batcher.run(insert('a')),
+      batcher.run(() => {
+        insert('x')();
+        insert('a')(); // primary key conflict: x must be rolled back with it
+      }),
+      batcher.run(insert('c')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(commits).toEqual([3]);
+    expect(committed()).toEqual(['a', 'c']);
+  });
+
+  it('runs ops in the order they were queued, each seeing the ones before', async () => {
+    const order: number[] = [];
+    const count = () => db.prepare<[], number>('SELECT count(*) FROM items').pluck().get();
+    await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        batcher.run(() => {
+          order.push(i);
+          expect(count()).toBe(i);
+          insert(`item-${i}`)();
+        }),
+      ),
+    );
+    expect(order).toEqual([0, 1, 2, 3]);
+  });
+
+  it('settles a promise only after its batch is committed', async () => {
+    const events: string[] = [];
+    const batcherWithLog = new WriteBatcher(db, { onCommit: () => events.push('commit') });
+    await batcherWithLog.run(() => {
+      events.push('op');
+    }).then(() => {
+      events.push('resolved');
+      expect(committed()).toEqual([]);
+    });
+    await batcherWithLog.run(insert('z')).then(() => expect(committed()).toEqual(['z']));
+    expect(events).toEqual(['op', 'commit', 'resolved', 'commit']);
+  });
+
+  it('rejects every op of a batch whose commit fails, and keeps none of it', async () => {
+    const results = await Promise.allSettled([
+      batcher.run(insert('a')),
+      // A deferred foreign key is only checked at COMMIT, which therefore fails.
+      batcher.run(() => db.prepare("INSERT INTO children (parent_id) VALUES ('missing')").run()),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(commits).toEqual([]);
+    expect(committed()).toEqual([]);
+    expect(db.inTransaction).toBe(false);
+    // The batcher keeps working after a failed commit.
+    await batcher.run(insert('b'));
+    expect(committed()).toEqual(['b']);
+  });
+
+  it('hands errors to mapError before rejecting', async () => {
+    const mapped = new WriteBatcher(db, { mapError: (e) => new Error(`mapped: ${(e as Error).message}`) });
+    await expect(
+      mapped.run(() => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('mapped: boom');
+  });
+
+  it('commits at once when the batch is full, without waiting for the tick', async () => {
+    const small = new WriteBatcher(db, { maxBatch: 2, onCommit: (n) => commits.push(n) });
+    const first = small.run(insert('a'));
+    const second = small.run(insert('b'));
+    expect(commits).toEqual([2]);
+    expect(committed()).toEqual(['a', 'b']);
+    const third = small.run(insert('c'));
+    expect(commits).toEqual([2]);
+    await Promise.all([first, second, third]);
+    expect(commits).toEqual([2, 1]);
+  });
+
+  it('commits what is pending on close and refuses writes after it', async () => {
+    const pending = batcher.run(insert('a'));
+    batcher.close();
+    expect(committed()).toEqual(['a']);
+    await expect(pending).resolves.toBe('a');
+    await expect(batcher.run(insert('b'))).rejects.toThrow('closed');
+  });
+
+  it('refuses an op that returns a promise (a write must be synchronous to be atomic)', async () => {
+    await expect(batcher.run(() => Promise.resolve(1))).rejects.toThrow(TypeError);
+  });
+});
