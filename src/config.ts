@@ -27,6 +27,10 @@ const EnvSchema = z
     NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
     DEMO_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
     DEMO_SEED: bool.default(true),
+    OWNER_EMAIL: z.email().optional(),
+    OWNER_NAME: z.string().min(1).max(120).default('Owner'),
+    OWNER_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+    OWNER_AREA_CODE: z.string().regex(/^[2-9]\d{2}$/, 'must be a three-digit area code').default('617'),
     LOCK_IDLE_WARNING_MS: duration.default(180_000),
     LOCK_RELEASE_AFTER_WARNING_MS: duration.default(60_000),
     LOCK_DISCONNECT_GRACE_MS: duration.default(15_000),
@@ -58,6 +62,9 @@ const EnvSchema = z
         message: 'PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN must be set together',
       });
     }
+    if ((env.OWNER_EMAIL === undefined) !== (env.OWNER_PASSWORD === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [env.OWNER_EMAIL === undefined ? 'OWNER_EMAIL' : 'OWNER_PASSWORD'], message: 'OWNER_EMAIL and OWNER_PASSWORD must be set together' });
+    }
     if (env.PLIVO_API_URL !== undefined && env.PLIVO_AUTH_ID === undefined) {
       ctx.addIssue({ code: 'custom', path: ['PLIVO_API_URL'], message: 'needs PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN' });
     }
@@ -76,6 +83,8 @@ export interface Config {
   plivoTimeoutMs: number;
   cluster: { natsUrl: string | undefined; mongodbUri: string | undefined; nodeId: string | undefined };
   demo: { seed: boolean; password: string | undefined };
+  /** The first owner, created on the first start of an empty store (instead of the demo). */
+  owner: { email: string; name: string; password: string; areaCode: string } | null;
   lock: { idleWarningMs: number; releaseAfterWarningMs: number; disconnectGraceMs: number };
   sending: { numberSendIntervalMs: number; numberMaxInFlight: number; maxLength: number };
   replies: { help: string; optOut: string; optIn: string };
@@ -111,6 +120,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     plivoTimeoutMs: e.PLIVO_TIMEOUT_MS,
     cluster: { natsUrl: e.NATS_URL, mongodbUri: e.MONGODB_URI, nodeId: e.NODE_ID },
     demo: { seed: e.DEMO_SEED, password: e.DEMO_PASSWORD },
+    owner:
+      e.OWNER_EMAIL !== undefined && e.OWNER_PASSWORD !== undefined
+        ? { email: e.OWNER_EMAIL.toLowerCase(), name: e.OWNER_NAME, password: e.OWNER_PASSWORD, areaCode: e.OWNER_AREA_CODE }
+        : null,
     lock: {
       idleWarningMs: e.LOCK_IDLE_WARNING_MS,
       releaseAfterWarningMs: e.LOCK_RELEASE_AFTER_WARNING_MS,

@@ -76,6 +76,46 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+/** One line per code, for docs/errors.md (generated). */
+export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
+  bad_request: 'The request cannot be read (e.g. the body is not valid JSON).',
+  validation_failed: 'A field is missing or invalid; `details` lists each field and why.',
+  payload_too_large: 'The body is over the limit (MAX_BODY_BYTES), or a CSV has too many rows.',
+  unsupported_media_type: 'Wrong Content-Type (JSON for the API, form-encoded for webhooks, text/csv for imports).',
+  unauthenticated: 'No bearer token, or the session ended / the API key was revoked.',
+  forbidden: 'You can see this but may not do that (e.g. staff changing a group account).',
+  invalid_credentials: 'Email or password is wrong (the answer never says which).',
+  invalid_signature: 'A webhook without a valid Plivo signature for our public URL.',
+  not_found: 'It does not exist, or you have no access to it (the two look the same on purpose).',
+  method_not_allowed: 'The path exists but not with this method.',
+  conflict: 'The write conflicts with existing data (e.g. a contact with this phone exists).',
+  email_taken: 'A user with this email exists.',
+  department_code_taken: 'A department with this code exists.',
+  api_code_taken: 'A group account with this apiCode exists.',
+  number_taken: 'A number is already used by another account (the message names it), or could not be rented.',
+  stale_lock_token: 'The reply carried a lock token that is no longer current: someone else holds the conversation.',
+  lock_required: 'Replying in a group-account conversation needs the lock.',
+  opted_out: 'The contact opted out of texts from this account.',
+  message_too_long: 'The text is over the limit (MESSAGE_MAX_LENGTH characters, after merge fields).',
+  message_empty: 'The text is empty.',
+  no_recipients: 'Nobody to send to (after filters and opt-outs; `details` counts the skipped).',
+  group_account_option: 'sendToMyStudentsOnly / sendAsStaff are personal-account features.',
+  conflicting_options: 'sendToMyStudentsOnly and sendAsStaff cannot be combined.',
+  quiet_hours: 'Bulk sends are paused between 22:00 and 06:00 in the department time zone.',
+  confirm_late_send: 'A bulk send after 20:00 needs sendAnyway: true.',
+  no_sender_number: 'The account has no number to send from (or none is available to rent).',
+  provider_rejected: 'Plivo refused the request.',
+  provider_rate_limited: 'Plivo throttled us (429); the send is retried in order.',
+  provider_auth: 'Plivo refused our credentials.',
+  provider_unavailable: 'Plivo could not be reached.',
+  provider_timeout: 'Plivo did not answer in time (PLIVO_TIMEOUT_MS).',
+  internal: 'A fault on our side; it is logged.',
+};
+
+export function errorStatus(code: ErrorCode): number {
+  return STATUS[code];
+}
+
 export interface FieldIssue {
   path: string;
   message: string;

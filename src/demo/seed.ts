@@ -1,7 +1,7 @@
 import type { Core } from '../core.js';
 import type { Principal } from '../auth/principal.js';
 import type { User } from '../domain/types.js';
-import { hashPassword } from '../auth/passwords.js';
+import { createOwner } from '../services/bootstrap.js';
 import { newId, newSecret } from '../ids.js';
 
 // The demo organisation, seeded on the first start of an empty store when DEMO_SEED is on (the
@@ -37,34 +37,13 @@ export async function seedDemo(core: Core, options: { password: string | undefin
 
   const dept = await store.departments.create({ id: newId(), name: 'Admissions', code: 'ADM', timeZone: core.context.config.defaultTimeZone, createdAt: now });
 
-  // The first owner cannot be created through the API (nobody is signed in yet).
-  const adminNumber = await core.numbers.acquireAny(AREA_CODE);
-  const admin: User = await store.users.create({
-    id: newId(),
+  const admin = await createOwner(core, {
     email: DEMO_ADMIN_EMAIL,
     name: 'Alex Admin',
-    role: 'owner',
+    password: adminPassword,
     departmentIds: [dept.id],
-    passwordHash: await hashPassword(adminPassword),
-    disabled: false,
-    createdAt: now,
+    areaCode: AREA_CODE,
   });
-  await store.accounts.create(
-    {
-      id: newId(),
-      kind: 'personal',
-      name: admin.name,
-      apiCode: null,
-      departmentId: null,
-      ownerUserId: admin.id,
-      color: null,
-      forwardingNumber: null,
-      numbers: [adminNumber],
-      createdAt: now,
-      updatedAt: now,
-    },
-    [admin.id],
-  );
   const asAdmin: Principal = { kind: 'user', user: admin, sessionTokenHash: '' };
 
   const staff: User[] = [];

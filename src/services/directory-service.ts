@@ -7,6 +7,7 @@ import { AppError, forbidden, notFound, type FieldIssue } from '../errors.js';
 import { hashPassword } from '../auth/passwords.js';
 import { canManageDepartment, isAdmin } from '../auth/access.js';
 import { requireUser } from './auth-service.js';
+import { provisionUser } from './provision-user.js';
 import { newId } from '../ids.js';
 import { toE164 } from '../domain/phone.js';
 import { CsvError, parseCsv } from '../domain/csv.js';
@@ -87,9 +88,10 @@ export class DirectoryService {
       number = await this.numbers.acquireAny(input.personalAreaCode!);
     }
 
-    const now = this.c.clock.now();
-    try {
-      const user = await this.c.store.users.create({
+    const user = await provisionUser(
+      this.c,
+      this.numbers,
+      {
         id: newId(),
         email: input.email,
         name: input.name,
@@ -97,29 +99,11 @@ export class DirectoryService {
         departmentIds: [...new Set(input.departmentIds)],
         passwordHash: await hashPassword(input.password),
         disabled: false,
-        createdAt: now,
-      });
-      await this.c.store.accounts.create(
-        {
-          id: newId(),
-          kind: 'personal',
-          name: user.name,
-          apiCode: null,
-          departmentId: null,
-          ownerUserId: user.id,
-          color: null,
-          forwardingNumber: null,
-          numbers: [number],
-          createdAt: now,
-          updatedAt: now,
-        },
-        [user.id],
-      );
-      return { user, personalNumber: number };
-    } catch (e) {
-      await this.numbers.release([number]);
-      throw e;
-    }
+        createdAt: this.c.clock.now(),
+      },
+      number,
+    );
+    return { user, personalNumber: number };
   }
 
   async updateUser(

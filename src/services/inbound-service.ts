@@ -5,6 +5,7 @@ import { optOutScope } from './messaging-service.js';
 import { analyse } from '../domain/segments.js';
 import { keywordIntent } from '../domain/opt-out.js';
 import { newId } from '../ids.js';
+import { newConversation } from '../domain/conversation.js';
 import { dialXml, speakAndHangUpXml } from '../sms/plivo-xml.js';
 
 // What Plivo tells us: texts from students, delivery reports, and calls. Each handler returns
@@ -30,9 +31,8 @@ export interface DeliveryReport {
   errorCode: string | null;
 }
 
-/** Plivo's message states → ours. `queued` at Plivo is our `submitted` (already recorded). */
+/** Plivo's message states → ours. (`queued` at Plivo is our `submitted`, recorded when Plivo accepted the send.) */
 const PROVIDER_STATUS: Record<string, MessageStatus> = {
-  queued: 'submitted',
   sent: 'sent',
   delivered: 'delivered',
   undelivered: 'undelivered',
@@ -84,20 +84,7 @@ export class InboundService {
     const info = analyse(sms.text);
     const conversationId = newId(now);
     const recorded = await store.messages.recordInbound({
-      conversation: {
-        id: conversationId,
-        accountId: account.id,
-        contactId: contact.id,
-        folder: 'inbox',
-        unread: 0,
-        senderNumber: sms.to,
-        lastMessageAt: now,
-        lastMessagePreview: null,
-        lastMessageDirection: null,
-        lockToken: 0,
-        createdAt: now,
-        updatedAt: now,
-      },
+      conversation: newConversation({ id: conversationId, accountId: account.id, contactId: contact.id, folder: 'inbox', senderNumber: sms.to, now }),
       message: {
         id: newId(now),
         conversationId,
@@ -137,7 +124,9 @@ export class InboundService {
 
   /** A delivery report; repeated and out-of-order ones (by Sequence) change nothing. */
   async deliveryReport(r: DeliveryReport): Promise<Message | null> {
-    const status = PROVIDER_STATUS[r.status.toLowerCase()];
+    const reported = r.status.toLowerCase();
+    if (reported === 'queued') return null; // nothing new: we recorded `submitted` when Plivo accepted it
+    const status = PROVIDER_STATUS[reported];
     if (!status) {
       this.c.log.warn({ providerId: r.providerId, status: r.status }, 'unknown delivery status ignored');
       return null;

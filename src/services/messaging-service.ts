@@ -11,6 +11,7 @@ import { merge, unknownFields } from '../domain/merge-fields.js';
 import { chooseSender } from '../domain/sender-selection.js';
 import { isLateEvening, isQuietHours } from '../domain/quiet-hours.js';
 import { newId } from '../ids.js';
+import { newConversation } from '../domain/conversation.js';
 
 // Compose (new outreach to one or many) and reply (within a conversation). Both end at the commit
 // point: messages durable as `queued`, then handed to the pool numbers' queues.
@@ -241,20 +242,7 @@ export class MessagingService {
     const info = analyse(text);
     const conversationId = existing?.id ?? newId(now);
     return {
-      conversation: existing ?? {
-        id: conversationId,
-        accountId: account.id,
-        contactId: contact.id,
-        folder: folderIfNew,
-        unread: 0,
-        senderNumber: from,
-        lastMessageAt: now,
-        lastMessagePreview: null,
-        lastMessageDirection: null,
-        lockToken: 0,
-        createdAt: now,
-        updatedAt: now,
-      },
+      conversation: existing ?? newConversation({ id: conversationId, accountId: account.id, contactId: contact.id, folder: folderIfNew, senderNumber: from, now }),
       message: {
         id: newId(now),
         conversationId,

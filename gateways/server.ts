@@ -1,0 +1,137 @@
+import { join } from 'node:path';
+import uWS from 'uWebSockets.js';
+import type { Clock } from '../src/clock.js';
+import type { Config } from '../src/config.js';
+import type { Logger } from '../src/logger.js';
+import type { Store } from '../src/store/store.js';
+import type { SmsProvider } from '../src/sms/sms-provider.js';
+import { systemClock } from '../src/clock.js';
+import { Core } from '../src/core.js';
+import { createSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { PlivoProvider } from '../src/sms/plivo-provider.js';
+import { PlivoSimulator } from '../src/sms/simulator/plivo-simulator.js';
+import { seedDemo, type DemoSeed } from '../src/demo/seed.js';
+import { createOwner } from '../src/services/bootstrap.js';
+import { Router } from './http/router.js';
+import { listen, uwsIsNative } from './http/listen.js';
+import { opsRoutes } from './rest/ops.routes.js';
+import { identityRoutes } from './rest/identity.routes.js';
+import { contactRoutes } from './rest/contacts.routes.js';
+import { accountRoutes } from './rest/accounts.routes.js';
+import { plivoWebhookRoutes } from './webhooks/plivo.routes.js';
+import { registerSimulatorRoutes } from './simulator/simulator-routes.js';
+
+// The composition root of one node: store, provider (Plivo or the in-process simulator), core,
+// and the uWS app with every route. Tests start it on port 0 exactly as `npm start` does.
+
+export const API_BASE = '/api/v1';
+export const SIMULATOR_API_PREFIX = '/simulator/plivo';
+
+export interface Switchboard {
+  url: string;
+  port: number;
+  config: Config;
+  core: Core;
+  store: Store;
+  simulator: PlivoSimulator | null;
+  demo: DemoSeed | null;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  /** Use this store instead of opening one from the configuration (tests, benchmarks). */
+  store?: Store;
+}
+
+export async function startSwitchboard(config: Config, log: Logger, options: StartOptions = {}): Promise<Switchboard> {
+  const clock = options.clock ?? systemClock;
+  if (!uwsIsNative()) log.warn('uWebSockets.js native binary did not load: running on its slow JavaScript fallback');
+  else log.debug('uWebSockets.js native binary loaded');
+
+  const store = options.store ?? (await openStore(config, log));
+  const app = uWS.App();
+  const router = new Router();
+  router.mount(app, { maxBodyBytes: config.maxBodyBytes, log: log.child({ component: 'http' }) });
+  let listening;
+  try {
+    listening = await listen(app, config.host, config.port);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const localUrl = `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${listening.port}`;
+  const publicUrl = config.publicUrl ?? localUrl;
+
+  let simulator: PlivoSimulator | null = null;
+  let provider: SmsProvider;
+  let webhookToken: string;
+  if (config.plivo.mode === 'simulator') {
+    simulator = await PlivoSimulator.open({
+      file: join(config.dataDir, 'simulator.db'),
+      clock,
+      log: log.child({ component: 'simulator' }),
+      deliveryDelayMs: config.simulator.deliveryDelayMs,
+      retryScale: config.simulator.retryScale,
+    });
+    registerSimulatorRoutes(router, simulator, { apiPrefix: SIMULATOR_API_PREFIX });
+    provider = new PlivoProvider({
+      authId: simulator.authId,
+      authToken: simulator.authToken,
+      apiUrl: localUrl + SIMULATOR_API_PREFIX,
+      timeoutMs: config.plivoTimeoutMs,
+    });
+    webhookToken = simulator.authToken;
+  } else {
+    provider = new PlivoProvider({
+      authId: config.plivo.authId,
+      authToken: config.plivo.authToken,
+      apiUrl: config.plivo.apiUrl,
+      timeoutMs: config.plivoTimeoutMs,
+    });
+    webhookToken = config.plivo.authToken;
+  }
+
+  const core = new Core({ config, store, provider, clock, log, publicUrl: () => publicUrl });
+  opsRoutes(router, core);
+  identityRoutes(router, core, API_BASE);
+  contactRoutes(router, core, API_BASE);
+  accountRoutes(router, core, API_BASE);
+  plivoWebhookRoutes(router, core, { publicUrl: () => publicUrl, authToken: () => webhookToken, log: log.child({ component: 'webhooks' }) });
+
+  const close = async () => {
+    listening.close();
+    await core.stop();
+    await simulator?.close();
+    await store.close();
+  };
+
+  let demo: DemoSeed | null = null;
+  try {
+    await core.start();
+    if (await store.isEmpty()) {
+      // A real installation names its first owner; otherwise the demo shows what it can do.
+      if (config.owner) {
+        await createOwner(core, { ...config.owner, departmentIds: [] });
+        log.info({ email: config.owner.email }, 'first owner created');
+      } else if (config.demo.seed) {
+        demo = await seedDemo(core, { password: config.demo.password });
+      }
+    }
+  } catch (e) {
+    await close().catch(() => undefined);
+    throw e;
+  }
+  return { url: localUrl, port: listening.port, config, core, store, simulator, demo, close };
+}
+
+async function openStore(config: Config, log: Logger): Promise<Store> {
+  if (config.cluster.mongodbUri) {
+    log.info('using MongoDB (MONGODB_URI is set)');
+    // Loaded on demand: a single node on SQLite never pays for the MongoDB driver.
+    const { createMongoStore } = await import('../src/store/mongo/mongo-store.js');
+    return createMongoStore({ uri: config.cluster.mongodbUri });
+  }
+  return createSqliteStore({ file: join(config.dataDir, 'switchboard.db') });
+}

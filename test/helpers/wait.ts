@@ -1,0 +1,50 @@
+import type { CoreEvent, EventHub } from '../../src/events.js';
+
+/**
+ * Resolves with the first core event matching `predicate`, or rejects at the deadline with a
+ * message saying what was awaited. Subscribe before triggering the action that emits it.
+ */
+export function nextEvent<T extends CoreEvent>(hub: EventHub, predicate: (e: CoreEvent) => e is T, what: string, timeoutMs?: number): Promise<T>;
+export function nextEvent(hub: EventHub, predicate: (e: CoreEvent) => boolean, what: string, timeoutMs?: number): Promise<CoreEvent>;
+export function nextEvent(hub: EventHub, predicate: (e: CoreEvent) => boolean, what: string, timeoutMs = 5_000): Promise<CoreEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+    }, timeoutMs);
+    const off = hub.on((e) => {
+      if (!predicate(e)) return;
+      clearTimeout(timer);
+      off();
+      resolve(e);
+    });
+  });
+}
+
+/**
+ * Re-checks an async condition each time `hub` emits (and once at the start) until it holds,
+ * or fails at the deadline. For states that are reached through several events.
+ */
+export async function until<T>(hub: EventHub, check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 5_000): Promise<T> {
+  const first = await check();
+  if (first) return first;
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const finish = (fn: () => void) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      off();
+      fn();
+    };
+    const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs);
+    const off = hub.on(() => {
+      void check().then(
+        (v) => {
+          if (v) finish(() => resolve(v));
+        },
+        (err: unknown) => finish(() => reject(err)),
+      );
+    });
+  });
+}

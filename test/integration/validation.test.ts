@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
+import { buildOrg, type Org } from '../helpers/org.js';
+
+// Bad input from outside gets a clear error with a stable code and changes nothing.
+
+let t: TestSwitchboard;
+let org: Org;
+
+beforeAll(async () => {
+  t = await startTestSwitchboard();
+  org = await buildOrg(t);
+});
+afterAll(async () => t?.close());
+
+describe('request validation', () => {
+  it('refuses a body that is not JSON, or not declared as JSON', async () => {
+    const broken = await t.http.request('POST', '/api/v1/messages', { token: org.member.token, body: '{"text": ', headers: { 'content-type': 'application/json' } });
+    expect([broken.status, broken.body.error.code]).toEqual([400, 'bad_request']);
+    const wrongType = await t.http.request('POST', '/api/v1/messages', { token: org.member.token, body: '{}', headers: { 'content-type': 'text/plain' } });
+    expect([wrongType.status, wrongType.body.error.code]).toEqual([415, 'unsupported_media_type']);
+  });
+
+  it('refuses unknown fields and names every bad field', async () => {
+    const r = await t.http.post('/api/v1/contacts', { firstName: '', phone: 'call me', nickname: 'x' }, org.member.token);
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('validation_failed');
+    const paths = r.body.error.details.map((d: { path: string }) => d.path);
+    expect(paths).toEqual(expect.arrayContaining(['firstName', 'phone']));
+    expect(JSON.stringify(r.body.error.details)).toContain('nickname');
+  });
+
+  it('refuses a body over the size limit with 413', async () => {
+    const r = await t.http.request('POST', '/api/v1/contacts/import', { token: org.deptAdmin.token, body: 'x'.repeat(3 * 1024 * 1024), headers: { 'content-type': 'text/csv' } });
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('payload_too_large');
+  });
+
+  it('refuses a group account that reuses a number of another account, naming it', async () => {
+    const taken = org.account.numbers[0]!;
+    const fresh = (await t.http.get('/api/v1/numbers/available?areaCode=212&limit=5', org.deptAdmin.token)).body.items.map((n: { number: string }) => n.number);
+    const r = await t.http.post('/api/v1/group-accounts', { name: 'Copycat', departmentId: org.departmentId, color: '#000000', numbers: [taken, ...fresh], memberIds: [] }, org.deptAdmin.token);
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe('number_taken');
+    expect(r.body.error.message).toContain(taken);
+    // A personal number is "another account" too.
+    const personal = (await t.http.get('/api/v1/me', org.member.token)).body.accounts.find((a: { kind: string }) => a.kind === 'personal').numbers[0];
+    const r2 = await t.http.post('/api/v1/group-accounts', { name: 'Copycat', departmentId: org.departmentId, color: '#000000', numbers: [personal, ...fresh], memberIds: [] }, org.deptAdmin.token);
+    expect(r2.body.error.code).toBe('number_taken');
+    // Nothing was rented for the refused attempts.
+    const still = (await t.http.get('/api/v1/numbers/available?areaCode=212&limit=5', org.deptAdmin.token)).body.items.map((n: { number: string }) => n.number);
+    expect(still).toEqual(fresh);
+  });
+
+  it('refuses an apiCode in use, members outside the department, and a forwarding number from the pool', async () => {
+    const numbers = (await t.http.get('/api/v1/numbers/available?areaCode=415&limit=6', org.deptAdmin.token)).body.items.map((n: { number: string }) => n.number);
+    const base = { name: 'Second', departmentId: org.departmentId, color: '#000000', numbers, memberIds: [] as string[] };
+    expect((await t.http.post('/api/v1/group-accounts', { ...base, apiCode: org.account.apiCode }, org.deptAdmin.token)).body.error.code).toBe('api_code_taken');
+    const outsider = await t.http.post('/api/v1/group-accounts', { ...base, memberIds: [org.otherAdmin.id] }, org.deptAdmin.token);
+    expect([outsider.status, outsider.body.error.details[0].path]).toEqual([400, 'memberIds.0']);
+    const loop = await t.http.post('/api/v1/group-accounts', { ...base, forwardingNumber: numbers[0] }, org.deptAdmin.token);
+    expect([loop.status, loop.body.error.details[0].path]).toEqual([400, 'forwardingNumber']);
+    // With those fixed it is created, with a generated apiCode.
+    const ok = await t.http.post('/api/v1/group-accounts', base, org.deptAdmin.token);
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    expect(ok.body.apiCode).toBe('second');
+  });
+
+  it('imports nothing from a CSV with a bad row, and reports every bad row', async () => {
+    const before = (await t.http.get('/api/v1/contacts?limit=500', org.deptAdmin.token)).body.items.length;
+    const csv = 'FirstName,Phone,StaffId\nGood,+16175550150,\nBad,not-a-phone,\nDup,+16175550150,\nGhost,+16175550151,nobody@college.edu\n';
+    const r = await t.http.request('POST', '/api/v1/contacts/import', { token: org.deptAdmin.token, body: csv, headers: { 'content-type': 'text/csv' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.details.map((d: { path: string }) => d.path)).toEqual(['row 3.Phone', 'row 4.Phone', 'row 5.StaffId']);
+    expect((await t.http.get('/api/v1/contacts?limit=500', org.deptAdmin.token)).body.items.length).toBe(before);
+    const unterminated = await t.http.request('POST', '/api/v1/contacts/import', { token: org.deptAdmin.token, body: 'Phone\n"+1617', headers: { 'content-type': 'text/csv' } });
+    expect(unterminated.body.error.message).toMatch(/unterminated/);
+  });
+
+  it('applies StaffId on import: a value assigns, a blank cell clears, a missing column leaves it', async () => {
+    const ana = org.students.find((s) => s.firstName === 'Ana')!;
+    const get = async () => (await t.http.get(`/api/v1/contacts/${ana.id}`, org.deptAdmin.token)).body;
+    expect((await get()).staffId).toBe(org.member.id);
+    const imp = (csv: string) => t.http.request('POST', '/api/v1/contacts/import', { token: org.deptAdmin.token, body: csv, headers: { 'content-type': 'text/csv' } });
+    expect((await imp(`Phone,Program\n${ana.phone},Law`)).body).toEqual({ created: 0, updated: 1 });
+    expect(await get()).toMatchObject({ staffId: org.member.id, customFields: { Program: 'Law' } });
+    await imp(`Phone,StaffId\n${ana.phone},`);
+    expect((await get()).staffId).toBeNull();
+    await imp(`Phone,StaffId\n${ana.phone},sam@college.edu`);
+    expect((await get()).staffId).toBe(org.nonMember.id);
+  });
+
+  it('explains why a compose is refused', async () => {
+    const send = (body: Record<string, unknown>) => t.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: [org.students[0]!.id], ...body }, org.member.token);
+    expect((await send({ text: '   ' })).body.error.code).toBe('message_empty');
+    expect((await send({ text: 'x'.repeat(307) })).body.error.code).toBe('message_too_long');
+    expect((await send({ text: 'é'.repeat(306) })).status).toBe(202); // characters, not segments
+    const typo = await send({ text: 'Hi {FirstNmae}' });
+    expect([typo.body.error.code, typo.body.error.message]).toEqual(['validation_failed', expect.stringContaining('{FirstNmae}')]);
+    expect((await send({ text: 'x', to: [] })).body.error.code).toBe('no_recipients');
+    expect((await send({ text: 'x', to: ['01J0000000000000000000000Z'] })).body.error.code).toBe('validation_failed');
+    expect((await send({ text: 'x', groupAccountCode: 'no-such-account' })).status).toBe(404);
+    const both = await t.http.post('/api/v1/messages', { to: [org.students[0]!.id], text: 'x', sendToMyStudentsOnly: true, sendAsStaff: true }, org.deptAdmin.token);
+    expect(both.body.error.code).toBe('conflicting_options');
+    const staffAsStaff = await t.http.post('/api/v1/messages', { to: [org.students[0]!.id], text: 'x', sendAsStaff: true }, org.member.token);
+    expect(staffAsStaff.status).toBe(403);
+  });
+
+  it('measures encoding and segments as a client shows them', async () => {
+    const r = await t.http.post('/api/v1/messages/measure', { text: 'Hello {FirstName} 👋' }, org.member.token);
+    expect(r.body).toMatchObject({ encoding: 'UCS-2', segments: 1, maxLength: 306 });
+  });
+});

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
+import { buildOrg, type Org } from '../helpers/org.js';
+import { plivoSignatureHeaders } from '../../src/sms/plivo-signature.js';
+import { until } from '../helpers/wait.js';
+
+// The webhook edge: only requests signed by Plivo for our public URL get in; retries are
+// deduplicated; late and repeated delivery reports never move a status backwards.
+
+let t: TestSwitchboard;
+let org: Org;
+
+beforeAll(async () => {
+  t = await startTestSwitchboard();
+  org = await buildOrg(t);
+});
+afterAll(async () => t?.close());
+
+const digits = (e164: string) => e164.slice(1);
+
+function post(path: string, params: Record<string, string>, sign: { token?: string; url?: string } | null) {
+  const body = new URLSearchParams(params).toString();
+  const url = sign?.url ?? t.sb.url + path;
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (sign) Object.assign(headers, plivoSignatureHeaders({ method: 'POST', url, params, authToken: sign.token ?? t.sb.simulator!.authToken }));
+  return t.http.request('POST', path, { body, headers });
+}
+
+const inbound = (uuid: string, text = 'Hello there') => ({
+  From: digits(org.students[0]!.phone),
+  To: digits(org.account.numbers[0]!),
+  Text: text,
+  Type: 'sms',
+  MessageUUID: uuid,
+  Units: '1',
+  TotalRate: '0.00000',
+  TotalAmount: '0.00000',
+  MessageIntent: '',
+  PowerpackUUID: '',
+});
+
+async function inboundCount(): Promise<number> {
+  const conv = await t.sb.store.conversations.getByPair(org.account.id, org.students[0]!.id);
+  if (!conv) return 0;
+  return (await t.sb.store.messages.listForConversation(conv.id, { limit: 1000 })).filter((m) => m.direction === 'inbound').length;
+}
+
+describe('Plivo webhooks', () => {
+  it('refuse an unsigned request with 403 and record nothing', async () => {
+    const r = await post('/webhooks/plivo/message', inbound('u-unsigned'), null);
+    expect(r.status).toBe(403);
+    expect(r.body.error.code).toBe('invalid_signature');
+    expect(await inboundCount()).toBe(0);
+  });
+
+  it('refuse a request signed with another token', async () => {
+    const r = await post('/webhooks/plivo/message', inbound('u-forged'), { token: 'not-the-auth-token-at-all' });
+    expect(r.status).toBe(403);
+    expect(await inboundCount()).toBe(0);
+  });
+
+  it('refuse a signature made for another URL (checked against PUBLIC_URL, not the Host header)', async () => {
+    const r = await post('/webhooks/plivo/message', inbound('u-elsewhere'), { url: 'https://attacker.example/webhooks/plivo/message' });
+    expect(r.status).toBe(403);
+  });
+
+  it('refuse a signed request whose body was changed after signing', async () => {
+    const params = inbound('u-tampered');
+    const headers = plivoSignatureHeaders({ method: 'POST', url: t.sb.url + '/webhooks/plivo/message', params, authToken: t.sb.simulator!.authToken });
+    const body = new URLSearchParams({ ...params, Text: 'changed' }).toString();
+    const r = await t.http.request('POST', '/webhooks/plivo/message', { body, headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(r.status).toBe(403);
+  });
+
+  it('record a signed text once, however often Plivo retries it', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await post('/webhooks/plivo/message', inbound('u-retried'), {});
+      expect(r.status).toBe(200);
+    }
+    expect(await inboundCount()).toBe(1);
+  });
+
+  it('answer 400 with the field for a signed but malformed request', async () => {
+    const { MessageUUID: _drop, ...params } = inbound('x');
+    const r = await post('/webhooks/plivo/message', params, {});
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('validation_failed');
+    expect(JSON.stringify(r.body.error.details)).toContain('MessageUUID');
+  });
+
+  it('acknowledge a text to a number no account owns, without recording it', async () => {
+    const r = await post('/webhooks/plivo/message', { ...inbound('u-nobody'), To: '16175550999' }, {});
+    expect(r.status).toBe(200);
+    expect(await t.sb.store.messages.getByProviderId('u-nobody')).toBeNull();
+  });
+
+  it('ignore delivery reports that arrive late or twice (by Sequence)', async () => {
+    const sent = await t.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: [org.students[1]!.id], text: 'Status test' }, org.member.token);
+    const id = sent.body.messages[0].id as string;
+    const m = await until(
+      t.sb.core.events,
+      async () => {
+        const x = await t.sb.store.messages.get(id);
+        return x?.status === 'delivered' ? x : null;
+      },
+      'the message delivered',
+    );
+    const status = (Status: string, Sequence: string) => ({ MessageUUID: m.providerId!, Status, Sequence, From: '1', To: '2', ErrorCode: '' });
+    expect((await post('/webhooks/plivo/status', status('sent', '2'), {})).status).toBe(200);
+    expect((await t.sb.store.messages.get(id))!.status).toBe('delivered');
+    expect((await post('/webhooks/plivo/status', status('undelivered', '4'), {})).status).toBe(200);
+    expect((await t.sb.store.messages.get(id))!.status).toBe('undelivered');
+    const history = await t.sb.store.messages.history(id);
+    expect(history.map((h) => h.status)).toEqual(['queued', 'sending', 'submitted', 'sent', 'delivered', 'undelivered']);
+  });
+
+  it('refuse a forged voice call and answer a signed one with XML', async () => {
+    const params = { From: digits(org.students[0]!.phone), To: digits(org.account.numbers[0]!), CallUUID: 'c-1', CallStatus: 'ringing', Direction: 'inbound' };
+    expect((await post('/webhooks/plivo/voice', params, null)).status).toBe(403);
+    const ok = await post('/webhooks/plivo/voice', params, {});
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toMatch(/xml/);
+    expect(ok.body).toMatch(/^<Response>/);
+  });
+});

@@ -1,0 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { GENERATED } from '../../docs/generate.js';
+
+describe('generated documents', () => {
+  for (const [name, make] of Object.entries(GENERATED)) {
+    it(`docs/${name} is what the schemas generate (run npm run docs after changing them)`, () => {
+      expect(readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8')).toBe(make());
+    });
+  }
+});
