@@ -201,6 +201,35 @@ export interface MessageRepo {
   markInterruptedSendsUnknown(at: number): Promise<string[]>;
 }
 
+/** The persisted state of a conversation's lock actor, with the fields the live board reads. */
+export interface LockRecord {
+  conversationId: string;
+  accountId: string;
+  /** The actor's persisted snapshot (JSON), restored when the actor is activated again. */
+  snapshot: string;
+  /** The actor's current fencing token; equals the conversation's lockToken once saved. */
+  token: number;
+  state: 'idle' | 'locked' | 'idleWarning';
+  holderUserId: string | null;
+  holderName: string | null;
+  since: number | null;
+  releaseAt: number | null;
+  updatedAt: number;
+}
+
+export interface LockRepo {
+  /**
+   * One atomic, conditional write: when the conversation's lockToken is `expectedToken`, moves it
+   * to `record.token` (which must not be smaller) and upserts the record, resolving true;
+   * otherwise changes nothing and resolves false (another activation moved the lock on).
+   * Not found: 'not_found' when the conversation does not exist.
+   */
+  save(record: LockRecord, expectedToken: number): Promise<boolean>;
+  get(conversationId: string): Promise<LockRecord | null>;
+  /** The records of these accounts whose state is not idle, by conversation id. */
+  listActive(accountIds: string[]): Promise<LockRecord[]>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongo';
   readonly departments: DepartmentRepo;
@@ -211,6 +240,7 @@ export interface Store {
   readonly contacts: ContactRepo;
   readonly conversations: ConversationRepo;
   readonly messages: MessageRepo;
+  readonly locks: LockRepo;
   /** True when nothing has been stored yet (the demo seed runs only then). */
   isEmpty(): Promise<boolean>;
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Account, Contact, Conversation, Department } from '../../src/domain/types.js';
-import type { ContactImportRow, Store } from '../../src/store/store.js';
+import type { ContactImportRow, LockRecord, Store } from '../../src/store/store.js';
 import { newId } from '../../src/ids.js';
 import {
   T0,
@@ -1187,6 +1187,70 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
           expect((await store.messages.get(waiting!.id))?.status).toBe('queued');
           expect(await store.messages.markInterruptedSendsUnknown(T0 + 11)).toEqual([]);
         });
+      });
+    });
+
+    describe('locks', () => {
+      const record = (conversationId: string, accountId: string, over: Partial<LockRecord> = {}): LockRecord => ({
+        conversationId,
+        accountId,
+        snapshot: '{"value":"lockedBy"}',
+        token: 1,
+        state: 'locked',
+        holderUserId: 'U1',
+        holderName: 'Dana Reyes',
+        since: T0,
+        releaseAt: null,
+        updatedAt: T0,
+        ...over,
+      });
+
+      it('saves a lock and moves the conversation token in one conditional write', async () => {
+        const account = await givenGroupAccount();
+        const { conversation: c } = await givenConversation(account);
+        expect(await store.locks.save(record(c.id, account.id, { token: 1 }), 0)).toBe(true);
+        expect(await store.locks.get(c.id)).toEqual(record(c.id, account.id, { token: 1 }));
+        expect((await store.conversations.get(c.id))?.lockToken).toBe(1);
+      });
+
+      it('refuses a save from a stale activation and changes nothing', async () => {
+        const account = await givenGroupAccount();
+        const { conversation: c } = await givenConversation(account);
+        await store.locks.save(record(c.id, account.id, { token: 2 }), 0);
+        expect(await store.locks.save(record(c.id, account.id, { token: 3, holderUserId: 'U2' }), 1)).toBe(false);
+        expect((await store.locks.get(c.id))?.holderUserId).toBe('U1');
+        expect((await store.conversations.get(c.id))?.lockToken).toBe(2);
+      });
+
+      it('fences replies on the token the lock moved to', async () => {
+        const account = await givenGroupAccount();
+        const { conversation: c, contact: k } = await givenConversation(account);
+        await store.locks.save(record(c.id, account.id, { token: 4 }), 0);
+        const reply = (token: number) =>
+          store.messages.enqueueOutbound([{ message: outboundMessage({ account, contact: k }, { conversationId: c.id }), conversation: c }], {
+            conversationId: c.id,
+            lockToken: token,
+          });
+        await rejection(reply(3), 'stale_lock_token');
+        await expect(reply(4)).resolves.toHaveLength(1);
+      });
+
+      it('lists only the held locks of the given accounts', async () => {
+        const a = await givenGroupAccount();
+        const b = await givenGroupAccount();
+        const held = await givenConversation(a);
+        const free = await givenConversation(a);
+        const elsewhere = await givenConversation(b);
+        await store.locks.save(record(held.conversation.id, a.id, { state: 'idleWarning', releaseAt: T0 + 60_000 }), 0);
+        await store.locks.save(record(free.conversation.id, a.id, { state: 'idle', holderUserId: null, holderName: null, since: null }), 0);
+        await store.locks.save(record(elsewhere.conversation.id, b.id), 0);
+        expect((await store.locks.listActive([a.id])).map((l) => [l.conversationId, l.state])).toEqual([[held.conversation.id, 'idleWarning']]);
+        expect(await store.locks.listActive([])).toEqual([]);
+      });
+
+      it('says not_found for a conversation that does not exist', async () => {
+        await rejection(store.locks.save(record(newId(), newId()), 0), 'not_found');
+        expect(await store.locks.get(newId())).toBeNull();
       });
     });
   });

@@ -5,6 +5,7 @@ import type {
   ContactDoc,
   ConversationDoc,
   DepartmentDoc,
+  LockDoc,
   MessageDoc,
   NumberDoc,
   OptOutDoc,
@@ -23,6 +24,7 @@ export interface Collections {
   optOuts: Collection<OptOutDoc>;
   conversations: Collection<ConversationDoc>;
   messages: Collection<MessageDoc>;
+  locks: Collection<LockDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -37,6 +39,7 @@ export function collections(db: Db): Collections {
     optOuts: db.collection<OptOutDoc>('optOuts'),
     conversations: db.collection<ConversationDoc>('conversations'),
     messages: db.collection<MessageDoc>('messages'),
+    locks: db.collection<LockDoc>('conversationLocks'),
   };
 }
 

@@ -220,3 +220,16 @@ export const fromMessage = (m: Message, history: HistoryEntry[]): MessageDoc => 
 
 export const toHistory = (messageId: string, entries: readonly HistoryEntry[]): MessageStatusEvent[] =>
   entries.map((e) => ({ messageId, status: e.status, at: e.at, errorCode: e.errorCode }));
+
+export interface LockDoc {
+  _id: string; // conversation id
+  accountId: string;
+  snapshot: string;
+  token: number;
+  state: 'idle' | 'locked' | 'idleWarning';
+  holderUserId: string | null;
+  holderName: string | null;
+  since: number | null;
+  releaseAt: number | null;
+  updatedAt: number;
+}

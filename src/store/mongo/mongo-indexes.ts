@@ -38,6 +38,8 @@ export async function ensureIndexes(c: Collections): Promise<void> {
 
     c.conversations.createIndex({ accountId: 1, contactId: 1 }, { unique: true }),
     c.conversations.createIndex({ accountId: 1, folder: 1, lastMessageAt: -1, _id: -1 }),
+    // The live board: held locks of a department's accounts.
+    c.locks.createIndex({ accountId: 1, _id: 1 }, { partialFilterExpression: { state: { $in: ['locked', 'idleWarning'] } } }),
 
     c.messages.createIndex({ conversationId: 1, _id: 1 }),
     c.messages.createIndex({ providerId: 1 }, { unique: true, partialFilterExpression: present('providerId') }),

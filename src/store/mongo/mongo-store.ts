@@ -12,6 +12,7 @@ import { MongoDepartmentRepo } from './mongo-departments.js';
 import { MongoMessageRepo } from './mongo-messages.js';
 import { MongoSessionRepo } from './mongo-sessions.js';
 import { MongoUserRepo } from './mongo-users.js';
+import { MongoLockRepo } from './mongo-locks.js';
 
 export interface MongoStoreOptions {
   /** A replica set (transactions need one), e.g. mongodb://db1,db2,db3/switchboard?replicaSet=rs0. */
@@ -59,6 +60,7 @@ class MongoStore implements Store {
   readonly contacts: MongoContactRepo;
   readonly conversations: MongoConversationRepo;
   readonly messages: MongoMessageRepo;
+  readonly locks: MongoLockRepo;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | null = null;
 
@@ -75,6 +77,7 @@ class MongoStore implements Store {
     this.contacts = new MongoContactRepo(ctx);
     this.conversations = new MongoConversationRepo(ctx);
     this.messages = new MongoMessageRepo(ctx);
+    this.locks = new MongoLockRepo(ctx);
   }
 
   isEmpty(): Promise<boolean> {

@@ -185,6 +185,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX message_status_events_by_message ON message_status_events (message_id, seq);
     `,
   },
+  {
+    version: 2,
+    name: 'conversation lock actors',
+    sql: `
+      CREATE TABLE conversation_locks (
+        conversation_id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        token INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        holder_user_id TEXT,
+        holder_name TEXT,
+        since INTEGER,
+        release_at INTEGER,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      -- The live board: the held locks of a department's accounts.
+      CREATE INDEX conversation_locks_active ON conversation_locks (account_id, conversation_id) WHERE state <> 'idle';
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

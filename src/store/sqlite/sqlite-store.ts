@@ -14,6 +14,7 @@ import { SqliteDepartmentRepo } from './sqlite-departments.js';
 import { SqliteMessageRepo } from './sqlite-messages.js';
 import { SqliteSessionRepo } from './sqlite-sessions.js';
 import { SqliteUserRepo } from './sqlite-users.js';
+import { SqliteLockRepo } from './sqlite-locks.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface SqliteStoreOptions {
@@ -57,6 +58,7 @@ class SqliteStore implements Store {
   readonly contacts: SqliteContactRepo;
   readonly conversations: SqliteConversationRepo;
   readonly messages: SqliteMessageRepo;
+  readonly locks: SqliteLockRepo;
   private readonly batcher: WriteBatcher;
   private readonly nothingStored: Database.Statement<[], number>;
 
@@ -89,6 +91,7 @@ class SqliteStore implements Store {
     this.contacts = new SqliteContactRepo(ctx);
     this.conversations = new SqliteConversationRepo(ctx, conversationTable);
     this.messages = new SqliteMessageRepo(ctx, conversationTable);
+    this.locks = new SqliteLockRepo(ctx);
     this.nothingStored = db
       .prepare<[], number>(
         `SELECT NOT EXISTS (SELECT 1 FROM departments) AND NOT EXISTS (SELECT 1 FROM users)

@@ -1,0 +1,88 @@
+import type Database from 'better-sqlite3';
+import type { LockRecord, LockRepo } from '../store.js';
+import { notFound } from '../../errors.js';
+import { jsonList, type SqliteContext } from './sqlite-context.js';
+
+interface Row {
+  conversation_id: string;
+  account_id: string;
+  snapshot: string;
+  token: number;
+  state: LockRecord['state'];
+  holder_user_id: string | null;
+  holder_name: string | null;
+  since: number | null;
+  release_at: number | null;
+  updated_at: number;
+}
+
+const toRecord = (r: Row): LockRecord => ({
+  conversationId: r.conversation_id,
+  accountId: r.account_id,
+  snapshot: r.snapshot,
+  token: r.token,
+  state: r.state,
+  holderUserId: r.holder_user_id,
+  holderName: r.holder_name,
+  since: r.since,
+  releaseAt: r.release_at,
+  updatedAt: r.updated_at,
+});
+
+export class SqliteLockRepo implements LockRepo {
+  private readonly cas: Database.Statement<{ id: string; expected: number; next: number }>;
+  private readonly exists: Database.Statement<[string], number>;
+  private readonly upsert: Database.Statement<Row>;
+  private readonly one: Database.Statement<[string], Row>;
+  private readonly active: Database.Statement<[string], Row>;
+
+  constructor(private readonly ctx: SqliteContext) {
+    const db = ctx.db;
+    this.cas = db.prepare('UPDATE conversations SET lock_token = @next WHERE id = @id AND lock_token = @expected AND @next >= @expected');
+    this.exists = db.prepare<[string], number>('SELECT 1 FROM conversations WHERE id = ?').pluck();
+    this.upsert = db.prepare(
+      `INSERT INTO conversation_locks (conversation_id, account_id, snapshot, token, state, holder_user_id, holder_name, since, release_at, updated_at)
+       VALUES (@conversation_id, @account_id, @snapshot, @token, @state, @holder_user_id, @holder_name, @since, @release_at, @updated_at)
+       ON CONFLICT (conversation_id) DO UPDATE SET account_id = excluded.account_id, snapshot = excluded.snapshot, token = excluded.token,
+         state = excluded.state, holder_user_id = excluded.holder_user_id, holder_name = excluded.holder_name, since = excluded.since,
+         release_at = excluded.release_at, updated_at = excluded.updated_at`,
+    );
+    this.one = db.prepare<[string], Row>('SELECT * FROM conversation_locks WHERE conversation_id = ?');
+    this.active = db.prepare<[string], Row>(
+      `SELECT * FROM conversation_locks WHERE state <> 'idle' AND account_id IN (SELECT value FROM json_each(?)) ORDER BY conversation_id`,
+    );
+  }
+
+  save(record: LockRecord, expectedToken: number): Promise<boolean> {
+    return this.ctx.write(() => {
+      if (this.cas.run({ id: record.conversationId, expected: expectedToken, next: record.token }).changes !== 1) {
+        if (this.exists.get(record.conversationId) === undefined) throw notFound('Conversation');
+        return false;
+      }
+      this.upsert.run({
+        conversation_id: record.conversationId,
+        account_id: record.accountId,
+        snapshot: record.snapshot,
+        token: record.token,
+        state: record.state,
+        holder_user_id: record.holderUserId,
+        holder_name: record.holderName,
+        since: record.since,
+        release_at: record.releaseAt,
+        updated_at: record.updatedAt,
+      });
+      return true;
+    });
+  }
+
+  get(conversationId: string): Promise<LockRecord | null> {
+    return this.ctx.read(() => {
+      const row = this.one.get(conversationId);
+      return row ? toRecord(row) : null;
+    });
+  }
+
+  listActive(accountIds: string[]): Promise<LockRecord[]> {
+    return this.ctx.read(() => (accountIds.length === 0 ? [] : this.active.all(jsonList(accountIds)).map(toRecord)));
+  }
+}
