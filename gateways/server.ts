@@ -20,6 +20,7 @@ import { contactRoutes } from './rest/contacts.routes.js';
 import { accountRoutes } from './rest/accounts.routes.js';
 import { plivoWebhookRoutes } from './webhooks/plivo.routes.js';
 import { registerSimulatorRoutes } from './simulator/simulator-routes.js';
+import { WS_PATH, registerWsGateway, type WsGateway } from './ws/ws-gateway.js';
 
 // The composition root of one node: store, provider (Plivo or the in-process simulator), core,
 // and the uWS app with every route. Tests start it on port 0 exactly as `npm start` does.
@@ -29,6 +30,9 @@ export const SIMULATOR_API_PREFIX = '/simulator/plivo';
 
 export interface Switchboard {
   url: string;
+  /** ws://… of the WebSocket endpoint. */
+  wsUrl: string;
+  ws: WsGateway;
   port: number;
   config: Config;
   core: Core;
@@ -99,9 +103,18 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   contactRoutes(router, core, API_BASE);
   accountRoutes(router, core, API_BASE);
   plivoWebhookRoutes(router, core, { publicUrl: () => publicUrl, authToken: () => webhookToken, log: log.child({ component: 'webhooks' }) });
+  const ws: WsGateway = registerWsGateway(app, core, {
+    log: log.child({ component: 'ws' }),
+    nodeId: config.cluster.nodeId ?? 'n1',
+    maxPayloadBytes: config.ws.maxPayloadBytes,
+    maxBackpressureBytes: config.ws.maxBackpressureBytes,
+    idleTimeoutSeconds: config.ws.idleTimeoutSeconds,
+    rateLimit: config.ws.rateLimit,
+  });
 
   const close = async () => {
     listening.close();
+    ws.closeAll();
     await core.stop();
     await simulator?.close();
     await store.close();
@@ -123,7 +136,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     await close().catch(() => undefined);
     throw e;
   }
-  return { url: localUrl, port: listening.port, config, core, store, simulator, demo, close };
+  return { url: localUrl, wsUrl: localUrl.replace(/^http/, 'ws') + WS_PATH, ws, port: listening.port, config, core, store, simulator, demo, close };
 }
 
 async function openStore(config: Config, log: Logger): Promise<Store> {

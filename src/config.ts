@@ -50,6 +50,11 @@ const EnvSchema = z
       .refine((tz) => isTimeZone(tz), 'must be an IANA time zone such as America/New_York')
       .default('America/New_York'),
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+    WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(512).max(1024 * 1024).default(16 * 1024),
+    WS_MAX_BACKPRESSURE_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    WS_IDLE_TIMEOUT_S: z.coerce.number().int().min(8).max(3600).default(60),
+    WS_RATE_PER_SECOND: z.coerce.number().min(1).max(10_000).default(30),
+    WS_RATE_BURST: z.coerce.number().int().min(1).max(10_000).default(60),
     SIMULATOR_DELIVERY_DELAY_MS: duration.default(250),
     SIMULATOR_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -89,6 +94,12 @@ export interface Config {
   sending: { numberSendIntervalMs: number; numberMaxInFlight: number; maxLength: number };
   replies: { help: string; optOut: string; optIn: string };
   sessionTtlMs: number;
+  ws: {
+    maxPayloadBytes: number;
+    maxBackpressureBytes: number;
+    idleTimeoutSeconds: number;
+    rateLimit: { perSecond: number; burst: number; maxStrikes: number };
+  };
   defaultTimeZone: string;
   maxBodyBytes: number;
   simulator: { deliveryDelayMs: number; retryScale: number };
@@ -136,6 +147,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     replies: { help: e.HELP_REPLY, optOut: e.OPT_OUT_REPLY, optIn: e.OPT_IN_REPLY },
     sessionTtlMs: e.SESSION_TTL_MS,
+    ws: {
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+      maxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,
+      idleTimeoutSeconds: e.WS_IDLE_TIMEOUT_S,
+      // Past a burst's worth of refused frames in a row, the client is not listening: close it.
+      rateLimit: { perSecond: e.WS_RATE_PER_SECOND, burst: e.WS_RATE_BURST, maxStrikes: e.WS_RATE_BURST },
+    },
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
     maxBodyBytes: e.MAX_BODY_BYTES,
     simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE },

@@ -15,6 +15,7 @@ import { ConversationService } from './services/conversation-service.js';
 import { MessagingService } from './services/messaging-service.js';
 import { InboundService } from './services/inbound-service.js';
 import { Metrics } from './metrics.js';
+import { LockHost } from './locks/lock-host.js';
 
 // The core of one node: services over the ports (Store, SmsProvider), the send queues and the
 // event hub. Gateways call it; it knows nothing about HTTP or WebSockets.
@@ -47,6 +48,7 @@ export class Core {
   readonly conversations: ConversationService;
   readonly messaging: MessagingService;
   readonly inbound: InboundService;
+  readonly locks: LockHost;
   readonly context: CoreContext;
   private appId: string | null = null;
   private started = false;
@@ -90,6 +92,7 @@ export class Core {
     this.conversations = new ConversationService(this.context);
     this.messaging = new MessagingService(this.context);
     this.inbound = new InboundService(this.context, this.messaging);
+    this.locks = new LockHost(this.context, this.messaging);
     this.events.on((e) => {
       if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });
     });
@@ -108,6 +111,7 @@ export class Core {
     this.appId =
       configured ?? (await this.o.provider.ensureApplication({ name: 'switchboard', messageUrl: urls.message, answerUrl: urls.voice }));
     const { recoveredUnknown, requeued } = await this.outbox.start();
+    await this.locks.start();
     this.o.log.info({ appId: this.appId, requeued, recoveredUnknown }, 'core started');
     this.started = true;
   }
@@ -115,5 +119,6 @@ export class Core {
   async stop(): Promise<void> {
     this.started = false;
     this.outbox.stop();
+    this.locks.stop();
   }
 }

@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'number_taken'
   | 'stale_lock_token'
   | 'lock_required'
+  | 'no_lock'
+  | 'lock_held'
   // sending rules
   | 'opted_out'
   | 'message_too_long'
@@ -59,6 +61,8 @@ const STATUS: Record<ErrorCode, number> = {
   number_taken: 409,
   stale_lock_token: 409,
   lock_required: 409,
+  no_lock: 422,
+  lock_held: 409,
   opted_out: 422,
   message_too_long: 422,
   message_empty: 422,
@@ -94,7 +98,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   api_code_taken: 'A group account with this apiCode exists.',
   number_taken: 'A number is already used by another account (the message names it), or could not be rented.',
   stale_lock_token: 'The reply carried a lock token that is no longer current: someone else holds the conversation.',
-  lock_required: 'Replying in a group-account conversation needs the lock.',
+  lock_required: 'Replying in a group-account conversation needs the lock (open it first; send its lockToken).',
+  no_lock: 'Personal-account conversations have no lock: only their owner can use them.',
+  lock_held: 'Someone else holds the conversation; the message names them and since when.',
   opted_out: 'The contact opted out of texts from this account.',
   message_too_long: 'The text is over the limit (MESSAGE_MAX_LENGTH characters, after merge fields).',
   message_empty: 'The text is empty.',

@@ -1,4 +1,5 @@
 import type { Conversation, Message } from './domain/types.js';
+import type { LockHolder, LockView, ReleaseReason } from './locks/lock-view.js';
 
 // What the core announces after a write commits. In one process the hub calls listeners directly;
 // the cluster bus (a later issue) carries the same events between nodes. Listeners must not throw
@@ -8,7 +9,11 @@ export type CoreEvent =
   | { type: 'message'; accountId: string; message: Message }
   | { type: 'conversation'; accountId: string; conversation: Conversation }
   | { type: 'membership'; accountId: string; removedUserIds: string[]; addedUserIds: string[] }
-  | { type: 'sessionRevoked'; userId: string; tokenHash: string | null };
+  | { type: 'sessionRevoked'; userId: string; tokenHash: string | null }
+  /** A conversation's lock changed. `holderConnIds`/`lockToken`: the holder's own copy carries the token. */
+  | { type: 'lock'; view: LockView; departmentId: string | null; holderConnIds: string[]; lockToken: number | null }
+  | { type: 'lockIdleWarning'; conversationId: string; accountId: string; userId: string; connIds: string[]; releaseAt: number }
+  | { type: 'lockReleased'; conversationId: string; accountId: string; userId: string; connIds: string[]; reason: ReleaseReason; by?: LockHolder };
 
 export type Listener = (e: CoreEvent) => void;
 

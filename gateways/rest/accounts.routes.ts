@@ -9,6 +9,7 @@ import {
   ConversationListQuery,
   GroupAccountCreate,
   GroupAccountPatch,
+  LocksQuery,
   MembersPut,
   MessageListQuery,
   Reply,
@@ -92,7 +93,15 @@ export function accountRoutes(r: Router, core: Core, base: string): void {
   );
   r.post(
     `${base}/conversations/:id/messages`,
-    authed(core, async (req, p) => json(202, messageView(await core.messaging.reply(p, req.params.id!, jsonBody(req, Reply))))),
+    authed(core, async (req, p) => {
+      const { text, lockToken } = jsonBody(req, Reply);
+      return json(202, messageView(await core.locks.reply(p, req.params.id!, lockToken, text)));
+    }),
+  );
+
+  r.get(
+    `${base}/locks`,
+    authed(core, async (req, p) => json(200, { items: await core.locks.board(p, queryOf(req, LocksQuery).departmentId) })),
   );
 
   r.post(`${base}/messages`, authed(core, async (req, p) => json(202, await core.messaging.compose(p, jsonBody(req, Compose)))));

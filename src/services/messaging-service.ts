@@ -199,6 +199,10 @@ export class MessagingService {
    */
   async reply(p: Principal, conversationId: string, input: { text: string; lockToken?: number | undefined }): Promise<Message> {
     const { conversation, account } = await accessibleConversation(this.c, p, conversationId);
+    // Group-account replies go through the lock (LockHost.reply), which passes its token here.
+    if (account.kind === 'group' && input.lockToken === undefined) {
+      throw new AppError('lock_required', 'Open the conversation to get its lock, then reply with its lockToken');
+    }
     this.checkText(input.text);
     if ([...input.text].length > this.c.config.sending.maxLength) {
       throw new AppError('message_too_long', `The text is over ${this.c.config.sending.maxLength} characters`);

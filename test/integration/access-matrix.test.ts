@@ -67,7 +67,10 @@ const cases: Case[] = [
   { name: 'GET /conversations/{id}/messages', method: 'GET', path: () => `/api/v1/conversations/${conversationId}/messages`, expect: readAccount },
   { name: 'POST /conversations/{id}/archive', method: 'POST', path: () => `/api/v1/conversations/${conversationId}/archive`, expect: readAccount },
   { name: 'POST /conversations/{id}/unarchive', method: 'POST', path: () => `/api/v1/conversations/${conversationId}/unarchive`, expect: readAccount },
-  { name: 'POST /conversations/{id}/messages', method: 'POST', path: () => `/api/v1/conversations/${conversationId}/messages`, body: () => ({ text: 'Reply' }), expect: sendFromAccount },
+  // Replies in a group account need the lock (taken over WebSocket; see ws-locks.test.ts): with
+  // access and no lock the answer is lock_required, without access the conversation does not exist.
+  { name: 'POST /conversations/{id}/messages without the lock', method: 'POST', path: () => `/api/v1/conversations/${conversationId}/messages`, body: () => ({ text: 'Reply' }), expect: { owner: 409, deptAdmin: 409, member: 409, nonMember: 404, otherAdmin: 404, none: 401 } },
+  { name: 'GET /locks of the department', method: 'GET', path: () => `/api/v1/locks?departmentId=${org.departmentId}`, expect: { owner: 200, deptAdmin: 200, member: 403, nonMember: 403, otherAdmin: 404, none: 401 } },
   { name: 'POST /messages from the group account', method: 'POST', path: () => '/api/v1/messages', body: () => ({ groupAccountCode: org.account.apiCode, to: [org.students[1]!.id], text: 'Hi' }), expect: sendFromAccount },
   { name: 'GET /accounts/personal/conversations', method: 'GET', path: () => '/api/v1/accounts/personal/conversations', expect: everyone },
 ];

@@ -4,6 +4,7 @@ import type { Message } from '../../src/domain/types.js';
 import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, type Org } from '../helpers/org.js';
 import { nextEvent, until } from '../helpers/wait.js';
+import { WsClient } from '../helpers/ws-client.js';
 
 // The whole loop a department runs every day, through the real gateway, the real Plivo SDK and
 // the simulator's signed webhooks: create a group account from searched numbers → text students
@@ -83,7 +84,12 @@ describe('the texting loop of a group account', () => {
   });
 
   it('sends a staff reply from the same pool number and shows who sent every text', async () => {
-    const r = await t.http.post(`/api/v1/conversations/${conversationId}/messages`, { text: 'Yes, Friday at 5pm.' }, org.member.token);
+    // Group-account replies need the conversation's lock: clicking into it (a WebSocket `open`).
+    const ws = await WsClient.connect(t.sb.wsUrl, org.member.token);
+    const opened = await ws.request({ type: 'open', conversationId });
+    expect(opened.granted).toBe(true);
+    const r = await t.http.post(`/api/v1/conversations/${conversationId}/messages`, { text: 'Yes, Friday at 5pm.', lockToken: opened.lockToken }, org.member.token);
+    ws.close();
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     expect(r.body.from).toBe(poolNumber);
     await waitDelivered(r.body.id);

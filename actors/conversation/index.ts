@@ -1,0 +1,54 @@
+// The conversation lock's public surface. Everything the host needs is named here; the rest of
+// the folder is internal.
+//
+// Hosting it: stamp every event with the host clock's `now`; listen with `actor.on('*', ...)`;
+// persist `JSON.stringify(actor.getPersistedSnapshot())` after each transition and mirror
+// `context.token` into the store (compare-and-set). Restoring, on any node:
+//   const actor = createActor(conversationLockMachine, { snapshot: JSON.parse(saved), input });
+//   actor.on('*', onEmitted);
+//   actor.start();
+//   actor.send({ type: 'RESUME', now: clock.now() }); // re-arms the timers; xstate does not persist them
+// (`input` is required by the types and ignored when a snapshot is given.)
+
+// The machine
+export { conversationLockMachine } from './lock.machine.js';
+export type { ConversationLockMachine, LockSnapshot } from './lock.machine.js';
+
+// Input, context, events, emitted events
+export type {
+  LockInput,
+  LockDurations,
+  LockContext,
+  LockHolder,
+  LockRelease,
+  LockState,
+  ReleaseReason,
+  ReplyRefusal,
+  LockEvent,
+  OpenEvent,
+  ActivityEvent,
+  StillWorkingEvent,
+  LeaveEvent,
+  DisconnectEvent,
+  ReconnectEvent,
+  ReplyEvent,
+  TakeOverEvent,
+  RevokeEvent,
+  ResumeEvent,
+  LockEmitted,
+} from './lock.types.js';
+
+// Selectors (pure reads of a live or persisted snapshot)
+export {
+  lockView,
+  lockStateOf,
+  holderOf,
+  isHeldBy,
+  currentToken,
+  lockTokenFor,
+  holderConnectionsOf,
+  isInDisconnectGrace,
+  deadlinesOf,
+  lastReleaseOf,
+} from './lock.selectors.js';
+export type { LockView, LockDeadlines, LockSnapshotLike } from './lock.selectors.js';

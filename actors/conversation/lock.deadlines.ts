@@ -1,0 +1,45 @@
+import type { LockContext, ReleaseReason } from './lock.types.js';
+
+// Deadlines are data. The machine keeps them as absolute times in its context and asks these
+// functions what is due at a given time; timers only tell it that time has passed. That is what
+// makes a restored snapshot re-arm exactly, and makes the outcome independent of how late a timer
+// fires: an event stamped after a deadline first applies that deadline.
+
+/** What the lock must do at a given time, the earliest expired deadline first; null: nothing. */
+export type DueDeadline = 'graceRelease' | 'idleRelease' | 'warning';
+
+/**
+ * `at` defaults to what the machine last knew (`asOf`). When both release deadlines have passed,
+ * the one that passed first names the reason. A warning whose release is also overdue is skipped:
+ * nobody is asked whether they are still working on a lock that is already gone.
+ */
+export function dueDeadline(context: LockContext, at: number = context.asOf): DueDeadline | null {
+  const idleReleaseAt = idleReleaseDeadline(context);
+  if (context.holder === null || context.warnAt === null || idleReleaseAt === null) return null;
+  const { graceUntil } = context;
+  const idleOver = idleReleaseAt <= at;
+  if (graceUntil !== null && graceUntil <= at && (!idleOver || graceUntil <= idleReleaseAt)) return 'graceRelease';
+  if (idleOver) return 'idleRelease';
+  if (context.releaseAt === null && context.warnAt <= at) return 'warning';
+  return null;
+}
+
+/** When the lock goes for idleness: the warning's releaseAt, or, before the warning, where it will be. */
+export function idleReleaseDeadline(context: LockContext): number | null {
+  if (context.releaseAt !== null) return context.releaseAt;
+  return context.warnAt === null ? null : context.warnAt + context.durations.releaseAfterWarningMs;
+}
+
+/** The time a release for `reason` happened: a deadline's own time, not when it was noticed. */
+export function releaseTime(context: LockContext, reason: ReleaseReason): number {
+  const deadline =
+    reason === 'idle' ? idleReleaseDeadline(context) : reason === 'disconnected' ? context.graceUntil : null;
+  return deadline === null ? context.asOf : Math.min(deadline, context.asOf);
+}
+
+/** The delay for a timer that must fire at `deadline`, as seen from `asOf`; never negative. */
+export function timeUntil(deadline: number | null, asOf: number): number {
+  // A state only arms the timer of a deadline it has, so null does not happen in practice; 0 makes
+  // such a timer a harmless tick at the current time.
+  return deadline === null ? 0 : Math.max(0, deadline - asOf);
+}

@@ -1,0 +1,401 @@
+import { assign, emit, raise, setup } from 'xstate';
+import type { SnapshotFrom } from 'xstate';
+import { dueDeadline, releaseTime, timeUntil } from './lock.deadlines.js';
+import type {
+  LockContext,
+  LockEmitted,
+  LockEvent,
+  LockHolder,
+  LockInput,
+  LockRelease,
+  OpenEvent,
+  ReleaseReason,
+  ReplyRefusal,
+  TakeOverEvent,
+} from './lock.types.js';
+
+// The conversation lock: one actor per group-account conversation. Pure: it reads no clock (every
+// event carries the host's `now`), does no I/O, and announces everything through emitted events.
+//
+// Shape:
+//   idle ──OPEN/TAKE_OVER──▶ held ──LEAVE/REVOKE/deadline──▶ released ──(always)──▶ idle
+//   held is parallel: attention (lockedBy | idleWarning) × presence (connected | disconnected).
+//
+// Timers: XState does not persist pending `after` timers (statelyai/xstate#5331), so the deadlines
+// live in context (warnAt, releaseAt, graceUntil) and every delay is `deadline - asOf`. A timer
+// that fires only moves `asOf` to its deadline; the `always` rules on `held` then decide what that
+// means (warn, release for idleness, release after the disconnect grace). Any change re-enters
+// `held` (`reenter: true`), which re-arms every timer from the absolute deadlines: re-arming is
+// idempotent, and RESUME after a restore is just one more re-entry.
+//
+// Catch-up: every event that reaches `held` first asks whether a deadline has passed by the event's
+// own `now` (a late timer, or events before RESUME). If so the machine applies that deadline and
+// redelivers the event, so what happens depends only on the events and their times, never on when
+// a timer happened to fire.
+
+function requireHolder(context: LockContext): LockHolder {
+  if (context.holder === null) throw new Error('conversation lock: no holder where one is guaranteed');
+  return context.holder;
+}
+
+function requireLastRelease(context: LockContext): LockRelease {
+  if (context.lastRelease === null) throw new Error('conversation lock: no release where one is guaranteed');
+  return context.lastRelease;
+}
+
+function isHolderUser(context: LockContext, userId: string): boolean {
+  return context.holder !== null && context.holder.userId === userId;
+}
+
+function withConnection(connIds: readonly string[], connId: string): string[] {
+  return [...new Set([...connIds, connId])].sort();
+}
+
+function withoutConnection(connIds: readonly string[], connId: string | undefined): string[] {
+  return connIds.filter((id) => id !== connId);
+}
+
+function replyRefusal(context: LockContext, userId: string): ReplyRefusal {
+  if (context.holder === null) return 'noLock';
+  return context.holder.userId === userId ? 'staleToken' : 'notHolder';
+}
+
+// Transition pieces shared by several events; the machine config below type-checks them in place.
+type Entering = { event: OpenEvent | TakeOverEvent };
+
+/** First candidate for every event in `held`: apply a deadline the event's time has passed, then redeliver. */
+const catchUp = { guard: 'isOverdueAtEventTime', actions: ['observeEventTime', 'redeliver'] } as const;
+
+const grantToSender = [
+  { type: 'grant', params: ({ event }: Entering) => ({ userId: event.userId, name: event.name, connId: event.connId }) },
+  { type: 'announceGrant', params: ({ event }: Entering) => ({ connId: event.connId }) },
+] as const;
+
+/** Typing, focus, a confirmed prompt: a fresh idle period from now. */
+const keepAlive = { guard: 'isHolder', target: 'held', reenter: true, actions: ['observeEventTime', 'recordActivity'] } as const;
+
+/** The holder in another tab (or back after a reload): same lock, same token; opening is activity. */
+const joinAsHolder = {
+  guard: 'isHolder',
+  target: 'held',
+  reenter: true,
+  actions: [
+    'observeEventTime',
+    { type: 'addConnection', params: ({ event }: Entering) => ({ connId: event.connId }) },
+    'recordActivity',
+    { type: 'announceJoin', params: ({ event }: Entering) => ({ connId: event.connId }) },
+  ],
+} as const;
+
+export const conversationLockMachine = setup({
+  types: {
+    context: {} as LockContext,
+    events: {} as LockEvent,
+    input: {} as LockInput,
+    emitted: {} as LockEmitted,
+  },
+  guards: {
+    isHolder: ({ context, event }) => 'userId' in event && isHolderUser(context, event.userId),
+    repliesWithCurrentToken: ({ context, event }) =>
+      event.type === 'REPLY' && isHolderUser(context, event.userId) && event.token === context.token,
+    /** DISCONNECT of one of the holder's connections, or the holder's LEAVE from one of them. */
+    isHoldersConnection: ({ context, event }) =>
+      (event.type === 'DISCONNECT' || (event.type === 'LEAVE' && isHolderUser(context, event.userId))) &&
+      event.connId !== undefined &&
+      context.holder !== null &&
+      context.holder.connIds.includes(event.connId),
+    /** The holder leaves from their last tab, or leaves as a user (no connId). */
+    leavesLastConnection: ({ context, event }) =>
+      event.type === 'LEAVE' &&
+      isHolderUser(context, event.userId) &&
+      (event.connId === undefined || withoutConnection(requireHolder(context).connIds, event.connId).length === 0),
+    isOverdueAtEventTime: ({ context, event }) => dueDeadline(context, Math.max(context.asOf, event.now)) !== null,
+    isGraceOver: ({ context }) => dueDeadline(context) === 'graceRelease',
+    isIdleOver: ({ context }) => dueDeadline(context) === 'idleRelease',
+    isWarningDue: ({ context }) => dueDeadline(context) === 'warning',
+    isWarningShown: ({ context }) => context.releaseAt !== null,
+    hasNoConnection: ({ context }) => context.holder !== null && context.holder.connIds.length === 0,
+  },
+  actions: {
+    observeEventTime: assign(({ context, event }) => ({ asOf: Math.max(context.asOf, event.now) })),
+    /** A timer fired: time has reached that deadline (and possibly more, but the machine cannot know). */
+    reachDeadline: assign(({ context }, params: { deadline: 'warnAt' | 'releaseAt' | 'graceUntil' }) => ({
+      asOf: Math.max(context.asOf, context[params.deadline] ?? context.asOf),
+    })),
+    grant: assign(({ context }, params: { userId: string; name: string; connId: string }) => ({
+      token: context.token + 1,
+      holder: {
+        userId: params.userId,
+        name: params.name,
+        connIds: [params.connId],
+        lockedAt: context.asOf,
+        lastActivityAt: context.asOf,
+      },
+      warnAt: context.asOf + context.durations.idleWarningMs,
+      releaseAt: null,
+      graceUntil: null,
+    })),
+    recordActivity: assign(({ context }) => ({
+      holder: { ...requireHolder(context), lastActivityAt: context.asOf },
+      warnAt: context.asOf + context.durations.idleWarningMs,
+      releaseAt: null,
+    })),
+    addConnection: assign(({ context }, params: { connId: string }) => ({
+      holder: { ...requireHolder(context), connIds: withConnection(requireHolder(context).connIds, params.connId) },
+      graceUntil: null,
+    })),
+    dropConnection: assign(({ context }, params: { connId: string | undefined }) => {
+      const connIds = withoutConnection(requireHolder(context).connIds, params.connId);
+      return {
+        holder: { ...requireHolder(context), connIds },
+        // The last connection gone: a reload comes back within the grace, a closed tab does not.
+        graceUntil: connIds.length === 0 ? context.asOf + context.durations.disconnectGraceMs : null,
+      };
+    }),
+    // The next deadline follows from the one that expired, not from whenever the timer ran.
+    startWarning: assign(({ context }) => ({
+      releaseAt: (context.warnAt ?? context.asOf) + context.durations.releaseAfterWarningMs,
+    })),
+    release: assign(({ context }, params: { reason: ReleaseReason }) => {
+      const token = context.token + 1;
+      return {
+        token,
+        holder: null,
+        warnAt: null,
+        releaseAt: null,
+        graceUntil: null,
+        lastRelease: {
+          reason: params.reason,
+          userId: requireHolder(context).userId,
+          holderToken: context.token,
+          token,
+          at: releaseTime(context, params.reason),
+        },
+      };
+    }),
+    // Hands the event back to the machine after a catch-up, to be judged in the state it led to.
+    redeliver: raise(({ event }) => event),
+    announceGrant: emit(({ context }, params: { connId: string }) => {
+      const holder = requireHolder(context);
+      return {
+        type: 'granted' as const,
+        userId: holder.userId,
+        name: holder.name,
+        token: context.token,
+        connId: params.connId,
+        at: holder.lockedAt,
+      };
+    }),
+    announceJoin: emit(({ context }, params: { connId: string }) => ({
+      type: 'connectionJoined' as const,
+      userId: requireHolder(context).userId,
+      connId: params.connId,
+      token: context.token,
+    })),
+    announceIdleWarning: emit(({ context }) => ({
+      type: 'idleWarning' as const,
+      userId: requireHolder(context).userId,
+      releaseAt: context.releaseAt ?? context.asOf,
+    })),
+    announceRelease: emit(({ context }) => ({ type: 'released' as const, ...requireLastRelease(context) })),
+    announceReplyAccepted: emit(({ context }, params: { userId: string }) => ({
+      type: 'replyAccepted' as const,
+      userId: params.userId,
+      token: context.token,
+    })),
+    announceReplyRefused: emit(({ context }, params: { userId: string; token: number }) => ({
+      type: 'replyRefused' as const,
+      userId: params.userId,
+      token: params.token,
+      reason: replyRefusal(context, params.userId),
+    })),
+    announceOpenRefused: emit(({ context }, params: { userId: string }) => {
+      const holder = requireHolder(context);
+      return {
+        type: 'openRefused' as const,
+        userId: params.userId,
+        holderUserId: holder.userId,
+        holderName: holder.name,
+        since: holder.lockedAt,
+      };
+    }),
+  },
+  delays: {
+    idleWarning: ({ context }) => timeUntil(context.warnAt, context.asOf),
+    releaseAfterWarning: ({ context }) => timeUntil(context.releaseAt, context.asOf),
+    disconnectGrace: ({ context }) => timeUntil(context.graceUntil, context.asOf),
+  },
+}).createMachine({
+  id: 'conversationLock',
+  context: ({ input }) => ({
+    conversationId: input.conversationId,
+    durations: {
+      idleWarningMs: input.idleWarningMs,
+      releaseAfterWarningMs: input.releaseAfterWarningMs,
+      disconnectGraceMs: input.disconnectGraceMs,
+    },
+    token: input.token,
+    holder: null,
+    warnAt: null,
+    releaseAt: null,
+    graceUntil: null,
+    asOf: 0,
+    lastRelease: null,
+  }),
+  initial: 'idle',
+  states: {
+    idle: {
+      on: {
+        OPEN: { target: 'held', actions: ['observeEventTime', ...grantToSender] },
+        // Taking over a free conversation is simply opening it.
+        TAKE_OVER: { target: 'held', actions: ['observeEventTime', ...grantToSender] },
+        REPLY: {
+          actions: { type: 'announceReplyRefused', params: ({ event }) => ({ userId: event.userId, token: event.token }) },
+        },
+      },
+    },
+
+    held: {
+      type: 'parallel',
+      // The deadline rules, checked after every step. Order matters only when two deadlines are
+      // overdue at once (a catch-up); dueDeadline() already picks the one that passed first.
+      always: [
+        {
+          guard: 'isGraceOver',
+          target: 'released',
+          actions: [{ type: 'release', params: { reason: 'disconnected' } }, 'announceRelease'],
+        },
+        {
+          guard: 'isIdleOver',
+          target: 'released',
+          actions: [{ type: 'release', params: { reason: 'idle' } }, 'announceRelease'],
+        },
+        { guard: 'isWarningDue', target: 'held', reenter: true, actions: ['startWarning', 'announceIdleWarning'] },
+      ],
+      on: {
+        OPEN: [
+          catchUp,
+          joinAsHolder,
+          // Someone else: refused, nothing changes; the host reads who holds it since when.
+          { actions: { type: 'announceOpenRefused', params: ({ event }) => ({ userId: event.userId }) } },
+        ],
+        TAKE_OVER: [
+          catchUp,
+          joinAsHolder,
+          // Release and grant in one step, so nobody can slip in between.
+          {
+            target: 'held',
+            reenter: true,
+            actions: [
+              'observeEventTime',
+              { type: 'release', params: { reason: 'takenOver' } },
+              'announceRelease',
+              ...grantToSender,
+            ],
+          },
+        ],
+        ACTIVITY: [catchUp, keepAlive],
+        STILL_WORKING: [catchUp, keepAlive],
+        LEAVE: [
+          catchUp,
+          {
+            guard: 'leavesLastConnection',
+            target: 'released',
+            actions: ['observeEventTime', { type: 'release', params: { reason: 'left' } }, 'announceRelease'],
+          },
+          // One of several tabs left: the others keep the lock.
+          {
+            guard: 'isHoldersConnection',
+            target: 'held',
+            reenter: true,
+            actions: [
+              'observeEventTime',
+              { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) },
+            ],
+          },
+        ],
+        DISCONNECT: [
+          catchUp,
+          {
+            guard: 'isHoldersConnection',
+            target: 'held',
+            reenter: true,
+            actions: ['observeEventTime', { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) }],
+          },
+        ],
+        RECONNECT: [
+          catchUp,
+          {
+            guard: 'isHolder',
+            target: 'held',
+            reenter: true,
+            actions: [
+              'observeEventTime',
+              { type: 'addConnection', params: ({ event }) => ({ connId: event.connId }) },
+              { type: 'announceJoin', params: ({ event }) => ({ connId: event.connId }) },
+            ],
+          },
+        ],
+        REPLY: [
+          catchUp,
+          {
+            guard: 'repliesWithCurrentToken',
+            target: 'held',
+            reenter: true,
+            actions: [
+              'observeEventTime',
+              'recordActivity',
+              { type: 'announceReplyAccepted', params: ({ event }) => ({ userId: event.userId }) },
+            ],
+          },
+          {
+            actions: { type: 'announceReplyRefused', params: ({ event }) => ({ userId: event.userId, token: event.token }) },
+          },
+        ],
+        REVOKE: [
+          catchUp,
+          {
+            guard: 'isHolder',
+            target: 'released',
+            actions: ['observeEventTime', { type: 'release', params: { reason: 'revoked' } }, 'announceRelease'],
+          },
+        ],
+        RESUME: [
+          catchUp,
+          { target: 'held', reenter: true, actions: 'observeEventTime' },
+        ],
+      },
+      states: {
+        attention: {
+          initial: 'routing',
+          states: {
+            // Transient: picks the substate from context, so any re-entry lands where it should.
+            routing: { always: [{ guard: 'isWarningShown', target: 'idleWarning' }, { target: 'lockedBy' }] },
+            lockedBy: {
+              after: { idleWarning: { actions: { type: 'reachDeadline', params: { deadline: 'warnAt' } } } },
+            },
+            idleWarning: {
+              after: { releaseAfterWarning: { actions: { type: 'reachDeadline', params: { deadline: 'releaseAt' } } } },
+            },
+          },
+        },
+        presence: {
+          initial: 'routing',
+          states: {
+            routing: { always: [{ guard: 'hasNoConnection', target: 'disconnected' }, { target: 'connected' }] },
+            connected: {},
+            disconnected: {
+              after: { disconnectGrace: { actions: { type: 'reachDeadline', params: { deadline: 'graceUntil' } } } },
+            },
+          },
+        },
+      },
+    },
+
+    // Transient: the release is recorded in context.lastRelease and announced; back to idle at once.
+    released: { always: { target: 'idle' } },
+  },
+});
+
+export type ConversationLockMachine = typeof conversationLockMachine;
+export type LockSnapshot = SnapshotFrom<ConversationLockMachine>;

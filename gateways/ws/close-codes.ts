@@ -1,0 +1,17 @@
+// WebSocket close codes of protocol v1 (documented in docs/protocol.md). 4000–4999 are ours.
+export const CloseCode = {
+  /** Normal end (server shutting down, client asked). */
+  normal: 1000,
+  /** The server is going away (restart, deploy). */
+  goingAway: 1001,
+  /** The session was revoked or expired: sign in again. */
+  sessionEnded: 4001,
+  /** The client kept sending after being told it was over its rate. */
+  rateLimited: 4008,
+  /** The client could not keep up with what it subscribed to (send buffer over the limit). */
+  tooSlow: 4009,
+  /** The client kept sending frames that are not protocol v1. */
+  protocolError: 4002,
+} as const;
+
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

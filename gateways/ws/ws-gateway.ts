@@ -1,0 +1,309 @@
+import uWS from 'uWebSockets.js';
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { Core } from '../../src/core.js';
+import type { CoreEvent } from '../../src/events.js';
+import type { Logger } from '../../src/logger.js';
+import type { Principal } from '../../src/auth/principal.js';
+import { AppError, isAppError } from '../../src/errors.js';
+import { ClientFrame, PROTOCOL_VERSION } from '../../src/schemas/ws.js';
+import { resolveAccountRef } from '../../src/services/account-access.js';
+import { requireDepartmentAdmin } from '../../src/services/auth-service.js';
+import { issuesOf } from '../rest/parse.js';
+import { messageView } from '../rest/views.js';
+import { statusLine } from '../http/status-line.js';
+import { CloseCode } from './close-codes.js';
+import { takeToken, type Connection, type RateLimit } from './connection.js';
+import { accountTopic, boardTopic } from './topics.js';
+
+// The WebSocket edge (protocol v1, docs/protocol.md): authenticate during the upgrade, validate
+// every frame, hand commands to the core, answer each with `ack` or `error`, and fan the core's
+// events out through uWS topics. No business rule lives here: access is checked by the core's
+// functions it calls.
+
+export const WS_PATH = '/ws';
+/** Offered by clients in Sec-WebSocket-Protocol, with the token as `bearer.<token>`. */
+export const SUBPROTOCOL = 'switchboard.v1';
+
+export interface WsOptions {
+  log: Logger;
+  maxPayloadBytes: number;
+  /** Bytes queued for one slow socket before it is closed (tooSlow). */
+  maxBackpressureBytes: number;
+  idleTimeoutSeconds: number;
+  rateLimit: RateLimit;
+  nodeId: string;
+}
+
+export interface WsGateway {
+  connectionCount(): number;
+  closeAll(): void;
+}
+
+type Ws = WebSocket<Connection>;
+
+export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): WsGateway {
+  const sockets = new Map<string, Ws>();
+  const byUser = new Map<string, Set<string>>();
+  const chains = new Map<string, Promise<void>>();
+  let seq = 0;
+  const clock = core.context.clock;
+
+  const send = (ws: Ws, frame: Record<string, unknown>): void => {
+    const conn = ws.getUserData();
+    if (conn.closed) return;
+    ws.cork(() => {
+      // 2: dropped because the socket is over maxBackpressure: it cannot keep up, so it goes.
+      if (ws.send(JSON.stringify(frame)) === 2) ws.end(CloseCode.tooSlow, 'too slow');
+    });
+  };
+  const sendTo = (connIds: Iterable<string>, frame: Record<string, unknown>): void => {
+    for (const id of connIds) {
+      const ws = sockets.get(id);
+      if (ws) send(ws, frame);
+    }
+  };
+  const principalOf = (c: Connection): Principal => ({ kind: 'user', user: c.user, sessionTokenHash: c.sessionTokenHash });
+
+  app.ws<Connection>(WS_PATH, {
+    compression: uWS.DISABLED,
+    maxPayloadLength: o.maxPayloadBytes,
+    maxBackpressure: o.maxBackpressureBytes,
+    // A subscriber over the limit when a topic message is published is closed rather than
+    // silently skipped: a client that missed events would show a wrong lock state.
+    closeOnBackpressureLimit: 1,
+    idleTimeout: o.idleTimeoutSeconds,
+    sendPingsAutomatically: true,
+
+    upgrade: (res, req, context) => {
+      // Copy everything before the first await: the request dies with this callback.
+      const key = req.getHeader('sec-websocket-key');
+      const protocols = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const offered = protocols.split(',').map((p) => p.trim()).filter(Boolean);
+      const token = query.get('token') ?? offered.find((p) => p.startsWith('bearer.'))?.slice('bearer.'.length) ?? null;
+      const echo = offered.find((p) => p === SUBPROTOCOL) ?? offered[0] ?? '';
+      core.auth.authenticate(token).then(
+        (p) => {
+          if (aborted) return;
+          if (p.kind !== 'user') {
+            res.cork(() => res.writeStatus(statusLine(403)).end('API keys cannot open WebSockets'));
+            return;
+          }
+          const conn: Connection = {
+            id: `${o.nodeId}:${++seq}`,
+            user: p.user,
+            sessionTokenHash: p.sessionTokenHash,
+            accounts: null,
+            boards: null,
+            open: null,
+            tokens: o.rateLimit.burst,
+            refilledAt: clock.now(),
+            strikes: 0,
+            closed: false,
+          };
+          res.cork(() => res.upgrade(conn, key, echo, extensions, context));
+        },
+        (e: unknown) => {
+          if (aborted) return;
+          const status = isAppError(e) ? e.status : 500;
+          res.cork(() => res.writeStatus(statusLine(status)).end(isAppError(e) ? e.message : 'upgrade failed'));
+        },
+      );
+    },
+
+    open: (ws) => {
+      const conn = ws.getUserData();
+      sockets.set(conn.id, ws);
+      let mine = byUser.get(conn.user.id);
+      if (!mine) byUser.set(conn.user.id, (mine = new Set()));
+      mine.add(conn.id);
+      send(ws, { type: 'ack', re: 'hello', protocol: PROTOCOL_VERSION, connectionId: conn.id, user: { id: conn.user.id, name: conn.user.name } });
+    },
+
+    message: (ws, message) => {
+      const conn = ws.getUserData();
+      // The ArrayBuffer is neutered when this callback returns: decode it now.
+      const text = Buffer.from(message).toString('utf8');
+      if (!takeToken(conn, o.rateLimit, clock.now())) {
+        if (conn.strikes > o.rateLimit.maxStrikes) ws.end(CloseCode.rateLimited, 'rate limit');
+        else send(ws, { type: 'error', code: 'rate_limited', message: `Over ${o.rateLimit.perSecond} frames per second; slow down` });
+        return;
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        send(ws, { type: 'error', code: 'bad_request', message: 'Frames are JSON objects with a "type"' });
+        return;
+      }
+      const parsed = ClientFrame.safeParse(raw);
+      if (!parsed.success) {
+        const id = (raw as { id?: unknown } | null)?.id;
+        const re = typeof id === 'string' && id.length <= 64 ? { re: id } : {};
+        send(ws, { type: 'error', ...re, code: 'validation_failed', message: issuesOf(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ') });
+        return;
+      }
+      const frame = parsed.data;
+      // One connection's commands run in order (open before leave), each after the previous.
+      const previous = chains.get(conn.id) ?? Promise.resolve();
+      const next = previous.then(() => run(ws, conn, frame));
+      chains.set(conn.id, next);
+      void next.finally(() => {
+        if (chains.get(conn.id) === next) chains.delete(conn.id);
+      });
+    },
+
+    close: (ws) => {
+      const conn = ws.getUserData();
+      conn.closed = true;
+      sockets.delete(conn.id);
+      chains.delete(conn.id);
+      const mine = byUser.get(conn.user.id);
+      mine?.delete(conn.id);
+      if (mine?.size === 0) byUser.delete(conn.user.id);
+      if (conn.open && conn.open.size > 0) {
+        // A lost connection starts the lock's grace period: a reload keeps the lock.
+        void core.locks.disconnect(conn.id, [...conn.open]).catch((err: unknown) => o.log.error({ err, connId: conn.id }, 'disconnect failed'));
+      }
+    },
+  });
+
+  async function run(ws: Ws, conn: Connection, frame: ClientFrame): Promise<void> {
+    if (conn.closed) return;
+    const re = frame.id;
+    try {
+      const result = await command(ws, conn, frame);
+      send(ws, { type: 'ack', ...(re !== undefined ? { re } : {}), ...result });
+    } catch (e) {
+      const err = isAppError(e) ? e : new AppError('internal', 'Something went wrong on our side');
+      if (!isAppError(e)) o.log.error({ err: e, connId: conn.id, frame: frame.type }, 'websocket command failed');
+      send(ws, { type: 'error', ...(re !== undefined ? { re } : {}), code: err.code, message: err.message });
+    }
+  }
+
+  async function command(ws: Ws, conn: Connection, frame: ClientFrame): Promise<Record<string, unknown>> {
+    const p = principalOf(conn);
+    switch (frame.type) {
+      case 'ping':
+        return { pong: clock.now() };
+      case 'subscribe': {
+        const account = await resolveAccountRef(core.context, p, frame.account);
+        if (conn.closed) return {};
+        ws.subscribe(accountTopic(account.id));
+        (conn.accounts ??= new Set()).add(account.id);
+        return { account: { id: account.id, apiCode: account.apiCode, name: account.name } };
+      }
+      case 'unsubscribe': {
+        const account = await resolveAccountRef(core.context, p, frame.account);
+        if (!conn.closed && conn.accounts?.delete(account.id)) ws.unsubscribe(accountTopic(account.id));
+        return {};
+      }
+      case 'watchLocks': {
+        await requireDepartmentAdmin(core.context, conn.user, frame.departmentId);
+        const locks = await core.locks.board(p, frame.departmentId);
+        if (conn.closed) return {};
+        ws.subscribe(boardTopic(frame.departmentId));
+        (conn.boards ??= new Set()).add(frame.departmentId);
+        return { locks };
+      }
+      case 'unwatchLocks':
+        if (conn.boards?.delete(frame.departmentId)) ws.unsubscribe(boardTopic(frame.departmentId));
+        return {};
+      case 'open': {
+        const r = await core.locks.open(p, conn.id, frame.conversationId);
+        (conn.open ??= new Set()).add(frame.conversationId);
+        return r.granted ? { granted: true, lock: r.view, lockToken: r.lockToken } : { granted: false, lock: r.view };
+      }
+      case 'activity':
+        return { lock: await core.locks.activity(p, conn.id, frame.conversationId) };
+      case 'stillWorking':
+        return { lock: await core.locks.stillWorking(p, conn.id, frame.conversationId) };
+      case 'leave': {
+        conn.open?.delete(frame.conversationId);
+        return { lock: await core.locks.leave(p, conn.id, frame.conversationId) };
+      }
+      case 'takeOver': {
+        const r = await core.locks.takeOver(p, conn.id, frame.conversationId);
+        (conn.open ??= new Set()).add(frame.conversationId);
+        return { granted: true, lock: r.view, lockToken: r.lockToken };
+      }
+      case 'reply': {
+        const message = await core.locks.reply(p, frame.conversationId, frame.lockToken, frame.text);
+        return { message: messageView(message), ...(frame.clientRef ? { clientRef: frame.clientRef } : {}) };
+      }
+    }
+  }
+
+  // --- the core's events, out to sockets --------------------------------------------------------
+
+  core.events.on((e: CoreEvent) => {
+    switch (e.type) {
+      case 'message':
+        app.publish(accountTopic(e.accountId), JSON.stringify({ type: 'message', conversationId: e.message.conversationId, accountId: e.accountId, message: messageView(e.message) }));
+        return;
+      case 'conversation': {
+        const c = e.conversation;
+        app.publish(accountTopic(e.accountId), JSON.stringify({ type: 'conversation', conversationId: c.id, accountId: c.accountId, folder: c.folder, unread: c.unread, lastMessageAt: c.lastMessageAt }));
+        return;
+      }
+      case 'lock': {
+        const frame = { type: 'lock', ...e.view };
+        const json = JSON.stringify(frame);
+        app.publish(accountTopic(e.view.accountId), json);
+        if (e.departmentId) app.publish(boardTopic(e.departmentId), json);
+        if (e.lockToken !== null) sendTo(e.holderConnIds, { ...frame, lockToken: e.lockToken });
+        return;
+      }
+      case 'lockIdleWarning':
+        sendTo(e.connIds, { type: 'idleWarning', conversationId: e.conversationId, releaseAt: e.releaseAt });
+        return;
+      case 'lockReleased':
+        sendTo(e.connIds, { type: 'released', conversationId: e.conversationId, reason: e.reason, ...(e.by ? { by: e.by } : {}) });
+        return;
+      case 'membership':
+        for (const userId of e.removedUserIds) revokeAccount(userId, e.accountId);
+        return;
+      case 'sessionRevoked':
+        endSessions(e.userId, e.tokenHash);
+        return;
+    }
+  });
+
+  /** A member removed from an account: no more events about it, and their locks in it go. */
+  function revokeAccount(userId: string, accountId: string): void {
+    for (const id of byUser.get(userId) ?? []) {
+      const ws = sockets.get(id);
+      const conn = ws?.getUserData();
+      if (!ws || !conn) continue;
+      if (conn.accounts?.delete(accountId)) {
+        ws.cork(() => ws.unsubscribe(accountTopic(accountId)));
+        send(ws, { type: 'error', code: 'access_revoked', message: 'Your access to this account was removed', accountId });
+      }
+    }
+    void core.locks.revokeUser(userId, { accountId }).catch((err: unknown) => o.log.error({ err, userId }, 'revoking locks failed'));
+  }
+
+  /** Sessions ended (sign-out, password change, disabled user): their sockets close, their locks go. */
+  function endSessions(userId: string, tokenHash: string | null): void {
+    for (const id of [...(byUser.get(userId) ?? [])]) {
+      const ws = sockets.get(id);
+      const conn = ws?.getUserData();
+      if (!ws || !conn || (tokenHash !== null && conn.sessionTokenHash !== tokenHash)) continue;
+      ws.end(CloseCode.sessionEnded, 'session ended');
+    }
+    void core.locks.revokeUser(userId, {}).catch((err: unknown) => o.log.error({ err, userId }, 'revoking locks failed'));
+  }
+
+  return {
+    connectionCount: () => sockets.size,
+    closeAll: () => {
+      for (const ws of [...sockets.values()]) ws.end(CloseCode.goingAway, 'server shutting down');
+    },
+  };
+}
+

@@ -1,0 +1,378 @@
+import { createActor, type Actor } from 'xstate';
+import {
+  conversationLockMachine,
+  holderConnectionsOf,
+  isHeldBy,
+  lockView as machineView,
+  type LockEmitted,
+  type LockEvent,
+  type LockSnapshot,
+} from '../../actors/conversation/index.js';
+import type { Account, Message } from '../domain/types.js';
+import type { Principal } from '../auth/principal.js';
+import type { CoreContext } from '../services/context.js';
+import type { MessagingService } from '../services/messaging-service.js';
+import type { LockRecord } from '../store/store.js';
+import type { LockView, OpenResult } from './lock-view.js';
+import { AppError, notFound } from '../errors.js';
+import { canManageDepartment } from '../auth/access.js';
+import { accessibleConversation } from '../services/account-access.js';
+import { requireDepartmentAdmin, requireUser } from '../services/auth-service.js';
+
+// The actor host: one XState lock actor per group-account conversation, activated on first use
+// and passivated when idle and unwatched. Everything that happens to an actor (a command, or one
+// of its own timers firing) goes through that conversation's mailbox, one at a time: the event is
+// sent, the new snapshot is saved with a compare-and-set on the fencing token, and only then are
+// clients told. The store, not memory, decides: a save that finds another token stops the actor.
+
+type LockActor = Actor<typeof conversationLockMachine>;
+
+interface Entry {
+  conversationId: string;
+  account: Account;
+  actor: LockActor;
+  /** The token the store holds for this conversation (what the next save must find). */
+  savedToken: number;
+  /** Serialises everything done to this actor. */
+  mailbox: Promise<unknown>;
+  /** Emitted events not yet published (they go out after the save). */
+  emitted: LockEmitted[];
+  /** The holder's connections as of the last save (a release needs to know whom to tell). */
+  holderConnIds: readonly string[];
+  lastPublished: string;
+  /** Connections that have the conversation open (passivation). */
+  viewers: Set<string>;
+  /** True while a command runs on the actor (its transitions are saved by the command itself). */
+  inCommand: boolean;
+  stopped: boolean;
+}
+
+export class LockHost {
+  private readonly entries = new Map<string, Entry>();
+  private readonly activating = new Map<string, Promise<Entry>>();
+
+  constructor(
+    private readonly c: CoreContext,
+    private readonly messaging: MessagingService,
+  ) {}
+
+  /** Re-activates every lock held when the node stopped, so its timers run again. */
+  async start(): Promise<void> {
+    const accounts = await this.c.store.accounts.listGroup();
+    const held = await this.c.store.locks.listActive(accounts.map((a) => a.id));
+    for (const record of held) {
+      const conversation = await this.c.store.conversations.get(record.conversationId);
+      const account = accounts.find((a) => a.id === record.accountId);
+      if (conversation && account) await this.entryFor(conversation.id, account);
+    }
+  }
+
+  stop(): void {
+    for (const e of this.entries.values()) this.passivate(e);
+  }
+
+  activeCount(): number {
+    return this.entries.size;
+  }
+
+  async open(p: Principal, connId: string, conversationId: string): Promise<OpenResult> {
+    const user = requireUser(p);
+    const entry = await this.forCommand(p, conversationId);
+    return this.run(entry, () => {
+      entry.viewers.add(connId);
+      entry.actor.send({ type: 'OPEN', userId: user.id, name: user.name, connId, now: this.now() });
+    }).then(() => this.openResult(entry, user.id));
+  }
+
+  async takeOver(p: Principal, connId: string, conversationId: string): Promise<Extract<OpenResult, { granted: true }>> {
+    const user = requireUser(p);
+    const entry = await this.forCommand(p, conversationId);
+    if (!canManageDepartment(user, entry.account.departmentId!)) throw new AppError('forbidden', 'Only a department admin can take over a conversation');
+    await this.run(entry, () => {
+      entry.viewers.add(connId);
+      entry.actor.send({ type: 'TAKE_OVER', userId: user.id, name: user.name, connId, now: this.now() });
+    });
+    const r = this.openResult(entry, user.id);
+    if (!r.granted) throw new AppError('internal', 'take over did not grant the lock');
+    return r;
+  }
+
+  async activity(p: Principal, connId: string, conversationId: string): Promise<LockView> {
+    return this.simple(p, conversationId, (userId) => ({ type: 'ACTIVITY', userId, connId, now: this.now() }));
+  }
+
+  async stillWorking(p: Principal, _connId: string, conversationId: string): Promise<LockView> {
+    return this.simple(p, conversationId, (userId) => ({ type: 'STILL_WORKING', userId, now: this.now() }));
+  }
+
+  async leave(p: Principal, connId: string, conversationId: string): Promise<LockView> {
+    const entry = await this.forCommand(p, conversationId);
+    const user = requireUser(p);
+    await this.run(entry, () => {
+      entry.viewers.delete(connId);
+      // This tab leaves; the lock goes with the holder's last tab (another tab keeps it).
+      entry.actor.send({ type: 'LEAVE', userId: user.id, connId, now: this.now() });
+    });
+    const view = this.view(entry);
+    this.passivateIfIdle(entry);
+    return view;
+  }
+
+  /** A socket closed: the lock's grace period starts for conversations it held. */
+  async disconnect(connId: string, conversationIds: string[]): Promise<void> {
+    for (const id of conversationIds) {
+      const entry = this.entries.get(id);
+      if (!entry) continue;
+      await this.run(entry, () => {
+        entry.viewers.delete(connId);
+        entry.actor.send({ type: 'DISCONNECT', connId, now: this.now() });
+      });
+      this.passivateIfIdle(entry);
+    }
+  }
+
+  /** Access removed (membership, session): the user's locks (in one account, or all) go at once. */
+  async revokeUser(userId: string, scope: { accountId?: string }): Promise<void> {
+    for (const entry of [...this.entries.values()]) {
+      if (scope.accountId !== undefined && entry.account.id !== scope.accountId) continue;
+      if (!isHeldBy(entry.actor.getSnapshot(), userId)) continue;
+      await this.run(entry, () => entry.actor.send({ type: 'REVOKE', userId, now: this.now() }));
+      this.passivateIfIdle(entry);
+    }
+  }
+
+  /**
+   * A reply: group accounts need the current lock token. The actor checks it (and counts the reply
+   * as activity), then the store commits the message only if the conversation's token still is
+   * that token (the fence). Personal-account conversations have no lock.
+   */
+  async reply(p: Principal, conversationId: string, lockToken: number | undefined, text: string): Promise<Message> {
+    const { account } = await accessibleConversation(this.c, p, conversationId);
+    if (account.kind !== 'group') return this.messaging.reply(p, conversationId, { text });
+    if (lockToken === undefined) throw new AppError('lock_required', 'Open the conversation to get its lock, then reply with its lockToken');
+    const user = requireUser(p);
+    const entry = await this.entryFor(conversationId, account);
+    return this.run(entry, async () => {
+      const before = entry.emitted.length;
+      entry.actor.send({ type: 'REPLY', userId: user.id, token: lockToken, now: this.now() });
+      const verdict = entry.emitted.slice(before).find((e) => e.type === 'replyAccepted' || e.type === 'replyRefused');
+      if (verdict?.type !== 'replyAccepted') {
+        throw new AppError('stale_lock_token', this.refusal(entry, user.id));
+      }
+      await this.save(entry);
+      return this.messaging.reply(p, conversationId, { text, lockToken });
+    });
+  }
+
+  /** The live board's first picture: held locks of the department's group accounts. */
+  async board(p: Principal, departmentId: string): Promise<LockView[]> {
+    await requireDepartmentAdmin(this.c, requireUser(p), departmentId);
+    const accounts = await this.c.store.accounts.listGroup({ departmentId });
+    const records = await this.c.store.locks.listActive(accounts.map((a) => a.id));
+    return records.map(recordView);
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  private now(): number {
+    return this.c.clock.now();
+  }
+
+  private async simple(p: Principal, conversationId: string, event: (userId: string) => LockEvent): Promise<LockView> {
+    const user = requireUser(p);
+    const entry = await this.forCommand(p, conversationId);
+    await this.run(entry, () => entry.actor.send(event(user.id)));
+    return this.view(entry);
+  }
+
+  private openResult(entry: Entry, userId: string): OpenResult {
+    const snap = entry.actor.getSnapshot();
+    const view = this.view(entry);
+    return isHeldBy(snap, userId) ? { granted: true, view, lockToken: snap.context.token } : { granted: false, view };
+  }
+
+  private refusal(entry: Entry, userId: string): string {
+    const v = this.view(entry);
+    if (v.holder && v.holder.userId !== userId) return `${v.holder.name} is responding (since ${new Date(v.since!).toISOString()})`;
+    return 'Your lock on this conversation has ended; open it again';
+  }
+
+  private view(entry: Entry): LockView {
+    const { token: _secret, ...v } = machineView(entry.actor.getSnapshot());
+    return { ...v, accountId: entry.account.id };
+  }
+
+  /** Access check, then the actor (activated when needed). */
+  private async forCommand(p: Principal, conversationId: string): Promise<Entry> {
+    const { account } = await accessibleConversation(this.c, p, conversationId);
+    if (account.kind !== 'group') throw new AppError('no_lock', 'Personal-account conversations have no lock');
+    return this.entryFor(conversationId, account);
+  }
+
+  private async entryFor(conversationId: string, account: Account): Promise<Entry> {
+    const live = this.entries.get(conversationId);
+    if (live && !live.stopped) return live;
+    let pending = this.activating.get(conversationId);
+    if (!pending) {
+      pending = this.activate(conversationId, account).finally(() => this.activating.delete(conversationId));
+      this.activating.set(conversationId, pending);
+    }
+    return pending;
+  }
+
+  private async activate(conversationId: string, account: Account): Promise<Entry> {
+    const conversation = await this.c.store.conversations.get(conversationId);
+    if (!conversation) throw notFound('Conversation');
+    const record = await this.c.store.locks.get(conversationId);
+    const { lock } = this.c.config;
+    const input = {
+      conversationId,
+      idleWarningMs: lock.idleWarningMs,
+      releaseAfterWarningMs: lock.releaseAfterWarningMs,
+      disconnectGraceMs: lock.disconnectGraceMs,
+      token: conversation.lockToken,
+    };
+    const clock = { setTimeout: (fn: () => void, ms: number) => this.c.clock.setTimeout(fn, ms), clearTimeout: (h: unknown) => this.c.clock.clearTimeout(h as never) };
+    const restored = record && record.token === conversation.lockToken ? (JSON.parse(record.snapshot) as LockSnapshot) : undefined;
+    const actor = createActor(conversationLockMachine, { input, clock, ...(restored ? { snapshot: restored } : {}) });
+    const entry: Entry = {
+      conversationId,
+      account,
+      actor,
+      savedToken: conversation.lockToken,
+      mailbox: Promise.resolve(),
+      emitted: [],
+      holderConnIds: restored ? holderConnectionsOf(restored) : [],
+      // What clients already know: nothing new to say about a freshly activated actor.
+      lastPublished: publishKey(actor.getSnapshot()),
+      viewers: new Set(),
+      inCommand: false,
+      stopped: false,
+    };
+    const log = this.c.log.child({ conversationId });
+    actor.on('*', (e) => entry.emitted.push(e as LockEmitted));
+    actor.subscribe({
+      next: () => {
+        // A timer fired (commands are saved by `run`): save and tell, in mailbox order.
+        if (!entry.inCommand) this.enqueue(entry, () => this.save(entry));
+      },
+      error: (err) => {
+        // A failing actor is contained: dropped here, re-activated from the store on next use.
+        log.error({ err }, 'lock actor failed; passivated');
+        this.passivate(entry);
+      },
+    });
+    actor.start();
+    if (restored) await this.run(entry, () => actor.send({ type: 'RESUME', now: this.now() }));
+    this.entries.set(conversationId, entry);
+    return entry;
+  }
+
+  private enqueue<T>(entry: Entry, fn: () => Promise<T> | T): Promise<T> {
+    const next = entry.mailbox.then(fn, fn);
+    entry.mailbox = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Runs a command on the actor, then saves and publishes what it did. */
+  private run<T>(entry: Entry, fn: () => Promise<T> | T): Promise<T> {
+    return this.enqueue(entry, async () => {
+      if (entry.stopped) throw new AppError('conflict', 'The conversation moved; try again');
+      entry.inCommand = true;
+      let result: T;
+      try {
+        result = await fn();
+      } finally {
+        entry.inCommand = false;
+      }
+      await this.save(entry);
+      return result;
+    });
+  }
+
+  /** Compare-and-set the snapshot and token; then publish. */
+  private async save(entry: Entry): Promise<void> {
+    if (entry.stopped) return;
+    const snapshot = entry.actor.getSnapshot();
+    const v = machineView(snapshot);
+    const record: LockRecord = {
+      conversationId: entry.conversationId,
+      accountId: entry.account.id,
+      snapshot: JSON.stringify(entry.actor.getPersistedSnapshot()),
+      token: v.token,
+      state: v.state,
+      holderUserId: v.holder?.userId ?? null,
+      holderName: v.holder?.name ?? null,
+      since: v.since ?? null,
+      releaseAt: v.releaseAt ?? null,
+      updatedAt: this.now(),
+    };
+    const key = publishKey(snapshot);
+    if (key !== entry.lastPublished || entry.emitted.length > 0) {
+      const ok = await this.c.store.locks.save(record, entry.savedToken);
+      if (!ok) {
+        this.c.log.warn({ conversationId: entry.conversationId }, 'lock moved on elsewhere; stopping this activation');
+        this.passivate(entry);
+        throw new AppError('conflict', 'The conversation moved; try again');
+      }
+      entry.savedToken = record.token;
+    }
+    this.publish(entry, snapshot, key);
+  }
+
+  private publish(entry: Entry, snapshot: LockSnapshot, key: string): void {
+    const emitted = entry.emitted.splice(0);
+    const previousHolderConns = entry.holderConnIds;
+    entry.holderConnIds = holderConnectionsOf(snapshot);
+    const base = { conversationId: entry.conversationId, accountId: entry.account.id };
+    for (const e of emitted) {
+      if (e.type === 'idleWarning') {
+        this.c.events.emit({ type: 'lockIdleWarning', ...base, userId: e.userId, connIds: [...entry.holderConnIds], releaseAt: e.releaseAt });
+      } else if (e.type === 'released') {
+        const v = machineView(snapshot);
+        const by = e.reason === 'takenOver' && v.holder ? v.holder : undefined;
+        this.c.events.emit({ type: 'lockReleased', ...base, userId: e.userId, connIds: [...previousHolderConns], reason: e.reason, ...(by ? { by } : {}) });
+      }
+    }
+    if (key === entry.lastPublished) return;
+    entry.lastPublished = key;
+    const v = machineView(snapshot);
+    this.c.events.emit({
+      type: 'lock',
+      view: this.view(entry),
+      departmentId: entry.account.departmentId,
+      holderConnIds: [...entry.holderConnIds],
+      lockToken: v.holder ? v.token : null,
+    });
+  }
+
+  private passivateIfIdle(entry: Entry): void {
+    if (entry.viewers.size === 0 && machineView(entry.actor.getSnapshot()).state === 'idle') {
+      void this.enqueue(entry, () => this.passivate(entry));
+    }
+  }
+
+  private passivate(entry: Entry): void {
+    if (entry.stopped) return;
+    entry.stopped = true;
+    entry.actor.stop();
+    if (this.entries.get(entry.conversationId) === entry) this.entries.delete(entry.conversationId);
+  }
+}
+
+/** Changes clients must hear about: token, state, holder, deadline, the holder's connections. */
+function publishKey(snapshot: LockSnapshot): string {
+  const v = machineView(snapshot);
+  return `${v.token}|${v.state}|${v.holder?.userId ?? ''}|${v.releaseAt ?? ''}|${holderConnectionsOf(snapshot).join(',')}`;
+}
+
+function recordView(r: LockRecord): LockView {
+  return {
+    conversationId: r.conversationId,
+    accountId: r.accountId,
+    state: r.state,
+    ...(r.holderUserId ? { holder: { userId: r.holderUserId, name: r.holderName ?? '' } } : {}),
+    ...(r.since !== null ? { since: r.since } : {}),
+    ...(r.releaseAt !== null ? { releaseAt: r.releaseAt } : {}),
+  };
+}

@@ -1,0 +1,101 @@
+import WebSocket from 'ws';
+
+// A real WebSocket client (the `ws` package) speaking protocol v1, for integration tests: every
+// frame received is kept, `request` sends a command and resolves with its ack or error, and
+// `next` waits for a matching frame with a deadline.
+
+// Frames are asserted structurally by tests; `any` keeps those assertions short.
+export type Frame = Record<string, any>;
+
+export class WsClient {
+  readonly frames: Frame[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private seq = 0;
+  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
+  private closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Frame;
+      this.frames.push(frame);
+      for (const w of [...this.waiters]) {
+        if (w.match(frame)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(frame);
+        }
+      }
+    });
+    socket.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.closeWaiters.splice(0).forEach((w) => w(this.closed!));
+    });
+  }
+
+  /** Connects with the token in the query string (or in Sec-WebSocket-Protocol) and waits for the hello. */
+  static async connect(url: string, token: string | null, via: 'query' | 'protocol' = 'query'): Promise<WsClient> {
+    const target = via === 'query' && token ? `${url}?token=${encodeURIComponent(token)}` : url;
+    const protocols = via === 'protocol' && token ? ['switchboard.v1', `bearer.${token}`] : undefined;
+    const socket = new WebSocket(target, protocols);
+    const client = new WsClient(socket);
+    const hello = client.next((f) => f.type === 'ack' && f.re === 'hello', 'the hello');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      socket.once('error', reject);
+    });
+    await hello;
+    return client;
+  }
+
+  send(frame: Frame | string): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Sends a command with a fresh id; resolves with the ack or error frame answering it. */
+  request(frame: Frame, timeoutMs = 5_000): Promise<Frame> {
+    const id = `r${++this.seq}`;
+    const answer = this.next((f) => (f.type === 'ack' || f.type === 'error') && f.re === id, `the answer to ${frame.type}`, timeoutMs);
+    this.send({ ...frame, id });
+    return answer;
+  }
+
+  /** The first frame (already received or still to come) matching `match`, or a failure at the deadline. */
+  next(match: (f: Frame) => boolean, what: string, timeoutMs = 5_000, since = 0): Promise<Frame> {
+    const seen = this.frames.slice(since).find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (f: Frame) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(this.frames.slice(-5))}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Frames received from now on only (a mark to pass to `next` as `since`). */
+  mark(): number {
+    return this.frames.length;
+  }
+
+  waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out waiting for the socket to close')), timeoutMs);
+      this.closeWaiters.push((c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
