@@ -1,0 +1,286 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
+import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
+import { buildOrg, login, type Org } from '../helpers/org.js';
+import { WsClient } from '../helpers/ws-client.js';
+
+// Two people and an operator on real WebSocket clients, against the gateway on port 0, with the
+// server's clock simulated: the conversation lock exactly as DOMAIN.md describes it.
+
+const clock = new ManualClock(Date.parse('2026-01-05T10:00:00-05:00'));
+let t: TestSwitchboard;
+let org: Org;
+const clients: WsClient[] = [];
+
+beforeAll(async () => {
+  t = await startTestSwitchboard({}, { clock });
+  org = await buildOrg(t);
+});
+afterAll(async () => {
+  clients.forEach((c) => c.close());
+  await t?.close();
+});
+
+async function connect(token: string, via: 'query' | 'protocol' = 'query'): Promise<WsClient> {
+  const c = await WsClient.connect(t.sb.wsUrl, token, via);
+  clients.push(c);
+  return c;
+}
+
+let studentSeq = 0;
+/** A fresh conversation in the group account's Inbox: a new student texts in. */
+async function newConversation(): Promise<string> {
+  const phone = `+1617555${String(2000 + ++studentSeq).padStart(4, '0')}`;
+  const r = await t.http.post('/simulator/messages', { from: phone, to: org.account.numbers[0], text: 'Hi, question about my application' });
+  expect(r.body.delivery.state).toBe('delivered');
+  const contact = await t.sb.store.contacts.getByPhone(phone);
+  return (await t.sb.store.conversations.getByPair(org.account.id, contact!.id))!.id;
+}
+
+const { idleWarningMs, releaseAfterWarningMs, disconnectGraceMs } = { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 };
+
+describe('the conversation lock over WebSockets', () => {
+  it('gives the lock to the first of two racing staff; the other sees who is responding, then gets it when they leave', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    const dean = await connect(org.deptAdmin.token, 'protocol');
+    await dean.request({ type: 'subscribe', account: org.account.apiCode });
+
+    const [a, b] = await Promise.all([dana.request({ type: 'open', conversationId }), dean.request({ type: 'open', conversationId })]);
+    const winner = a.granted ? { ws: dana, ack: a } : { ws: dean, ack: b };
+    const loser = a.granted ? { ws: dean, ack: b, token: org.deptAdmin.token } : { ws: dana, ack: a, token: org.member.token };
+    expect([a.granted, b.granted].sort()).toEqual([false, true]);
+    expect(winner.ack.lockToken).toEqual(expect.any(Number));
+    expect(loser.ack.lock).toMatchObject({ state: 'locked', holder: { name: winner.ws === dana ? 'Dana Reyes' : 'Dean Admin' }, since: clock.now() });
+    expect(loser.ack.lockToken).toBeUndefined();
+
+    // The loser's reply is refused with the holder's name, over WebSocket and over REST.
+    const refused = await loser.ws.request({ type: 'reply', conversationId, lockToken: winner.ack.lockToken, text: 'me too' });
+    expect(refused).toMatchObject({ type: 'error', code: 'stale_lock_token', message: expect.stringMatching(/is responding/) });
+    const rest = await t.http.post(`/api/v1/conversations/${conversationId}/messages`, { text: 'me too', lockToken: winner.ack.lockToken }, loser.token);
+    expect(rest.body.error.code).toBe('stale_lock_token');
+
+    const mark = loser.ws.mark();
+    await winner.ws.request({ type: 'leave', conversationId });
+    if (loser.ws === dean) await dean.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'the idle lock', 5_000, mark);
+    const second = await loser.ws.request({ type: 'open', conversationId });
+    expect(second.granted).toBe(true);
+    expect(second.lockToken).toBeGreaterThan(winner.ack.lockToken);
+    // The old holder's token is dead for good.
+    const stale = await winner.ws.request({ type: 'reply', conversationId, lockToken: winner.ack.lockToken, text: 'late' });
+    expect(stale.code).toBe('stale_lock_token');
+    const ok = await loser.ws.request({ type: 'reply', conversationId, lockToken: second.lockToken, text: 'Answering now', clientRef: 'c-1' });
+    expect(ok).toMatchObject({ type: 'ack', clientRef: 'c-1', message: { text: 'Answering now', sentBy: { userId: expect.any(String) } } });
+  });
+
+  it('asks "are you still working?" after 3 idle minutes and releases 60 s later without an answer', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    const dean = await connect(org.deptAdmin.token);
+    await dean.request({ type: 'subscribe', account: org.account.apiCode });
+    const opened = await dana.request({ type: 'open', conversationId });
+    expect(opened.granted).toBe(true);
+
+    clock.advance(idleWarningMs - 1);
+    expect(dana.frames.some((f) => f.type === 'idleWarning' && f.conversationId === conversationId)).toBe(false);
+    clock.advance(1);
+    const warning = await dana.next((f) => f.type === 'idleWarning' && f.conversationId === conversationId, 'the idle warning');
+    expect(warning.releaseAt).toBe(clock.now() + releaseAfterWarningMs);
+    await dean.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idleWarning', 'the board seeing the warning');
+
+    clock.advance(releaseAfterWarningMs);
+    const released = await dana.next((f) => f.type === 'released' && f.conversationId === conversationId, 'the release');
+    expect(released.reason).toBe('idle');
+    await dean.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'others seeing it free');
+    expect((await dean.request({ type: 'open', conversationId })).granted).toBe(true);
+  });
+
+  it('keeps the lock when the holder confirms they are still working, and on activity', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    const opened = await dana.request({ type: 'open', conversationId });
+    clock.advance(idleWarningMs);
+    await dana.next((f) => f.type === 'idleWarning' && f.conversationId === conversationId, 'the idle warning');
+    const kept = await dana.request({ type: 'stillWorking', conversationId });
+    expect(kept.lock.state).toBe('locked');
+    clock.advance(releaseAfterWarningMs + 1);
+    clock.advance(idleWarningMs - releaseAfterWarningMs - 2);
+    await dana.request({ type: 'activity', conversationId });
+    clock.advance(idleWarningMs - 1);
+    const still = await dana.request({ type: 'activity', conversationId });
+    expect(still.lock).toMatchObject({ state: 'locked', holder: { userId: org.member.id } });
+    expect(dana.frames.filter((f) => f.type === 'released' && f.conversationId === conversationId)).toEqual([]);
+    const reply = await dana.request({ type: 'reply', conversationId, lockToken: opened.lockToken, text: 'Still here' });
+    expect(reply.type).toBe('ack');
+    await dana.request({ type: 'leave', conversationId });
+  });
+
+  it('shares one lock between two tabs of the same person', async () => {
+    const conversationId = await newConversation();
+    const tab1 = await connect(org.member.token);
+    const tab2 = await connect(org.member.token);
+    const a = await tab1.request({ type: 'open', conversationId });
+    const b = await tab2.request({ type: 'open', conversationId });
+    expect([a.granted, b.granted]).toEqual([true, true]);
+    expect(b.lockToken).toBe(a.lockToken);
+    await tab1.request({ type: 'leave', conversationId });
+    const other = await connect(org.deptAdmin.token);
+    expect((await other.request({ type: 'open', conversationId })).granted).toBe(false);
+    expect((await tab2.request({ type: 'reply', conversationId, lockToken: a.lockToken, text: 'from tab 2' })).type).toBe('ack');
+  });
+
+  it('keeps the lock through a reload within 15 s, and releases it when the tab is gone for good', async () => {
+    const conversationId = await newConversation();
+    const first = await connect(org.member.token);
+    const opened = await first.request({ type: 'open', conversationId });
+    first.close();
+    await first.waitClosed();
+    clock.advance(disconnectGraceMs - 1);
+    const reloaded = await connect(org.member.token);
+    const again = await reloaded.request({ type: 'open', conversationId });
+    expect(again).toMatchObject({ granted: true, lockToken: opened.lockToken });
+
+    const watcher = await connect(org.deptAdmin.token);
+    await watcher.request({ type: 'subscribe', account: org.account.apiCode });
+    const mark = watcher.mark();
+    reloaded.close();
+    // The holder's connection leaving is published (the lock stays, its grace starts).
+    const graced = await watcher.next((f) => f.type === 'lock' && f.conversationId === conversationId, 'the grace starting', 5_000, mark);
+    expect(graced.state).toBe('locked');
+    clock.advance(disconnectGraceMs - 1);
+    expect((await watcher.request({ type: 'open', conversationId })).granted).toBe(false);
+    clock.advance(1);
+    await watcher.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'the release after the grace');
+    expect((await watcher.request({ type: 'open', conversationId })).granted).toBe(true);
+  });
+
+  it('lets a department admin take over; the previous holder is told why', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    const dean = await connect(org.deptAdmin.token);
+    const held = await dana.request({ type: 'open', conversationId });
+    const taken = await dean.request({ type: 'takeOver', conversationId });
+    expect(taken).toMatchObject({ type: 'ack', granted: true, lock: { holder: { name: 'Dean Admin' } } });
+    expect(taken.lockToken).toBeGreaterThan(held.lockToken);
+    const told = await dana.next((f) => f.type === 'released' && f.conversationId === conversationId, 'the take-over notice');
+    expect(told).toMatchObject({ reason: 'takenOver', by: { name: 'Dean Admin' } });
+    expect((await dana.request({ type: 'reply', conversationId, lockToken: held.lockToken, text: 'x' })).code).toBe('stale_lock_token');
+    // Staff cannot take over.
+    const staff = await dana.request({ type: 'takeOver', conversationId });
+    expect(staff.code).toBe('forbidden');
+  });
+
+  it('shows a non-member nothing: no subscription, no lock, no board', async () => {
+    const conversationId = await newConversation();
+    const sam = await connect(org.nonMember.token);
+    expect((await sam.request({ type: 'subscribe', account: org.account.apiCode })).code).toBe('not_found');
+    expect((await sam.request({ type: 'open', conversationId })).code).toBe('not_found');
+    expect((await sam.request({ type: 'takeOver', conversationId })).code).toBe('not_found');
+    expect((await sam.request({ type: 'watchLocks', departmentId: org.departmentId })).code).toBe('forbidden');
+    const fran = await connect(org.otherAdmin.token);
+    expect((await fran.request({ type: 'watchLocks', departmentId: org.departmentId })).code).toBe('not_found');
+    // Activity elsewhere reaches neither of them.
+    const dana = await connect(org.member.token);
+    await dana.request({ type: 'open', conversationId });
+    await dana.request({ type: 'leave', conversationId });
+    expect([...sam.frames, ...fran.frames].filter((f) => f.conversationId === conversationId)).toEqual([]);
+  });
+
+  it('refuses lock commands on personal-account conversations', async () => {
+    const r = await t.http.post('/api/v1/messages', { to: [org.students[0]!.id], text: 'Personal note' }, org.member.token);
+    const dana = await connect(org.member.token);
+    const answer = await dana.request({ type: 'open', conversationId: r.body.messages[0].conversationId });
+    expect(answer.code).toBe('no_lock');
+  });
+
+  it('cuts a removed member off at once: subscription gone, lock released', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    await dana.request({ type: 'subscribe', account: org.account.apiCode });
+    const dean = await connect(org.deptAdmin.token);
+    await dean.request({ type: 'subscribe', account: org.account.apiCode });
+    expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+
+    const removed = await t.http.put(`/api/v1/group-accounts/${org.account.apiCode}/members`, { memberIds: [] }, org.deptAdmin.token);
+    expect(removed.status).toBe(200);
+    await dana.next((f) => f.type === 'error' && f.code === 'access_revoked', 'the access_revoked notice', 1_000);
+    await dean.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'the lock released', 1_000);
+    const mark = dana.mark();
+    // New events about the account no longer reach her, and she cannot come back in.
+    await t.http.post('/simulator/messages', { from: '+16175559999', to: org.account.numbers[1], text: 'anyone?' });
+    await dean.next((f) => f.type === 'message' && f.message.text === 'anyone?', 'the message reaching a member');
+    expect(dana.frames.slice(mark).filter((f) => f.type === 'message' || f.type === 'conversation')).toEqual([]);
+    expect((await dana.request({ type: 'open', conversationId })).code).toBe('not_found');
+
+    await t.http.put(`/api/v1/group-accounts/${org.account.apiCode}/members`, { memberIds: [org.member.id] }, org.deptAdmin.token);
+  });
+
+  it('closes the sockets of a session that signs out, and releases its locks', async () => {
+    const conversationId = await newConversation();
+    const token = await login(t, 'dana@college.edu');
+    const dana = await connect(token);
+    const dean = await connect(org.deptAdmin.token);
+    await dean.request({ type: 'subscribe', account: org.account.apiCode });
+    await dana.request({ type: 'open', conversationId });
+    expect((await t.http.delete('/api/v1/sessions', token)).status).toBe(204);
+    expect((await dana.waitClosed(1_000)).code).toBe(4001);
+    await dean.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'the lock released', 1_000);
+  });
+
+  it('streams the lock board to operators after a first picture', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    await dana.request({ type: 'open', conversationId });
+    const picture = await t.http.get(`/api/v1/locks?departmentId=${org.departmentId}`, org.deptAdmin.token);
+    expect(picture.body.items).toContainEqual(expect.objectContaining({ conversationId, state: 'locked', holder: { userId: org.member.id, name: 'Dana Reyes' } }));
+    const operator = await connect(org.deptAdmin.token);
+    const watch = await operator.request({ type: 'watchLocks', departmentId: org.departmentId });
+    expect(watch.locks).toContainEqual(expect.objectContaining({ conversationId, state: 'locked' }));
+    await dana.request({ type: 'leave', conversationId });
+    const update = await operator.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'the board update');
+    expect(update.lockToken).toBeUndefined();
+  });
+});
+
+describe('hostile and broken clients', () => {
+  it('refuses an upgrade without a valid token', async () => {
+    await expect(WsClient.connect(t.sb.wsUrl, null)).rejects.toThrow(/401/);
+    await expect(WsClient.connect(t.sb.wsUrl, 'forged-token')).rejects.toThrow(/401/);
+  });
+
+  it('answers malformed frames with stable error codes and stays up', async () => {
+    const c = await connect(org.member.token);
+    const cases: Array<[string, string]> = [
+      ['not json', 'bad_request'],
+      ['[]', 'validation_failed'],
+      ['{"type":"launch"}', 'validation_failed'],
+      ['{"type":"open","conversationId":"x"}', 'validation_failed'],
+      ['{"type":"reply","conversationId":"01J0000000000000000000000A","lockToken":"1","text":"x"}', 'validation_failed'],
+      ['{"type":"ping","extra":true}', 'validation_failed'],
+      ['{"__proto__":{"admin":true},"type":"ping"}', 'validation_failed'],
+    ];
+    for (const [frame, code] of cases) {
+      const mark = c.mark();
+      c.send(frame);
+      const answer = await c.next((f) => f.type === 'error' || f.type === 'ack', `the answer to ${frame}`, 5_000, mark);
+      expect(answer.type === 'ack' ? 'ack' : answer.code, frame).toBe(code);
+    }
+    c.socket.send(Buffer.from([0xff, 0x00, 0x13]));
+    await c.next((f) => f.code === 'bad_request', 'binary junk refused', 5_000, c.frames.length - 1);
+    expect((await c.request({ type: 'ping' })).type).toBe('ack');
+  });
+
+  it('closes a socket that sends a frame over the size limit', async () => {
+    const c = await connect(org.member.token);
+    c.send({ type: 'ping', pad: 'x'.repeat(32 * 1024) });
+    // uWS drops the connection outright (no close frame), so the client sees an abnormal closure.
+    expect([1006, 1009]).toContain((await c.waitClosed()).code);
+  });
+
+  it('tells a flooding client to slow down, then closes it', async () => {
+    const c = await connect(org.member.token);
+    for (let i = 0; i < 400; i++) c.send('{"type":"ping"}');
+    await c.next((f) => f.code === 'rate_limited', 'the rate limit error');
+    expect((await c.waitClosed()).code).toBe(4008);
+  });
+});
