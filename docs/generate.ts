@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { openApiDocument } from '../gateways/rest/openapi.js';
+import { asyncApiDocument } from '../gateways/ws/asyncapi.js';
 import { ERROR_DESCRIPTIONS, errorStatus, type ErrorCode } from '../src/errors.js';
 
 // `npm run docs`: writes the generated reference documents. A test fails when the committed
@@ -26,6 +27,7 @@ function errorsMarkdown(): string {
 export const GENERATED = {
   'openapi.json': () => `${JSON.stringify(openApiDocument(), null, 2)}\n`,
   'errors.md': errorsMarkdown,
+  'asyncapi.json': () => `${JSON.stringify(asyncApiDocument(), null, 2)}\n`,
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'api_code_taken'
   | 'number_taken'
   | 'stale_lock_token'
+  | 'rate_limited'
+  | 'access_revoked'
   | 'lock_required'
   | 'no_lock'
   | 'lock_held'
@@ -60,6 +62,8 @@ const STATUS: Record<ErrorCode, number> = {
   api_code_taken: 409,
   number_taken: 409,
   stale_lock_token: 409,
+  rate_limited: 429,
+  access_revoked: 403,
   lock_required: 409,
   no_lock: 422,
   lock_held: 409,
@@ -98,6 +102,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   api_code_taken: 'A group account with this apiCode exists.',
   number_taken: 'A number is already used by another account (the message names it), or could not be rented.',
   stale_lock_token: 'The reply carried a lock token that is no longer current: someone else holds the conversation.',
+  rate_limited: 'WebSocket: over the per-connection frame rate (WS_RATE_PER_SECOND); slow down or be closed (4008).',
+  access_revoked: 'WebSocket notice: your access to an account was removed; its events stop.',
   lock_required: 'Replying in a group-account conversation needs the lock (open it first; send its lockToken).',
   no_lock: 'Personal-account conversations have no lock: only their owner can use them.',
   lock_held: 'Someone else holds the conversation; the message names them and since when.',

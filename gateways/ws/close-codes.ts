@@ -10,8 +10,6 @@ export const CloseCode = {
   rateLimited: 4008,
   /** The client could not keep up with what it subscribed to (send buffer over the limit). */
   tooSlow: 4009,
-  /** The client kept sending frames that are not protocol v1. */
-  protocolError: 4002,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
