@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Core } from '../../src/core.js';
@@ -45,6 +46,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   const sockets = new Map<string, Ws>();
   const byUser = new Map<string, Set<string>>();
   const chains = new Map<string, Promise<void>>();
+  // Connection ids must never repeat, also across restarts (a restored lock remembers its holder's
+  // connections): node id, a random boot id, a counter.
+  const boot = randomBytes(4).toString('hex');
   let seq = 0;
   const clock = core.context.clock;
 
@@ -95,7 +99,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
             return;
           }
           const conn: Connection = {
-            id: `${o.nodeId}:${++seq}`,
+            id: `${o.nodeId}:${boot}:${++seq}`,
             user: p.user,
             sessionTokenHash: p.sessionTokenHash,
             accounts: null,

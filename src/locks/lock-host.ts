@@ -50,6 +50,7 @@ interface Entry {
 export class LockHost {
   private readonly entries = new Map<string, Entry>();
   private readonly activating = new Map<string, Promise<Entry>>();
+  private stopping = false;
 
   constructor(
     private readonly c: CoreContext,
@@ -63,12 +64,19 @@ export class LockHost {
     for (const record of held) {
       const conversation = await this.c.store.conversations.get(record.conversationId);
       const account = accounts.find((a) => a.id === record.accountId);
-      if (conversation && account) await this.entryFor(conversation.id, account);
+      if (!conversation || !account) continue;
+      const entry = await this.entryFor(conversation.id, account);
+      // The holder's connections were on the process that stopped: they are gone. Their grace
+      // starts now, so a holder who reconnects keeps the lock and an absent one loses it.
+      for (const connId of holderConnectionsOf(entry.actor.getSnapshot())) {
+        await this.run(entry, () => entry.actor.send({ type: 'DISCONNECT', connId, now: this.now() }));
+      }
     }
   }
 
   stop(): void {
-    for (const e of this.entries.values()) this.passivate(e);
+    this.stopping = true;
+    for (const e of [...this.entries.values()]) this.passivate(e);
   }
 
   activeCount(): number {
@@ -120,6 +128,8 @@ export class LockHost {
 
   /** A socket closed: the lock's grace period starts for conversations it held. */
   async disconnect(connId: string, conversationIds: string[]): Promise<void> {
+    // At shutdown the sockets close after the actors stopped; the next start handles their grace.
+    if (this.stopping) return;
     for (const id of conversationIds) {
       const entry = this.entries.get(id);
       if (!entry) continue;
@@ -233,8 +243,21 @@ export class LockHost {
       token: conversation.lockToken,
     };
     const clock = { setTimeout: (fn: () => void, ms: number) => this.c.clock.setTimeout(fn, ms), clearTimeout: (h: unknown) => this.c.clock.clearTimeout(h as never) };
-    const restored = record && record.token === conversation.lockToken ? (JSON.parse(record.snapshot) as LockSnapshot) : undefined;
-    const actor = createActor(conversationLockMachine, { input, clock, ...(restored ? { snapshot: restored } : {}) });
+    const log = this.c.log.child({ conversationId });
+    // A snapshot from an older activation is only trusted if the store's token still is its token.
+    let restored: LockSnapshot | undefined;
+    let actor: LockActor;
+    try {
+      restored = record && record.token === conversation.lockToken ? (JSON.parse(record.snapshot) as LockSnapshot) : undefined;
+      actor = createActor(conversationLockMachine, { input, clock, ...(restored ? { snapshot: restored } : {}) });
+    } catch (err) {
+      // A snapshot that cannot be restored must not wedge the conversation: start free. The old
+      // holder's replies are refused by the fresh actor (nobody holds it), so nothing is lost but
+      // the lock itself.
+      log.error({ err }, 'lock snapshot could not be restored; starting the conversation unlocked');
+      restored = undefined;
+      actor = createActor(conversationLockMachine, { input, clock });
+    }
     const entry: Entry = {
       conversationId,
       account,
@@ -249,7 +272,6 @@ export class LockHost {
       inCommand: false,
       stopped: false,
     };
-    const log = this.c.log.child({ conversationId });
     actor.on('*', (e) => entry.emitted.push(e as LockEmitted));
     actor.subscribe({
       next: () => {
@@ -284,6 +306,11 @@ export class LockHost {
         result = await fn();
       } finally {
         entry.inCommand = false;
+      }
+      if (entry.actor.getSnapshot().status === 'error') {
+        // The machine threw: contain it (this conversation only) and let the next use re-activate.
+        this.passivate(entry);
+        throw new AppError('internal', 'The conversation lock failed; try again');
       }
       await this.save(entry);
       return result;

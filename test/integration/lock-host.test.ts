@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
+import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
+import { buildOrg, login, type Org } from '../helpers/org.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { WsClient } from '../helpers/ws-client.js';
+import { until } from '../helpers/wait.js';
+
+// The actor host across restarts and failures: a held lock survives a restart with its deadlines,
+// and one broken conversation never takes the others down.
+
+async function conversationWith(t: TestSwitchboard, org: Org, phone: string): Promise<string> {
+  await t.http.post('/simulator/messages', { from: phone, to: org.account.numbers[0], text: 'hello' });
+  const contact = await t.sb.store.contacts.getByPhone(phone);
+  return (await t.sb.store.conversations.getByPair(org.account.id, contact!.id))!.id;
+}
+
+describe('the lock actor host', () => {
+  it('keeps a held lock across a restart for a holder who comes back, with the same token', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.parse('2026-01-05T10:00:00-05:00'));
+    try {
+      const first = await startTestSwitchboard({}, { dataDir: dir.path, clock });
+      const org = await buildOrg(first);
+      const conversationId = await conversationWith(first, org, '+16175553001');
+      const ws = await WsClient.connect(first.sb.wsUrl, org.member.token);
+      const opened = await ws.request({ type: 'open', conversationId });
+      clock.advance(60_000); // one quiet minute of the three before the warning
+      ws.close();
+      await first.close();
+
+      const second = await startTestSwitchboard({}, { dataDir: dir.path, clock });
+      try {
+        const token = await login(second, 'dana@college.edu');
+        // Still hers after the restart (the reload grace had not run out), with the same token.
+        const back = await WsClient.connect(second.sb.wsUrl, token);
+        const reopened = await back.request({ type: 'open', conversationId });
+        expect(reopened).toMatchObject({ granted: true, lockToken: opened.lockToken });
+        // Coming back counts as activity: three quiet minutes from now, the warning.
+        clock.advance(180_000 - 1);
+        expect(back.frames.some((f) => f.type === 'idleWarning')).toBe(false);
+        clock.advance(1);
+        await back.next((f) => f.type === 'idleWarning' && f.conversationId === conversationId, 'the warning on the restarted node');
+        back.close();
+      } finally {
+        await second.close();
+      }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('releases, after a restart, a lock whose holder never came back', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(Date.parse('2026-01-05T10:00:00-05:00'));
+    try {
+      const first = await startTestSwitchboard({}, { dataDir: dir.path, clock });
+      const org = await buildOrg(first);
+      const conversationId = await conversationWith(first, org, '+16175553002');
+      const ws = await WsClient.connect(first.sb.wsUrl, org.member.token);
+      await ws.request({ type: 'open', conversationId });
+      ws.close();
+      await first.close();
+
+      const second = await startTestSwitchboard({}, { dataDir: dir.path, clock });
+      try {
+        clock.advance(15_000);
+        const record = await until(
+          second.sb.core.events,
+          async () => {
+            const r = await second.sb.store.locks.get(conversationId);
+            return r?.state === 'idle' ? r : null;
+          },
+          'the lock released after the grace, on the restarted node',
+        );
+        expect(record.holderUserId).toBeNull();
+      } finally {
+        await second.close();
+      }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('contains a conversation whose saved lock is corrupt: it starts unlocked, the others are untouched', async () => {
+    const t = await startTestSwitchboard();
+    try {
+      const org = await buildOrg(t);
+      const broken = await conversationWith(t, org, '+16175553003');
+      const fine = await conversationWith(t, org, '+16175553004');
+      const dana = await WsClient.connect(t.sb.wsUrl, org.member.token);
+      expect((await dana.request({ type: 'open', conversationId: fine })).granted).toBe(true);
+      // Corrupt the saved snapshot of the other conversation behind the host's back.
+      await t.sb.store.locks.save(
+        { conversationId: broken, accountId: org.account.id, snapshot: '{"status":"active","value":{"nowhere":"x"},"context":{}', token: 0, state: 'locked', holderUserId: org.member.id, holderName: 'Dana Reyes', since: 0, releaseAt: null, updatedAt: 0 },
+        0,
+      );
+      const dean = await WsClient.connect(t.sb.wsUrl, org.deptAdmin.token);
+      expect((await dean.request({ type: 'open', conversationId: broken })).granted).toBe(true);
+      expect((await dean.request({ type: 'open', conversationId: fine })).granted).toBe(false);
+      dana.close();
+      dean.close();
+    } finally {
+      await t.close();
+    }
+  });
+});
