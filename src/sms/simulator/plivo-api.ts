@@ -132,6 +132,16 @@ function applicationFields(p: Params): ApplicationFields {
   };
 }
 
+/** What every simulated number offers, at the simulator's (made-up) rates. */
+const NUMBER_SERVICES = {
+  sms_enabled: true,
+  sms_rate: '0.00000',
+  mms_enabled: true,
+  mms_rate: '0.00000',
+  voice_enabled: true,
+  voice_rate: '0.00850',
+} as const;
+
 export class PlivoApi {
   constructor(private readonly sim: PlivoSimulator) {}
 
@@ -315,12 +325,7 @@ export class PlivoApi {
       sub_type: 'local',
       setup_rate: '0.00000',
       monthly_rental_rate: '0.50000',
-      sms_enabled: true,
-      sms_rate: '0.00000',
-      mms_enabled: true,
-      mms_rate: '0.00000',
-      voice_enabled: true,
-      voice_rate: '0.00850',
+      ...NUMBER_SERVICES,
       restriction: null,
       restriction_text: null,
       resource_uri: `${this.base()}/PhoneNumber/${n.number}/`,
@@ -339,12 +344,7 @@ export class PlivoApi {
       number_type: 'local',
       monthly_rental_rate: '0.50000',
       renewal_date: recordDate(n.added_on + 30 * 24 * 3600 * 1000),
-      sms_enabled: true,
-      sms_rate: '0.00000',
-      mms_enabled: true,
-      mms_rate: '0.00000',
-      voice_enabled: true,
-      voice_rate: '0.00850',
+      ...NUMBER_SERVICES,
       cnam_lookup: 'disabled',
       tendlc_registration_status: null,
       tendlc_campaign_id: null,

@@ -1,3 +1,4 @@
+import type { LockRecord } from '../store.js';
 import type {
   Account,
   ApiKey,
@@ -221,15 +222,5 @@ export const fromMessage = (m: Message, history: HistoryEntry[]): MessageDoc => 
 export const toHistory = (messageId: string, entries: readonly HistoryEntry[]): MessageStatusEvent[] =>
   entries.map((e) => ({ messageId, status: e.status, at: e.at, errorCode: e.errorCode }));
 
-export interface LockDoc {
-  _id: string; // conversation id
-  accountId: string;
-  snapshot: string;
-  token: number;
-  state: 'idle' | 'locked' | 'idleWarning';
-  holderUserId: string | null;
-  holderName: string | null;
-  since: number | null;
-  releaseAt: number | null;
-  updatedAt: number;
-}
+/** A lock record keyed by its conversation id. */
+export type LockDoc = Omit<LockRecord, 'conversationId'> & { _id: string };
