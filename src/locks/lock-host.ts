@@ -5,7 +5,6 @@ import {
   isHeldBy,
   lockView as machineView,
   type LockEmitted,
-  type LockEvent,
   type LockSnapshot,
 } from '../../actors/conversation/index.js';
 import type { Account, Message } from '../domain/types.js';
@@ -85,45 +84,50 @@ export class LockHost {
 
   async open(p: Principal, connId: string, conversationId: string): Promise<OpenResult> {
     const user = requireUser(p);
-    const entry = await this.forCommand(p, conversationId);
-    return this.run(entry, () => {
+    return this.onActor(await this.groupAccountOf(p, conversationId), conversationId, (entry) => {
       entry.viewers.add(connId);
       entry.actor.send({ type: 'OPEN', userId: user.id, name: user.name, connId, now: this.now() });
-    }).then(() => this.openResult(entry, user.id));
+      return this.openResult(entry, user.id);
+    });
   }
 
   async takeOver(p: Principal, connId: string, conversationId: string): Promise<Extract<OpenResult, { granted: true }>> {
     const user = requireUser(p);
-    const entry = await this.forCommand(p, conversationId);
-    if (!canManageDepartment(user, entry.account.departmentId!)) throw new AppError('forbidden', 'Only a department admin can take over a conversation');
-    await this.run(entry, () => {
+    const account = await this.groupAccountOf(p, conversationId);
+    if (!canManageDepartment(user, account.departmentId!)) throw new AppError('forbidden', 'Only a department admin can take over a conversation');
+    const r = await this.onActor(account, conversationId, (entry) => {
       entry.viewers.add(connId);
       entry.actor.send({ type: 'TAKE_OVER', userId: user.id, name: user.name, connId, now: this.now() });
+      return this.openResult(entry, user.id);
     });
-    const r = this.openResult(entry, user.id);
     if (!r.granted) throw new AppError('internal', 'take over did not grant the lock');
     return r;
   }
 
   async activity(p: Principal, connId: string, conversationId: string): Promise<LockView> {
-    return this.simple(p, conversationId, (userId) => ({ type: 'ACTIVITY', userId, connId, now: this.now() }));
+    const user = requireUser(p);
+    return this.onActor(await this.groupAccountOf(p, conversationId), conversationId, (entry) => {
+      entry.actor.send({ type: 'ACTIVITY', userId: user.id, connId, now: this.now() });
+      return this.view(entry);
+    });
   }
 
   async stillWorking(p: Principal, _connId: string, conversationId: string): Promise<LockView> {
-    return this.simple(p, conversationId, (userId) => ({ type: 'STILL_WORKING', userId, now: this.now() }));
+    const user = requireUser(p);
+    return this.onActor(await this.groupAccountOf(p, conversationId), conversationId, (entry) => {
+      entry.actor.send({ type: 'STILL_WORKING', userId: user.id, now: this.now() });
+      return this.view(entry);
+    });
   }
 
   async leave(p: Principal, connId: string, conversationId: string): Promise<LockView> {
-    const entry = await this.forCommand(p, conversationId);
     const user = requireUser(p);
-    await this.run(entry, () => {
+    return this.onActor(await this.groupAccountOf(p, conversationId), conversationId, (entry) => {
       entry.viewers.delete(connId);
       // This tab leaves; the lock goes with the holder's last tab (another tab keeps it).
       entry.actor.send({ type: 'LEAVE', userId: user.id, connId, now: this.now() });
+      return this.view(entry);
     });
-    const view = this.view(entry);
-    this.passivateIfIdle(entry);
-    return view;
   }
 
   /** A socket closed: the lock's grace period starts for conversations it held. */
@@ -132,12 +136,11 @@ export class LockHost {
     if (this.stopping) return;
     for (const id of conversationIds) {
       const entry = this.entries.get(id);
-      if (!entry) continue;
-      await this.run(entry, () => {
-        entry.viewers.delete(connId);
-        entry.actor.send({ type: 'DISCONNECT', connId, now: this.now() });
+      if (!entry) continue; // passivated: nobody holds it through this socket
+      await this.onActor(entry.account, id, (e) => {
+        e.viewers.delete(connId);
+        e.actor.send({ type: 'DISCONNECT', connId, now: this.now() });
       });
-      this.passivateIfIdle(entry);
     }
   }
 
@@ -146,8 +149,7 @@ export class LockHost {
     for (const entry of [...this.entries.values()]) {
       if (scope.accountId !== undefined && entry.account.id !== scope.accountId) continue;
       if (!isHeldBy(entry.actor.getSnapshot(), userId)) continue;
-      await this.run(entry, () => entry.actor.send({ type: 'REVOKE', userId, now: this.now() }));
-      this.passivateIfIdle(entry);
+      await this.onActor(entry.account, entry.conversationId, (e) => e.actor.send({ type: 'REVOKE', userId, now: this.now() }));
     }
   }
 
@@ -161,8 +163,7 @@ export class LockHost {
     if (account.kind !== 'group') return this.messaging.reply(p, conversationId, { text });
     if (lockToken === undefined) throw new AppError('lock_required', 'Open the conversation to get its lock, then reply with its lockToken');
     const user = requireUser(p);
-    const entry = await this.entryFor(conversationId, account);
-    return this.run(entry, async () => {
+    return this.onActor(account, conversationId, async (entry) => {
       const before = entry.emitted.length;
       entry.actor.send({ type: 'REPLY', userId: user.id, token: lockToken, now: this.now() });
       const verdict = entry.emitted.slice(before).find((e) => e.type === 'replyAccepted' || e.type === 'replyRefused');
@@ -188,13 +189,6 @@ export class LockHost {
     return this.c.clock.now();
   }
 
-  private async simple(p: Principal, conversationId: string, event: (userId: string) => LockEvent): Promise<LockView> {
-    const user = requireUser(p);
-    const entry = await this.forCommand(p, conversationId);
-    await this.run(entry, () => entry.actor.send(event(user.id)));
-    return this.view(entry);
-  }
-
   private openResult(entry: Entry, userId: string): OpenResult {
     const snap = entry.actor.getSnapshot();
     const view = this.view(entry);
@@ -212,11 +206,30 @@ export class LockHost {
     return { ...v, accountId: entry.account.id };
   }
 
-  /** Access check, then the actor (activated when needed). */
-  private async forCommand(p: Principal, conversationId: string): Promise<Entry> {
+  /** Access check: the conversation's group account (personal conversations have no lock). */
+  private async groupAccountOf(p: Principal, conversationId: string): Promise<Account> {
     const { account } = await accessibleConversation(this.c, p, conversationId);
     if (account.kind !== 'group') throw new AppError('no_lock', 'Personal-account conversations have no lock');
-    return this.entryFor(conversationId, account);
+    return account;
+  }
+
+  /**
+   * Runs `fn` on the conversation's actor through its mailbox, activating it when needed. An
+   * actor passivated while the command waited (idle and unwatched, or superseded) is replaced by a
+   * fresh activation from the store and the command runs there.
+   */
+  private async onActor<T>(account: Account, conversationId: string, fn: (entry: Entry) => Promise<T> | T): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const entry = await this.entryFor(conversationId, account);
+      try {
+        const result = await this.run(entry, () => fn(entry));
+        this.passivateIfIdle(entry);
+        return result;
+      } catch (e) {
+        if (e instanceof Passivated && attempt < 3) continue;
+        throw e instanceof Passivated ? new AppError('conflict', 'The conversation is busy; try again') : e;
+      }
+    }
   }
 
   private async entryFor(conversationId: string, account: Account): Promise<Entry> {
@@ -273,10 +286,18 @@ export class LockHost {
       stopped: false,
     };
     actor.on('*', (e) => entry.emitted.push(e as LockEmitted));
+    let started = false;
     actor.subscribe({
       next: () => {
-        // A timer fired (commands are saved by `run`): save and tell, in mailbox order.
-        if (!entry.inCommand) this.enqueue(entry, () => this.save(entry));
+        // A timer fired (commands are saved by `run`; the start itself is nothing new): save and
+        // tell, in mailbox order.
+        if (!started || entry.inCommand) return;
+        this.enqueue(entry, () => this.save(entry)).then(
+          () => this.passivateIfIdle(entry),
+          (err: unknown) => {
+            if (!(err instanceof Passivated)) log.error({ err }, 'saving a timed lock transition failed');
+          },
+        );
       },
       error: (err) => {
         // A failing actor is contained: dropped here, re-activated from the store on next use.
@@ -285,6 +306,7 @@ export class LockHost {
       },
     });
     actor.start();
+    started = true;
     if (restored) await this.run(entry, () => actor.send({ type: 'RESUME', now: this.now() }));
     this.entries.set(conversationId, entry);
     return entry;
@@ -299,7 +321,7 @@ export class LockHost {
   /** Runs a command on the actor, then saves and publishes what it did. */
   private run<T>(entry: Entry, fn: () => Promise<T> | T): Promise<T> {
     return this.enqueue(entry, async () => {
-      if (entry.stopped) throw new AppError('conflict', 'The conversation moved; try again');
+      if (entry.stopped) throw new Passivated();
       entry.inCommand = true;
       let result: T;
       try {
@@ -340,7 +362,7 @@ export class LockHost {
       if (!ok) {
         this.c.log.warn({ conversationId: entry.conversationId }, 'lock moved on elsewhere; stopping this activation');
         this.passivate(entry);
-        throw new AppError('conflict', 'The conversation moved; try again');
+        throw new Passivated();
       }
       entry.savedToken = record.token;
     }
@@ -373,9 +395,13 @@ export class LockHost {
     });
   }
 
+  /** Idle and unwatched: stop the actor (checked again in the mailbox, after what is queued). */
   private passivateIfIdle(entry: Entry): void {
-    if (entry.viewers.size === 0 && machineView(entry.actor.getSnapshot()).state === 'idle') {
-      void this.enqueue(entry, () => this.passivate(entry));
+    const idle = () => !entry.stopped && entry.viewers.size === 0 && machineView(entry.actor.getSnapshot()).state === 'idle';
+    if (idle()) {
+      void this.enqueue(entry, () => {
+        if (idle()) this.passivate(entry);
+      });
     }
   }
 
@@ -391,6 +417,11 @@ export class LockHost {
 function publishKey(snapshot: LockSnapshot): string {
   const v = machineView(snapshot);
   return `${v.token}|${v.state}|${v.holder?.userId ?? ''}|${v.releaseAt ?? ''}|${holderConnectionsOf(snapshot).join(',')}`;
+}
+
+/** The actor was stopped before a queued command reached it; the command retries elsewhere. */
+class Passivated extends Error {
+  override name = 'Passivated';
 }
 
 function recordView(r: LockRecord): LockView {

@@ -242,6 +242,26 @@ describe('the conversation lock over WebSockets', () => {
   });
 });
 
+describe('actor lifecycle under load', () => {
+  it('passivates an idle, unwatched conversation and serves a racing open from a fresh activation', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    const dean = await connect(org.deptAdmin.token);
+    for (let i = 0; i < 20; i++) {
+      expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+      const active = t.sb.core.locks.activeCount();
+      // Dana leaves while Dean clicks in: his open lands on the passivating actor or a fresh one,
+      // and is answered either way, never with an error.
+      const [left, opened] = await Promise.all([dana.request({ type: 'leave', conversationId }), dean.request({ type: 'open', conversationId })]);
+      expect(left.type).toBe('ack');
+      expect(opened.type).toBe('ack');
+      if (!opened.granted) expect((await dean.request({ type: 'open', conversationId })).granted).toBe(true);
+      await dean.request({ type: 'leave', conversationId });
+      expect(t.sb.core.locks.activeCount()).toBe(active - 1);
+    }
+  });
+});
+
 describe('hostile and broken clients', () => {
   it('refuses an upgrade without a valid token', async () => {
     await expect(WsClient.connect(t.sb.wsUrl, null)).rejects.toThrow(/401/);
