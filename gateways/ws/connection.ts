@@ -8,6 +8,8 @@ export interface Connection {
   readonly id: string;
   readonly user: User;
   readonly sessionTokenHash: string;
+  /** The session's end: a socket outliving it is closed (sessionEnded) at its next frame. */
+  readonly sessionExpiresAt: number;
   /** Accounts subscribed to (account ids), created on first subscribe. */
   accounts: Set<string> | null;
   /** Departments whose lock board is watched. */

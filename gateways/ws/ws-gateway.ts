@@ -66,7 +66,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       if (ws) send(ws, frame);
     }
   };
-  const principalOf = (c: Connection): Principal => ({ kind: 'user', user: c.user, sessionTokenHash: c.sessionTokenHash });
+  const principalOf = (c: Connection): Principal => ({ kind: 'user', user: c.user, sessionTokenHash: c.sessionTokenHash, sessionExpiresAt: c.sessionExpiresAt });
 
   app.ws<Connection>(WS_PATH, {
     compression: uWS.DISABLED,
@@ -102,6 +102,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
             id: `${o.nodeId}:${boot}:${++seq}`,
             user: p.user,
             sessionTokenHash: p.sessionTokenHash,
+            sessionExpiresAt: p.sessionExpiresAt,
             accounts: null,
             boards: null,
             open: null,
@@ -131,6 +132,10 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
 
     message: (ws, message) => {
       const conn = ws.getUserData();
+      if (clock.now() >= conn.sessionExpiresAt) {
+        ws.end(CloseCode.sessionEnded, 'session expired');
+        return;
+      }
       // The ArrayBuffer is neutered when this callback returns: decode it now.
       const text = Buffer.from(message).toString('utf8');
       if (!takeToken(conn, o.rateLimit, clock.now())) {

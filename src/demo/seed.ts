@@ -44,7 +44,7 @@ export async function seedDemo(core: Core, options: { password: string | undefin
     departmentIds: [dept.id],
     areaCode: AREA_CODE,
   });
-  const asAdmin: Principal = { kind: 'user', user: admin, sessionTokenHash: '' };
+  const asAdmin: Principal = { kind: 'user', user: admin, sessionTokenHash: '', sessionExpiresAt: Number.MAX_SAFE_INTEGER };
 
   const staff: User[] = [];
   for (const [name, email] of [

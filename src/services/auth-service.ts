@@ -48,7 +48,7 @@ export class AuthService {
     }
     const user = await this.c.store.users.get(session.userId);
     if (!user || user.disabled) throw new AppError('unauthenticated', 'The session has ended; sign in again');
-    return { kind: 'user', user, sessionTokenHash: tokenHash };
+    return { kind: 'user', user, sessionTokenHash: tokenHash, sessionExpiresAt: session.expiresAt };
   }
 
   async createApiKey(p: Principal, departmentId: string, name: string): Promise<{ key: string; apiKey: ApiKey }> {

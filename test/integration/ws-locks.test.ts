@@ -303,4 +303,13 @@ describe('hostile and broken clients', () => {
     await c.next((f) => f.code === 'rate_limited', 'the rate limit error');
     expect((await c.waitClosed()).code).toBe(4008);
   });
+
+  // Last: it moves the clock past every session's end.
+  it('closes a socket whose session has expired, at its next frame', async () => {
+    const c = await connect(org.member.token);
+    expect((await c.request({ type: 'ping' })).type).toBe('ack');
+    clock.advance(t.sb.config.sessionTtlMs);
+    c.send({ type: 'ping' });
+    expect((await c.waitClosed()).code).toBe(4001);
+  });
 });
