@@ -95,6 +95,16 @@ export class Core {
     this.locks = new LockHost(this.context, this.messaging);
     this.events.on((e) => {
       if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });
+      // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
+      const revoked =
+        e.type === 'membership'
+          ? e.removedUserIds.map((userId) => ({ userId, scope: { accountId: e.accountId } }))
+          : e.type === 'sessionRevoked'
+            ? [{ userId: e.userId, scope: {} }]
+            : [];
+      for (const { userId, scope } of revoked) {
+        this.locks.revokeUser(userId, scope).catch((err: unknown) => o.log.error({ err, userId }, 'releasing the locks of a revoked user failed'));
+      }
     });
   }
 

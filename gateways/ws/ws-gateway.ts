@@ -283,7 +283,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     }
   });
 
-  /** A member removed from an account: no more events about it, and their locks in it go. */
+  /** A member removed from an account: no more events about it (the core releases their locks). */
   function revokeAccount(userId: string, accountId: string): void {
     for (const id of byUser.get(userId) ?? []) {
       const ws = sockets.get(id);
@@ -294,10 +294,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         send(ws, { type: 'error', code: 'access_revoked', message: 'Your access to this account was removed', accountId });
       }
     }
-    void core.locks.revokeUser(userId, { accountId }).catch((err: unknown) => o.log.error({ err, userId }, 'revoking locks failed'));
   }
 
-  /** Sessions ended (sign-out, password change, disabled user): their sockets close, their locks go. */
+  /** Sessions ended (sign-out, password change, disabled user): their sockets close (the core releases their locks). */
   function endSessions(userId: string, tokenHash: string | null): void {
     for (const id of [...(byUser.get(userId) ?? [])]) {
       const ws = sockets.get(id);
@@ -305,7 +304,6 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       if (!ws || !conn || (tokenHash !== null && conn.sessionTokenHash !== tokenHash)) continue;
       ws.end(CloseCode.sessionEnded, 'session ended');
     }
-    void core.locks.revokeUser(userId, {}).catch((err: unknown) => o.log.error({ err, userId }, 'revoking locks failed'));
   }
 
   return {
