@@ -63,7 +63,8 @@ export class InboundService {
       return { kind: 'unknownNumber' };
     }
     const now = clock.now();
-    const contact = await store.contacts.getOrCreateByPhone({
+    // Most texts come from known students: a read, not a write, finds them.
+    const contact = (await store.contacts.getByPhone(sms.from)) ?? await store.contacts.getOrCreateByPhone({
       id: newId(now),
       firstName: '',
       lastName: '',

@@ -247,10 +247,10 @@ export class SimulatorDb {
       getWebhook: db.prepare<[number], WebhookRow>('SELECT * FROM webhooks WHERE id = ?'),
       // Due, and the oldest pending webhook of its group: a later status callback waits for an
       // earlier one still being retried, so callbacks reach the app in Sequence order.
-      dueWebhooks: db.prepare<[number], WebhookRow>(
+      dueWebhooks: db.prepare<[number, number], WebhookRow>(
         `SELECT * FROM webhooks w WHERE w.state = 'pending' AND w.next_attempt_at <= ?
            AND NOT EXISTS (SELECT 1 FROM webhooks e WHERE e.group_key = w.group_key AND e.state = 'pending' AND e.id < w.id)
-         ORDER BY w.id`,
+         ORDER BY w.id LIMIT ?`,
       ),
       nextWebhookAt: db.prepare<[number], { at: number | null }>(
         `SELECT MIN(next_attempt_at) AS at FROM webhooks WHERE state = 'pending' AND next_attempt_at > ?`,
@@ -382,8 +382,9 @@ export class SimulatorDb {
   getWebhook(id: number): WebhookRow | undefined {
     return this.s.getWebhook.get(id);
   }
-  dueWebhooks(now: number): WebhookRow[] {
-    return this.s.dueWebhooks.all(now);
+  /** The first `limit` deliveries due (oldest first), one per group: later ones of a group wait their turn. */
+  dueWebhooks(now: number, limit: number): WebhookRow[] {
+    return this.s.dueWebhooks.all(now, limit);
   }
   nextWebhookAt(after: number): number | null {
     return this.s.nextWebhookAt.get(after)?.at ?? null;

@@ -12,6 +12,8 @@ import { sendSignedRequest, type SigningTokens } from './signed-request.js';
 
 export const RETRY_DELAYS_MS = [60_000, 120_000, 240_000] as const;
 export const WEBHOOK_TIMEOUT_MS = 8_000;
+/** Deliveries in flight at once: enough to keep a receiver busy, bounded so a backlog cannot flood it. */
+export const MAX_CONCURRENT_DELIVERIES = 64;
 
 export interface NewDelivery {
   kind: WebhookKind;
@@ -59,6 +61,7 @@ export class WebhookSender {
   private timer: TimerHandle | null = null;
   private timerAt = Infinity;
   private closed = false;
+  private pumpScheduled = false;
 
   constructor(private readonly o: WebhookSenderOptions) {
     // Every handset text waits for its first attempt: one listener each, legitimately many.
@@ -125,10 +128,25 @@ export class WebhookSender {
     this.events.removeAllListeners();
   }
 
+  /**
+   * Starts due deliveries. Many enqueues and completions in one tick make one pass (a pass reads
+   * at most the in-flight rows plus the free slots), so a backlog of thousands costs linear time.
+   */
   private pump(): void {
+    if (this.closed || this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pumpNow();
+    });
+  }
+
+  private pumpNow(): void {
     if (this.closed) return;
     const now = this.o.clock.now();
-    for (const row of this.o.db.dueWebhooks(now)) {
+    const free = MAX_CONCURRENT_DELIVERIES - this.inFlight.size;
+    const due = free > 0 ? this.o.db.dueWebhooks(now, this.inFlight.size + free) : [];
+    for (const row of due) {
       if (this.inFlight.has(row.id) || this.busyGroups.has(row.group_key)) continue;
       this.busyGroups.add(row.group_key);
       const run = this.attempt(row)
