@@ -250,21 +250,26 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
 
   // --- the core's events, out to sockets --------------------------------------------------------
 
+  // Frames are built only when some socket on this node listens: most events (a campaign's
+  // delivery reports) have no watcher, and serialising them for nobody would cost the senders.
+  const publish = (topic: string, frame: () => Record<string, unknown>): void => {
+    if (app.numSubscribers(topic) > 0) app.publish(topic, JSON.stringify(frame()));
+  };
+
   core.events.on((e: CoreEvent) => {
     switch (e.type) {
       case 'message':
-        app.publish(accountTopic(e.accountId), JSON.stringify({ type: 'message', conversationId: e.message.conversationId, accountId: e.accountId, message: messageView(e.message) }));
+        publish(accountTopic(e.accountId), () => ({ type: 'message', conversationId: e.message.conversationId, accountId: e.accountId, message: messageView(e.message) }));
         return;
       case 'conversation': {
         const c = e.conversation;
-        app.publish(accountTopic(e.accountId), JSON.stringify({ type: 'conversation', conversationId: c.id, accountId: c.accountId, folder: c.folder, unread: c.unread, lastMessageAt: c.lastMessageAt }));
+        publish(accountTopic(e.accountId), () => ({ type: 'conversation', conversationId: c.id, accountId: c.accountId, folder: c.folder, unread: c.unread, lastMessageAt: c.lastMessageAt }));
         return;
       }
       case 'lock': {
         const frame = { type: 'lock', ...e.view };
-        const json = JSON.stringify(frame);
-        app.publish(accountTopic(e.view.accountId), json);
-        if (e.departmentId) app.publish(boardTopic(e.departmentId), json);
+        publish(accountTopic(e.view.accountId), () => frame);
+        if (e.departmentId) publish(boardTopic(e.departmentId), () => frame);
         if (e.lockToken !== null) sendTo(e.holderConnIds, { ...frame, lockToken: e.lockToken });
         return;
       }

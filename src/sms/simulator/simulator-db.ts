@@ -79,6 +79,8 @@ CREATE TABLE IF NOT EXISTS webhooks (
 );
 CREATE INDEX IF NOT EXISTS webhooks_pending ON webhooks (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS webhooks_group ON webhooks (group_key, state, id);
+-- The pump reads pending deliveries oldest first and stops at its limit: no sort of the backlog.
+CREATE INDEX IF NOT EXISTS webhooks_pending_by_id ON webhooks (id) WHERE state = 'pending';
 `;
 
 export interface ApplicationRow {
@@ -248,7 +250,7 @@ export class SimulatorDb {
       // Due, and the oldest pending webhook of its group: a later status callback waits for an
       // earlier one still being retried, so callbacks reach the app in Sequence order.
       dueWebhooks: db.prepare<[number, number], WebhookRow>(
-        `SELECT * FROM webhooks w WHERE w.state = 'pending' AND w.next_attempt_at <= ?
+        `SELECT * FROM webhooks w INDEXED BY webhooks_pending_by_id WHERE w.state = 'pending' AND w.next_attempt_at <= ?
            AND NOT EXISTS (SELECT 1 FROM webhooks e WHERE e.group_key = w.group_key AND e.state = 'pending' AND e.id < w.id)
          ORDER BY w.id LIMIT ?`,
       ),

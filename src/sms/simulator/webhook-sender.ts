@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import type { SimulatorDb, WebhookKind, WebhookRow } from './simulator-db.js';
@@ -64,8 +64,10 @@ export class WebhookSender {
   private pumpScheduled = false;
 
   constructor(private readonly o: WebhookSenderOptions) {
-    // Every handset text waits for its first attempt: one listener each, legitimately many.
+    // Every handset text waits for its first attempt: one listener each, legitimately many. Every
+    // delivery in flight listens for the shutdown: as many as MAX_CONCURRENT_DELIVERIES.
     this.events.setMaxListeners(0);
+    setMaxListeners(MAX_CONCURRENT_DELIVERIES + 1, this.shutdown.signal);
   }
 
   /** Starts delivering, resuming whatever a previous run left pending. */
