@@ -1,0 +1,252 @@
+import type { CoreEvent } from '../../src/events.js';
+import type { Message } from '../../src/domain/types.js';
+import { startBareUws } from './bare-uws.js';
+import { buildBenchOrg, importStudents, openReader, startBenchNode, type BenchNode, type CommitStats } from './bench-org.js';
+import type { LoadGenerator } from './load-client.js';
+import type { PreparedRequest } from './protocol.js';
+import { wallNow } from './protocol.js';
+import { profiled } from './profiler.js';
+import { cpuWindow, describeLoop, loopWindow } from './cpu.js';
+import { row, type BenchOutcome, type ResultRow } from './report.js';
+import { startStandaloneSimulator, type StandaloneSimulator } from './standalone-simulator.js';
+
+// Outbound: messages per second from `POST /api/v1/messages` through the six pool numbers' queues
+// to the Plivo simulator, over HTTP with the real Plivo SDK, with no send pacing and no delivery
+// delay (so the simulator's status callbacks come back while we measure, as they would). The clock
+// runs from the first POST until every message is `submitted` or later; progress is read from
+// core events, so nothing polls the store while it works. A campaign that cannot finish within
+// the deadline is reported at the rate it reached (and fails).
+// Baseline: the same generator POSTing small JSON to a bare uWS handler answering 202, as many
+// requests as messages, at the pipeline's concurrency (six numbers × NUMBER_MAX_IN_FLIGHT).
+// Variants: the in-process simulator (the single-node default) at two in-flight limits, and the
+// simulator in its own process (as Plivo is: not on the node's core) to separate our cost from it.
+
+export interface OutboundVariant {
+  maxInFlight: number;
+  simulator: 'in-process' | 'standalone';
+}
+
+export interface OutboundOptions {
+  messages: number;
+  /** Recipients per POST /messages. */
+  perRequest: number;
+  warmup: number;
+  variants: OutboundVariant[];
+  /** Per variant, from the first POST. */
+  deadlineMs: number;
+}
+
+export const OUTBOUND_DEFAULTS: OutboundOptions = {
+  messages: 10_000,
+  perRequest: 2_000,
+  warmup: 300,
+  variants: [
+    { maxInFlight: 16, simulator: 'in-process' },
+    { maxInFlight: 32, simulator: 'in-process' },
+    { maxInFlight: 32, simulator: 'standalone' },
+  ],
+  deadlineMs: 25_000,
+};
+
+const POOL_NUMBERS = 6;
+const SUBMITTED_OR_LATER = new Set<Message['status']>(['submitted', 'sent', 'delivered', 'undelivered']);
+const FAILED = new Set<Message['status']>(['failed', 'rejected', 'unknown']);
+
+interface Progress {
+  readonly count: number;
+  readonly failed: number;
+  /** Wall time of the last message to get there. */
+  readonly lastAt: number;
+  /** Resolves when all got there (true) or at the deadline (false); then stops following. */
+  wait(): Promise<boolean>;
+  /** Stops following now. */
+  dispose(): void;
+}
+
+/** Follows outbound messages created at or after `since` until `count` of them satisfy `done`. */
+function watchOutbound(node: BenchNode, since: number, count: number, done: (m: Message) => boolean, deadlineMs: number): Progress {
+  const finished = new Set<string>();
+  const failed = new Set<string>();
+  let lastAt = 0;
+  let resolveAll!: (v: boolean) => void;
+  const all = new Promise<boolean>((resolve) => (resolveAll = resolve));
+  const off = node.sb.core.events.on((e: CoreEvent) => {
+    if (e.type !== 'message') return;
+    const m = e.message;
+    if (m.direction !== 'outbound' || m.createdAt < since || finished.has(m.id) || failed.has(m.id)) return;
+    if (FAILED.has(m.status)) failed.add(m.id);
+    else if (done(m)) finished.add(m.id);
+    else return;
+    lastAt = wallNow();
+    if (finished.size + failed.size >= count) resolveAll(true);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)));
+  const dispose = () => {
+    clearTimeout(timer);
+    off();
+  };
+  return {
+    get count() {
+      return finished.size;
+    },
+    get failed() {
+      return failed.size;
+    },
+    get lastAt() {
+      return lastAt;
+    },
+    wait: () => Promise.race([all, deadline]).finally(dispose),
+    dispose,
+  };
+}
+
+function composeRequests(token: string, apiCode: string, contactIds: string[], perRequest: number, text: string): PreparedRequest[] {
+  const out: PreparedRequest[] = [];
+  for (let i = 0; i < contactIds.length; i += perRequest) {
+    out.push({
+      method: 'POST',
+      path: '/api/v1/messages',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ groupAccountCode: apiCode, to: contactIds.slice(i, i + perRequest), text, sendAnyway: true }),
+    });
+  }
+  return out;
+}
+
+async function oneVariant(gen: LoadGenerator, o: OutboundOptions, variant: OutboundVariant) {
+  const { maxInFlight } = variant;
+  let sim: StandaloneSimulator | null = null;
+  const env: Record<string, string> = { NUMBER_MAX_IN_FLIGHT: String(maxInFlight), SIMULATOR_DELIVERY_DELAY_MS: '0' };
+  if (variant.simulator === 'standalone') {
+    sim = await startStandaloneSimulator({ deliveryDelayMs: 0 });
+    Object.assign(env, { PLIVO_AUTH_ID: sim.authId, PLIVO_AUTH_TOKEN: sim.authToken, PLIVO_API_URL: sim.url });
+  }
+  let node: BenchNode | null = null;
+  const bare = await startBareUws({ kind: 'json202' });
+  try {
+    node = await startBenchNode(env);
+    const org = await buildBenchOrg(node);
+    const importStart = performance.now();
+    await importStudents(node, org, o.warmup + o.messages);
+    const importMs = performance.now() - importStart;
+    const contacts = await node.sb.store.contacts.list({ limit: o.warmup + o.messages });
+    const ids = contacts.map((c) => c.id);
+    if (ids.length !== o.warmup + o.messages) throw new Error(`expected ${o.warmup + o.messages} contacts, found ${ids.length}`);
+    const label = `outbound-${maxInFlight}-${variant.simulator}`;
+    const text = 'Hi {FirstName}, your application is complete. Reply here with any questions!';
+    const requests = composeRequests(org.token, org.account.apiCode, ids.slice(0, o.messages), o.perRequest, text);
+    await gen.prepare(label, { kind: 'static', requests });
+    await gen.prepare(`${label}-warmup`, { kind: 'static', requests: composeRequests(org.token, org.account.apiCode, ids.slice(o.messages), o.warmup, text) });
+    const concurrency = POOL_NUMBERS * maxInFlight;
+
+    // Baseline first, while nothing else runs in the process.
+    const smallBody = JSON.stringify({ src: '16175550100', dst: '16172000000', text, url: 'http://127.0.0.1/webhooks/plivo/status', method: 'POST' });
+    await gen.prepare(`${label}-bare`, {
+      kind: 'static',
+      requests: Array.from({ length: o.messages }, () => ({ method: 'POST' as const, path: '/v1/Account/X/Message/', headers: { 'content-type': 'application/json' }, body: smallBody })),
+    });
+    await gen.run({ set: `${label}-bare`, port: bare.port, from: 0, to: Math.min(1_000, o.messages), connections: concurrency, deadlineMs: o.deadlineMs });
+    const bareRun = await gen.run({ set: `${label}-bare`, port: bare.port, from: 0, to: o.messages, connections: concurrency, deadlineMs: o.deadlineMs });
+
+    // Warm-up: a small campaign, delivered completely (callbacks included) before measuring.
+    const warm = watchOutbound(node, Date.now(), o.warmup, (m) => m.status === 'delivered', o.deadlineMs);
+    const warmRun = await gen.run({ set: `${label}-warmup`, port: node.sb.port, from: 0, to: 1, connections: 1, deadlineMs: o.deadlineMs, keepBodies: 1 });
+    if (warmRun.statuses['202'] !== 1) throw new Error(`warm-up compose failed: ${JSON.stringify(warmRun.statuses)} ${warmRun.bodies[0]?.slice(0, 300) ?? ''}`);
+    if (!(await warm.wait())) throw new Error(`warm-up: only ${warm.count} of ${o.warmup} messages delivered in time`);
+
+    const since = Date.now();
+    const commitsBefore: CommitStats = { ...node.commits };
+    const submitted = watchOutbound(node, since, o.messages, (m) => SUBMITTED_OR_LATER.has(m.status), o.deadlineMs);
+    const delivered = watchOutbound(node, since, o.messages, (m) => m.status === 'delivered', o.deadlineMs);
+    const cpu = cpuWindow({ server: process.pid, generator: gen.pid, ...(sim ? { simulator: sim.pid } : {}) });
+    const loop = loopWindow();
+    const { post, complete } = await profiled(label, async () => {
+      const post = await gen.run({ set: label, port: node!.sb.port, from: 0, to: requests.length, connections: requests.length, deadlineMs: o.deadlineMs, keepBodies: requests.length });
+      return { post, complete: await submitted.wait() };
+    });
+    const loopUse = loop.stop();
+    const cpuShare = cpu.stop();
+    const commitsAtEnd: CommitStats = { ...node.commits };
+    let allDelivered = false;
+    if (complete) allDelivered = await delivered.wait();
+    else delivered.dispose();
+
+    const queued = post.bodies.reduce((n, b) => n + ((JSON.parse(b) as { queued?: number }).queued ?? 0), 0);
+    const reader = openReader(node);
+    let inDb: Record<string, number>;
+    try {
+      const rows = reader
+        .prepare<[number], { status: string; n: number }>("SELECT status, count(*) AS n FROM messages WHERE direction = 'outbound' AND created_at >= ? GROUP BY status")
+        .all(since);
+      inDb = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    } finally {
+      reader.close();
+    }
+    const notYet = (inDb['queued'] ?? 0) + (inDb['sending'] ?? 0);
+    const verified = post.statuses['202'] === requests.length && queued === o.messages && complete && submitted.failed === 0 && notYet === 0;
+    const submittedMs = (complete ? submitted.lastAt : wallNow()) - post.startedAtMs;
+    const rate = (submitted.count * 1000) / submittedMs;
+    const commits = commitsAtEnd.commits - commitsBefore.commits;
+    const ops = commitsAtEnd.ops - commitsBefore.ops;
+    return {
+      ...variant,
+      concurrency,
+      verified,
+      complete,
+      rate,
+      bareRate: bareRun.rate,
+      importMs: Math.round(importMs),
+      composeAnsweredMs: Math.round(post.finishedAtMs - post.startedAtMs),
+      submitted: submitted.count,
+      submittedMs: Math.round(submittedMs),
+      deliveredMs: allDelivered ? Math.round(delivered.lastAt - post.startedAtMs) : null,
+      statuses: post.statuses,
+      queued,
+      failed: submitted.failed,
+      inDb,
+      commits,
+      opsPerCommit: commits > 0 ? Number((ops / commits).toFixed(1)) : 0,
+      cpu: cpuShare,
+      mainThread: loopUse,
+      serverCpuUsPerMessage: submitted.count > 0 ? Math.round(((cpuShare.ms['server'] ?? NaN) * 1000) / submitted.count) : null,
+      bare: { rate: Math.round(bareRun.rate), p50: bareRun.latencyMs.p50, p99: bareRun.latencyMs.p99, sockets: bareRun.sockets, statuses: bareRun.statuses },
+    };
+  } finally {
+    bare.close();
+    await node?.close();
+    await sim?.close();
+  }
+}
+
+export async function outboundBenchmark(gen: LoadGenerator, o: OutboundOptions = OUTBOUND_DEFAULTS): Promise<BenchOutcome> {
+  const variants = [];
+  for (const v of o.variants) variants.push(await oneVariant(gen, o, v));
+  const rows: ResultRow[] = [];
+  const notes: string[] = [];
+  for (const v of variants) {
+    const where = v.simulator === 'standalone' ? 'simulator in own process' : 'in-process simulator';
+    // The standalone-simulator variant is a diagnostic (where the time goes), not the configuration the goal is for.
+    const judged = v.simulator === 'in-process';
+    rows.push(
+      row({
+        name: `outbound, ${where}, in-flight ${v.maxInFlight}`,
+        figure: v.rate,
+        unit: 'msg/s',
+        baseline: v.bareRate,
+        goal: judged ? '≥ 2000/s' : '(diagnostic)',
+        pass: judged ? v.verified && v.rate >= 2000 : null,
+      }),
+    );
+    notes.push(
+      `outbound ${where}, in-flight ${v.maxInFlight}: ${o.messages} messages in ${Math.ceil(o.messages / o.perRequest)} POSTs ` +
+        `(202 ${v.statuses['202'] ?? 0}, queued ${v.queued}, answered after ${v.composeAnsweredMs} ms); ` +
+        (v.complete
+          ? `all submitted at ${v.submittedMs} ms, all delivered at ${v.deliveredMs ?? 'n/a'} ms`
+          : `DEADLINE: only ${v.submitted} submitted in ${v.submittedMs} ms`) +
+        `; ${v.verified ? 'verified' : 'NOT verified'} (failed ${v.failed}, db ${JSON.stringify(v.inDb)}); ` +
+        `${v.commits} commits, ${v.opsPerCommit} ops/commit; CPU (cores) ${JSON.stringify(v.cpu.cores)}, server ${v.serverCpuUsPerMessage} µs/message, ${describeLoop(v.mainThread)}; bare ${v.concurrency} connections ${v.bare.rate} req/s`,
+    );
+  }
+  return { name: 'outbound', rows, details: { options: o, variants }, notes };
+}
