@@ -174,7 +174,7 @@ export class PlivoApi {
     const id = req.id ?? '';
     switch (op) {
       case 'message.send': {
-        const r = this.sim.sendMessage({
+        const r = await this.sim.sendMessageCommitted({
           src: str(p, 'src'),
           dst: str(p, 'dst'),
           text: str(p, 'text'),

@@ -221,6 +221,14 @@ export class PlivoSimulator {
 
   // ---- messages -------------------------------------------------------------------------------
 
+  /**
+   * sendMessage for the API: the sends of one turn of the event loop share one transaction, and
+   * each answers once it is committed (what the API accepted is recorded, and so are its callbacks).
+   */
+  sendMessageCommitted(input: SendMessageInput): Promise<{ messageUuids: string[]; invalidNumbers: string[] }> {
+    return this.db.batch(() => this.sendMessage(input));
+  }
+
   sendMessage(input: SendMessageInput): { messageUuids: string[]; invalidNumbers: string[] } {
     if (input.powerpackUuid) throw badParam('powerpack_uuid is not supported by the simulator; use src');
     if (!input.src) throw badParam('src parameter is required');

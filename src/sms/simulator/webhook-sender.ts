@@ -202,15 +202,18 @@ export class WebhookSender {
     const retryDelay = RETRY_DELAYS_MS[attempts - 1];
     const settled = result.ok || retryDelay === undefined;
     const nextAttemptAt = settled ? null : now + Math.round(retryDelay * this.o.retryScale);
-    this.o.db.recordAttempt({
-      id: row.id,
-      attempts,
-      state: result.ok ? 'delivered' : settled ? 'failed' : 'pending',
-      last_status: result.status,
-      last_error: result.ok ? null : result.detail,
-      next_attempt_at: nextAttemptAt ?? row.next_attempt_at,
-      settled_at: settled ? now : null,
-    });
+    // Outcomes of one turn share a commit; nobody hears of this one before it is recorded.
+    await this.o.db.batch(() =>
+      this.o.db.recordAttempt({
+        id: row.id,
+        attempts,
+        state: result.ok ? 'delivered' : settled ? 'failed' : 'pending',
+        last_status: result.status,
+        last_error: result.ok ? null : result.detail,
+        next_attempt_at: nextAttemptAt ?? row.next_attempt_at,
+        settled_at: settled ? now : null,
+      }),
+    );
     // Arm the retry before anyone hears of this attempt, so the schedule is in place when they act.
     if (nextAttemptAt !== null) this.arm(now);
     if (!result.ok) {
