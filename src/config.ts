@@ -34,6 +34,7 @@ const EnvSchema = z
     LOCK_IDLE_WARNING_MS: duration.default(180_000),
     LOCK_RELEASE_AFTER_WARNING_MS: duration.default(60_000),
     LOCK_DISCONNECT_GRACE_MS: duration.default(15_000),
+    LOCK_PASSIVATE_AFTER_MS: duration.default(60_000),
     NUMBER_SEND_INTERVAL_MS: duration.default(12_000),
     NUMBER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(256).default(8),
     MESSAGE_MAX_LENGTH: z.coerce.number().int().min(1).max(1600).default(306),
@@ -90,7 +91,7 @@ export interface Config {
   demo: { seed: boolean; password: string | undefined };
   /** The first owner, created on the first start of an empty store (instead of the demo). */
   owner: { email: string; name: string; password: string; areaCode: string } | null;
-  lock: { idleWarningMs: number; releaseAfterWarningMs: number; disconnectGraceMs: number };
+  lock: { idleWarningMs: number; releaseAfterWarningMs: number; disconnectGraceMs: number; passivateAfterMs: number };
   sending: { numberSendIntervalMs: number; numberMaxInFlight: number; maxLength: number };
   replies: { help: string; optOut: string; optIn: string };
   sessionTtlMs: number;
@@ -139,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idleWarningMs: e.LOCK_IDLE_WARNING_MS,
       releaseAfterWarningMs: e.LOCK_RELEASE_AFTER_WARNING_MS,
       disconnectGraceMs: e.LOCK_DISCONNECT_GRACE_MS,
+      passivateAfterMs: e.LOCK_PASSIVATE_AFTER_MS,
     },
     sending: {
       numberSendIntervalMs: e.NUMBER_SEND_INTERVAL_MS,

@@ -6,7 +6,8 @@ import type { User } from '../../src/domain/types.js';
 export interface Connection {
   /** Unique on this node; the lock actors know holders' connections by it. */
   readonly id: string;
-  readonly user: User;
+  /** Shared by all of the user's sockets on this node, without the password hash (see ws-gateway). */
+  user: User;
   readonly sessionTokenHash: string;
   /** The session's end: a socket outliving it is closed (sessionEnded) at its next frame. */
   readonly sessionExpiresAt: number;

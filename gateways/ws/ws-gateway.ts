@@ -5,6 +5,7 @@ import type { Core } from '../../src/core.js';
 import type { CoreEvent } from '../../src/events.js';
 import type { Logger } from '../../src/logger.js';
 import type { Principal } from '../../src/auth/principal.js';
+import type { User } from '../../src/domain/types.js';
 import { AppError, isAppError } from '../../src/errors.js';
 import { ClientFrame, PROTOCOL_VERSION } from '../../src/schemas/ws.js';
 import { resolveAccountRef } from '../../src/services/account-access.js';
@@ -45,6 +46,19 @@ type Ws = WebSocket<Connection>;
 export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): WsGateway {
   const sockets = new Map<string, Ws>();
   const byUser = new Map<string, Set<string>>();
+  // One user record per person, shared by their sockets (19,000 sockets are a design target) and
+  // refreshed by each new connection; the password hash is not kept in long-lived socket state.
+  const users = new Map<string, User>();
+  const shareUser = (fresh: User): User => {
+    const slim: User = { ...fresh, passwordHash: '' };
+    const known = users.get(fresh.id);
+    if (!known) {
+      users.set(fresh.id, slim);
+      return slim;
+    }
+    Object.assign(known, slim);
+    return known;
+  };
   const chains = new Map<string, Promise<void>>();
   // Connection ids must never repeat, also across restarts (a restored lock remembers its holder's
   // connections): node id, a random boot id, a counter.
@@ -123,6 +137,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
 
     open: (ws) => {
       const conn = ws.getUserData();
+      conn.user = shareUser(conn.user);
       sockets.set(conn.id, ws);
       let mine = byUser.get(conn.user.id);
       if (!mine) byUser.set(conn.user.id, (mine = new Set()));
@@ -174,7 +189,10 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       chains.delete(conn.id);
       const mine = byUser.get(conn.user.id);
       mine?.delete(conn.id);
-      if (mine?.size === 0) byUser.delete(conn.user.id);
+      if (mine?.size === 0) {
+        byUser.delete(conn.user.id);
+        users.delete(conn.user.id);
+      }
       if (conn.open && conn.open.size > 0) {
         // A lost connection starts the lock's grace period: a reload keeps the lock.
         void core.locks.disconnect(conn.id, [...conn.open]).catch((err: unknown) => o.log.error({ err, connId: conn.id }, 'disconnect failed'));

@@ -12,6 +12,7 @@ import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from '../services/context.js';
 import type { MessagingService } from '../services/messaging-service.js';
 import type { LockRecord } from '../store/store.js';
+import type { TimerHandle } from '../clock.js';
 import type { LockView, OpenResult } from './lock-view.js';
 import { AppError, notFound } from '../errors.js';
 import { canManageDepartment } from '../auth/access.js';
@@ -43,6 +44,8 @@ interface Entry {
   viewers: Set<string>;
   /** True while a command runs on the actor (its transitions are saved by the command itself). */
   inCommand: boolean;
+  /** Armed while the actor is idle and unwatched: it is stopped when this fires. */
+  passivation: TimerHandle | null;
   stopped: boolean;
 }
 
@@ -80,6 +83,11 @@ export class LockHost {
 
   activeCount(): number {
     return this.entries.size;
+  }
+
+  /** Whether the conversation's actor is running on this node. */
+  isActive(conversationId: string): boolean {
+    return this.entries.has(conversationId);
   }
 
   async open(p: Principal, connId: string, conversationId: string): Promise<OpenResult> {
@@ -283,6 +291,7 @@ export class LockHost {
       lastPublished: publishKey(actor.getSnapshot()),
       viewers: new Set(),
       inCommand: false,
+      passivation: null,
       stopped: false,
     };
     actor.on('*', (e) => entry.emitted.push(e as LockEmitted));
@@ -395,18 +404,31 @@ export class LockHost {
     });
   }
 
-  /** Idle and unwatched: stop the actor (checked again in the mailbox, after what is queued). */
+  /**
+   * Idle and unwatched for LOCK_PASSIVATE_AFTER_MS: stop the actor (checked again when the time
+   * comes, in the mailbox after what is queued). Keeping it that long spares the next open of a
+   * busy conversation a re-activation from the store.
+   */
   private passivateIfIdle(entry: Entry): void {
     const idle = () => !entry.stopped && entry.viewers.size === 0 && machineView(entry.actor.getSnapshot()).state === 'idle';
-    if (idle()) {
+    if (!idle()) {
+      if (entry.passivation) this.c.clock.clearTimeout(entry.passivation);
+      entry.passivation = null;
+      return;
+    }
+    if (entry.passivation) return;
+    entry.passivation = this.c.clock.setTimeout(() => {
+      entry.passivation = null;
       void this.enqueue(entry, () => {
         if (idle()) this.passivate(entry);
       });
-    }
+    }, this.c.config.lock.passivateAfterMs);
   }
 
   private passivate(entry: Entry): void {
     if (entry.stopped) return;
+    if (entry.passivation) this.c.clock.clearTimeout(entry.passivation);
+    entry.passivation = null;
     entry.stopped = true;
     entry.actor.stop();
     if (this.entries.get(entry.conversationId) === entry) this.entries.delete(entry.conversationId);

@@ -6,7 +6,7 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c.port).toBe(3000);
     expect(c.plivo.mode).toBe('simulator');
-    expect(c.lock).toEqual({ idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 });
+    expect(c.lock).toEqual({ idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000, passivateAfterMs: 60_000 });
     expect(c.sending.numberSendIntervalMs).toBe(12_000);
     expect(c.sending.maxLength).toBe(306);
   });
