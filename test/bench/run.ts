@@ -10,6 +10,7 @@ import { inboxBenchmark } from './inbox-listing.js';
 import { killAllGenerators, LoadGenerator } from './load-client.js';
 import { killAllSimulators } from './standalone-simulator.js';
 import { formatTable, type BenchOutcome } from './report.js';
+import { runWsBenchmarksDetailed } from './ws/run-ws.js';
 
 // `npm run bench`: the benchmarks one after the other, each against a baseline measured in the
 // same run (the machine is shared and noisy: ratios are what count), then one table, and the
@@ -24,7 +25,18 @@ const BENCHMARKS: Record<string, (gen: LoadGenerator) => Promise<BenchOutcome>> 
   inbound: (gen) => inboundBenchmark(gen),
   outbound: (gen) => outboundBenchmark(gen),
   inbox: (gen) => inboxBenchmark(gen),
+  // The WebSocket benchmarks bring their own load processes (test/bench/ws/).
+  locks: () => wsBenchmark('roundTrip', 'locks'),
+  fanout: () => wsBenchmark('fanout', 'fanout'),
+  connections: () => wsBenchmark('connections', 'connections'),
 };
+
+async function wsBenchmark(only: string, name: string): Promise<BenchOutcome> {
+  const lines: string[] = [];
+  const report = await runWsBenchmarksDetailed({ only: [only], runs: 1, log: (l) => lines.push(l) });
+  if (report.failures.length > 0) throw new Error(report.failures.join('\n'));
+  return { name, rows: report.rows, details: report.details, notes: report.notes };
+}
 
 async function main(): Promise<number> {
   const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,0 +1,113 @@
+import { rmSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createActor } from 'xstate';
+import { conversationLockMachine } from '../../../actors/conversation/index.js';
+import { testConfig } from '../../../src/config.js';
+import { silentLogger } from '../../../src/logger.js';
+import { startSwitchboard } from '../../../gateways/server.js';
+import { createOwner } from '../../../src/services/bootstrap.js';
+import { accessibleConversation } from '../../../src/services/account-access.js';
+import { ClientFrame } from '../../../src/schemas/ws.js';
+import { FAST_ENV } from '../../helpers/switchboard.js';
+import type { Principal } from '../../../src/auth/principal.js';
+
+// Where one lock command's server CPU goes, without sockets: the parts of an open/leave cycle
+// timed one by one in this process (CPU time per operation, averaged over thousands), then whole
+// open/leave cycles through the core, 1,000 conversations at a time as the round-trip benchmark
+// does. The difference between the last figure and the round trip's server CPU per command is
+// the gateway (uWS, JSON, validation, sends). A diagnostic, not part of the table:
+//   npx tsx test/bench/ws/lock-costs.ts
+
+const N = 1_000;
+const PASSWORD = 'bench horse battery staple';
+
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+async function timeIt(label: string, count: number, fn: (i: number) => unknown): Promise<number> {
+  const t0 = cpuUs();
+  for (let i = 0; i < count; i++) await fn(i);
+  const per = (cpuUs() - t0) / count;
+  console.log(`${label.padEnd(64)} ${per.toFixed(1).padStart(7)} µs CPU`);
+  return per;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-lockcosts-'));
+  const sb = await startSwitchboard(testConfig({ ...FAST_ENV, DATA_DIR: dir }), silentLogger);
+  try {
+    const core = sb.core;
+    await createOwner(core, { email: 'owner@bench.edu', name: 'Bench Owner', password: PASSWORD, departmentIds: [], areaCode: '617' });
+    const api = async (method: string, path: string, body?: unknown, token?: string): Promise<any> => {
+      const res = await fetch(sb.url + path, {
+        method,
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const json = await res.json();
+      if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+      return json;
+    };
+    const token = (await api('POST', '/api/v1/sessions', { email: 'owner@bench.edu', password: PASSWORD })).token as string;
+    const owner = await core.auth.authenticate(token);
+    const dept = await api('POST', '/api/v1/departments', { name: 'Admissions', code: 'adm', timeZone: 'America/New_York' }, token);
+    const available = await api('GET', '/api/v1/numbers/available?areaCode=617&limit=6', undefined, token);
+    const numbers = (available.items as Array<{ number: string }>).map((n) => n.number);
+    const account = await api('POST', '/api/v1/group-accounts', { name: 'Admissions Outreach', departmentId: dept.id, color: '#2F6FDE', numbers, memberIds: [] }, token);
+    const accountNumbers = account.numbers as string[];
+    const ids: string[] = [];
+    for (let i = 0; i < N; i++) {
+      const o = await core.inbound.receiveSms({ from: `+1617${String(2_000_000 + i).padStart(7, '0')}`, to: accountNumbers[i % 6]!, text: 'Hello', providerId: `lc-${i}` });
+      if (o.kind !== 'recorded') throw new Error(o.kind);
+      ids.push(o.conversation.id);
+    }
+    const p: Principal = owner;
+    const ctx = core.context;
+    console.log(`${N} conversations; CPU per operation:`);
+    const frame = JSON.stringify({ type: 'open', id: 'c1a2b', conversationId: ids[0] });
+    await timeIt('JSON.parse + ClientFrame.safeParse (open frame)', 20_000, () => ClientFrame.safeParse(JSON.parse(frame)));
+    await timeIt('accessibleConversation (3 SQLite reads)', 5 * N, (i) => accessibleConversation(ctx, p, ids[i % N]!));
+    await timeIt('store.conversations.get', 5 * N, (i) => ctx.store.conversations.get(ids[i % N]!));
+    await timeIt('store.locks.get', 5 * N, (i) => ctx.store.locks.get(ids[i % N]!));
+    const input = { conversationId: ids[0]!, idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000, token: 0 };
+    await timeIt('createActor + start + stop (an activation, no store)', 5 * N, () => {
+      const a = createActor(conversationLockMachine, { input });
+      a.start();
+      a.stop();
+    });
+    const actor = createActor(conversationLockMachine, { input });
+    actor.start();
+    await timeIt('actor.send OPEN + LEAVE (two transitions)', 5 * N, (i) => {
+      actor.send({ type: 'OPEN', userId: 'U', name: 'Bench', connId: 'n1:1', now: 1_000 + i });
+      actor.send({ type: 'LEAVE', userId: 'U', connId: 'n1:1', now: 1_000 + i });
+    });
+    await timeIt('JSON.stringify(getPersistedSnapshot())', 5 * N, () => JSON.stringify(actor.getPersistedSnapshot()));
+    actor.stop();
+
+    // Whole cycles through the core (activation, access check, actor, durable save, events), N
+    // conversations at a time, so group commit batches them as under load.
+    const cycles = 5;
+    const t0 = cpuUs();
+    const w0 = performance.now();
+    for (let c = 0; c < cycles; c++) {
+      await Promise.all(ids.map((id, i) => core.locks.open(p, `n1:${i}`, id)));
+      await Promise.all(ids.map((id, i) => core.locks.leave(p, `n1:${i}`, id)));
+    }
+    const per = (cpuUs() - t0) / (cycles * N * 2);
+    console.log(`${'core.locks.open / leave, 1,000 at a time (per command)'.padEnd(64)} ${per.toFixed(1).padStart(7)} µs CPU (${(((performance.now() - w0) * 1000) / (cycles * N * 2)).toFixed(1)} µs wall)`);
+  } finally {
+    await sb.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,260 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { readFileSync, rmSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
+import uWS from 'uWebSockets.js';
+import type { Switchboard } from '../../../gateways/server.js';
+import { serve } from './ipc.js';
+
+// The process under test, forked by the WebSocket benchmarks (run with --expose-gc): either a
+// whole Switchboard (uWS gateway, core, SQLite with group commit in a temp dir, the in-process
+// Plivo simulator) on port 0, or bare uWS WebSocket apps (the baselines), or both side by side in
+// this one process so that they share its core and its conditions. Commands come over IPC from
+// run-ws.ts; nothing here runs load. The Switchboard modules are imported on demand, so a
+// process that only runs the bare baseline does not carry them.
+
+let sb: Switchboard | null = null;
+let dataDir: string | null = null;
+const bare: Array<{ close(): void }> = [];
+const commits = { commits: 0, ops: 0, maxBatch: 0 };
+let loop: { h: IntervalHistogram; elu: ReturnType<typeof performance.eventLoopUtilization>; gc: PerformanceObserver; gcs: number[] } | null = null;
+let profiler: Session | null = null;
+
+const PASSWORD = 'bench horse battery staple';
+
+async function http(method: string, path: string, body?: unknown, token?: string): Promise<any> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(sb!.url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  const parsed = text ? JSON.parse(text) : null;
+  if (res.status >= 300) throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  return parsed;
+}
+
+function vmRss(): number {
+  return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+}
+
+async function settle(ms: number): Promise<void> {
+  await delay(ms);
+}
+
+serve(
+  {
+    async startSwitchboard(a: { env: Record<string, string> }) {
+      const [{ testConfig }, { silentLogger }, { startSwitchboard }, { uwsIsNative }, { createSqliteStore }, { FAST_ENV }] = await Promise.all([
+        import('../../../src/config.js'),
+        import('../../../src/logger.js'),
+        import('../../../gateways/server.js'),
+        import('../../../gateways/http/listen.js'),
+        import('../../../src/store/sqlite/sqlite-store.js'),
+        import('../../helpers/switchboard.js'),
+      ]);
+      if (!uwsIsNative()) throw new Error('uWebSockets.js runs on its JavaScript fallback: figures would be meaningless');
+      dataDir = mkdtempSync(join(tmpdir(), 'switchboard-wsbench-'));
+      const store = await createSqliteStore({
+        file: join(dataDir, 'switchboard.db'),
+        onCommit: (ops) => {
+          commits.commits++;
+          commits.ops += ops;
+          if (ops > commits.maxBatch) commits.maxBatch = ops;
+        },
+      });
+      // Investigation only (never in the table): WS_BENCH_EXPERIMENTS=syncNormal,keepIdleActors
+      // turns off the fsync of each group commit, or the passivation of idle lock actors, to
+      // measure what each costs.
+      const experiments = (process.env.WS_BENCH_EXPERIMENTS ?? '').split(',').filter(Boolean);
+      if (experiments.includes('syncNormal')) (store as unknown as { db: { pragma(s: string): unknown } }).db.pragma('synchronous = NORMAL');
+      sb = await startSwitchboard(testConfig({ ...FAST_ENV, DATA_DIR: dataDir, ...a.env }), silentLogger, { store });
+      if (experiments.includes('keepIdleActors')) (sb.core.locks as unknown as { passivateIfIdle(): void }).passivateIfIdle = () => undefined;
+      if (experiments.includes('slimUser') || experiments.includes('shareUser')) {
+        // What the sockets' copies of their user cost: without the fields no socket needs
+        // (slimUser), or one object per user shared by their sockets (shareUser).
+        const auth = sb.core.auth;
+        const original = auth.authenticate.bind(auth);
+        const shared = new Map<string, unknown>();
+        auth.authenticate = async (token) => {
+          const p = await original(token);
+          if (p.kind !== 'user') return p;
+          let user = experiments.includes('slimUser') ? { ...p.user, passwordHash: '', email: '' } : p.user;
+          if (experiments.includes('shareUser')) {
+            const key = JSON.stringify(user);
+            const known = shared.get(key) as typeof user | undefined;
+            if (known) user = known;
+            else shared.set(key, user);
+          }
+          return { ...p, user };
+        };
+      }
+      return { port: sb.port, dataDir, experiments };
+    },
+
+    /**
+     * An organisation: an owner (the operators), a department, a group account of six numbers with
+     * one staff member (the clients that take locks), sessions for both (each login is a scrypt
+     * check, slow on purpose: a handful, reused across sockets), and `conversations` conversations
+     * in the group account, created the way an inbound text creates them.
+     */
+    async setupOrg(a: { ownerSessions: number; staffSessions: number; conversations: number }) {
+      const core = sb!.core;
+      const { createOwner } = await import('../../../src/services/bootstrap.js');
+      await createOwner(core, { email: 'owner@bench.edu', name: 'Bench Owner', password: PASSWORD, departmentIds: [], areaCode: '617' });
+      const login = async (email: string): Promise<string> => (await http('POST', '/api/v1/sessions', { email, password: PASSWORD })).token as string;
+      const ownerTokens: string[] = [];
+      for (let i = 0; i < a.ownerSessions; i++) ownerTokens.push(await login('owner@bench.edu'));
+      const owner = ownerTokens[0]!;
+      const dept = await http('POST', '/api/v1/departments', { name: 'Admissions', code: 'adm', timeZone: 'America/New_York' }, owner);
+      const staff = await http('POST', '/api/v1/users', { email: 'staff@bench.edu', name: 'Bench Staff', role: 'staff', departmentIds: [dept.id], password: PASSWORD, personalAreaCode: '617' }, owner);
+      const staffTokens: string[] = [];
+      for (let i = 0; i < a.staffSessions; i++) staffTokens.push(await login('staff@bench.edu'));
+      const available = await http('GET', '/api/v1/numbers/available?areaCode=617&limit=6', undefined, owner);
+      const numbers = (available.items as Array<{ number: string }>).map((n) => n.number);
+      const account = await http('POST', '/api/v1/group-accounts', { name: 'Admissions Outreach', departmentId: dept.id, color: '#2F6FDE', numbers, memberIds: [staff.id] }, owner);
+      const conversationIds: string[] = [];
+      for (let base = 0; base < a.conversations; base += 250) {
+        const batch = Array.from({ length: Math.min(250, a.conversations - base) }, (_, k) => base + k);
+        const outcomes = await Promise.all(
+          batch.map((i) =>
+            core.inbound.receiveSms({ from: `+1617${String(2_000_000 + i).padStart(7, '0')}`, to: numbers[i % numbers.length]!, text: `Question ${i} about my application`, providerId: `bench-${i}` }),
+          ),
+        );
+        for (const o of outcomes) {
+          if (o.kind !== 'recorded') throw new Error(`inbound text not recorded: ${o.kind}`);
+          conversationIds.push(o.conversation.id);
+        }
+      }
+      return { departmentId: dept.id as string, accountId: account.id as string, apiCode: account.apiCode as string, ownerTokens, staffTokens, staffName: 'Bench Staff', staffId: staff.id as string, conversationIds };
+    },
+
+    /**
+     * Bare uWS WebSocket apps on one port (the baselines), doing the least each job needs:
+     * `/echo` sends every message back; `/pub` subscribes a socket to the `board` topic when its
+     * message is a watchLocks frame and otherwise publishes the message to `board` and sends it
+     * back to its sender (the ack); `/sub` subscribes the socket to a topic on its first message
+     * and answers with a small ack.
+     */
+    async startBare() {
+      const app = uWS.App();
+      const common = { compression: uWS.DISABLED, maxPayloadLength: 16 * 1024, maxBackpressure: 1024 * 1024, idleTimeout: 60, closeOnBackpressureLimit: 1 } as const;
+      app.ws('/echo', { ...common, message: (ws, m, isBinary) => void ws.send(m, isBinary) });
+      const WATCH = Buffer.from('{"type":"watchLocks"');
+      app.ws('/pub', {
+        ...common,
+        message: (ws, m, isBinary) => {
+          const head = Buffer.from(m, 0, Math.min(WATCH.length, m.byteLength));
+          if (head.equals(WATCH)) {
+            ws.subscribe('board');
+            ws.send(m, isBinary);
+            return;
+          }
+          app.publish('board', m, isBinary);
+          ws.send(m, isBinary);
+        },
+      });
+      app.ws('/sub', {
+        ...common,
+        message: (ws) => {
+          ws.subscribe('a/bench');
+          ws.send('{"type":"ack","re":"s"}');
+        },
+      });
+      const port = await new Promise<number>((resolve, reject) =>
+        app.listen('127.0.0.1', 0, (s) => {
+          if (!s) return reject(new Error('bare uWS could not listen'));
+          bare.push({ close: () => uWS.us_listen_socket_close(s) });
+          resolve(uWS.us_socket_local_port(s));
+        }),
+      );
+      return { port };
+    },
+
+    /** Full GCs until the heap stops shrinking, then this process's memory (KiB). */
+    async memory() {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (!gc) throw new Error('run with --expose-gc');
+      let last = Infinity;
+      for (let i = 0; i < 6; i++) {
+        gc();
+        await settle(100);
+        const used = process.memoryUsage().heapUsed;
+        if (used >= last * 0.999) break;
+        last = used;
+      }
+      await settle(300);
+      const m = process.memoryUsage();
+      const k = (b: number): number => Math.round(b / 1024);
+      return { vmRssKiB: vmRss(), heapUsedKiB: k(m.heapUsed), heapTotalKiB: k(m.heapTotal), externalKiB: k(m.external), arrayBuffersKiB: k(m.arrayBuffers), connections: sb?.ws.connectionCount() ?? null };
+    },
+
+    loopStart() {
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      h.enable();
+      const gcs: number[] = [];
+      const gc = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) gcs.push(e.duration);
+      });
+      gc.observe({ entryTypes: ['gc'] });
+      loop = { h, elu: performance.eventLoopUtilization(), gc, gcs };
+      commits.commits = 0;
+      commits.ops = 0;
+      commits.maxBatch = 0;
+    },
+
+    /** Event-loop delay (ms), utilisation and SQLite group commits since loopStart. */
+    loopStop() {
+      if (!loop) return null;
+      const { h, elu, gc, gcs } = loop;
+      h.disable();
+      gc.disconnect();
+      loop = null;
+      gcs.sort((x, y) => x - y);
+      const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+      return {
+        delayP50: ms(h.percentile(50)),
+        delayP99: ms(h.percentile(99)),
+        delayMax: ms(h.max),
+        utilization: Math.round(performance.eventLoopUtilization(elu).utilization * 100) / 100,
+        gcPauses: gcs.length,
+        gcTotalMs: Math.round(gcs.reduce((a, b) => a + b, 0)),
+        gcP99Ms: gcs.length ? Math.round(gcs[Math.min(gcs.length - 1, Math.ceil(gcs.length * 0.99) - 1)]! * 100) / 100 : 0,
+        gcMaxMs: gcs.length ? Math.round(gcs[gcs.length - 1]! * 100) / 100 : 0,
+        commits: commits.commits,
+        committedOps: commits.ops,
+        maxBatch: commits.maxBatch,
+        activeActors: sb?.core.locks.activeCount() ?? null,
+        connections: sb?.ws.connectionCount() ?? null,
+      };
+    },
+
+    async profileStart() {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 250 });
+      await profiler.post('Profiler.start');
+    },
+
+    async profileStop(a: { file: string }) {
+      if (!profiler) return null;
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = null;
+      mkdirSync(dirname(a.file), { recursive: true });
+      writeFileSync(a.file, JSON.stringify(profile));
+      return a.file;
+    },
+  },
+  async () => {
+    for (const b of bare.splice(0)) b.close();
+    try {
+      await sb?.close();
+    } finally {
+      sb = null;
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
