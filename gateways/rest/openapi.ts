@@ -51,6 +51,7 @@ const ops: Operation[] = [
   { method: 'post', path: '/api/v1/conversations/{id}/read', summary: 'Mark read', tag: 'conversations', status: 200, auth: 'bearer' },
   { method: 'post', path: '/api/v1/conversations/{id}/messages', summary: 'Reply (queued; lockToken fences group-account replies)', tag: 'messages', body: S.Reply, status: 202, auth: 'bearer' },
   { method: 'post', path: '/api/v1/messages', summary: 'Compose to one or many (queued per pool number)', tag: 'messages', body: S.Compose, status: 202, auth: 'bearer' },
+  { method: 'get', path: '/api/v1/locks', summary: "The department's held conversation locks (owners and the department's admins): the live board's first picture", tag: 'locks', query: S.LocksQuery, status: 200, auth: 'bearer' },
   { method: 'post', path: '/api/v1/messages/measure', summary: 'Encoding, length and segments of a text', tag: 'messages', status: 200, auth: 'bearer' },
   { method: 'post', path: '/webhooks/plivo/message', summary: 'Plivo inbound SMS (signed by Plivo)', tag: 'webhooks', bodyType: 'application/x-www-form-urlencoded', status: 200, auth: 'plivo' },
   { method: 'post', path: '/webhooks/plivo/status', summary: 'Plivo delivery report (signed by Plivo)', tag: 'webhooks', bodyType: 'application/x-www-form-urlencoded', status: 200, auth: 'plivo' },
