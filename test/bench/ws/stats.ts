@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpuMs } from '../cpu.js';
 
 // Small measuring helpers shared by the WebSocket benchmarks: latency summaries, CPU time and
 // resident memory of a process (Linux /proc), and the result table.
@@ -54,19 +55,7 @@ export class Samples {
 const TICKS_PER_SECOND = 100;
 
 /** CPU milliseconds (user + system) used by `pid` so far, or null if it is gone. */
-export function cpuMsOf(pid: number): number | null {
-  if (pid === process.pid) {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
-}
+export const cpuMsOf = (pid: number): number | null => cpuMs(pid);
 
 /** CPU milliseconds all cores of the machine spent busy so far (/proc/stat). */
 export function machineBusyMs(): number | null {
