@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LoginLimits } from './auth/login-limiter.js';
 import { isTimeZone } from './domain/time-zone.js';
 
 // The one validated configuration. The environment is parsed once, here; everything else receives
@@ -39,6 +40,12 @@ const EnvSchema = z
     NUMBER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(256).default(8),
     MESSAGE_MAX_LENGTH: z.coerce.number().int().min(1).max(1600).default(306),
     SESSION_TTL_MS: duration.default(12 * 3600 * 1000),
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(0).max(1000).default(5),
+    LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(50),
+    LOGIN_FAILURE_WINDOW_MS: duration.default(5 * 60_000),
+    LOGIN_LOCKOUT_MS: duration.pipe(z.number().min(1000, 'must be at least 1000')).default(30_000),
+    LOGIN_LOCKOUT_MAX_MS: duration.pipe(z.number().min(1000, 'must be at least 1000')).default(5 * 60_000),
+    LOGIN_TRACKED_KEYS: z.coerce.number().int().min(100).max(10_000_000).default(50_000),
     HELP_REPLY: z
       .string()
       .min(1)
@@ -71,6 +78,9 @@ const EnvSchema = z
     if ((env.OWNER_EMAIL === undefined) !== (env.OWNER_PASSWORD === undefined)) {
       ctx.addIssue({ code: 'custom', path: [env.OWNER_EMAIL === undefined ? 'OWNER_EMAIL' : 'OWNER_PASSWORD'], message: 'OWNER_EMAIL and OWNER_PASSWORD must be set together' });
     }
+    if (env.LOGIN_LOCKOUT_MAX_MS < env.LOGIN_LOCKOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['LOGIN_LOCKOUT_MAX_MS'], message: 'must not be smaller than LOGIN_LOCKOUT_MS' });
+    }
     if (env.PLIVO_API_URL !== undefined && env.PLIVO_AUTH_ID === undefined) {
       ctx.addIssue({ code: 'custom', path: ['PLIVO_API_URL'], message: 'needs PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN' });
     }
@@ -95,6 +105,8 @@ export interface Config {
   sending: { numberSendIntervalMs: number; numberMaxInFlight: number; maxLength: number };
   replies: { help: string; optOut: string; optIn: string };
   sessionTtlMs: number;
+  /** Failed sign-ins (src/auth/login-limiter.ts). */
+  login: LoginLimits;
   ws: {
     maxPayloadBytes: number;
     maxBackpressureBytes: number;
@@ -149,6 +161,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     replies: { help: e.HELP_REPLY, optOut: e.OPT_OUT_REPLY, optIn: e.OPT_IN_REPLY },
     sessionTtlMs: e.SESSION_TTL_MS,
+    login: {
+      maxFailuresPerAccount: e.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,
+      windowMs: e.LOGIN_FAILURE_WINDOW_MS,
+      lockoutMs: e.LOGIN_LOCKOUT_MS,
+      maxLockoutMs: e.LOGIN_LOCKOUT_MAX_MS,
+      trackedKeys: e.LOGIN_TRACKED_KEYS,
+    },
     ws: {
       maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       maxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'unauthenticated'
   | 'forbidden'
   | 'invalid_credentials'
+  | 'invalid_current_password'
   | 'invalid_signature'
   | 'not_found'
   | 'method_not_allowed'
@@ -53,6 +54,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthenticated: 401,
   forbidden: 403,
   invalid_credentials: 401,
+  invalid_current_password: 403,
   invalid_signature: 403,
   not_found: 404,
   method_not_allowed: 405,
@@ -93,6 +95,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   unauthenticated: 'No bearer token, or the session ended / the API key was revoked.',
   forbidden: 'You can see this but may not do that (e.g. staff changing a group account).',
   invalid_credentials: 'Email or password is wrong (the answer never says which).',
+  invalid_current_password:
+    'Changing your own password needs your current one in `currentPassword`; it was missing or wrong (wrong ones count as failed sign-ins).',
   invalid_signature: 'A webhook without a valid Plivo signature for our public URL.',
   not_found: 'It does not exist, or you have no access to it (the two look the same on purpose).',
   method_not_allowed: 'The path exists but not with this method.',
@@ -102,7 +106,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   api_code_taken: 'A group account with this apiCode exists.',
   number_taken: 'A number is already used by another account (the message names it), or could not be rented.',
   stale_lock_token: 'The reply carried a lock token that is no longer current: someone else holds the conversation.',
-  rate_limited: 'WebSocket: over the per-connection frame rate (WS_RATE_PER_SECOND); slow down or be closed (4008).',
+  rate_limited:
+    'Too many attempts: failed sign-ins for this account or from this address (REST; `Retry-After` says how many seconds to wait), or, over WebSocket, frames over WS_RATE_PER_SECOND (slow down or be closed, 4008).',
   access_revoked: 'WebSocket notice: your access to an account was removed; its events stop.',
   lock_required: 'Replying in a group-account conversation needs the lock (open it first; send its lockToken).',
   no_lock: 'Personal-account conversations have no lock: only their owner can use them.',
@@ -138,12 +143,15 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: FieldIssue[] | undefined;
+  /** When trying again makes sense (429, 503): HTTP answers carry it as `Retry-After`. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: FieldIssue[] } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: FieldIssue[]; retryAfterSeconds?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = STATUS[code];
     this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   /** Expected errors (4xx) are answers, not faults: they are not logged as errors. */

@@ -18,7 +18,7 @@ interface Route {
 export function errorResult(e: AppError): HttpResult {
   const body: { error: { code: string; message: string; details?: unknown } } = { error: { code: e.code, message: e.message } };
   if (e.details) body.error.details = e.details;
-  return json(e.status, body);
+  return json(e.status, body, e.retryAfterSeconds === undefined ? {} : { 'retry-after': String(e.retryAfterSeconds) });
 }
 
 export class Router {

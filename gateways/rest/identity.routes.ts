@@ -11,7 +11,7 @@ import { forbidden } from '../../src/errors.js';
 export function identityRoutes(r: Router, core: Core, base: string): void {
   r.post(`${base}/sessions`, async (req) => {
     const { email, password } = jsonBody(req, SessionCreate);
-    const { token, user, expiresAt } = await core.auth.login(email, password);
+    const { token, user, expiresAt } = await core.auth.login(email, password, req.remoteAddress);
     return json(201, { token, expiresAt, user: userView(user) });
   });
 

@@ -5,6 +5,7 @@ import { AppError, forbidden, notFound } from '../errors.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { hashToken, looksLikeApiKey, newApiKey, newSessionToken } from '../auth/tokens.js';
 import { canManageDepartment } from '../auth/access.js';
+import { LoginLimiter } from '../auth/login-limiter.js';
 import { newId } from '../ids.js';
 
 // Sessions (email + password → a revocable bearer token) and department API keys.
@@ -14,17 +15,53 @@ import { newId } from '../ids.js';
 const DUMMY_HASH = hashPassword('not-a-real-password');
 
 export class AuthService {
-  constructor(private readonly c: CoreContext) {}
+  private readonly limiter: LoginLimiter;
 
-  async login(email: string, password: string): Promise<{ token: string; user: User; expiresAt: number }> {
-    const user = await this.c.store.users.getByEmail(email);
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_HASH));
-    if (!user || !ok || user.disabled) throw new AppError('invalid_credentials', 'Email or password is wrong');
+  constructor(private readonly c: CoreContext) {
+    this.limiter = new LoginLimiter(c.config.login, c.clock);
+  }
+
+  /** `address`: the client's, for the per-address limit on failed sign-ins. */
+  async login(email: string, password: string, address: string): Promise<{ token: string; user: User; expiresAt: number }> {
+    const user = await this.checkPassword(email, address, async () => {
+      const found = await this.c.store.users.getByEmail(email);
+      const ok = await verifyPassword(password, found?.passwordHash ?? (await DUMMY_HASH));
+      return found && ok && !found.disabled ? found : null;
+    });
+    if (!user) throw new AppError('invalid_credentials', 'Email or password is wrong');
     const token = newSessionToken();
     const now = this.c.clock.now();
     const expiresAt = now + this.c.config.sessionTtlMs;
     await this.c.store.sessions.create({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt, revokedAt: null });
     return { token, user, expiresAt };
+  }
+
+  /**
+   * A signed-in person's own password, asked again before it is changed; wrong guesses count
+   * against the account like failed sign-ins (a stolen session must not become a way to find out
+   * the password).
+   */
+  async confirmPassword(user: User, password: string | undefined): Promise<void> {
+    if (password === undefined) {
+      throw new AppError('invalid_current_password', 'Changing your password needs your current one (currentPassword)');
+    }
+    const ok = await this.checkPassword(user.email, null, () => verifyPassword(password, user.passwordHash));
+    if (!ok) throw new AppError('invalid_current_password', 'The current password is wrong');
+  }
+
+  /** Runs one password check under the sign-in limits; a falsy result is a failure. */
+  private async checkPassword<T>(email: string, address: string | null, check: () => Promise<T>): Promise<T> {
+    const attempt = this.limiter.admit(email, address);
+    let result: T;
+    try {
+      result = await check();
+    } catch (e) {
+      attempt.abandoned();
+      throw e;
+    }
+    if (result) attempt.succeeded();
+    else attempt.failed();
+    return result;
   }
 
   async logout(p: Principal): Promise<void> {

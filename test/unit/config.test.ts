@@ -25,9 +25,23 @@ describe('configuration', () => {
     [{ DEFAULT_TIME_ZONE: 'Mars/Olympus' }, 'DEFAULT_TIME_ZONE'],
     [{ DEMO_PASSWORD: 'short' }, 'DEMO_PASSWORD'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ LOGIN_MAX_FAILURES_PER_ACCOUNT: '-1' }, 'LOGIN_MAX_FAILURES_PER_ACCOUNT'],
+    [{ LOGIN_LOCKOUT_MS: '10' }, 'LOGIN_LOCKOUT_MS'],
+    [{ LOGIN_LOCKOUT_MS: '60000', LOGIN_LOCKOUT_MAX_MS: '30000' }, 'LOGIN_LOCKOUT_MAX_MS'],
   ])('stops on a bad value and names the variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`${name}:`));
+  });
+
+  it('limits failed sign-ins by default: 5 per account, 50 per address, locks from 30 s up to 5 min', () => {
+    expect(loadConfig({}).login).toEqual({
+      maxFailuresPerAccount: 5,
+      maxFailuresPerAddress: 50,
+      windowMs: 300_000,
+      lockoutMs: 30_000,
+      maxLockoutMs: 300_000,
+      trackedKeys: 50_000,
+    });
   });
 
   it('treats an empty variable as unset', () => {
