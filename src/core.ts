@@ -87,7 +87,7 @@ export class Core {
     };
     this.auth = new AuthService(this.context);
     this.numbers = new NumberService(this.context);
-    this.directory = new DirectoryService(this.context, this.numbers);
+    this.directory = new DirectoryService(this.context, this.numbers, this.auth);
     this.groupAccounts = new GroupAccountService(this.context, this.numbers);
     this.conversations = new ConversationService(this.context);
     this.messaging = new MessagingService(this.context);

@@ -40,6 +40,12 @@ export const UserPatch = z
     role: Role.optional(),
     departmentIds: z.array(Id).max(50).optional(),
     password: Password.optional(),
+    currentPassword: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({ description: 'Your current password: required to change your own password, ignored otherwise' }),
     disabled: z.boolean().optional(),
   })
   .meta({ id: 'UserPatch' });

@@ -6,7 +6,7 @@ import type { NumberService } from './number-service.js';
 import { AppError, forbidden, notFound, type FieldIssue } from '../errors.js';
 import { hashPassword } from '../auth/passwords.js';
 import { canManageDepartment, isAdmin } from '../auth/access.js';
-import { requireUser } from './auth-service.js';
+import { requireUser, type AuthService } from './auth-service.js';
 import { provisionUser } from './provision-user.js';
 import { newId } from '../ids.js';
 import { toE164 } from '../domain/phone.js';
@@ -21,6 +21,7 @@ export class DirectoryService {
   constructor(
     private readonly c: CoreContext,
     private readonly numbers: NumberService,
+    private readonly auth: AuthService,
   ) {}
 
   // --- departments -------------------------------------------------------------------------
@@ -109,19 +110,26 @@ export class DirectoryService {
   async updateUser(
     p: Principal,
     id: string,
-    patch: { name?: string | undefined; role?: Role | undefined; departmentIds?: string[] | undefined; password?: string | undefined; disabled?: boolean | undefined },
+    patch: {
+      name?: string | undefined;
+      role?: Role | undefined;
+      departmentIds?: string[] | undefined;
+      password?: string | undefined;
+      currentPassword?: string | undefined;
+      disabled?: boolean | undefined;
+    },
   ): Promise<User> {
     const me = requireUser(p);
     const target = await this.getUser(p, id);
     const self = me.id === target.id;
     const adminFields = patch.role !== undefined || patch.departmentIds !== undefined || patch.disabled !== undefined;
-    if (adminFields) {
-      if (self && me.role !== 'owner') throw forbidden('You cannot change your own role, departments or status');
-      if (me.role !== 'owner' && target.role === 'owner') throw forbidden('Only an owner can change an owner');
-      await this.checkAssignable(me, patch.role ?? target.role, patch.departmentIds ?? target.departmentIds);
-    } else if (!self && !(me.role === 'owner' || (me.role === 'deptAdmin' && target.role !== 'owner'))) {
-      throw forbidden('You can only change your own profile');
+    if (self) {
+      if (adminFields && me.role !== 'owner') throw forbidden('You cannot change your own role, departments or status');
+      if (patch.password !== undefined) await this.auth.confirmPassword(me, patch.currentPassword);
+    } else {
+      requireManages(me, target);
     }
+    if (adminFields) await this.checkAssignable(me, patch.role ?? target.role, patch.departmentIds ?? target.departmentIds);
     const updated = await this.c.store.users.update(id, {
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.role !== undefined ? { role: patch.role } : {}),
@@ -276,3 +284,18 @@ export class DirectoryService {
   }
 }
 
+/**
+ * May `me` change someone else at all (their name, password, role, departments, status)? Owners
+ * may change anyone. A department admin only people all of whose departments they manage: a
+ * person shared with another department is that department's business too (a password reset
+ * would let the admin sign in as them and act in the other department). Reading them, adding
+ * them to one's own department's group accounts and taking over their locks there stay open.
+ */
+function requireManages(me: User, target: User): void {
+  if (me.role === 'owner') return;
+  if (!isAdmin(me)) throw forbidden('You can only change your own profile');
+  if (target.role === 'owner') throw forbidden('Only an owner can change an owner');
+  if (!target.departmentIds.every((d) => canManageDepartment(me, d))) {
+    throw forbidden(`${target.name} also belongs to a department you do not manage: only an owner or an admin of all their departments can change them`);
+  }
+}
