@@ -8,6 +8,7 @@ import type { LockHolder, LockView, ReleaseReason } from './locks/lock-view.js';
 export type CoreEvent =
   | { type: 'message'; accountId: string; message: Message }
   | { type: 'conversation'; accountId: string; conversation: Conversation }
+  /** `removedUserIds`: people who lost access to the account (removed members; people who left its department or lost the role that gave access). */
   | { type: 'membership'; accountId: string; removedUserIds: string[]; addedUserIds: string[] }
   | { type: 'sessionRevoked'; userId: string; tokenHash: string | null }
   /** A conversation's lock changed. `holderConnIds`/`lockToken`: the holder's own copy carries the token. */

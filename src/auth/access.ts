@@ -5,7 +5,8 @@ import type { Principal } from './principal.js';
 // - owner: every department, every account (group accounts; personal accounts stay personal).
 // - deptAdmin: manages the departments they belong to, and has access to those departments'
 //   group accounts (they create them, take over locks and answer for them).
-// - staff: the group accounts they are members of, and their own personal account.
+// - staff: the group accounts they are members of, and their own personal account. A membership
+//   counts only while the person belongs to the account's department (owners: anywhere).
 // - an API key: the group accounts of its department.
 // Personal accounts belong to their user alone.
 
@@ -21,8 +22,17 @@ export function isAdmin(user: User): boolean {
 export function hasAccountAccess(p: Principal, account: Account, isMember: boolean): boolean {
   if (account.kind === 'personal') return p.kind === 'user' && account.ownerUserId === p.user.id;
   if (p.kind === 'apiKey') return account.departmentId === p.apiKey.departmentId;
-  if (isMember) return true;
-  return account.departmentId !== null && canManageDepartment(p.user, account.departmentId);
+  return canUseGroupAccount(p.user, account, isMember);
+}
+
+/**
+ * May this person use the group account? Leaving a department removes its memberships in the
+ * same store write; checking the department here as well keeps a membership that outlived it (a
+ * write racing the move, data from before the rule) from granting anything.
+ */
+export function canUseGroupAccount(user: User, account: Account, isMember: boolean): boolean {
+  if (account.departmentId === null) return false;
+  return canManageDepartment(user, account.departmentId) || (isMember && user.departmentIds.includes(account.departmentId));
 }
 
 /** May this principal change the account's details, pool and members? */

@@ -5,7 +5,7 @@ import type { CoreContext } from './context.js';
 import type { NumberService } from './number-service.js';
 import { AppError, forbidden, notFound, type FieldIssue } from '../errors.js';
 import { hashPassword } from '../auth/passwords.js';
-import { canManageDepartment, isAdmin } from '../auth/access.js';
+import { canManageDepartment, canUseGroupAccount, isAdmin } from '../auth/access.js';
 import { requireUser, type AuthService } from './auth-service.js';
 import { provisionUser } from './provision-user.js';
 import { newId } from '../ids.js';
@@ -130,19 +130,44 @@ export class DirectoryService {
       requireManages(me, target);
     }
     if (adminFields) await this.checkAssignable(me, patch.role ?? target.role, patch.departmentIds ?? target.departmentIds);
-    const updated = await this.c.store.users.update(id, {
-      ...(patch.name !== undefined ? { name: patch.name } : {}),
-      ...(patch.role !== undefined ? { role: patch.role } : {}),
-      ...(patch.departmentIds !== undefined ? { departmentIds: [...new Set(patch.departmentIds)] } : {}),
-      ...(patch.password !== undefined ? { passwordHash: await hashPassword(patch.password) } : {}),
-      ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
-    });
-    if (patch.disabled === true || patch.password !== undefined) {
-      // A disabled person, or one whose password changed, must sign in again everywhere.
-      await this.c.store.sessions.revokeAllForUser(id, this.c.clock.now());
-      this.c.events.emit({ type: 'sessionRevoked', userId: id, tokenHash: null });
+    // A disabled person, or one whose password changed, must sign in again everywhere.
+    const endSessions = patch.disabled === true || patch.password !== undefined;
+    // One store write changes the person, drops the memberships their departments no longer
+    // allow and ends their sessions: a crash cannot leave the new departments with the old
+    // memberships, nor a new password with the old sessions. The events after it only tell
+    // live connections and locks; if the process dies first, those die with it, and every
+    // request after a restart reads access from the store.
+    const { user: updated, leftAccountIds } = await this.c.store.users.update(
+      id,
+      {
+        ...(patch.name !== undefined ? { name: patch.name } : {}),
+        ...(patch.role !== undefined ? { role: patch.role } : {}),
+        ...(patch.departmentIds !== undefined ? { departmentIds: [...new Set(patch.departmentIds)] } : {}),
+        ...(patch.password !== undefined ? { passwordHash: await hashPassword(patch.password) } : {}),
+        ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
+      },
+      endSessions ? { endSessionsAt: this.c.clock.now() } : {},
+    );
+    if (endSessions) this.c.events.emit({ type: 'sessionRevoked', userId: id, tokenHash: null });
+    if (patch.role !== undefined || patch.departmentIds !== undefined) {
+      for (const accountId of await this.lostGroupAccounts(target, updated, leftAccountIds)) {
+        // Their sockets are unsubscribed (access_revoked) and their locks there released.
+        this.c.events.emit({ type: 'membership', accountId, removedUserIds: [id], addedUserIds: [] });
+      }
     }
     return updated;
+  }
+
+  /**
+   * The group accounts `before` could use and `after` cannot: memberships they left, and the
+   * accounts of departments they no longer manage (a department admin moved, an owner demoted).
+   */
+  private async lostGroupAccounts(before: User, after: User, leftAccountIds: string[]): Promise<string[]> {
+    const memberNow = new Set((await this.c.store.accounts.listGroup({ memberId: after.id })).map((a) => a.id));
+    const memberBefore = new Set([...memberNow, ...leftAccountIds]);
+    return (await this.c.store.accounts.listGroup())
+      .filter((a) => canUseGroupAccount(before, a, memberBefore.has(a.id)) && !canUseGroupAccount(after, a, memberNow.has(a.id)))
+      .map((a) => a.id);
   }
 
   /** May `me` give someone this role in these departments? */

@@ -3,7 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from './context.js';
 import type { NumberService } from './number-service.js';
 import { AppError, forbidden, notFound, type FieldIssue } from '../errors.js';
-import { canManageAccount, hasAccountAccess } from '../auth/access.js';
+import { canManageAccount, canUseGroupAccount, hasAccountAccess } from '../auth/access.js';
 import { requireDepartmentAdmin, requireUser } from './auth-service.js';
 import { uniqueApiCode } from '../domain/api-code.js';
 import { newId } from '../ids.js';
@@ -83,7 +83,9 @@ export class GroupAccountService {
     const { user } = p;
     if (user.role === 'owner') return this.c.store.accounts.listGroup();
     const byId = new Map<string, Account>();
-    for (const a of await this.c.store.accounts.listGroup({ memberId: user.id })) byId.set(a.id, a);
+    for (const a of await this.c.store.accounts.listGroup({ memberId: user.id })) {
+      if (canUseGroupAccount(user, a, true)) byId.set(a.id, a);
+    }
     if (user.role === 'deptAdmin') {
       for (const d of user.departmentIds) {
         for (const a of await this.c.store.accounts.listGroup({ departmentId: d })) byId.set(a.id, a);

@@ -38,8 +38,25 @@ export interface UserRepo {
   getByEmail(email: string): Promise<User | null>;
   /** Ordered by name. With `departmentId`, only users in that department. */
   list(filter?: { departmentId?: string }): Promise<User[]>;
-  /** Conflict: 'email_taken'. Not found: 'not_found'. */
-  update(id: string, patch: Partial<Pick<User, 'email' | 'name' | 'role' | 'departmentIds' | 'passwordHash' | 'disabled'>>): Promise<User>;
+  /**
+   * Changes the user and what follows from the change, in one atomic write:
+   * - unless the user is an owner afterwards, they stop being a member of every group account of
+   *   a department they are not in (members are people of the account's department);
+   *   `leftAccountIds` names those accounts, ordered by id;
+   * - with `endSessionsAt`, every live session of the user is revoked at that time (a new
+   *   password or a disabled user must not leave an old session working, even after a crash).
+   * Conflict: 'email_taken'. Not found: 'not_found'.
+   */
+  update(
+    id: string,
+    patch: Partial<Pick<User, 'email' | 'name' | 'role' | 'departmentIds' | 'passwordHash' | 'disabled'>>,
+    options?: { endSessionsAt?: number },
+  ): Promise<UserUpdate>;
+}
+
+export interface UserUpdate {
+  user: User;
+  leftAccountIds: string[];
 }
 
 export interface SessionRepo {

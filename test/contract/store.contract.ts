@@ -164,8 +164,9 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
 
       it('updates the given fields and leaves the others', async () => {
         const u = await store.users.create(user({ name: 'Dana', role: 'staff', departmentIds: ['adm'] }));
-        const updated = await store.users.update(u.id, { role: 'deptAdmin', disabled: true, name: undefined });
+        const { user: updated, leftAccountIds } = await store.users.update(u.id, { role: 'deptAdmin', disabled: true, name: undefined });
         expect(updated).toEqual({ ...u, role: 'deptAdmin', disabled: true });
+        expect(leftAccountIds).toEqual([]);
         expect(await store.users.get(u.id)).toEqual(updated);
       });
 
@@ -182,13 +183,68 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         await store.users.create(user({ email: 'sam@example.edu' }));
         await rejection(store.users.update(dana.id, { email: 'Sam@example.edu' }), 'email_taken');
         expect((await store.users.get(dana.id))?.email).toBe('dana@example.edu');
-        const renamed = await store.users.update(dana.id, { email: 'DANA@example.edu' });
+        const { user: renamed } = await store.users.update(dana.id, { email: 'DANA@example.edu' });
         expect(renamed.email).toBe('DANA@example.edu');
         expect(await store.users.getByEmail('dana@EXAMPLE.edu')).toEqual(renamed);
       });
 
       it('refuses to update an unknown user', async () => {
         await rejection(store.users.update('nope', { name: 'X' }), 'not_found');
+      });
+
+      /** Two departments with a group account each, and a staff member of both who is a member of both accounts. */
+      async function givenMemberOfTwoDepartments() {
+        const [adm, fin] = [await store.departments.create(department()), await store.departments.create(department())];
+        const u = await store.users.create(user({ departmentIds: [adm.id, fin.id] }));
+        const admAccount = await store.accounts.create(groupAccount(adm.id), [u.id, 'someone-else']);
+        const finAccount = await store.accounts.create(groupAccount(fin.id), [u.id]);
+        return { adm, fin, u, admAccount, finAccount };
+      }
+
+      it('takes a user who leaves a department out of its group accounts, in the same write', async () => {
+        const { fin, u, admAccount, finAccount } = await givenMemberOfTwoDepartments();
+        const { user: moved, leftAccountIds } = await store.users.update(u.id, { departmentIds: [fin.id] });
+        expect(moved.departmentIds).toEqual([fin.id]);
+        expect(leftAccountIds).toEqual([admAccount.id]);
+        expect(await store.accounts.listMembers(admAccount.id)).toEqual(['someone-else']);
+        expect(await store.accounts.listMembers(finAccount.id)).toEqual([u.id]);
+        expect((await store.accounts.listGroup({ memberId: u.id })).map((a) => a.id)).toEqual([finAccount.id]);
+        // Nothing left to leave the next time.
+        expect((await store.users.update(u.id, { name: 'Renamed' })).leftAccountIds).toEqual([]);
+      });
+
+      it("keeps an owner's memberships anywhere, and drops them when the owner becomes staff", async () => {
+        const { fin, u, admAccount, finAccount } = await givenMemberOfTwoDepartments();
+        expect((await store.users.update(u.id, { role: 'owner', departmentIds: [] })).leftAccountIds).toEqual([]);
+        expect(await store.accounts.listMembers(admAccount.id)).toContain(u.id);
+        const { leftAccountIds } = await store.users.update(u.id, { role: 'staff', departmentIds: [fin.id] });
+        expect(leftAccountIds).toEqual([admAccount.id]);
+        expect(await store.accounts.listMembers(finAccount.id)).toEqual([u.id]);
+      });
+
+      it("ends the user's live sessions in the same write when asked", async () => {
+        const u = await store.users.create(user());
+        const mine = [`hash-${newId()}`, `hash-${newId()}`];
+        const theirs = `hash-${newId()}`;
+        for (const tokenHash of mine) await store.sessions.create({ tokenHash, userId: u.id, createdAt: T0, expiresAt: T0 + 3_600_000, revokedAt: null });
+        await store.sessions.create({ tokenHash: theirs, userId: 'someone-else', createdAt: T0, expiresAt: T0 + 3_600_000, revokedAt: null });
+
+        await store.users.update(u.id, { name: 'Kept sessions' });
+        for (const tokenHash of mine) expect((await store.sessions.get(tokenHash))?.revokedAt).toBeNull();
+        await store.users.update(u.id, { passwordHash: 'scrypt$new' }, { endSessionsAt: T0 + 7 });
+        for (const tokenHash of mine) expect((await store.sessions.get(tokenHash))?.revokedAt).toBe(T0 + 7);
+        expect((await store.sessions.get(theirs))?.revokedAt).toBeNull();
+      });
+
+      it('changes nothing at all when the update is refused', async () => {
+        const { fin, u, admAccount } = await givenMemberOfTwoDepartments();
+        await store.users.create(user({ email: 'taken@example.edu' }));
+        const tokenHash = `hash-${newId()}`;
+        await store.sessions.create({ tokenHash, userId: u.id, createdAt: T0, expiresAt: T0 + 3_600_000, revokedAt: null });
+        await rejection(store.users.update(u.id, { email: 'taken@example.edu', departmentIds: [fin.id] }, { endSessionsAt: T0 + 1 }), 'email_taken');
+        expect(await store.users.get(u.id)).toEqual(u);
+        expect(await store.accounts.listMembers(admAccount.id)).toContain(u.id);
+        expect((await store.sessions.get(tokenHash))?.revokedAt).toBeNull();
       });
     });
 

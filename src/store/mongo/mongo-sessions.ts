@@ -1,7 +1,8 @@
 import type { Session } from '../../domain/types.js';
 import type { SessionRepo } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
-import type { MongoContext } from './mongo-context.js';
+import type { ClientSession } from 'mongodb';
+import type { Collections, MongoContext } from './mongo-context.js';
 import { toSession } from './mongo-documents.js';
 import { rethrowDuplicate } from './mongo-errors.js';
 
@@ -37,12 +38,16 @@ export class MongoSessionRepo implements SessionRepo {
   }
 
   revokeAllForUser(userId: string, at: number): Promise<number> {
-    return this.m.op(async () => {
-      const r = await this.m.c.sessions.updateMany(
-        { userId, revokedAt: null, expiresAt: { $gt: at } },
-        { $set: { revokedAt: at } },
-      );
-      return r.modifiedCount;
-    });
+    return this.m.op(() => revokeLiveSessions(this.m.c, userId, at));
   }
+}
+
+/** Revokes every live session of the user; `session`: inside that transaction. */
+export async function revokeLiveSessions(c: Collections, userId: string, at: number, session?: ClientSession): Promise<number> {
+  const r = await c.sessions.updateMany(
+    { userId, revokedAt: null, expiresAt: { $gt: at } },
+    { $set: { revokedAt: at } },
+    session === undefined ? {} : { session },
+  );
+  return r.modifiedCount;
 }

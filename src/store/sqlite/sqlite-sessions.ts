@@ -49,6 +49,11 @@ export class SqliteSessionRepo implements SessionRepo {
   }
 
   revokeAllForUser(userId: string, at: number): Promise<number> {
-    return this.ctx.write(() => this.revokeLive.run(at, userId, at).changes);
+    return this.ctx.write(() => this.revokeAllNow(userId, at));
+  }
+
+  /** The same, as part of a write op already running (another repository's). */
+  revokeAllNow(userId: string, at: number): number {
+    return this.revokeLive.run(at, userId, at).changes;
   }
 }

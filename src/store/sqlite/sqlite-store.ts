@@ -84,8 +84,8 @@ class SqliteStore implements Store {
     };
     const conversationTable = new ConversationTable(ctx);
     this.departments = new SqliteDepartmentRepo(ctx);
-    this.users = new SqliteUserRepo(ctx);
     this.sessions = new SqliteSessionRepo(ctx);
+    this.users = new SqliteUserRepo(ctx, this.sessions);
     this.apiKeys = new SqliteApiKeyRepo(ctx);
     this.accounts = new SqliteAccountRepo(ctx);
     this.contacts = new SqliteContactRepo(ctx);

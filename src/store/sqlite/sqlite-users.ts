@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Role, User } from '../../domain/types.js';
-import type { UserRepo } from '../store.js';
+import type { UserRepo, UserUpdate } from '../store.js';
+import type { SqliteSessionRepo } from './sqlite-sessions.js';
 import { notFound } from '../../errors.js';
 import { caseKey, definedOnly, emailTaken } from '../adapter-rules.js';
 import { bit, type SqliteContext } from './sqlite-context.js';
@@ -45,8 +46,12 @@ export class SqliteUserRepo implements UserRepo {
   private readonly byEmail: Database.Statement<[string], UserRow>;
   private readonly all: Database.Statement<[], UserRow>;
   private readonly inDepartment: Database.Statement<[string], UserRow>;
+  private readonly leaveForeignAccounts: Database.Statement<[{ id: string }], string>;
 
-  constructor(private readonly ctx: SqliteContext) {
+  constructor(
+    private readonly ctx: SqliteContext,
+    private readonly sessions: SqliteSessionRepo,
+  ) {
     const { db } = ctx;
     this.insert = db.prepare(
       `INSERT INTO users (id, email, email_key, name, role, password_hash, disabled, created_at)
@@ -68,6 +73,16 @@ export class SqliteUserRepo implements UserRepo {
       `${SELECT} WHERE u.id IN (SELECT user_id FROM user_departments WHERE department_id = ?)
        ORDER BY u.name COLLATE NOCASE, u.id`,
     );
+    this.leaveForeignAccounts = db
+      .prepare<[{ id: string }], string>(
+        `DELETE FROM account_members
+         WHERE user_id = @id AND account_id IN (
+           SELECT a.id FROM accounts a
+           WHERE a.kind = 'group' AND (a.department_id IS NULL OR a.department_id NOT IN (
+             SELECT department_id FROM user_departments WHERE user_id = @id)))
+         RETURNING account_id`,
+      )
+      .pluck();
   }
 
   create(u: User): Promise<User> {
@@ -103,7 +118,7 @@ export class SqliteUserRepo implements UserRepo {
     });
   }
 
-  update(id: string, patch: UserPatch): Promise<User> {
+  update(id: string, patch: UserPatch, options: { endSessionsAt?: number } = {}): Promise<UserUpdate> {
     return this.ctx.write(() => {
       const row = this.byId.get(id);
       if (!row) throw notFound('User');
@@ -118,7 +133,9 @@ export class SqliteUserRepo implements UserRepo {
         this.writeDepartments(id, patch.departmentIds);
         next.departmentIds = [...new Set(patch.departmentIds)];
       }
-      return next;
+      const leftAccountIds = next.role === 'owner' ? [] : this.leaveForeignAccounts.all({ id }).sort();
+      if (options.endSessionsAt !== undefined) this.sessions.revokeAllNow(id, options.endSessionsAt);
+      return { user: next, leftAccountIds };
     });
   }
 
