@@ -85,6 +85,22 @@ export class LockHost {
     return this.entries.size;
   }
 
+  /**
+   * Resolves once everything queued on the actors so far (commands, activations, transitions of
+   * timers that already fired) has been saved and published, including what that work queued in
+   * turn. For callers that must know nothing more is on its way, e.g. a test asserting that an
+   * event was not announced.
+   */
+  async settled(): Promise<void> {
+    const pendingWork = () => [...this.activating.values(), ...[...this.entries.values()].map((e) => e.mailbox)];
+    for (let before = pendingWork(); ; ) {
+      await Promise.allSettled(before);
+      const after = pendingWork();
+      if (after.length === before.length && after.every((p, i) => p === before[i])) return;
+      before = after;
+    }
+  }
+
   /** Whether the conversation's actor is running on this node. */
   isActive(conversationId: string): boolean {
     return this.entries.has(conversationId);

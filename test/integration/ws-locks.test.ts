@@ -82,6 +82,10 @@ describe('the conversation lock over WebSockets', () => {
     expect(opened.granted).toBe(true);
 
     clock.advance(idleWarningMs - 1);
+    // Nothing is on its way: the host has saved and published all it had, and a ping answered on
+    // the same socket comes after anything it sent before.
+    await t.sb.core.locks.settled();
+    await dana.request({ type: 'ping' });
     expect(dana.frames.some((f) => f.type === 'idleWarning' && f.conversationId === conversationId)).toBe(false);
     clock.advance(1);
     const warning = await dana.next((f) => f.type === 'idleWarning' && f.conversationId === conversationId, 'the idle warning');
