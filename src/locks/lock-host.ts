@@ -185,6 +185,11 @@ export class LockHost {
   async reply(p: Principal, conversationId: string, lockToken: number | undefined, text: string): Promise<Message> {
     const { account } = await accessibleConversation(this.c, p, conversationId);
     if (account.kind !== 'group') return this.messaging.reply(p, conversationId, { text });
+    // A lock is for a person at a keyboard; an integration holds none, so it cannot answer inside
+    // a conversation someone may be answering. It sends new texts with compose instead.
+    if (p.kind === 'apiKey') {
+      throw new AppError('api_key_cannot_reply', 'API keys cannot reply in group-account conversations (replies need the lock); send with POST /api/v1/messages and groupAccountCode');
+    }
     if (lockToken === undefined) throw new AppError('lock_required', 'Open the conversation to get its lock, then reply with its lockToken');
     const user = requireUser(p);
     return this.onActor(account, conversationId, async (entry) => {

@@ -231,6 +231,33 @@ describe('the conversation lock over WebSockets', () => {
     await dean.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'the lock released', 1_000);
   });
 
+  it('refuses replies from an API key in group conversations, held or not; the integration composes instead', async () => {
+    const conversationId = await newConversation();
+    const created = await t.http.post(`/api/v1/departments/${org.departmentId}/api-keys`, { name: 'CRM' }, org.deptAdmin.token);
+    expect(created.status).toBe(201);
+    const key = created.body.key as string;
+    const reply = (lockToken?: number) =>
+      t.http.post(`/api/v1/conversations/${conversationId}/messages`, { text: 'From the CRM', ...(lockToken !== undefined ? { lockToken } : {}) }, key);
+
+    // Free: an API key cannot take the lock, so it cannot reply, with or without a token.
+    for (const r of [await reply(), await reply(1)]) {
+      expect(r.status, JSON.stringify(r.body)).toBe(403);
+      expect(r.body.error.code).toBe('api_key_cannot_reply');
+    }
+    // Held by a person: not even the holder's own token lets an integration answer in their place.
+    const dana = await connect(org.member.token);
+    const opened = await dana.request({ type: 'open', conversationId });
+    const held = await reply(opened.lockToken);
+    expect(held.status).toBe(403);
+    expect(held.body.error.code).toBe('api_key_cannot_reply');
+    // Composing is outreach, not an answer: it is accepted while someone holds the conversation.
+    const contactId = (await t.sb.store.conversations.get(conversationId))!.contactId;
+    const composed = await t.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: [contactId], text: 'Your file is complete' }, key);
+    expect(composed.status, JSON.stringify(composed.body)).toBe(202);
+    expect(composed.body.messages[0].conversationId).toBe(conversationId);
+    await dana.request({ type: 'leave', conversationId });
+  });
+
   it('streams the lock board to operators after a first picture', async () => {
     const conversationId = await newConversation();
     const dana = await connect(org.member.token);
