@@ -105,6 +105,9 @@ export class Core {
       for (const { userId, scope } of revoked) {
         this.locks.revokeUser(userId, scope).catch((err: unknown) => o.log.error({ err, userId }, 'releasing the locks of a revoked user failed'));
       }
+      if (e.type === 'userChanged') {
+        this.locks.revokeLostAccess(e.userId).catch((err: unknown) => o.log.error({ err, userId: e.userId }, 'releasing the locks of a changed user failed'));
+      }
     });
   }
 

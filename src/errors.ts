@@ -105,7 +105,7 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   number_taken: 'A number is already used by another account (the message names it), or could not be rented.',
   stale_lock_token: 'The reply carried a lock token that is no longer current: someone else holds the conversation.',
   rate_limited: 'WebSocket: over the per-connection frame rate (WS_RATE_PER_SECOND); slow down or be closed (4008).',
-  access_revoked: 'WebSocket notice: your access to an account was removed; its events stop.',
+  access_revoked: "WebSocket notice: your access to an account (`accountId`) or to a department's lock board (`departmentId`) was removed; its events stop.",
   lock_required: 'Replying in a group-account conversation needs the lock (open it first; send its lockToken).',
   no_lock: 'Personal-account conversations have no lock: only their owner can use them.',
   lock_held: 'Someone else holds the conversation; the message names them and since when.',

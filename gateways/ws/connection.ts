@@ -8,6 +8,8 @@ export interface Connection {
   readonly id: string;
   /** Shared by all of the user's sockets on this node, without the password hash (see ws-gateway). */
   user: User;
+  /** A userChanged event arrived while this socket's upgrade read the record: re-read it on open. */
+  readonly userStale: boolean;
   readonly sessionTokenHash: string;
   /** The session's end: a socket outliving it is closed (sessionEnded) at its next frame. */
   readonly sessionExpiresAt: number;

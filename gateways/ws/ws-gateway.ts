@@ -8,7 +8,8 @@ import type { Principal } from '../../src/auth/principal.js';
 import type { User } from '../../src/domain/types.js';
 import { AppError, isAppError } from '../../src/errors.js';
 import { ClientFrame, PROTOCOL_VERSION } from '../../src/schemas/ws.js';
-import { resolveAccountRef } from '../../src/services/account-access.js';
+import { lostAccounts, resolveAccountRef } from '../../src/services/account-access.js';
+import { canManageDepartment } from '../../src/auth/access.js';
 import { requireDepartmentAdmin } from '../../src/services/auth-service.js';
 import { issuesOf } from '../rest/parse.js';
 import { messageView } from '../rest/views.js';
@@ -46,9 +47,16 @@ type Ws = WebSocket<Connection>;
 export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): WsGateway {
   const sockets = new Map<string, Ws>();
   const byUser = new Map<string, Set<string>>();
-  // One user record per person, shared by their sockets (19,000 sockets are a design target) and
-  // refreshed by each new connection; the password hash is not kept in long-lived socket state.
+  // One user record per person, shared by their sockets (19,000 sockets are a design target),
+  // refreshed by each new connection and by every change of the person (userChanged); the password
+  // hash is not kept in long-lived socket state.
   const users = new Map<string, User>();
+  // A person whose record is being re-read: their commands wait for it, so that none is judged on
+  // the record from before a committed change.
+  const refreshing = new Map<string, Promise<void>>();
+  // Counts userChanged events: a socket whose record was read before the latest one (its upgrade
+  // was authenticating meanwhile) has its person re-read when it opens.
+  let userChanges = 0;
   const shareUser = (fresh: User): User => {
     const slim: User = { ...fresh, passwordHash: '' };
     const known = users.get(fresh.id);
@@ -105,6 +113,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       const offered = protocols.split(',').map((p) => p.trim()).filter(Boolean);
       const token = query.get('token') ?? offered.find((p) => p.startsWith('bearer.'))?.slice('bearer.'.length) ?? null;
       const echo = offered.find((p) => p === SUBPROTOCOL) ?? offered[0] ?? '';
+      const changesBefore = userChanges;
       core.auth.authenticate(token).then(
         (p) => {
           if (aborted) return;
@@ -115,6 +124,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
           const conn: Connection = {
             id: `${o.nodeId}:${boot}:${++seq}`,
             user: p.user,
+            userStale: changesBefore !== userChanges,
             sessionTokenHash: p.sessionTokenHash,
             sessionExpiresAt: p.sessionExpiresAt,
             accounts: null,
@@ -142,6 +152,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       let mine = byUser.get(conn.user.id);
       if (!mine) byUser.set(conn.user.id, (mine = new Set()));
       mine.add(conn.id);
+      if (conn.userStale) refreshUser(conn.user.id);
       send(ws, { type: 'ack', re: 'hello', protocol: PROTOCOL_VERSION, connectionId: conn.id, user: { id: conn.user.id, name: conn.user.name } });
     },
 
@@ -201,6 +212,8 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   });
 
   async function run(ws: Ws, conn: Connection, frame: ClientFrame): Promise<void> {
+    const pending = refreshing.get(conn.user.id);
+    if (pending) await pending;
     if (conn.closed) return;
     const re = frame.id;
     try {
@@ -303,15 +316,59 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       case 'sessionRevoked':
         endSessions(e.userId, e.tokenHash);
         return;
+      case 'userChanged':
+        userChanges++;
+        if (byUser.has(e.userId)) refreshUser(e.userId);
+        return;
     }
   });
 
-  /** A member removed from an account: no more events about it (the core releases their locks). */
+  /** Re-reads a changed person (after any refresh already under way) and re-judges their sockets. */
+  function refreshUser(userId: string): void {
+    const done = (refreshing.get(userId) ?? Promise.resolve())
+      .then(() => rejudge(userId))
+      .catch((err: unknown) => {
+        // Without the current record nothing can be judged: better reconnected than judged on the old one.
+        o.log.error({ err, userId }, 'refreshing a changed user failed; closing their sockets');
+        for (const ws of socketsOf(userId)) ws.end(CloseCode.serverError, 'try again');
+      });
+    refreshing.set(userId, done);
+    void done.finally(() => {
+      if (refreshing.get(userId) === done) refreshing.delete(userId);
+    });
+  }
+
+  async function rejudge(userId: string): Promise<void> {
+    const fresh = await core.auth.activeUser(userId);
+    if (!users.has(userId)) return; // their last socket closed meanwhile
+    if (!fresh) {
+      for (const ws of socketsOf(userId)) ws.end(CloseCode.sessionEnded, 'account disabled');
+      return;
+    }
+    const user = shareUser(fresh);
+    for (const ws of socketsOf(userId)) {
+      const conn = ws.getUserData();
+      for (const departmentId of [...(conn.boards ?? [])]) {
+        if (canManageDepartment(user, departmentId)) continue;
+        conn.boards!.delete(departmentId);
+        ws.cork(() => ws.unsubscribe(boardTopic(departmentId)));
+        send(ws, { type: 'error', code: 'access_revoked', message: "You may no longer watch this department's lock board", departmentId });
+      }
+    }
+    const subscribed = new Set(socketsOf(userId).flatMap((ws) => [...(ws.getUserData().accounts ?? [])]));
+    const someone = socketsOf(userId)[0]?.getUserData();
+    if (!someone || subscribed.size === 0) return;
+    for (const accountId of await lostAccounts(core.context, principalOf(someone), subscribed)) revokeAccount(userId, accountId);
+  }
+
+  function socketsOf(userId: string): Ws[] {
+    return [...(byUser.get(userId) ?? [])].flatMap((id) => sockets.get(id) ?? []);
+  }
+
+  /** Access to an account lost (membership, role, department): no more events about it (the core releases their locks). */
   function revokeAccount(userId: string, accountId: string): void {
-    for (const id of byUser.get(userId) ?? []) {
-      const ws = sockets.get(id);
-      const conn = ws?.getUserData();
-      if (!ws || !conn) continue;
+    for (const ws of socketsOf(userId)) {
+      const conn = ws.getUserData();
       if (conn.accounts?.delete(accountId)) {
         ws.cork(() => ws.unsubscribe(accountTopic(accountId)));
         send(ws, { type: 'error', code: 'access_revoked', message: 'Your access to this account was removed', accountId });
@@ -321,10 +378,8 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
 
   /** Sessions ended (sign-out, password change, disabled user): their sockets close (the core releases their locks). */
   function endSessions(userId: string, tokenHash: string | null): void {
-    for (const id of [...(byUser.get(userId) ?? [])]) {
-      const ws = sockets.get(id);
-      const conn = ws?.getUserData();
-      if (!ws || !conn || (tokenHash !== null && conn.sessionTokenHash !== tokenHash)) continue;
+    for (const ws of socketsOf(userId)) {
+      if (tokenHash !== null && ws.getUserData().sessionTokenHash !== tokenHash) continue;
       ws.end(CloseCode.sessionEnded, 'session ended');
     }
   }

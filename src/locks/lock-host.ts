@@ -8,7 +8,6 @@ import {
   type LockSnapshot,
 } from '../../actors/conversation/index.js';
 import type { Account, Message } from '../domain/types.js';
-import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from '../services/context.js';
 import type { MessagingService } from '../services/messaging-service.js';
 import type { LockRecord } from '../store/store.js';
@@ -16,7 +15,8 @@ import type { TimerHandle } from '../clock.js';
 import type { LockView, OpenResult } from './lock-view.js';
 import { AppError, notFound } from '../errors.js';
 import { canManageDepartment } from '../auth/access.js';
-import { accessibleConversation } from '../services/account-access.js';
+import { accessibleConversation, lostAccounts } from '../services/account-access.js';
+import { personPrincipal, type Principal } from '../auth/principal.js';
 import { requireDepartmentAdmin, requireUser } from '../services/auth-service.js';
 
 // The actor host: one XState lock actor per group-account conversation, activated on first use
@@ -175,6 +175,16 @@ export class LockHost {
       if (!isHeldBy(entry.actor.getSnapshot(), userId)) continue;
       await this.onActor(entry.account, entry.conversationId, (e) => e.actor.send({ type: 'REVOKE', userId, now: this.now() }));
     }
+  }
+
+  /** The person's roles or departments changed: locks in accounts they may no longer use go at once. */
+  async revokeLostAccess(userId: string): Promise<void> {
+    const accounts = new Map<string, Account>();
+    for (const e of this.entries.values()) if (isHeldBy(e.actor.getSnapshot(), userId)) accounts.set(e.account.id, e.account);
+    if (accounts.size === 0) return;
+    const user = await this.c.store.users.get(userId);
+    const lost = user && !user.disabled ? await lostAccounts(this.c, personPrincipal(user), accounts.keys()) : [...accounts.keys()];
+    for (const accountId of lost) await this.revokeUser(userId, { accountId });
   }
 
   /**

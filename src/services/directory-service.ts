@@ -129,6 +129,7 @@ export class DirectoryService {
       ...(patch.password !== undefined ? { passwordHash: await hashPassword(patch.password) } : {}),
       ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
     });
+    this.c.events.emit({ type: 'userChanged', userId: id });
     if (patch.disabled === true || patch.password !== undefined) {
       // A disabled person, or one whose password changed, must sign in again everywhere.
       await this.c.store.sessions.revokeAllForUser(id, this.c.clock.now());

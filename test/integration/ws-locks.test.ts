@@ -1,41 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
-import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
-import { buildOrg, login, type Org } from '../helpers/org.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestSwitchboard } from '../helpers/switchboard.js';
+import { login, type Org } from '../helpers/org.js';
 import { WsClient } from '../helpers/ws-client.js';
+import { wsTestbed } from '../helpers/ws-testbed.js';
 
 // Two people and an operator on real WebSocket clients, against the gateway on port 0, with the
 // server's clock simulated: the conversation lock exactly as DOMAIN.md describes it.
 
-const clock = new ManualClock(Date.parse('2026-01-05T10:00:00-05:00'));
+const bed = wsTestbed({ phoneBlock: 2000 });
+const { clock, connect, newConversation } = bed;
 let t: TestSwitchboard;
 let org: Org;
-const clients: WsClient[] = [];
-
-beforeAll(async () => {
-  t = await startTestSwitchboard({}, { clock });
-  org = await buildOrg(t);
+beforeAll(() => {
+  ({ t, org } = bed);
 });
-afterAll(async () => {
-  clients.forEach((c) => c.close());
-  await t?.close();
-});
-
-async function connect(token: string, via: 'query' | 'protocol' = 'query'): Promise<WsClient> {
-  const c = await WsClient.connect(t.sb.wsUrl, token, via);
-  clients.push(c);
-  return c;
-}
-
-let studentSeq = 0;
-/** A fresh conversation in the group account's Inbox: a new student texts in. */
-async function newConversation(): Promise<string> {
-  const phone = `+1617555${String(2000 + ++studentSeq).padStart(4, '0')}`;
-  const r = await t.http.post('/simulator/messages', { from: phone, to: org.account.numbers[0], text: 'Hi, question about my application' });
-  expect(r.body.delivery.state).toBe('delivered');
-  const contact = await t.sb.store.contacts.getByPhone(phone);
-  return (await t.sb.store.conversations.getByPair(org.account.id, contact!.id))!.id;
-}
 
 const { idleWarningMs, releaseAfterWarningMs, disconnectGraceMs } = { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 };
 

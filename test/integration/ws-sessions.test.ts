@@ -1,0 +1,98 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestSwitchboard } from '../helpers/switchboard.js';
+import { login, PASSWORD, type Org } from '../helpers/org.js';
+import type { Frame } from '../helpers/ws-client.js';
+import { wsTestbed } from '../helpers/ws-testbed.js';
+
+// A WebSocket lives for hours; what it may do is judged on the person and session as they are
+// now, not as they were when it connected. Real `ws` clients against the gateway on port 0, the
+// server's clock simulated.
+
+const bed = wsTestbed({ phoneBlock: 3000 });
+const { connect, newConversation } = bed;
+let t: TestSwitchboard;
+let org: Org;
+beforeAll(() => {
+  ({ t, org } = bed);
+});
+
+let personSeq = 0;
+/** A new person of the organisation, signed in. */
+async function person(role: 'deptAdmin' | 'staff', departmentIds: string[]): Promise<{ id: string; email: string; token: string }> {
+  const email = `person${++personSeq}@college.edu`;
+  const r = await t.http.post('/api/v1/users', { email, name: `Person ${personSeq}`, role, departmentIds, password: PASSWORD, personalAreaCode: '617' }, org.owner.token);
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return { id: r.body.id, email, token: await login(t, email) };
+}
+
+async function patchUser(id: string, patch: Record<string, unknown>): Promise<void> {
+  const r = await t.http.patch(`/api/v1/users/${id}`, patch, org.owner.token);
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+}
+
+const isIdle = (conversationId: string) => (f: Frame) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle';
+
+describe('access judged on the person as they are now', () => {
+  it('cuts an admin moved out of the department off on the same socket: board, subscription, lock, commands', async () => {
+    const mine = await newConversation();
+    const danas = await newConversation();
+    const ada = await person('deptAdmin', [org.departmentId]);
+    const ws = await connect(ada.token);
+    expect((await ws.request({ type: 'subscribe', account: org.account.apiCode })).type).toBe('ack');
+    expect((await ws.request({ type: 'watchLocks', departmentId: org.departmentId })).type).toBe('ack');
+    expect((await ws.request({ type: 'open', conversationId: mine })).granted).toBe(true);
+    const dana = await connect(org.member.token);
+    expect((await dana.request({ type: 'open', conversationId: danas })).granted).toBe(true);
+    const dean = await connect(org.deptAdmin.token);
+    await dean.request({ type: 'watchLocks', departmentId: org.departmentId });
+
+    await patchUser(ada.id, { departmentIds: [org.otherDepartmentId] });
+
+    // Told at once: the board and the account are gone, and so is the lock she held.
+    const board = await ws.next((f) => f.type === 'error' && f.code === 'access_revoked' && f.departmentId === org.departmentId, 'the board notice');
+    expect(board.re).toBeUndefined();
+    await ws.next((f) => f.type === 'error' && f.code === 'access_revoked' && f.accountId === org.account.id, 'the account notice');
+    await ws.next((f) => f.type === 'released' && f.conversationId === mine && f.reason === 'revoked', 'her lock released');
+    await dean.next(isIdle(mine), 'others seeing her lock go');
+
+    // The same socket can no longer do what her old record allowed.
+    expect((await ws.request({ type: 'watchLocks', departmentId: org.departmentId })).code).toBe('not_found');
+    expect((await ws.request({ type: 'subscribe', account: org.account.apiCode })).code).toBe('not_found');
+    expect((await ws.request({ type: 'open', conversationId: danas })).code).toBe('not_found');
+    expect((await ws.request({ type: 'takeOver', conversationId: danas })).code).toBe('not_found');
+
+    // The board she was watching no longer streams to her: Dana leaving reaches the operator only.
+    const mark = ws.mark();
+    await dana.request({ type: 'leave', conversationId: danas });
+    await dean.next(isIdle(danas), 'the operator seeing Dana leave');
+    await t.sb.core.locks.settled();
+    await ws.request({ type: 'ping' });
+    expect(ws.frames.slice(mark).filter((f) => f.conversationId === danas)).toEqual([]);
+  });
+
+  it('refuses a take-over on the same socket once its admin is demoted to staff, and closes it once disabled', async () => {
+    const conversationId = await newConversation();
+    const bo = await person('deptAdmin', [org.departmentId]);
+    // A member of the account, so that only the role decides the take-over.
+    const members = await t.http.put(`/api/v1/group-accounts/${org.account.apiCode}/members`, { memberIds: [org.member.id, bo.id] }, org.deptAdmin.token);
+    expect(members.status, JSON.stringify(members.body)).toBe(200);
+    const ws = await connect(bo.token);
+    expect((await ws.request({ type: 'watchLocks', departmentId: org.departmentId })).type).toBe('ack');
+    const dana = await connect(org.member.token);
+    expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+
+    await patchUser(bo.id, { role: 'staff' });
+
+    await ws.next((f) => f.type === 'error' && f.code === 'access_revoked' && f.departmentId === org.departmentId, 'the board notice');
+    expect((await ws.request({ type: 'takeOver', conversationId })).code).toBe('forbidden');
+    expect((await ws.request({ type: 'watchLocks', departmentId: org.departmentId })).code).toBe('forbidden');
+    // Still a member: opening shows who is responding.
+    expect((await ws.request({ type: 'open', conversationId })).granted).toBe(false);
+
+    await patchUser(bo.id, { disabled: true });
+    expect((await ws.waitClosed()).code).toBe(4001);
+
+    await dana.request({ type: 'leave', conversationId });
+    await t.http.put(`/api/v1/group-accounts/${org.account.apiCode}/members`, { memberIds: [org.member.id] }, org.deptAdmin.token);
+  });
+});
