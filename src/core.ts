@@ -111,6 +111,17 @@ export class Core {
     });
   }
 
+  /**
+   * A session reached its end and the gateway closed its connections. Locks held only through
+   * those connections go now (`revoked`), without the reload grace: nobody comes back on an
+   * expired session. A lock the person also holds through a connection of another, still valid
+   * session stays with it (two tabs share one lock); those connections just leave it.
+   */
+  async endExpiredSession(userId: string, connections: Array<{ connId: string; conversationIds: string[] }>): Promise<void> {
+    await this.locks.revokeUser(userId, { connIds: connections.map((c) => c.connId) });
+    for (const c of connections) await this.locks.disconnect(c.connId, c.conversationIds);
+  }
+
   get ready(): boolean {
     return this.started;
   }

@@ -17,6 +17,7 @@ import { statusLine } from '../http/status-line.js';
 import { CloseCode } from './close-codes.js';
 import { takeToken, type Connection, type RateLimit } from './connection.js';
 import { accountTopic, boardTopic } from './topics.js';
+import { SessionTimers } from './session-timers.js';
 
 // The WebSocket edge (protocol v1, docs/protocol.md): authenticate during the upgrade, validate
 // every frame, hand commands to the core, answer each with `ack` or `error`, and fan the core's
@@ -73,6 +74,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   const boot = randomBytes(4).toString('hex');
   let seq = 0;
   const clock = core.context.clock;
+  const sessionTimers = new SessionTimers(clock, (tokenHash, userId) => expireSession(userId, tokenHash));
 
   const send = (ws: Ws, frame: Record<string, unknown>): void => {
     const conn = ws.getUserData();
@@ -152,14 +154,16 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       let mine = byUser.get(conn.user.id);
       if (!mine) byUser.set(conn.user.id, (mine = new Set()));
       mine.add(conn.id);
+      sessionTimers.add(conn.sessionTokenHash, conn.user.id, conn.sessionExpiresAt);
       if (conn.userStale) refreshUser(conn.user.id);
       send(ws, { type: 'ack', re: 'hello', protocol: PROTOCOL_VERSION, connectionId: conn.id, user: { id: conn.user.id, name: conn.user.name } });
     },
 
     message: (ws, message) => {
       const conn = ws.getUserData();
+      // The session's timer closes its sockets; a frame in the same millisecond must not slip past it.
       if (clock.now() >= conn.sessionExpiresAt) {
-        ws.end(CloseCode.sessionEnded, 'session expired');
+        expireSession(conn.user.id, conn.sessionTokenHash);
         return;
       }
       // The ArrayBuffer is neutered when this callback returns: decode it now.
@@ -198,6 +202,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       conn.closed = true;
       sockets.delete(conn.id);
       chains.delete(conn.id);
+      sessionTimers.remove(conn.sessionTokenHash);
       const mine = byUser.get(conn.user.id);
       mine?.delete(conn.id);
       if (mine?.size === 0) {
@@ -382,6 +387,24 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       if (tokenHash !== null && ws.getUserData().sessionTokenHash !== tokenHash) continue;
       ws.end(CloseCode.sessionEnded, 'session ended');
     }
+  }
+
+  /**
+   * A session reached its end: its sockets close (sessionEnded) and the core releases the locks
+   * held only through them at once. Their conversations skip the reload grace of a lost
+   * connection: nobody can come back on an expired session.
+   */
+  function expireSession(userId: string, tokenHash: string): void {
+    const ended: Array<{ connId: string; conversationIds: string[] }> = [];
+    for (const ws of socketsOf(userId)) {
+      const conn = ws.getUserData();
+      if (conn.sessionTokenHash !== tokenHash) continue;
+      ended.push({ connId: conn.id, conversationIds: [...(conn.open ?? [])] });
+      conn.open = null; // handed to the core below instead of the close's disconnect
+      ws.end(CloseCode.sessionEnded, 'session expired');
+    }
+    if (ended.length === 0) return;
+    core.endExpiredSession(userId, ended).catch((err: unknown) => o.log.error({ err, userId }, 'ending an expired session failed'));
   }
 
   return {

@@ -168,12 +168,22 @@ export class LockHost {
     }
   }
 
-  /** Access removed (membership, session): the user's locks (in one account, or all) go at once. */
-  async revokeUser(userId: string, scope: { accountId?: string }): Promise<void> {
+  /**
+   * Access removed (membership, session): the user's locks go at once. All of them, those in one
+   * account (`accountId`), or those held only through the given connections (`connIds`: a lock
+   * the user also holds through another connection stays with it).
+   */
+  async revokeUser(userId: string, scope: { accountId?: string; connIds?: readonly string[] }): Promise<void> {
+    const only = scope.connIds ? new Set(scope.connIds) : null;
     for (const entry of [...this.entries.values()]) {
       if (scope.accountId !== undefined && entry.account.id !== scope.accountId) continue;
       if (!isHeldBy(entry.actor.getSnapshot(), userId)) continue;
-      await this.onActor(entry.account, entry.conversationId, (e) => e.actor.send({ type: 'REVOKE', userId, now: this.now() }));
+      await this.onActor(entry.account, entry.conversationId, (e) => {
+        // Judged in the mailbox, on the holder's connections as they are now.
+        const through = holderConnectionsOf(e.actor.getSnapshot());
+        if (only && (through.length === 0 || !through.every((id) => only.has(id)))) return;
+        e.actor.send({ type: 'REVOKE', userId, now: this.now() });
+      });
     }
   }
 

@@ -322,11 +322,10 @@ describe('hostile and broken clients', () => {
   });
 
   // Last: it moves the clock past every session's end.
-  it('closes a socket whose session has expired, at its next frame', async () => {
+  it('closes a socket when its session expires', async () => {
     const c = await connect(org.member.token);
     expect((await c.request({ type: 'ping' })).type).toBe('ack');
     clock.advance(t.sb.config.sessionTtlMs);
-    c.send({ type: 'ping' });
     expect((await c.waitClosed()).code).toBe(4001);
   });
 });

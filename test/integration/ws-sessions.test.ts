@@ -96,3 +96,49 @@ describe('access judged on the person as they are now', () => {
     await t.http.put(`/api/v1/group-accounts/${org.account.apiCode}/members`, { memberIds: [org.member.id] }, org.deptAdmin.token);
   });
 });
+
+describe('session expiry', () => {
+  // A server of its own: these tests move the clock past the end of every session.
+  const own = wsTestbed({ phoneBlock: 3500 });
+
+  it('closes the sockets of an expired session at once and releases the locks held only through them', async () => {
+    const { t, clock } = own;
+    const first = await login(t, 'dana@college.edu');
+    const firstEndsAt = clock.now() + t.sb.config.sessionTtlMs;
+    clock.advance(3_600_000);
+    // Signed in again an hour later (another browser): this session outlives the first.
+    const second = await login(t, 'dana@college.edu');
+    const operator = await own.connect(await login(t, 'dean@college.edu'));
+    await operator.request({ type: 'watchLocks', departmentId: own.org.departmentId });
+
+    const alone = await own.newConversation();
+    const shared = await own.newConversation();
+    const tab1 = await own.connect(first);
+    const tab2 = await own.connect(first);
+    const other = await own.connect(second);
+    // A minute before the first session ends (well within the lock's idle limit).
+    clock.advance(firstEndsAt - clock.now() - 60_000);
+    expect((await tab1.request({ type: 'open', conversationId: alone })).granted).toBe(true);
+    const held = await tab2.request({ type: 'open', conversationId: shared });
+    expect((await other.request({ type: 'open', conversationId: shared })).lockToken).toBe(held.lockToken);
+
+    clock.advance(60_000 - 1);
+    await t.sb.core.locks.settled();
+    expect((await tab1.request({ type: 'ping' })).type).toBe('ack');
+    clock.advance(1);
+
+    // Both sockets of the expired session close; the lock held only through them goes at once.
+    expect((await tab1.waitClosed()).code).toBe(4001);
+    expect((await tab2.waitClosed()).code).toBe(4001);
+    await operator.next(isIdle(alone), 'the board seeing the lock released');
+    expect((await operator.request({ type: 'open', conversationId: alone })).granted).toBe(true);
+
+    // The lock also held through the other session stays hers, past the reload grace too.
+    clock.advance(t.sb.config.lock.disconnectGraceMs);
+    await t.sb.core.locks.settled();
+    expect((await other.request({ type: 'activity', conversationId: shared })).lock).toMatchObject({ state: 'locked', holder: { userId: own.org.member.id } });
+    expect(operator.frames.filter(isIdle(shared))).toEqual([]);
+    expect((await other.request({ type: 'reply', conversationId: shared, lockToken: held.lockToken, text: 'Still on it' })).type).toBe('ack');
+    expect(other.closed).toBeNull();
+  });
+});
