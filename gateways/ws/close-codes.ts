@@ -12,6 +12,8 @@ export const CloseCode = {
   rateLimited: 4008,
   /** The client could not keep up with what it subscribed to (send buffer over the limit). */
   tooSlow: 4009,
+  /** The person already has WS_MAX_SOCKETS_PER_USER sockets open: this, the newest, is refused. */
+  tooManyConnections: 4010,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

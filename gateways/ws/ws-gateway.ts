@@ -35,6 +35,8 @@ export interface WsOptions {
   maxBackpressureBytes: number;
   idleTimeoutSeconds: number;
   rateLimit: RateLimit;
+  /** Open sockets per person (over all their sessions); the newest past it is closed. */
+  maxSocketsPerUser: number;
   nodeId: string;
 }
 
@@ -149,9 +151,15 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
 
     open: (ws) => {
       const conn = ws.getUserData();
+      let mine = byUser.get(conn.user.id);
+      // Refusing the newest, not closing the oldest: a stolen token cannot push the person's own
+      // tabs off, and a stale tab frees its place when the idle timeout drops it.
+      if (mine && mine.size >= o.maxSocketsPerUser) {
+        ws.end(CloseCode.tooManyConnections, `more than ${o.maxSocketsPerUser} connections`);
+        return;
+      }
       conn.user = shareUser(conn.user);
       sockets.set(conn.id, ws);
-      let mine = byUser.get(conn.user.id);
       if (!mine) byUser.set(conn.user.id, (mine = new Set()));
       mine.add(conn.id);
       sessionTimers.add(conn.sessionTokenHash, conn.user.id, conn.sessionExpiresAt);
@@ -200,6 +208,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     close: (ws) => {
       const conn = ws.getUserData();
       conn.closed = true;
+      if (sockets.get(conn.id) !== ws) return; // refused at open: never counted
       sockets.delete(conn.id);
       chains.delete(conn.id);
       sessionTimers.remove(conn.sessionTokenHash);

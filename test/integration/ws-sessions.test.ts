@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestSwitchboard } from '../helpers/switchboard.js';
 import { login, PASSWORD, type Org } from '../helpers/org.js';
-import type { Frame } from '../helpers/ws-client.js';
+import WebSocket from 'ws';
+import type { Frame, WsClient } from '../helpers/ws-client.js';
 import { wsTestbed } from '../helpers/ws-testbed.js';
 
 // A WebSocket lives for hours; what it may do is judged on the person and session as they are
@@ -94,6 +95,46 @@ describe('access judged on the person as they are now', () => {
 
     await dana.request({ type: 'leave', conversationId });
     await t.http.put(`/api/v1/group-accounts/${org.account.apiCode}/members`, { memberIds: [org.member.id] }, org.deptAdmin.token);
+  });
+});
+
+describe('sockets per person', () => {
+  /** Opens a socket and resolves with how the server closed it, or null once it said hello. */
+  function helloOrClose(token: string): Promise<{ socket: WebSocket; closedWith: number | null }> {
+    const socket = new WebSocket(`${t.sb.wsUrl}?token=${encodeURIComponent(token)}`);
+    return new Promise((resolve, reject) => {
+      socket.once('message', () => resolve({ socket, closedWith: null }));
+      socket.once('close', (code) => resolve({ socket, closedWith: code }));
+      socket.once('error', reject);
+    });
+  }
+
+  it('refuses the newest socket past WS_MAX_SOCKETS_PER_USER, counted over all sessions, and keeps the others', async () => {
+    const max = t.sb.config.ws.maxSocketsPerUser;
+    expect(max).toBe(20);
+    const sessions = [await login(t, 'sam@college.edu'), await login(t, 'sam@college.edu')];
+    const open: WsClient[] = [];
+    for (let i = 0; i < max; i++) open.push(await connect(sessions[i % 2]!));
+
+    // The 21st, from either session or a new one, is closed at once without a hello.
+    const third = await login(t, 'sam@college.edu');
+    for (const token of [sessions[0]!, third]) {
+      const refused = await helloOrClose(token);
+      expect(refused.closedWith).toBe(4010);
+    }
+    // Someone else is not affected, and the person's open sockets still work.
+    const other = await helloOrClose(org.member.token);
+    expect(other.closedWith).toBeNull();
+    other.socket.close();
+    for (const c of open) expect((await c.request({ type: 'ping' })).type).toBe('ack');
+
+    // A tab closing frees its place.
+    open[0]!.close();
+    await open[0]!.waitClosed();
+    const next = await helloOrClose(third);
+    expect(next.closedWith).toBeNull();
+    next.socket.close();
+    open.forEach((c) => c.close());
   });
 });
 
