@@ -208,7 +208,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     close: (ws) => {
       const conn = ws.getUserData();
       conn.closed = true;
-      if (sockets.get(conn.id) !== ws) return; // refused at open: never counted
+      if (!sockets.has(conn.id)) return; // refused at open: never counted
       sockets.delete(conn.id);
       chains.delete(conn.id);
       sessionTimers.remove(conn.sessionTokenHash);
