@@ -110,6 +110,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     maxBackpressureBytes: config.ws.maxBackpressureBytes,
     idleTimeoutSeconds: config.ws.idleTimeoutSeconds,
     rateLimit: config.ws.rateLimit,
+    maxSocketsPerUser: config.ws.maxSocketsPerUser,
   });
 
   const close = async () => {

@@ -63,6 +63,7 @@ const EnvSchema = z
     WS_IDLE_TIMEOUT_S: z.coerce.number().int().min(8).max(3600).default(60),
     WS_RATE_PER_SECOND: z.coerce.number().min(1).max(10_000).default(30),
     WS_RATE_BURST: z.coerce.number().int().min(1).max(10_000).default(60),
+    WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(20),
     SIMULATOR_DELIVERY_DELAY_MS: duration.default(250),
     SIMULATOR_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -112,6 +113,8 @@ export interface Config {
     maxBackpressureBytes: number;
     idleTimeoutSeconds: number;
     rateLimit: { perSecond: number; burst: number; maxStrikes: number };
+    /** Open sockets one person may have on a node, over all their sessions. */
+    maxSocketsPerUser: number;
   };
   defaultTimeZone: string;
   maxBodyBytes: number;
@@ -175,6 +178,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idleTimeoutSeconds: e.WS_IDLE_TIMEOUT_S,
       // Past a burst's worth of refused frames in a row, the client is not listening: close it.
       rateLimit: { perSecond: e.WS_RATE_PER_SECOND, burst: e.WS_RATE_BURST, maxStrikes: e.WS_RATE_BURST },
+      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
     },
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
     maxBodyBytes: e.MAX_BODY_BYTES,

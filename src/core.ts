@@ -105,7 +105,21 @@ export class Core {
       for (const { userId, scope } of revoked) {
         this.locks.revokeUser(userId, scope).catch((err: unknown) => o.log.error({ err, userId }, 'releasing the locks of a revoked user failed'));
       }
+      if (e.type === 'userChanged') {
+        this.locks.revokeLostAccess(e.userId).catch((err: unknown) => o.log.error({ err, userId: e.userId }, 'releasing the locks of a changed user failed'));
+      }
     });
+  }
+
+  /**
+   * A session reached its end and the gateway closed its connections. Locks held only through
+   * those connections go now (`revoked`), without the reload grace: nobody comes back on an
+   * expired session. A lock the person also holds through a connection of another, still valid
+   * session stays with it (two tabs share one lock); those connections just leave it.
+   */
+  async endExpiredSession(userId: string, connections: Array<{ connId: string; conversationIds: string[] }>): Promise<void> {
+    await this.locks.revokeUser(userId, { connIds: connections.map((c) => c.connId) });
+    for (const c of connections) await this.locks.disconnect(c.connId, c.conversationIds);
   }
 
   get ready(): boolean {

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'lock_required'
   | 'no_lock'
   | 'lock_held'
+  | 'api_key_cannot_reply'
   // sending rules
   | 'opted_out'
   | 'message_too_long'
@@ -69,6 +70,7 @@ const STATUS: Record<ErrorCode, number> = {
   lock_required: 409,
   no_lock: 422,
   lock_held: 409,
+  api_key_cannot_reply: 403,
   opted_out: 422,
   message_too_long: 422,
   message_empty: 422,
@@ -108,10 +110,11 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   stale_lock_token: 'The reply carried a lock token that is no longer current: someone else holds the conversation.',
   rate_limited:
     'Too many attempts: failed sign-ins for this account or from this address (REST; `Retry-After` says how many seconds to wait), or, over WebSocket, frames over WS_RATE_PER_SECOND (slow down or be closed, 4008).',
-  access_revoked: 'WebSocket notice: your access to an account was removed; its events stop.',
+  access_revoked: "WebSocket notice: your access to an account (`accountId`) or to a department's lock board (`departmentId`) was removed; its events stop.",
   lock_required: 'Replying in a group-account conversation needs the lock (open it first; send its lockToken).',
   no_lock: 'Personal-account conversations have no lock: only their owner can use them.',
   lock_held: 'Someone else holds the conversation; the message names them and since when.',
+  api_key_cannot_reply: 'An API key cannot reply in a group-account conversation (replies need the lock, which only a signed-in person holds); integrations send with POST /messages.',
   opted_out: 'The contact opted out of texts from this account.',
   message_too_long: 'The text is over the limit (MESSAGE_MAX_LENGTH characters, after merge fields).',
   message_empty: 'The text is empty.',

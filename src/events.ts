@@ -11,6 +11,8 @@ export type CoreEvent =
   /** `removedUserIds`: people who lost access to the account (removed members; people who left its department or lost the role that gave access). */
   | { type: 'membership'; accountId: string; removedUserIds: string[]; addedUserIds: string[] }
   | { type: 'sessionRevoked'; userId: string; tokenHash: string | null }
+  /** A person's record changed (role, departments, disabled…): whatever was judged on the old one is judged again. */
+  | { type: 'userChanged'; userId: string }
   /** A conversation's lock changed. `holderConnIds`/`lockToken`: the holder's own copy carries the token. */
   | { type: 'lock'; view: LockView; departmentId: string | null; holderConnIds: string[]; lockToken: number | null }
   | { type: 'lockIdleWarning'; conversationId: string; accountId: string; userId: string; connIds: string[]; releaseAt: number }

@@ -4,12 +4,16 @@ export const CloseCode = {
   normal: 1000,
   /** The server is going away (restart, deploy). */
   goingAway: 1001,
-  /** The session was revoked or expired: sign in again. */
+  /** The server could not re-check the connection's access (e.g. the store failed): reconnect. */
+  serverError: 1011,
+  /** The session was revoked or expired, or the account was disabled: sign in again. */
   sessionEnded: 4001,
   /** The client kept sending after being told it was over its rate. */
   rateLimited: 4008,
   /** The client could not keep up with what it subscribed to (send buffer over the limit). */
   tooSlow: 4009,
+  /** The person already has WS_MAX_SOCKETS_PER_USER sockets open: this, the newest, is refused. */
+  tooManyConnections: 4010,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -8,8 +8,10 @@ export interface Connection {
   readonly id: string;
   /** Shared by all of the user's sockets on this node, without the password hash (see ws-gateway). */
   user: User;
+  /** A userChanged event arrived while this socket's upgrade read the record: re-read it on open. */
+  readonly userStale: boolean;
   readonly sessionTokenHash: string;
-  /** The session's end: a socket outliving it is closed (sessionEnded) at its next frame. */
+  /** The session's end: its sockets are closed (sessionEnded) then, by the session's timer (session-timers.ts). */
   readonly sessionExpiresAt: number;
   /** Accounts subscribed to (account ids), created on first subscribe. */
   accounts: Set<string> | null;

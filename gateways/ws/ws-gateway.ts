@@ -8,7 +8,8 @@ import type { Principal } from '../../src/auth/principal.js';
 import type { User } from '../../src/domain/types.js';
 import { AppError, isAppError } from '../../src/errors.js';
 import { ClientFrame, PROTOCOL_VERSION } from '../../src/schemas/ws.js';
-import { resolveAccountRef } from '../../src/services/account-access.js';
+import { lostAccounts, resolveAccountRef } from '../../src/services/account-access.js';
+import { canManageDepartment } from '../../src/auth/access.js';
 import { requireDepartmentAdmin } from '../../src/services/auth-service.js';
 import { issuesOf } from '../rest/parse.js';
 import { messageView } from '../rest/views.js';
@@ -16,6 +17,7 @@ import { statusLine } from '../http/status-line.js';
 import { CloseCode } from './close-codes.js';
 import { takeToken, type Connection, type RateLimit } from './connection.js';
 import { accountTopic, boardTopic } from './topics.js';
+import { SessionTimers } from './session-timers.js';
 
 // The WebSocket edge (protocol v1, docs/protocol.md): authenticate during the upgrade, validate
 // every frame, hand commands to the core, answer each with `ack` or `error`, and fan the core's
@@ -33,6 +35,8 @@ export interface WsOptions {
   maxBackpressureBytes: number;
   idleTimeoutSeconds: number;
   rateLimit: RateLimit;
+  /** Open sockets per person (over all their sessions); the newest past it is closed. */
+  maxSocketsPerUser: number;
   nodeId: string;
 }
 
@@ -46,9 +50,16 @@ type Ws = WebSocket<Connection>;
 export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): WsGateway {
   const sockets = new Map<string, Ws>();
   const byUser = new Map<string, Set<string>>();
-  // One user record per person, shared by their sockets (19,000 sockets are a design target) and
-  // refreshed by each new connection; the password hash is not kept in long-lived socket state.
+  // One user record per person, shared by their sockets (19,000 sockets are a design target),
+  // refreshed by each new connection and by every change of the person (userChanged); the password
+  // hash is not kept in long-lived socket state.
   const users = new Map<string, User>();
+  // A person whose record is being re-read: their commands wait for it, so that none is judged on
+  // the record from before a committed change.
+  const refreshing = new Map<string, Promise<void>>();
+  // Counts userChanged events: a socket whose record was read before the latest one (its upgrade
+  // was authenticating meanwhile) has its person re-read when it opens.
+  let userChanges = 0;
   const shareUser = (fresh: User): User => {
     const slim: User = { ...fresh, passwordHash: '' };
     const known = users.get(fresh.id);
@@ -65,6 +76,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   const boot = randomBytes(4).toString('hex');
   let seq = 0;
   const clock = core.context.clock;
+  const sessionTimers = new SessionTimers(clock, (tokenHash, userId) => expireSession(userId, tokenHash));
 
   const send = (ws: Ws, frame: Record<string, unknown>): void => {
     const conn = ws.getUserData();
@@ -105,6 +117,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       const offered = protocols.split(',').map((p) => p.trim()).filter(Boolean);
       const token = query.get('token') ?? offered.find((p) => p.startsWith('bearer.'))?.slice('bearer.'.length) ?? null;
       const echo = offered.find((p) => p === SUBPROTOCOL) ?? offered[0] ?? '';
+      const changesBefore = userChanges;
       core.auth.authenticate(token).then(
         (p) => {
           if (aborted) return;
@@ -115,6 +128,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
           const conn: Connection = {
             id: `${o.nodeId}:${boot}:${++seq}`,
             user: p.user,
+            userStale: changesBefore !== userChanges,
             sessionTokenHash: p.sessionTokenHash,
             sessionExpiresAt: p.sessionExpiresAt,
             accounts: null,
@@ -137,18 +151,27 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
 
     open: (ws) => {
       const conn = ws.getUserData();
+      let mine = byUser.get(conn.user.id);
+      // Refusing the newest, not closing the oldest: a stolen token cannot push the person's own
+      // tabs off, and a stale tab frees its place when the idle timeout drops it.
+      if (mine && mine.size >= o.maxSocketsPerUser) {
+        ws.end(CloseCode.tooManyConnections, `more than ${o.maxSocketsPerUser} connections`);
+        return;
+      }
       conn.user = shareUser(conn.user);
       sockets.set(conn.id, ws);
-      let mine = byUser.get(conn.user.id);
       if (!mine) byUser.set(conn.user.id, (mine = new Set()));
       mine.add(conn.id);
+      sessionTimers.add(conn.sessionTokenHash, conn.user.id, conn.sessionExpiresAt);
+      if (conn.userStale) refreshUser(conn.user.id);
       send(ws, { type: 'ack', re: 'hello', protocol: PROTOCOL_VERSION, connectionId: conn.id, user: { id: conn.user.id, name: conn.user.name } });
     },
 
     message: (ws, message) => {
       const conn = ws.getUserData();
+      // The session's timer closes its sockets; a frame in the same millisecond must not slip past it.
       if (clock.now() >= conn.sessionExpiresAt) {
-        ws.end(CloseCode.sessionEnded, 'session expired');
+        expireSession(conn.user.id, conn.sessionTokenHash);
         return;
       }
       // The ArrayBuffer is neutered when this callback returns: decode it now.
@@ -185,8 +208,10 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     close: (ws) => {
       const conn = ws.getUserData();
       conn.closed = true;
+      if (!sockets.has(conn.id)) return; // refused at open: never counted
       sockets.delete(conn.id);
       chains.delete(conn.id);
+      sessionTimers.remove(conn.sessionTokenHash);
       const mine = byUser.get(conn.user.id);
       mine?.delete(conn.id);
       if (mine?.size === 0) {
@@ -201,6 +226,8 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   });
 
   async function run(ws: Ws, conn: Connection, frame: ClientFrame): Promise<void> {
+    const pending = refreshing.get(conn.user.id);
+    if (pending) await pending;
     if (conn.closed) return;
     const re = frame.id;
     try {
@@ -303,15 +330,59 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       case 'sessionRevoked':
         endSessions(e.userId, e.tokenHash);
         return;
+      case 'userChanged':
+        userChanges++;
+        if (byUser.has(e.userId)) refreshUser(e.userId);
+        return;
     }
   });
 
-  /** A member removed from an account: no more events about it (the core releases their locks). */
+  /** Re-reads a changed person (after any refresh already under way) and re-judges their sockets. */
+  function refreshUser(userId: string): void {
+    const done = (refreshing.get(userId) ?? Promise.resolve())
+      .then(() => rejudge(userId))
+      .catch((err: unknown) => {
+        // Without the current record nothing can be judged: better reconnected than judged on the old one.
+        o.log.error({ err, userId }, 'refreshing a changed user failed; closing their sockets');
+        for (const ws of socketsOf(userId)) ws.end(CloseCode.serverError, 'try again');
+      });
+    refreshing.set(userId, done);
+    void done.finally(() => {
+      if (refreshing.get(userId) === done) refreshing.delete(userId);
+    });
+  }
+
+  async function rejudge(userId: string): Promise<void> {
+    const fresh = await core.auth.activeUser(userId);
+    if (!users.has(userId)) return; // their last socket closed meanwhile
+    if (!fresh) {
+      for (const ws of socketsOf(userId)) ws.end(CloseCode.sessionEnded, 'account disabled');
+      return;
+    }
+    const user = shareUser(fresh);
+    for (const ws of socketsOf(userId)) {
+      const conn = ws.getUserData();
+      for (const departmentId of [...(conn.boards ?? [])]) {
+        if (canManageDepartment(user, departmentId)) continue;
+        conn.boards!.delete(departmentId);
+        ws.cork(() => ws.unsubscribe(boardTopic(departmentId)));
+        send(ws, { type: 'error', code: 'access_revoked', message: "You may no longer watch this department's lock board", departmentId });
+      }
+    }
+    const subscribed = new Set(socketsOf(userId).flatMap((ws) => [...(ws.getUserData().accounts ?? [])]));
+    const someone = socketsOf(userId)[0]?.getUserData();
+    if (!someone || subscribed.size === 0) return;
+    for (const accountId of await lostAccounts(core.context, principalOf(someone), subscribed)) revokeAccount(userId, accountId);
+  }
+
+  function socketsOf(userId: string): Ws[] {
+    return [...(byUser.get(userId) ?? [])].flatMap((id) => sockets.get(id) ?? []);
+  }
+
+  /** Access to an account lost (membership, role, department): no more events about it (the core releases their locks). */
   function revokeAccount(userId: string, accountId: string): void {
-    for (const id of byUser.get(userId) ?? []) {
-      const ws = sockets.get(id);
-      const conn = ws?.getUserData();
-      if (!ws || !conn) continue;
+    for (const ws of socketsOf(userId)) {
+      const conn = ws.getUserData();
       if (conn.accounts?.delete(accountId)) {
         ws.cork(() => ws.unsubscribe(accountTopic(accountId)));
         send(ws, { type: 'error', code: 'access_revoked', message: 'Your access to this account was removed', accountId });
@@ -321,12 +392,28 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
 
   /** Sessions ended (sign-out, password change, disabled user): their sockets close (the core releases their locks). */
   function endSessions(userId: string, tokenHash: string | null): void {
-    for (const id of [...(byUser.get(userId) ?? [])]) {
-      const ws = sockets.get(id);
-      const conn = ws?.getUserData();
-      if (!ws || !conn || (tokenHash !== null && conn.sessionTokenHash !== tokenHash)) continue;
+    for (const ws of socketsOf(userId)) {
+      if (tokenHash !== null && ws.getUserData().sessionTokenHash !== tokenHash) continue;
       ws.end(CloseCode.sessionEnded, 'session ended');
     }
+  }
+
+  /**
+   * A session reached its end: its sockets close (sessionEnded) and the core releases the locks
+   * held only through them at once. Their conversations skip the reload grace of a lost
+   * connection: nobody can come back on an expired session.
+   */
+  function expireSession(userId: string, tokenHash: string): void {
+    const ended: Array<{ connId: string; conversationIds: string[] }> = [];
+    for (const ws of socketsOf(userId)) {
+      const conn = ws.getUserData();
+      if (conn.sessionTokenHash !== tokenHash) continue;
+      ended.push({ connId: conn.id, conversationIds: [...(conn.open ?? [])] });
+      conn.open = null; // handed to the core below instead of the close's disconnect
+      ws.end(CloseCode.sessionEnded, 'session expired');
+    }
+    if (ended.length === 0) return;
+    core.endExpiredSession(userId, ended).catch((err: unknown) => o.log.error({ err, userId }, 'ending an expired session failed'));
   }
 
   return {

@@ -1,5 +1,5 @@
 import type { Core } from '../core.js';
-import type { Principal } from '../auth/principal.js';
+import { personPrincipal } from '../auth/principal.js';
 import type { User } from '../domain/types.js';
 import { createOwner } from '../services/bootstrap.js';
 import { newId, newSecret } from '../ids.js';
@@ -44,7 +44,7 @@ export async function seedDemo(core: Core, options: { password: string | undefin
     departmentIds: [dept.id],
     areaCode: AREA_CODE,
   });
-  const asAdmin: Principal = { kind: 'user', user: admin, sessionTokenHash: '', sessionExpiresAt: Number.MAX_SAFE_INTEGER };
+  const asAdmin = personPrincipal(admin);
 
   const staff: User[] = [];
   for (const [name, email] of [

@@ -8,7 +8,6 @@ import {
   type LockSnapshot,
 } from '../../actors/conversation/index.js';
 import type { Account, Message } from '../domain/types.js';
-import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from '../services/context.js';
 import type { MessagingService } from '../services/messaging-service.js';
 import type { LockRecord } from '../store/store.js';
@@ -16,7 +15,8 @@ import type { TimerHandle } from '../clock.js';
 import type { LockView, OpenResult } from './lock-view.js';
 import { AppError, notFound } from '../errors.js';
 import { canManageDepartment } from '../auth/access.js';
-import { accessibleConversation } from '../services/account-access.js';
+import { accessibleConversation, lostAccounts } from '../services/account-access.js';
+import { personPrincipal, type Principal } from '../auth/principal.js';
 import { requireDepartmentAdmin, requireUser } from '../services/auth-service.js';
 
 // The actor host: one XState lock actor per group-account conversation, activated on first use
@@ -83,6 +83,22 @@ export class LockHost {
 
   activeCount(): number {
     return this.entries.size;
+  }
+
+  /**
+   * Resolves once everything queued on the actors so far (commands, activations, transitions of
+   * timers that already fired) has been saved and published, including what that work queued in
+   * turn. For callers that must know nothing more is on its way, e.g. a test asserting that an
+   * event was not announced.
+   */
+  async settled(): Promise<void> {
+    const pendingWork = () => [...this.activating.values(), ...[...this.entries.values()].map((e) => e.mailbox)];
+    for (let before = pendingWork(); ; ) {
+      await Promise.allSettled(before);
+      const after = pendingWork();
+      if (after.length === before.length && after.every((p, i) => p === before[i])) return;
+      before = after;
+    }
   }
 
   /** Whether the conversation's actor is running on this node. */
@@ -152,13 +168,33 @@ export class LockHost {
     }
   }
 
-  /** Access removed (membership, session): the user's locks (in one account, or all) go at once. */
-  async revokeUser(userId: string, scope: { accountId?: string }): Promise<void> {
+  /**
+   * Access removed (membership, session): the user's locks go at once. All of them, those in one
+   * account (`accountId`), or those held only through the given connections (`connIds`: a lock
+   * the user also holds through another connection stays with it).
+   */
+  async revokeUser(userId: string, scope: { accountId?: string; connIds?: readonly string[] }): Promise<void> {
+    const only = scope.connIds ? new Set(scope.connIds) : null;
     for (const entry of [...this.entries.values()]) {
       if (scope.accountId !== undefined && entry.account.id !== scope.accountId) continue;
       if (!isHeldBy(entry.actor.getSnapshot(), userId)) continue;
-      await this.onActor(entry.account, entry.conversationId, (e) => e.actor.send({ type: 'REVOKE', userId, now: this.now() }));
+      await this.onActor(entry.account, entry.conversationId, (e) => {
+        // Judged in the mailbox, on the holder's connections as they are now.
+        const through = holderConnectionsOf(e.actor.getSnapshot());
+        if (only && (through.length === 0 || !through.every((id) => only.has(id)))) return;
+        e.actor.send({ type: 'REVOKE', userId, now: this.now() });
+      });
     }
+  }
+
+  /** The person's roles or departments changed: locks in accounts they may no longer use go at once. */
+  async revokeLostAccess(userId: string): Promise<void> {
+    const accounts = new Map<string, Account>();
+    for (const e of this.entries.values()) if (isHeldBy(e.actor.getSnapshot(), userId)) accounts.set(e.account.id, e.account);
+    if (accounts.size === 0) return;
+    const user = await this.c.store.users.get(userId);
+    const lost = user && !user.disabled ? await lostAccounts(this.c, personPrincipal(user), accounts.keys()) : [...accounts.keys()];
+    for (const accountId of lost) await this.revokeUser(userId, { accountId });
   }
 
   /**
@@ -169,6 +205,11 @@ export class LockHost {
   async reply(p: Principal, conversationId: string, lockToken: number | undefined, text: string): Promise<Message> {
     const { account } = await accessibleConversation(this.c, p, conversationId);
     if (account.kind !== 'group') return this.messaging.reply(p, conversationId, { text });
+    // A lock is for a person at a keyboard; an integration holds none, so it cannot answer inside
+    // a conversation someone may be answering. It sends new texts with compose instead.
+    if (p.kind === 'apiKey') {
+      throw new AppError('api_key_cannot_reply', 'API keys cannot reply in group-account conversations (replies need the lock); send with POST /api/v1/messages and groupAccountCode');
+    }
     if (lockToken === undefined) throw new AppError('lock_required', 'Open the conversation to get its lock, then reply with its lockToken');
     const user = requireUser(p);
     return this.onActor(account, conversationId, async (entry) => {

@@ -83,6 +83,15 @@ export const ConversationEvent = z
   })
   .meta({ id: 'conversationEvent' });
 export const AckEvent = z.object({ type: z.literal('ack'), re: z.string().optional() }).catchall(z.unknown()).meta({ id: 'ack' });
-export const ErrorEvent = z.object({ type: z.literal('error'), re: z.string().optional(), code: z.string(), message: z.string() }).meta({ id: 'errorEvent' });
+export const ErrorEvent = z
+  .object({
+    type: z.literal('error'),
+    re: z.string().optional(),
+    code: z.string(),
+    message: z.string(),
+    accountId: Id.optional().meta({ description: 'access_revoked: the account whose events stop' }),
+    departmentId: Id.optional().meta({ description: "access_revoked: the department whose lock board stops" }),
+  })
+  .meta({ id: 'errorEvent' });
 
 export const ServerFrame = z.discriminatedUnion('type', [LockEvent, IdleWarningEvent, ReleasedEvent, MessageEvent, ConversationEvent, AckEvent, ErrorEvent]);

@@ -12,6 +12,16 @@ export async function canAccess(c: CoreContext, p: Principal, account: Account):
   return hasAccountAccess(p, account, member);
 }
 
+/** The accounts among `accountIds` the principal may no longer use (gone ones included). */
+export async function lostAccounts(c: CoreContext, p: Principal, accountIds: Iterable<string>): Promise<string[]> {
+  const lost: string[] = [];
+  for (const id of accountIds) {
+    const account = await c.store.accounts.get(id);
+    if (!account || !(await canAccess(c, p, account))) lost.push(id);
+  }
+  return lost;
+}
+
 /** `personal` (the caller's own personal account) or a group account's apiCode. */
 export async function resolveAccountRef(c: CoreContext, p: Principal, ref: string): Promise<Account> {
   let account: Account | null;

@@ -88,6 +88,15 @@ export class AuthService {
     return { kind: 'user', user, sessionTokenHash: tokenHash, sessionExpiresAt: session.expiresAt };
   }
 
+  /**
+   * The person as stored now, for connections that outlive the request that authenticated them;
+   * null when they can no longer act (deleted or disabled).
+   */
+  async activeUser(userId: string): Promise<User | null> {
+    const user = await this.c.store.users.get(userId);
+    return user && !user.disabled ? user : null;
+  }
+
   async createApiKey(p: Principal, departmentId: string, name: string): Promise<{ key: string; apiKey: ApiKey }> {
     const user = requireUser(p);
     await requireDepartmentAdmin(this.c, user, departmentId);

@@ -148,6 +148,8 @@ export class DirectoryService {
       },
       endSessions ? { endSessionsAt: this.c.clock.now() } : {},
     );
+    // Live sockets judge their next command on the person as stored now.
+    this.c.events.emit({ type: 'userChanged', userId: id });
     if (endSessions) this.c.events.emit({ type: 'sessionRevoked', userId: id, tokenHash: null });
     if (patch.role !== undefined || patch.departmentIds !== undefined) {
       for (const accountId of await this.lostGroupAccounts(target, updated, leftAccountIds)) {

@@ -38,6 +38,10 @@ describe('the lock actor host', () => {
         expect(reopened).toMatchObject({ granted: true, lockToken: opened.lockToken });
         // Coming back counts as activity: three quiet minutes from now, the warning.
         clock.advance(180_000 - 1);
+        // Asserted after the host's pending work and a round trip on the same socket, so a warning
+        // sent a millisecond early would be seen.
+        await second.sb.core.locks.settled();
+        await back.request({ type: 'ping' });
         expect(back.frames.some((f) => f.type === 'idleWarning')).toBe(false);
         clock.advance(1);
         await back.next((f) => f.type === 'idleWarning' && f.conversationId === conversationId, 'the warning on the restarted node');

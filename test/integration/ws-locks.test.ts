@@ -1,41 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
-import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
-import { buildOrg, login, type Org } from '../helpers/org.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestSwitchboard } from '../helpers/switchboard.js';
+import { login, type Org } from '../helpers/org.js';
 import { WsClient } from '../helpers/ws-client.js';
+import { wsTestbed } from '../helpers/ws-testbed.js';
 
 // Two people and an operator on real WebSocket clients, against the gateway on port 0, with the
 // server's clock simulated: the conversation lock exactly as DOMAIN.md describes it.
 
-const clock = new ManualClock(Date.parse('2026-01-05T10:00:00-05:00'));
+const bed = wsTestbed({ phoneBlock: 2000 });
+const { clock, connect, newConversation } = bed;
 let t: TestSwitchboard;
 let org: Org;
-const clients: WsClient[] = [];
-
-beforeAll(async () => {
-  t = await startTestSwitchboard({}, { clock });
-  org = await buildOrg(t);
+beforeAll(() => {
+  ({ t, org } = bed);
 });
-afterAll(async () => {
-  clients.forEach((c) => c.close());
-  await t?.close();
-});
-
-async function connect(token: string, via: 'query' | 'protocol' = 'query'): Promise<WsClient> {
-  const c = await WsClient.connect(t.sb.wsUrl, token, via);
-  clients.push(c);
-  return c;
-}
-
-let studentSeq = 0;
-/** A fresh conversation in the group account's Inbox: a new student texts in. */
-async function newConversation(): Promise<string> {
-  const phone = `+1617555${String(2000 + ++studentSeq).padStart(4, '0')}`;
-  const r = await t.http.post('/simulator/messages', { from: phone, to: org.account.numbers[0], text: 'Hi, question about my application' });
-  expect(r.body.delivery.state).toBe('delivered');
-  const contact = await t.sb.store.contacts.getByPhone(phone);
-  return (await t.sb.store.conversations.getByPair(org.account.id, contact!.id))!.id;
-}
 
 const { idleWarningMs, releaseAfterWarningMs, disconnectGraceMs } = { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 };
 
@@ -82,6 +60,10 @@ describe('the conversation lock over WebSockets', () => {
     expect(opened.granted).toBe(true);
 
     clock.advance(idleWarningMs - 1);
+    // Nothing is on its way: the host has saved and published all it had, and a ping answered on
+    // the same socket comes after anything it sent before.
+    await t.sb.core.locks.settled();
+    await dana.request({ type: 'ping' });
     expect(dana.frames.some((f) => f.type === 'idleWarning' && f.conversationId === conversationId)).toBe(false);
     clock.advance(1);
     const warning = await dana.next((f) => f.type === 'idleWarning' && f.conversationId === conversationId, 'the idle warning');
@@ -227,6 +209,33 @@ describe('the conversation lock over WebSockets', () => {
     await dean.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'the lock released', 1_000);
   });
 
+  it('refuses replies from an API key in group conversations, held or not; the integration composes instead', async () => {
+    const conversationId = await newConversation();
+    const created = await t.http.post(`/api/v1/departments/${org.departmentId}/api-keys`, { name: 'CRM' }, org.deptAdmin.token);
+    expect(created.status).toBe(201);
+    const key = created.body.key as string;
+    const reply = (lockToken?: number) =>
+      t.http.post(`/api/v1/conversations/${conversationId}/messages`, { text: 'From the CRM', ...(lockToken !== undefined ? { lockToken } : {}) }, key);
+
+    // Free: an API key cannot take the lock, so it cannot reply, with or without a token.
+    for (const r of [await reply(), await reply(1)]) {
+      expect(r.status, JSON.stringify(r.body)).toBe(403);
+      expect(r.body.error.code).toBe('api_key_cannot_reply');
+    }
+    // Held by a person: not even the holder's own token lets an integration answer in their place.
+    const dana = await connect(org.member.token);
+    const opened = await dana.request({ type: 'open', conversationId });
+    const held = await reply(opened.lockToken);
+    expect(held.status).toBe(403);
+    expect(held.body.error.code).toBe('api_key_cannot_reply');
+    // Composing is outreach, not an answer: it is accepted while someone holds the conversation.
+    const contactId = (await t.sb.store.conversations.get(conversationId))!.contactId;
+    const composed = await t.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: [contactId], text: 'Your file is complete' }, key);
+    expect(composed.status, JSON.stringify(composed.body)).toBe(202);
+    expect(composed.body.messages[0].conversationId).toBe(conversationId);
+    await dana.request({ type: 'leave', conversationId });
+  });
+
   it('streams the lock board to operators after a first picture', async () => {
     const conversationId = await newConversation();
     const dana = await connect(org.member.token);
@@ -313,11 +322,10 @@ describe('hostile and broken clients', () => {
   });
 
   // Last: it moves the clock past every session's end.
-  it('closes a socket whose session has expired, at its next frame', async () => {
+  it('closes a socket when its session expires', async () => {
     const c = await connect(org.member.token);
     expect((await c.request({ type: 'ping' })).type).toBe('ack');
     clock.advance(t.sb.config.sessionTtlMs);
-    c.send({ type: 'ping' });
     expect((await c.waitClosed()).code).toBe(4001);
   });
 });

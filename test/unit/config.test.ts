@@ -9,6 +9,7 @@ describe('configuration', () => {
     expect(c.lock).toEqual({ idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000, passivateAfterMs: 60_000 });
     expect(c.sending.numberSendIntervalMs).toBe(12_000);
     expect(c.sending.maxLength).toBe(306);
+    expect(c.ws.maxSocketsPerUser).toBe(20);
   });
 
   it('uses real Plivo when both credentials are given', () => {
@@ -28,6 +29,7 @@ describe('configuration', () => {
     [{ LOGIN_MAX_FAILURES_PER_ACCOUNT: '-1' }, 'LOGIN_MAX_FAILURES_PER_ACCOUNT'],
     [{ LOGIN_LOCKOUT_MS: '10' }, 'LOGIN_LOCKOUT_MS'],
     [{ LOGIN_LOCKOUT_MS: '60000', LOGIN_LOCKOUT_MAX_MS: '30000' }, 'LOGIN_LOCKOUT_MAX_MS'],
+    [{ WS_MAX_SOCKETS_PER_USER: '0' }, 'WS_MAX_SOCKETS_PER_USER'],
   ])('stops on a bad value and names the variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`${name}:`));
