@@ -195,11 +195,6 @@ export class PlivoSimulator {
     }
   }
 
-  /** The same as open(): the name the brief used. */
-  static create(options: PlivoSimulatorOptions): Promise<PlivoSimulator> {
-    return PlivoSimulator.open(options);
-  }
-
   get authId(): string {
     return this.credentials.authId;
   }
