@@ -10,7 +10,7 @@ import { isLocalUsNumber, normalisePattern, searchInventory, type InventoryNumbe
 import { badParam, notFoundResource } from './plivo-api-error.js';
 import { callbackTime, e164FromDigits, money, plivoDigits } from './plivo-format.js';
 import { PlivoApi } from './plivo-api.js';
-import { childElements, parseXml, textOf } from './simple-xml.js';
+import { childElements, parseXml, textOf } from './xml-reader.js';
 import { SimulatorDb, type ApplicationRow, type MessageRow, type NumberRow, type WebhookRow } from './simulator-db.js';
 import { isTooLong, measureText } from './sms-units.js';
 import { answerCall, type CallResult } from './voice.js';
