@@ -65,7 +65,7 @@ export class Router {
     app.any('/*', (res, req) => {
       const pending = captureRequest(res, req, options.maxBodyBytes);
       void this.dispatch(pending.request.method, pending.request.path, pending, options.log).then((result) =>
-        writeResult(res, result, pending.isAborted),
+        writeResult(res, result, pending.isAborted, pending.request.method),
       );
     });
   }

@@ -12,7 +12,8 @@ import { resolveAccountRef } from '../../src/services/account-access.js';
 import { requireDepartmentAdmin } from '../../src/services/auth-service.js';
 import { issuesOf } from '../rest/parse.js';
 import { messageView } from '../rest/views.js';
-import { statusLine } from '../http/status-line.js';
+import { text } from '../http/types.js';
+import { writeResult } from '../http/uws-adapter.js';
 import { CloseCode } from './close-codes.js';
 import { takeToken, type Connection, type RateLimit } from './connection.js';
 import { accountTopic, boardTopic } from './topics.js';
@@ -109,7 +110,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         (p) => {
           if (aborted) return;
           if (p.kind !== 'user') {
-            res.cork(() => res.writeStatus(statusLine(403)).end('API keys cannot open WebSockets'));
+            writeResult(res, text(403, 'API keys cannot open WebSockets'), () => aborted, 'GET');
             return;
           }
           const conn: Connection = {
@@ -130,7 +131,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         (e: unknown) => {
           if (aborted) return;
           const status = isAppError(e) ? e.status : 500;
-          res.cork(() => res.writeStatus(statusLine(status)).end(isAppError(e) ? e.message : 'upgrade failed'));
+          writeResult(res, text(status, isAppError(e) ? e.message : 'upgrade failed'), () => aborted, 'GET');
         },
       );
     },
