@@ -6,7 +6,7 @@ import type { Logger } from '../src/logger.js';
 import type { Store } from '../src/store/store.js';
 import type { SmsProvider } from '../src/sms/sms-provider.js';
 import { systemClock } from '../src/clock.js';
-import { Core } from '../src/core.js';
+import { Core, WEBHOOK_PREFIX } from '../src/core.js';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { PlivoProvider } from '../src/sms/plivo-provider.js';
 import { PlivoSimulator } from '../src/sms/simulator/plivo-simulator.js';
@@ -14,6 +14,7 @@ import { seedDemo, type DemoSeed } from '../src/demo/seed.js';
 import { createOwner } from '../src/services/bootstrap.js';
 import { Router } from './http/router.js';
 import { listen, uwsIsNative } from './http/listen.js';
+import { holdUntilReady } from './http/readiness.js';
 import { opsRoutes } from './rest/ops.routes.js';
 import { identityRoutes } from './rest/identity.routes.js';
 import { contactRoutes } from './rest/contacts.routes.js';
@@ -26,6 +27,7 @@ import { WS_PATH, registerWsGateway, type WsGateway } from './ws/ws-gateway.js';
 // and the uWS app with every route. Tests start it on port 0 exactly as `npm start` does.
 
 export const API_BASE = '/api/v1';
+export const OPENAPI_PATH = `${API_BASE}/openapi.json`;
 export const SIMULATOR_API_PREFIX = '/simulator/plivo';
 
 export interface Switchboard {
@@ -46,6 +48,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Use this store instead of opening one from the configuration (tests, benchmarks). */
   store?: Store;
+  /** Called once the port is bound, before start-up is done (the node answers 503 until then). */
+  onListening?: (url: string) => void;
 }
 
 export async function startSwitchboard(config: Config, log: Logger, options: StartOptions = {}): Promise<Switchboard> {
@@ -56,7 +60,14 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   const store = options.store ?? (await openStore(config, log));
   const app = uWS.App();
   const router = new Router();
-  router.mount(app, { maxBodyBytes: config.maxBodyBytes, log: log.child({ component: 'http' }) });
+  // The port opens before the core starts (the in-process simulator's Plivo API is served on it),
+  // so the API and webhooks are held until the core says it is ready.
+  let core: Core | null = null;
+  router.mount(app, {
+    maxBodyBytes: config.maxBodyBytes,
+    log: log.child({ component: 'http' }),
+    admit: holdUntilReady(() => core?.ready === true, [API_BASE, WEBHOOK_PREFIX], [OPENAPI_PATH]),
+  });
   let listening;
   try {
     listening = await listen(app, config.host, config.port);
@@ -67,6 +78,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const localUrl = `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${listening.port}`;
   const publicUrl = config.publicUrl ?? localUrl;
+  options.onListening?.(localUrl);
 
   let simulator: PlivoSimulator | null = null;
   let provider: SmsProvider;
@@ -97,7 +109,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     webhookToken = config.plivo.authToken;
   }
 
-  const core = new Core({ config, store, provider, clock, log, publicUrl: () => publicUrl });
+  core = new Core({ config, store, provider, clock, log, publicUrl: () => publicUrl });
   opsRoutes(router, core);
   identityRoutes(router, core, API_BASE);
   contactRoutes(router, core, API_BASE);
@@ -112,10 +124,11 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     rateLimit: config.ws.rateLimit,
   });
 
+  const started = core;
   const close = async () => {
     listening.close();
     ws.closeAll();
-    await core.stop();
+    await started.stop();
     await simulator?.close();
     await store.close();
   };
@@ -132,6 +145,8 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
         demo = await seedDemo(core, { password: config.demo.password });
       }
     }
+    core.markReady();
+    log.info({ url: localUrl }, 'ready');
   } catch (e) {
     await close().catch(() => undefined);
     throw e;

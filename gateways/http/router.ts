@@ -18,7 +18,7 @@ interface Route {
 export function errorResult(e: AppError): HttpResult {
   const body: { error: { code: string; message: string; details?: unknown } } = { error: { code: e.code, message: e.message } };
   if (e.details) body.error.details = e.details;
-  return json(e.status, body);
+  return json(e.status, body, e.retryAfterSeconds === undefined ? {} : { 'retry-after': String(e.retryAfterSeconds) });
 }
 
 export class Router {
@@ -61,12 +61,13 @@ export class Router {
     return { allowed };
   }
 
-  mount(app: TemplatedApp, options: { maxBodyBytes: number; log: Logger }): void {
+  /** `admit` may refuse a request before it is routed (e.g. while the node is starting). */
+  mount(app: TemplatedApp, options: { maxBodyBytes: number; log: Logger; admit?: (path: string) => AppError | null }): void {
     app.any('/*', (res, req) => {
       const pending = captureRequest(res, req, options.maxBodyBytes);
-      void this.dispatch(pending.request.method, pending.request.path, pending, options.log).then((result) =>
-        writeResult(res, result, pending.isAborted, pending.request.method),
-      );
+      const refused = options.admit?.(pending.request.path) ?? null;
+      const answer = refused ? Promise.resolve(errorResult(refused)) : this.dispatch(pending.request.method, pending.request.path, pending, options.log);
+      void answer.then((result) => writeResult(res, result, pending.isAborted, pending.request.method));
     });
   }
 

@@ -14,6 +14,8 @@ import { issuesOf } from '../rest/parse.js';
 import { messageView } from '../rest/views.js';
 import { text } from '../http/types.js';
 import { writeResult } from '../http/uws-adapter.js';
+import { errorResult } from '../http/router.js';
+import { notReady } from '../http/readiness.js';
 import { CloseCode } from './close-codes.js';
 import { takeToken, type Connection, type RateLimit } from './connection.js';
 import { accountTopic, boardTopic } from './topics.js';
@@ -94,6 +96,10 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     sendPingsAutomatically: true,
 
     upgrade: (res, req, context) => {
+      if (!core.ready) {
+        writeResult(res, errorResult(notReady()), () => false, 'GET');
+        return;
+      }
       // Copy everything before the first await: the request dies with this callback.
       const key = req.getHeader('sec-websocket-key');
       const protocols = req.getHeader('sec-websocket-protocol');
