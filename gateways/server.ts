@@ -161,5 +161,5 @@ async function openStore(config: Config, log: Logger): Promise<Store> {
     const { createMongoStore } = await import('../src/store/mongo/mongo-store.js');
     return createMongoStore({ uri: config.cluster.mongodbUri });
   }
-  return createSqliteStore({ file: join(config.dataDir, 'switchboard.db') });
+  return createSqliteStore({ file: join(config.dataDir, 'switchboard.db'), warn: (details, message) => log.warn(details, message) });
 }

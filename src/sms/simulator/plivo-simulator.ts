@@ -178,7 +178,8 @@ export class PlivoSimulator {
   static async open(options: PlivoSimulatorOptions): Promise<PlivoSimulator> {
     const file = options.file ?? (options.dataDir !== undefined ? join(options.dataDir, 'simulator.db') : undefined);
     if (file === undefined) throw new Error('PlivoSimulator needs dataDir or file');
-    const db = SimulatorDb.open(file);
+    const log = options.log ?? silentLogger;
+    const db = SimulatorDb.open(file, (details, message) => log.warn(details, message));
     try {
       const authId = options.authId ?? db.getMeta('auth_id') ?? generateAuthId();
       const authToken = options.authToken ?? db.getMeta('auth_token') ?? randomBytes(30).toString('base64url');
