@@ -13,7 +13,7 @@ import { PlivoSimulator } from '../src/sms/simulator/plivo-simulator.js';
 import { seedDemo, type DemoSeed } from '../src/demo/seed.js';
 import { createOwner } from '../src/services/bootstrap.js';
 import { Router } from './http/router.js';
-import { listen, uwsIsNative } from './http/listen.js';
+import { isLoopbackHost, listen, uwsIsNative } from './http/listen.js';
 import { holdUntilReady } from './http/readiness.js';
 import { opsRoutes } from './rest/ops.routes.js';
 import { identityRoutes } from './rest/identity.routes.js';
@@ -40,6 +40,8 @@ export interface Switchboard {
   core: Core;
   store: Store;
   simulator: PlivoSimulator | null;
+  /** Whether the simulator's handset routes (/simulator/messages, /simulator/calls) are served. */
+  simulatorHandsets: boolean;
   demo: DemoSeed | null;
   close(): Promise<void>;
 }
@@ -81,6 +83,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   options.onListening?.(localUrl);
 
   let simulator: PlivoSimulator | null = null;
+  let simulatorHandsets = false;
   let provider: SmsProvider;
   let webhookToken: string;
   if (config.plivo.mode === 'simulator') {
@@ -91,7 +94,10 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
       deliveryDelayMs: config.simulator.deliveryDelayMs,
       retryScale: config.simulator.retryScale,
     });
-    registerSimulatorRoutes(router, simulator, { apiPrefix: SIMULATOR_API_PREFIX });
+    simulatorHandsets = handsetRoutes(config, log);
+    // The simulator's Plivo API is always served: the provider below calls it, and it checks the
+    // simulator's auth id and token as Plivo does. The handsets have no authentication.
+    registerSimulatorRoutes(router, simulator, { apiPrefix: SIMULATOR_API_PREFIX, handsets: simulatorHandsets });
     provider = new PlivoProvider({
       authId: simulator.authId,
       authToken: simulator.authToken,
@@ -151,7 +157,22 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     await close().catch(() => undefined);
     throw e;
   }
-  return { url: localUrl, wsUrl: localUrl.replace(/^http/, 'ws') + WS_PATH, ws, port: listening.port, config, core, store, simulator, demo, close };
+  return { url: localUrl, wsUrl: localUrl.replace(/^http/, 'ws') + WS_PATH, ws, port: listening.port, config, core, store, simulator, simulatorHandsets, demo, close };
+}
+
+/**
+ * The handset routes let anyone who reaches the port read any phone's texts and text in as anyone:
+ * served on a loopback address (the demo on one machine), elsewhere only when SIMULATOR_ROUTES=true.
+ */
+function handsetRoutes(config: Config, log: Logger): boolean {
+  const explicit = config.simulator.handsetRoutes;
+  const loopback = isLoopbackHost(config.host);
+  const served = explicit ?? loopback;
+  const why = explicit !== undefined ? `SIMULATOR_ROUTES=${explicit}` : loopback ? `HOST ${config.host} is a loopback address` : `HOST ${config.host} is not a loopback address`;
+  if (!served) log.info({ host: config.host }, `simulator handset routes (/simulator/messages, /simulator/calls) are off: ${why}; SIMULATOR_ROUTES=true serves them`);
+  else if (loopback) log.info({ host: config.host }, `simulator handset routes served under /simulator/: ${why}`);
+  else log.warn({ host: config.host }, `simulator handset routes served under /simulator/ on a non-loopback address (${why}): anyone who reaches this port can read and inject texts`);
+  return served;
 }
 
 async function openStore(config: Config, log: Logger): Promise<Store> {

@@ -1,29 +1,17 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
 import { startSwitchboard } from '../../gateways/server.js';
 import { FAST_ENV } from '../helpers/switchboard.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { capturingLogger } from '../helpers/logs.js';
 
 // The data directory holds student data, password hashes and the simulator's webhook signing
 // token: no other account on the machine may read it.
 
 const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
-
-function capturingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: pino({ level: 'warn' }, stream), lines };
-}
 
 const DATABASES = ['switchboard.db', 'simulator.db'];
 
@@ -31,7 +19,7 @@ describe('data files', () => {
   it('creates the data directory 0700 and every database file, -wal and -shm included, 0600', async () => {
     const root = tempDir();
     const dataDir = join(root.path, 'nested', 'data');
-    const { log } = capturingLogger();
+    const { log } = capturingLogger('warn');
     const sb = await startSwitchboard(testConfig({ ...FAST_ENV, DATA_DIR: dataDir, DEMO_SEED: 'true', DEMO_PASSWORD: 'demo-password-1' }), log);
     try {
       expect(modeOf(dataDir)).toBe('700');
@@ -55,7 +43,7 @@ describe('data files', () => {
         db.close();
         chmodSync(join(dir.path, name), 0o644);
       }
-      const { log, lines } = capturingLogger();
+      const { log, lines } = capturingLogger('warn');
       const sb = await startSwitchboard(testConfig({ ...FAST_ENV, DATA_DIR: dir.path }), log);
       try {
         for (const db of DATABASES) {
