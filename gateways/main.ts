@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     '',
     `Switchboard is running at ${sb.url}`,
     `  API:        ${sb.url}/api/v1   (OpenAPI: ${sb.url}/api/v1/openapi.json)`,
-    `  Plivo:      ${config.plivo.mode === 'simulator' ? `built-in simulator (handsets at ${sb.url}/simulator/messages)` : 'real Plivo'}`,
+    `  Plivo:      ${config.plivo.mode === 'plivo' ? 'real Plivo' : sb.simulatorHandsets ? `built-in simulator (handsets at ${sb.url}/simulator/messages)` : 'built-in simulator (handset routes off: SIMULATOR_ROUTES=true serves them)'}`,
     `  Data:       ${config.dataDir}`,
   ];
   if (sb.demo) {
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       `  Login:      ${sb.demo.adminEmail}  password: ${sb.demo.adminPassword}${sb.demo.passwordGenerated ? '  (generated; set DEMO_PASSWORD to choose)' : ''}`,
       `  Staff:      dana@example.edu, sam@example.edu (same password)`,
       `  Group:      ${sb.demo.groupAccountCode}  numbers ${sb.demo.poolNumbers.join(' ')}`,
+      ...(sb.simulatorHandsets ? [] : ['  (the text command needs the handset routes: SIMULATOR_ROUTES=true)']),
       `  Try:        npm run text -- --from ${sb.demo.studentPhones[0]} --to ${sb.demo.poolNumbers[0]} "Hi, is the deadline Friday?"`,
     );
   }

@@ -6,14 +6,15 @@ import type { Logger } from '../src/logger.js';
 import type { Store } from '../src/store/store.js';
 import type { SmsProvider } from '../src/sms/sms-provider.js';
 import { systemClock } from '../src/clock.js';
-import { Core } from '../src/core.js';
+import { Core, WEBHOOK_PREFIX } from '../src/core.js';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { PlivoProvider } from '../src/sms/plivo-provider.js';
 import { PlivoSimulator } from '../src/sms/simulator/plivo-simulator.js';
 import { seedDemo, type DemoSeed } from '../src/demo/seed.js';
 import { createOwner } from '../src/services/bootstrap.js';
 import { Router } from './http/router.js';
-import { listen, uwsIsNative } from './http/listen.js';
+import { isLoopbackHost, listen, uwsIsNative } from './http/listen.js';
+import { holdUntilReady } from './http/readiness.js';
 import { opsRoutes } from './rest/ops.routes.js';
 import { identityRoutes } from './rest/identity.routes.js';
 import { contactRoutes } from './rest/contacts.routes.js';
@@ -26,6 +27,7 @@ import { WS_PATH, registerWsGateway, type WsGateway } from './ws/ws-gateway.js';
 // and the uWS app with every route. Tests start it on port 0 exactly as `npm start` does.
 
 export const API_BASE = '/api/v1';
+export const OPENAPI_PATH = `${API_BASE}/openapi.json`;
 export const SIMULATOR_API_PREFIX = '/simulator/plivo';
 
 export interface Switchboard {
@@ -38,6 +40,8 @@ export interface Switchboard {
   core: Core;
   store: Store;
   simulator: PlivoSimulator | null;
+  /** Whether the simulator's handset routes (/simulator/messages, /simulator/calls) are served. */
+  simulatorHandsets: boolean;
   demo: DemoSeed | null;
   close(): Promise<void>;
 }
@@ -46,6 +50,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Use this store instead of opening one from the configuration (tests, benchmarks). */
   store?: Store;
+  /** Called once the port is bound, before start-up is done (the node answers 503 until then). */
+  onListening?: (url: string) => void;
 }
 
 export async function startSwitchboard(config: Config, log: Logger, options: StartOptions = {}): Promise<Switchboard> {
@@ -56,7 +62,14 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   const store = options.store ?? (await openStore(config, log));
   const app = uWS.App();
   const router = new Router();
-  router.mount(app, { maxBodyBytes: config.maxBodyBytes, log: log.child({ component: 'http' }) });
+  // The port opens before the core starts (the in-process simulator's Plivo API is served on it),
+  // so the API and webhooks are held until the core says it is ready.
+  let core: Core | null = null;
+  router.mount(app, {
+    maxBodyBytes: config.maxBodyBytes,
+    log: log.child({ component: 'http' }),
+    admit: holdUntilReady(() => core?.ready === true, [API_BASE, WEBHOOK_PREFIX], [OPENAPI_PATH]),
+  });
   let listening;
   try {
     listening = await listen(app, config.host, config.port);
@@ -67,8 +80,10 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const localUrl = `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${listening.port}`;
   const publicUrl = config.publicUrl ?? localUrl;
+  options.onListening?.(localUrl);
 
   let simulator: PlivoSimulator | null = null;
+  let simulatorHandsets = false;
   let provider: SmsProvider;
   let webhookToken: string;
   if (config.plivo.mode === 'simulator') {
@@ -79,7 +94,10 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
       deliveryDelayMs: config.simulator.deliveryDelayMs,
       retryScale: config.simulator.retryScale,
     });
-    registerSimulatorRoutes(router, simulator, { apiPrefix: SIMULATOR_API_PREFIX });
+    simulatorHandsets = handsetRoutes(config, log);
+    // The simulator's Plivo API is always served: the provider below calls it, and it checks the
+    // simulator's auth id and token as Plivo does. The handsets have no authentication.
+    registerSimulatorRoutes(router, simulator, { apiPrefix: SIMULATOR_API_PREFIX, handsets: simulatorHandsets });
     provider = new PlivoProvider({
       authId: simulator.authId,
       authToken: simulator.authToken,
@@ -97,7 +115,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     webhookToken = config.plivo.authToken;
   }
 
-  const core = new Core({ config, store, provider, clock, log, publicUrl: () => publicUrl });
+  core = new Core({ config, store, provider, clock, log, publicUrl: () => publicUrl });
   opsRoutes(router, core);
   identityRoutes(router, core, API_BASE);
   contactRoutes(router, core, API_BASE);
@@ -113,10 +131,11 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     maxSocketsPerUser: config.ws.maxSocketsPerUser,
   });
 
+  const started = core;
   const close = async () => {
     listening.close();
     ws.closeAll();
-    await core.stop();
+    await started.stop();
     await simulator?.close();
     await store.close();
   };
@@ -133,11 +152,28 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
         demo = await seedDemo(core, { password: config.demo.password });
       }
     }
+    core.markReady();
+    log.info({ url: localUrl }, 'ready');
   } catch (e) {
     await close().catch(() => undefined);
     throw e;
   }
-  return { url: localUrl, wsUrl: localUrl.replace(/^http/, 'ws') + WS_PATH, ws, port: listening.port, config, core, store, simulator, demo, close };
+  return { url: localUrl, wsUrl: localUrl.replace(/^http/, 'ws') + WS_PATH, ws, port: listening.port, config, core, store, simulator, simulatorHandsets, demo, close };
+}
+
+/**
+ * The handset routes let anyone who reaches the port read any phone's texts and text in as anyone:
+ * served on a loopback address (the demo on one machine), elsewhere only when SIMULATOR_ROUTES=true.
+ */
+function handsetRoutes(config: Config, log: Logger): boolean {
+  const explicit = config.simulator.handsetRoutes;
+  const loopback = isLoopbackHost(config.host);
+  const served = explicit ?? loopback;
+  const why = explicit !== undefined ? `SIMULATOR_ROUTES=${explicit}` : loopback ? `HOST ${config.host} is a loopback address` : `HOST ${config.host} is not a loopback address`;
+  if (!served) log.info({ host: config.host }, `simulator handset routes (/simulator/messages, /simulator/calls) are off: ${why}; SIMULATOR_ROUTES=true serves them`);
+  else if (loopback) log.info({ host: config.host }, `simulator handset routes served under /simulator/: ${why}`);
+  else log.warn({ host: config.host }, `simulator handset routes served under /simulator/ on a non-loopback address (${why}): anyone who reaches this port can read and inject texts`);
+  return served;
 }
 
 async function openStore(config: Config, log: Logger): Promise<Store> {
@@ -147,5 +183,5 @@ async function openStore(config: Config, log: Logger): Promise<Store> {
     const { createMongoStore } = await import('../src/store/mongo/mongo-store.js');
     return createMongoStore({ uri: config.cluster.mongodbUri });
   }
-  return createSqliteStore({ file: join(config.dataDir, 'switchboard.db') });
+  return createSqliteStore({ file: join(config.dataDir, 'switchboard.db'), warn: (details, message) => log.warn(details, message) });
 }

@@ -1,4 +1,4 @@
-// Time as a dependency: queues, sessions and (later) lock deadlines read the time and arm timers
+// Time as a dependency: queues, sessions and lock deadlines read the time and arm timers
 // through this interface, so tests drive them with a simulated clock instead of sleeping.
 
 export type TimerHandle = { readonly __timer: unique symbol };

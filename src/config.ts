@@ -66,6 +66,7 @@ const EnvSchema = z
     WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(20),
     SIMULATOR_DELIVERY_DELAY_MS: duration.default(250),
     SIMULATOR_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
+    SIMULATOR_ROUTES: bool.optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -118,7 +119,12 @@ export interface Config {
   };
   defaultTimeZone: string;
   maxBodyBytes: number;
-  simulator: { deliveryDelayMs: number; retryScale: number };
+  simulator: {
+    deliveryDelayMs: number;
+    retryScale: number;
+    /** Serve the unauthenticated handset routes (/simulator/...); unset: only on a loopback HOST. */
+    handsetRoutes: boolean | undefined;
+  };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -182,7 +188,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
     maxBodyBytes: e.MAX_BODY_BYTES,
-    simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE },
+    simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE, handsetRoutes: e.SIMULATOR_ROUTES },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -31,10 +31,11 @@ export interface CoreOptions {
   metrics?: Metrics;
 }
 
+export const WEBHOOK_PREFIX = '/webhooks';
 export const WEBHOOK_PATHS = {
-  message: '/webhooks/plivo/message',
-  status: '/webhooks/plivo/status',
-  voice: '/webhooks/plivo/voice',
+  message: `${WEBHOOK_PREFIX}/plivo/message`,
+  status: `${WEBHOOK_PREFIX}/plivo/status`,
+  voice: `${WEBHOOK_PREFIX}/plivo/voice`,
 } as const;
 
 export class Core {
@@ -52,6 +53,7 @@ export class Core {
   readonly context: CoreContext;
   private appId: string | null = null;
   private started = false;
+  private open = false;
 
   constructor(private readonly o: CoreOptions) {
     this.metrics = o.metrics ?? new Metrics();
@@ -122,8 +124,18 @@ export class Core {
     for (const c of connections) await this.locks.disconnect(c.connId, c.conversationIds);
   }
 
+  /**
+   * Started, and the first-start bootstrap (demo seed or first owner) done: requests may come in.
+   * Before that a sign-in could find no user yet, and a command could race the lock recovery.
+   */
   get ready(): boolean {
-    return this.started;
+    return this.open;
+  }
+
+  /** Called by the composition root once start() and the bootstrap are done. */
+  markReady(): void {
+    if (!this.started) throw new Error('core not started');
+    this.open = true;
   }
 
   /** Points the provider at our webhooks and resumes the send queues. */
@@ -141,6 +153,7 @@ export class Core {
   }
 
   async stop(): Promise<void> {
+    this.open = false;
     this.started = false;
     this.outbox.stop();
     this.locks.stop();

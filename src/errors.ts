@@ -44,6 +44,8 @@ export type ErrorCode =
   | 'provider_auth'
   | 'provider_unavailable'
   | 'provider_timeout'
+  // this node
+  | 'not_ready'
   // everything else
   | 'internal';
 
@@ -85,6 +87,7 @@ const STATUS: Record<ErrorCode, number> = {
   provider_auth: 502,
   provider_unavailable: 502,
   provider_timeout: 504,
+  not_ready: 503,
   internal: 500,
 };
 
@@ -129,6 +132,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   provider_auth: 'Plivo refused our credentials.',
   provider_unavailable: 'Plivo could not be reached.',
   provider_timeout: 'Plivo did not answer in time (PLIVO_TIMEOUT_MS).',
+  not_ready:
+    'The server is starting (migrations, first-start seeding, lock recovery, Plivo set-up); try again after the Retry-After seconds. GET /readyz says when it is ready.',
   internal: 'A fault on our side; it is logged.',
 };
 
@@ -157,9 +162,9 @@ export class AppError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
-  /** Expected errors (4xx) are answers, not faults: they are not logged as errors. */
+  /** Expected errors (4xx, and refusals while starting) are answers, not faults: they are not logged as errors. */
   get expected(): boolean {
-    return this.status < 500;
+    return this.status < 500 || this.code === 'not_ready';
   }
 }
 

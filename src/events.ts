@@ -1,9 +1,9 @@
 import type { Conversation, Message } from './domain/types.js';
 import type { LockHolder, LockView, ReleaseReason } from './locks/lock-view.js';
 
-// What the core announces after a write commits. In one process the hub calls listeners directly;
-// the cluster bus (a later issue) carries the same events between nodes. Listeners must not throw
-// into the core: a failing listener is isolated and reported.
+// What the core announces after a write commits. The hub calls listeners directly, in this process;
+// events are plain data, so a bus between nodes can carry them as they are. Listeners must not
+// throw into the core: a failing listener is isolated and reported.
 
 export type CoreEvent =
   | { type: 'message'; accountId: string; message: Message }

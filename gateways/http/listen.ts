@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 
@@ -28,4 +29,16 @@ export function listen(app: TemplatedApp, host: string, port: number): Promise<L
  */
 export function uwsIsNative(): boolean {
   return /\[native code\]/.test(Function.prototype.toString.call(uWS.App));
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Whether a listen address reaches only this machine: localhost, 127.0.0.0/8, ::1 (also IPv4-mapped). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost') return true;
+  const family = isIP(h);
+  return family === 0 ? false : LOOPBACK.check(h, family === 4 ? 'ipv4' : 'ipv6');
 }

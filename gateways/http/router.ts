@@ -61,12 +61,13 @@ export class Router {
     return { allowed };
   }
 
-  mount(app: TemplatedApp, options: { maxBodyBytes: number; log: Logger }): void {
+  /** `admit` may refuse a request before it is routed (e.g. while the node is starting). */
+  mount(app: TemplatedApp, options: { maxBodyBytes: number; log: Logger; admit?: (path: string) => AppError | null }): void {
     app.any('/*', (res, req) => {
       const pending = captureRequest(res, req, options.maxBodyBytes);
-      void this.dispatch(pending.request.method, pending.request.path, pending, options.log).then((result) =>
-        writeResult(res, result, pending.isAborted),
-      );
+      const refused = options.admit?.(pending.request.path) ?? null;
+      const answer = refused ? Promise.resolve(errorResult(refused)) : this.dispatch(pending.request.method, pending.request.path, pending, options.log);
+      void answer.then((result) => writeResult(res, result, pending.isAborted, pending.request.method));
     });
   }
 

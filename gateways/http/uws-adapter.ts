@@ -72,15 +72,32 @@ export function captureRequest(res: UwsResponse, req: UwsRequest, maxBodyBytes: 
   return { request, body, isAborted: () => aborted };
 }
 
-export function writeResult(res: UwsResponse, result: HttpResult, isAborted: () => boolean): void {
+/**
+ * Headers on every answer. nosniff: a browser must not guess a type from the body (a JSON error
+ * echoing input must never be run as HTML). no-store: API answers carry sessions, keys, student
+ * data and messages, which no browser or proxy cache should keep; a route may say otherwise.
+ */
+export const ALWAYS_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff' };
+const DEFAULT_HEADERS: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
+
+export function writeResult(res: UwsResponse, result: HttpResult, isAborted: () => boolean, method: string): void {
   if (isAborted()) return;
+  const headers = { ...DEFAULT_HEADERS, ...result.headers, ...ALWAYS_HEADERS };
+  const body = result.body ?? '';
   res.cork(() => {
     try {
       res.writeStatus(statusLine(result.status));
-      if (result.headers) {
-        for (const [k, v] of Object.entries(result.headers)) res.writeHeader(k, v);
+      for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+      if (method === 'HEAD') {
+        // A HEAD answer has the GET answer's headers and no body; a body here would be read by a
+        // keep-alive client as the start of its next response. uWS writes no Content-Length for
+        // endWithoutBody() (and this build does not finish the response when given one), so say
+        // what GET would have sent ourselves.
+        if (result.status !== 204 && result.status !== 304) res.writeHeader('content-length', String(Buffer.byteLength(body)));
+        res.endWithoutBody();
+      } else {
+        res.end(body);
       }
-      res.end(result.body ?? '');
     } catch {
       // The socket closed between our check and the write; nothing left to answer.
     }

@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   });
   const app = uWS.App();
   const router = new Router();
-  registerSimulatorRoutes(router, sim, { apiPrefix: '' });
+  // This process is the simulator: its handsets are what it is for (bind SIMULATOR_HOST with care).
+  registerSimulatorRoutes(router, sim, { apiPrefix: '', handsets: true });
   router.mount(app, { maxBodyBytes: 1024 * 1024, log });
   const listening = await listen(app, env.SIMULATOR_HOST, env.SIMULATOR_PORT);
 

@@ -12,6 +12,11 @@ import { jsonBody, queryOf } from '../rest/parse.js';
 export interface SimulatorRouteOptions {
   /** '' for the standalone simulator, '/simulator/plivo' inside the app. No trailing slash. */
   apiPrefix: string;
+  /**
+   * Serve the handset controls (/simulator/messages, /simulator/calls). They have no
+   * authentication: whoever reaches them reads any phone's texts and texts in as anyone.
+   */
+  handsets: boolean;
 }
 
 const TextIn = z.object({
@@ -62,6 +67,7 @@ export function registerSimulatorRoutes(router: Router, sim: PlivoSimulator, opt
   // Anything else under the account answers in Plivo's error shape, which the SDK can read.
   for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) router.add(method, `${account}/*`, api('unknown'));
 
+  if (!options.handsets) return;
   router.post('/simulator/messages', async (req) => json(200, await sim.textIn(jsonBody(req, TextIn))));
   router.get('/simulator/messages', (req) => {
     const { number } = queryOf(req, InboxQuery);

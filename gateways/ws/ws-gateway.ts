@@ -13,7 +13,10 @@ import { canManageDepartment } from '../../src/auth/access.js';
 import { requireDepartmentAdmin } from '../../src/services/auth-service.js';
 import { issuesOf } from '../rest/parse.js';
 import { messageView } from '../rest/views.js';
-import { statusLine } from '../http/status-line.js';
+import { text } from '../http/types.js';
+import { writeResult } from '../http/uws-adapter.js';
+import { errorResult } from '../http/router.js';
+import { notReady } from '../http/readiness.js';
 import { CloseCode } from './close-codes.js';
 import { takeToken, type Connection, type RateLimit } from './connection.js';
 import { accountTopic, boardTopic } from './topics.js';
@@ -105,6 +108,10 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     sendPingsAutomatically: true,
 
     upgrade: (res, req, context) => {
+      if (!core.ready) {
+        writeResult(res, errorResult(notReady()), () => false, 'GET');
+        return;
+      }
       // Copy everything before the first await: the request dies with this callback.
       const key = req.getHeader('sec-websocket-key');
       const protocols = req.getHeader('sec-websocket-protocol');
@@ -122,7 +129,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         (p) => {
           if (aborted) return;
           if (p.kind !== 'user') {
-            res.cork(() => res.writeStatus(statusLine(403)).end('API keys cannot open WebSockets'));
+            writeResult(res, text(403, 'API keys cannot open WebSockets'), () => aborted, 'GET');
             return;
           }
           const conn: Connection = {
@@ -144,7 +151,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         (e: unknown) => {
           if (aborted) return;
           const status = isAppError(e) ? e.status : 500;
-          res.cork(() => res.writeStatus(statusLine(status)).end(isAppError(e) ? e.message : 'upgrade failed'));
+          writeResult(res, text(status, isAppError(e) ? e.message : 'upgrade failed'), () => aborted, 'GET');
         },
       );
     },

@@ -1,5 +1,10 @@
-// RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF line ends, a UTF-8 BOM tolerated.
-// Returns rows of cells; a malformed file (an unterminated quote) is an error with its line.
+import { CsvError as ParserError, parse } from 'csv-parse';
+
+// CSV read one record at a time by csv-parse (RFC 4180: quoted fields, doubled quotes, line breaks
+// inside quotes, CRLF or LF, a UTF-8 BOM), so a large file is never held as an array of rows.
+// A quote inside an unquoted field is kept as written (`Dwayne "The Rock"`), blank lines carry no
+// data, rows may have fewer or more cells than the header. A malformed file (a quote never closed)
+// is a CsvError with the line where the broken record starts.
 
 export class CsvError extends Error {
   override name = 'CsvError';
@@ -11,58 +16,31 @@ export class CsvError extends Error {
   }
 }
 
-export function parseCsv(input: string): string[][] {
-  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let inQuotes = false;
-  let line = 1;
-  let quoteLine = 0;
-  let i = 0;
-  while (i < text.length) {
-    const ch = text[i]!;
-    if (inQuotes) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          cell += '"';
-          i += 2;
-          continue;
-        }
-        inQuotes = false;
-        i++;
-        continue;
-      }
-      if (ch === '\n') line++;
-      cell += ch;
-      i++;
-      continue;
+export interface CsvRow {
+  cells: string[];
+  /** 1-based, the header being row 1, blank lines not counted: the row a spreadsheet shows. */
+  row: number;
+}
+
+export async function* readCsvRows(input: string | Buffer): AsyncGenerator<CsvRow> {
+  const parser = parse({ bom: true, relax_column_count: true, relax_quotes: true, skip_empty_lines: true });
+  parser.end(input);
+  let row = 0;
+  try {
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      if (cells.length === 1 && cells[0]!.trim() === '') continue;
+      yield { cells, row: ++row };
     }
-    if (ch === '"' && cell.length === 0) {
-      inQuotes = true;
-      quoteLine = line;
-      i++;
-    } else if (ch === ',') {
-      row.push(cell);
-      cell = '';
-      i++;
-    } else if (ch === '\r' || ch === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i += ch === '\r' && text[i + 1] === '\n' ? 2 : 1;
-      line++;
-    } else {
-      cell += ch;
-      i++;
-    }
+  } catch (e) {
+    if (!(e instanceof ParserError)) throw e;
+    // csv-parse's `bytes` is where it stood when the record it could not finish began.
+    const bytes = typeof e['bytes'] === 'number' ? e['bytes'] : 0;
+    const before = (typeof input === 'string' ? Buffer.from(input) : input).subarray(0, bytes);
+    let line = 1;
+    for (const byte of before) if (byte === 0x0a) line++;
+    const message = e.code === 'CSV_QUOTE_NOT_CLOSED' ? `unterminated quoted field starting on line ${line}` : `${e.message} (record starting on line ${line})`;
+    throw new CsvError(message, line);
+  } finally {
+    parser.destroy();
   }
-  if (inQuotes) throw new CsvError(`unterminated quoted field starting on line ${quoteLine}`, quoteLine);
-  if (cell.length > 0 || row.length > 0) {
-    row.push(cell);
-    rows.push(row);
-  }
-  // Blank lines carry no data.
-  return rows.filter((r) => !(r.length === 1 && r[0]!.trim() === ''));
 }

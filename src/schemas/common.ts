@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_NAME_LENGTH } from '../domain/contact-fields.js';
 import { toE164 } from '../domain/phone.js';
 
 // Building blocks shared by the REST and webhook schemas. Phone numbers are normalised to E.164
@@ -44,7 +45,7 @@ export const DepartmentCode = z
 
 export const Role = z.enum(['owner', 'deptAdmin', 'staff']);
 
-export const Name = z.string().trim().min(1).max(120);
+export const Name = z.string().trim().min(1).max(MAX_NAME_LENGTH);
 
 export const Password = z.string().min(8, 'must be at least 8 characters').max(200);
 

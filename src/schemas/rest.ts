@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ApiCode, Color, DepartmentCode, Email, Id, Name, Password, Phone, Role } from './common.js';
+import { CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH } from '../domain/contact-fields.js';
 
 // One schema per request body and query. Validation (gateways/rest) and the OpenAPI document
 // (docs/openapi.json, GET /api/v1/openapi.json) are both generated from these.
@@ -51,13 +52,13 @@ export const UserPatch = z
   .meta({ id: 'UserPatch' });
 
 const CustomFields = z
-  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,40}$/, 'field names are letters, digits and _'), z.string().max(500))
-  .refine((r) => Object.keys(r).length <= 50, 'at most 50 custom fields');
+  .record(z.string().regex(CUSTOM_FIELD_NAME, 'field names are letters, digits and _'), z.string().max(MAX_CUSTOM_FIELD_VALUE_LENGTH))
+  .refine((r) => Object.keys(r).length <= MAX_CUSTOM_FIELDS, `at most ${MAX_CUSTOM_FIELDS} custom fields`);
 
 export const ContactCreate = z
   .strictObject({
     firstName: Name,
-    lastName: z.string().trim().max(120).default(''),
+    lastName: z.string().trim().max(MAX_NAME_LENGTH).default(''),
     phone: Phone,
     staffId: Id.nullable().optional(),
     customFields: CustomFields.default({}),

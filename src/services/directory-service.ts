@@ -9,13 +9,15 @@ import { canManageDepartment, canUseGroupAccount, isAdmin } from '../auth/access
 import { requireUser, type AuthService } from './auth-service.js';
 import { provisionUser } from './provision-user.js';
 import { newId } from '../ids.js';
-import { toE164 } from '../domain/phone.js';
-import { CsvError, parseCsv } from '../domain/csv.js';
+import { CsvError, readCsvRows } from '../domain/csv.js';
+import { importColumns, importRow, type ImportColumns, type ImportRowContext } from '../domain/contact-import.js';
 import { isTimeZone } from '../domain/time-zone.js';
 
 // Departments, people and students.
 
 export const MAX_IMPORT_ROWS = 50_000;
+/** Bad rows reported by one failed import; the message still counts them all. */
+export const MAX_REPORTED_ISSUES = 200;
 
 export class DirectoryService {
   constructor(
@@ -228,78 +230,47 @@ export class DirectoryService {
 
   /**
    * CSV import, all or nothing: a file with any bad row imports nothing and every bad row is
-   * reported (row number and column), so a person fixes the file once instead of guessing what
-   * was kept. Columns: FirstName, LastName, Phone (required), StaffId (a user id or email; a blank
-   * cell clears the assignment), any other column is a custom field.
+   * reported (row number and column, the first MAX_REPORTED_ISSUES of them), so a person fixes the
+   * file once instead of guessing what was kept. The file is read and checked a row at a time;
+   * once a row is bad, good rows are no longer kept (nothing will be imported).
    */
-  async importContacts(p: Principal, csv: string): Promise<{ created: number; updated: number }> {
+  async importContacts(p: Principal, csv: string | Buffer): Promise<{ created: number; updated: number }> {
     if (!isAdmin(requireUser(p))) throw forbidden('Only an owner or a department admin can import contacts');
-    let rows: string[][];
+    const users = await this.c.store.users.list();
+    const byId = new Set(users.map((u) => u.id));
+    const byEmail = new Map(users.map((u) => [u.email.toLowerCase(), u.id]));
+    const ctx: ImportRowContext = {
+      staffUser: (s) => (byId.has(s) ? s : byEmail.get(s.toLowerCase())),
+      seen: new Map(),
+    };
+
+    let columns: ImportColumns | null = null;
+    const out: ContactImportRow[] = [];
+    const issues: FieldIssue[] = [];
+    let badRows = 0;
     try {
-      rows = parseCsv(csv);
+      for await (const { cells, row } of readCsvRows(csv)) {
+        if (!columns) {
+          columns = importColumns(cells);
+          continue;
+        }
+        if (row - 1 > MAX_IMPORT_ROWS) throw new AppError('payload_too_large', `At most ${MAX_IMPORT_ROWS} rows per import`);
+        const result = importRow(columns, cells, row, ctx);
+        if ('issue' in result) {
+          badRows++;
+          if (issues.length < MAX_REPORTED_ISSUES) issues.push(result.issue);
+          out.length = 0;
+        } else if (badRows === 0) {
+          out.push(result.contact);
+        }
+      }
     } catch (e) {
       if (e instanceof CsvError) throw new AppError('validation_failed', `The CSV is malformed: ${e.message}`, { details: [{ path: `line ${e.line}`, message: e.message }] });
       throw e;
     }
-    const [header, ...data] = rows;
-    if (!header) throw new AppError('validation_failed', 'The CSV is empty; the first row must name the columns');
-    if (data.length > MAX_IMPORT_ROWS) throw new AppError('payload_too_large', `At most ${MAX_IMPORT_ROWS} rows per import`);
-
-    const columns = header.map((h) => h.trim());
-    const key = (h: string) => h.toLowerCase().replace(/[\s_-]/g, '');
-    const idx = (...names: string[]) => columns.findIndex((h) => names.includes(key(h)));
-    const iFirst = idx('firstname', 'first');
-    const iLast = idx('lastname', 'last');
-    const iPhone = idx('phone', 'phonenumber', 'mobile', 'cell');
-    const iStaff = idx('staffid', 'staff');
-    if (iPhone < 0) throw new AppError('validation_failed', 'The CSV needs a Phone column', { details: [{ path: 'header', message: 'no Phone column' }] });
-    const known = new Set([iFirst, iLast, iPhone, iStaff]);
-    const customColumns = columns
-      .map((name, i) => ({ name: name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^([^A-Za-z])/, 'f$1').slice(0, 41), i }))
-      .filter((c) => !known.has(c.i) && c.name.length > 0);
-
-    const users = await this.c.store.users.list();
-    const byId = new Map(users.map((u) => [u.id, u.id]));
-    const byEmail = new Map(users.map((u) => [u.email.toLowerCase(), u.id]));
-
-    const issues: FieldIssue[] = [];
-    const out: ContactImportRow[] = [];
-    const seen = new Map<string, number>();
-    data.forEach((cells, n) => {
-      const line = n + 2; // 1-based, after the header
-      const cell = (i: number) => (i >= 0 ? (cells[i] ?? '').trim() : '');
-      const phone = toE164(cell(iPhone));
-      if (!phone) {
-        issues.push({ path: `row ${line}.Phone`, message: `"${cell(iPhone)}" is not a valid phone number` });
-        return;
-      }
-      const dup = seen.get(phone);
-      if (dup !== undefined) {
-        issues.push({ path: `row ${line}.Phone`, message: `${phone} is also on row ${dup}` });
-        return;
-      }
-      seen.set(phone, line);
-      let staffId: string | null | undefined;
-      if (iStaff >= 0) {
-        const s = cell(iStaff);
-        if (s === '') staffId = null;
-        else {
-          staffId = byId.get(s) ?? byEmail.get(s.toLowerCase());
-          if (!staffId) {
-            issues.push({ path: `row ${line}.StaffId`, message: `no user "${s}"` });
-            return;
-          }
-        }
-      }
-      const customFields: Record<string, string> = {};
-      for (const c of customColumns) {
-        const v = cell(c.i);
-        if (v !== '') customFields[c.name] = v.slice(0, 500);
-      }
-      out.push({ phone, firstName: cell(iFirst).slice(0, 120), lastName: cell(iLast).slice(0, 120), staffId, customFields });
-    });
-    if (issues.length > 0) {
-      throw new AppError('validation_failed', `${issues.length} row(s) need fixing; nothing was imported`, { details: issues.slice(0, 200) });
+    if (!columns) throw new AppError('validation_failed', 'The CSV is empty; the first row must name the columns');
+    if (badRows > 0) {
+      throw new AppError('validation_failed', `${badRows} row(s) need fixing; nothing was imported`, { details: issues });
     }
     return this.c.store.contacts.importRows(out, this.c.clock.now(), () => newId());
   }

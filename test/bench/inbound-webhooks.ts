@@ -32,7 +32,7 @@ function commitDelta(before: CommitStats, after: CommitStats) {
   return { commits, ops, opsPerCommit: commits > 0 ? ops / commits : 0, maxBatchSoFar: after.maxBatch };
 }
 
-function brief(r: RunResult) {
+function summary(r: RunResult) {
   return {
     answered: r.answered,
     elapsedMs: Math.round(r.elapsedMs),
@@ -120,9 +120,9 @@ export async function inboundBenchmark(gen: LoadGenerator, o: InboundOptions = I
       ],
       details: {
         options: o,
-        real: brief(real),
-        bareBefore: brief(bareBefore),
-        bareAfter: brief(bareAfter),
+        real: summary(real),
+        bareBefore: summary(bareBefore),
+        bareAfter: summary(bareAfter),
         commits,
         cpu: cpuShare,
         mainThread: loopUse,

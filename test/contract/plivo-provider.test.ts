@@ -28,7 +28,7 @@ async function startSimulator(): Promise<Running> {
   const sim = await PlivoSimulator.open({ dataDir: dir, log: silentLogger, deliveryDelayMs: 0, retryScale: 0 });
   const app = uWS.App();
   const router = new Router();
-  registerSimulatorRoutes(router, sim, { apiPrefix: PREFIX });
+  registerSimulatorRoutes(router, sim, { apiPrefix: PREFIX, handsets: false });
   router.post('/callbacks/status', () => ({ status: 200 }));
   router.mount(app, { maxBodyBytes: 1024 * 1024, log: silentLogger });
   const l = await listen(app, '127.0.0.1', 0);

@@ -669,7 +669,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
                 return () => ids.shift()!;
               })(),
             ),
-          ).rejects.toBeDefined();
+          ).rejects.toMatchObject({ name: 'AppError', code: 'conflict' });
           expect(await store.contacts.getByPhone(p)).toBeNull();
         });
       });
@@ -987,7 +987,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
             conversation: conversation(account.id, other.id),
           };
           const clash = outbound({ id: existing[0]!.message.id });
-          await expect(store.messages.enqueueOutbound([fresh, clash])).rejects.toBeDefined();
+          await expect(store.messages.enqueueOutbound([fresh, clash])).rejects.toMatchObject({ name: 'AppError', code: 'conflict' });
           expect(await store.conversations.getByPair(account.id, other.id)).toBeNull();
           expect(await store.messages.get(fresh.message.id)).toBeNull();
         });

@@ -99,3 +99,17 @@ export class WsClient {
     this.socket.close();
   }
 }
+
+/** Opens a WebSocket that the server must refuse; resolves with the refusal's status and headers. */
+export function refusedUpgrade(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => reject(new Error('the upgrade was accepted')));
+    ws.on('error', () => undefined);
+  });
+}

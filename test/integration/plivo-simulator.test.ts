@@ -425,7 +425,7 @@ describe('Plivo simulator over HTTP', () => {
     sim = await PlivoSimulator.open({ dataDir: dir, log: silentLogger, deliveryDelayMs: 0, retryScale: 0 });
     const app = uWS.App();
     const router = new Router();
-    registerSimulatorRoutes(router, sim, { apiPrefix: '' });
+    registerSimulatorRoutes(router, sim, { apiPrefix: '', handsets: true });
     router.mount(app, { maxBodyBytes: 1024 * 1024, log: silentLogger });
     server = await listen(app, '127.0.0.1', 0);
     base = `http://127.0.0.1:${server.port}`;

@@ -77,6 +77,39 @@ describe('request validation', () => {
     expect(unterminated.body.error.message).toMatch(/unterminated/);
   });
 
+  it('holds a CSV import to the custom-field limits of the API', async () => {
+    const imp = (csv: string) => t.http.request('POST', '/api/v1/contacts/import', { token: org.deptAdmin.token, body: csv, headers: { 'content-type': 'text/csv' } });
+    const fields = (n: number) => Array.from({ length: n }, (_, i) => `Field${i + 1}`);
+    const file = (names: string[], phone: string) => `Phone,${names.join(',')}\n${phone},${names.map((_, i) => `v${i + 1}`).join(',')}\n`;
+
+    // The API refuses a 51st custom field...
+    const rest = await t.http.post('/api/v1/contacts', { firstName: 'Fifty', phone: '+16175550160', customFields: Object.fromEntries(fields(51).map((f) => [f, 'x'])) }, org.deptAdmin.token);
+    expect([rest.status, rest.body.error.code]).toEqual([400, 'validation_failed']);
+    // ...and so does the import, for 51 columns as for 3,000, naming the limit.
+    for (const n of [51, 3000]) {
+      const r = await imp(file(fields(n), '+16175550161'));
+      expect([r.status, r.body.error.code]).toEqual([400, 'validation_failed']);
+      expect(r.body.error.details).toEqual([{ path: 'header', message: expect.stringContaining('at most 50') }]);
+    }
+    // Fifty is fine (and the refused files created nothing: the contact is new).
+    expect((await imp(file(fields(50), '+16175550161'))).body).toEqual({ created: 1, updated: 0 });
+
+    // A value longer than the API allows is a bad row, not a silently shortened one.
+    const long = await imp(`Phone,Program\n+16175550162,${'x'.repeat(501)}\n`);
+    expect(long.body.error.details).toEqual([{ path: 'row 2.Program', message: 'longer than 500 characters' }]);
+    // Two headings that make the same field name would overwrite each other.
+    const clash = await imp('Phone,Start Term,Start_Term\n+16175550163,a,b\n');
+    expect([clash.status, clash.body.error.details[0].path]).toEqual([400, 'header']);
+  });
+
+  it('counts every bad row of an import but reports at most 200 of them', async () => {
+    const rows = Array.from({ length: 300 }, (_, i) => `Row${i},not-a-phone`).join('\n');
+    const r = await t.http.request('POST', '/api/v1/contacts/import', { token: org.deptAdmin.token, body: `FirstName,Phone\n${rows}\n`, headers: { 'content-type': 'text/csv' } });
+    expect(r.body.error.message).toMatch(/^300 row\(s\) need fixing/);
+    expect(r.body.error.details).toHaveLength(200);
+    expect(r.body.error.details[199].path).toBe('row 201.Phone');
+  });
+
   it('applies StaffId on import: a value assigns, a blank cell clears, a missing column leaves it', async () => {
     const ana = org.students.find((s) => s.firstName === 'Ana')!;
     const get = async () => (await t.http.get(`/api/v1/contacts/${ana.id}`, org.deptAdmin.token)).body;

@@ -10,7 +10,7 @@ import { isLocalUsNumber, normalisePattern, searchInventory, type InventoryNumbe
 import { badParam, notFoundResource } from './plivo-api-error.js';
 import { callbackTime, e164FromDigits, money, plivoDigits } from './plivo-format.js';
 import { PlivoApi } from './plivo-api.js';
-import { childElements, parseXml, textOf } from './simple-xml.js';
+import { childElements, parseXml, textOf } from './xml-reader.js';
 import { SimulatorDb, type ApplicationRow, type MessageRow, type NumberRow, type WebhookRow } from './simulator-db.js';
 import { isTooLong, measureText } from './sms-units.js';
 import { answerCall, type CallResult } from './voice.js';
@@ -178,7 +178,8 @@ export class PlivoSimulator {
   static async open(options: PlivoSimulatorOptions): Promise<PlivoSimulator> {
     const file = options.file ?? (options.dataDir !== undefined ? join(options.dataDir, 'simulator.db') : undefined);
     if (file === undefined) throw new Error('PlivoSimulator needs dataDir or file');
-    const db = SimulatorDb.open(file);
+    const log = options.log ?? silentLogger;
+    const db = SimulatorDb.open(file, (details, message) => log.warn(details, message));
     try {
       const authId = options.authId ?? db.getMeta('auth_id') ?? generateAuthId();
       const authToken = options.authToken ?? db.getMeta('auth_token') ?? randomBytes(30).toString('base64url');
@@ -193,11 +194,6 @@ export class PlivoSimulator {
       db.close();
       throw e;
     }
-  }
-
-  /** The same as open(): the name the brief used. */
-  static create(options: PlivoSimulatorOptions): Promise<PlivoSimulator> {
-    return PlivoSimulator.open(options);
   }
 
   get authId(): string {

@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { WriteBatcher } from '../../store/sqlite/write-batcher.js';
+import { preparePrivateDatabaseFile, type PermissionWarning } from '../../store/sqlite/private-file.js';
 
 // The simulator's state in one SQLite file (WAL), so that a restart loses neither numbers nor
 // applications nor webhooks still waiting for a retry. Every statement is prepared once here;
@@ -280,8 +279,9 @@ export class SimulatorDb {
     };
   }
 
-  static open(file: string): SimulatorDb {
-    mkdirSync(dirname(file), { recursive: true });
+  static open(file: string, warn?: PermissionWarning): SimulatorDb {
+    // It holds the simulator's auth token, with which anyone can sign webhooks.
+    preparePrivateDatabaseFile(file, warn);
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import { e164FromDigits } from './plivo-format.js';
 import { sendSignedRequest, type SigningTokens } from './signed-request.js';
-import { childElements, parseXml, textOf, XmlError, type XmlElement } from './simple-xml.js';
+import { childElements, parseXml, textOf, XmlError, type XmlElement } from './xml-reader.js';
 
 // An incoming call, as far as Switchboard uses voice: Plivo requests the application's answer_url
 // (plivo.md §7) and executes the XML it gets back. The simulator does not play audio; it reports

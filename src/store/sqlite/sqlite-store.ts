@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Store } from '../store.js';
 import { migrate } from './migrations.js';
@@ -16,10 +14,13 @@ import { SqliteSessionRepo } from './sqlite-sessions.js';
 import { SqliteUserRepo } from './sqlite-users.js';
 import { SqliteLockRepo } from './sqlite-locks.js';
 import { WriteBatcher } from './write-batcher.js';
+import { preparePrivateDatabaseFile, type PermissionWarning } from './private-file.js';
 
 export interface SqliteStoreOptions {
-  /** The database file (its directory is created when missing), or ':memory:'. */
+  /** The database file (private, 0600; its directory is created 0700 when missing), or ':memory:'. */
   file: string;
+  /** Told when the file's directory is open to other users. */
+  warn?: PermissionWarning;
   /** How long a write waits for another process's lock before failing (ms). */
   busyTimeoutMs?: number;
   /** Ops per group commit at most (see write-batcher.ts). */
@@ -31,7 +32,7 @@ export interface SqliteStoreOptions {
 const MEMORY = ':memory:';
 
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
-  if (options.file !== MEMORY) mkdirSync(dirname(options.file), { recursive: true });
+  if (options.file !== MEMORY) preparePrivateDatabaseFile(options.file, options.warn);
   const db = new Database(options.file);
   try {
     // WAL: readers never block the writer nor each other. FULL: a commit survives power loss, not
