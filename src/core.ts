@@ -66,6 +66,7 @@ export class Core {
       clock: o.clock,
       log: o.log.child({ component: 'outbox' }),
       events: this.events,
+      metrics: this.metrics,
       intervalMs: o.config.sending.numberSendIntervalMs,
       maxInFlight: o.config.sending.numberMaxInFlight,
       statusCallbackUrl: () => webhookUrls().status,
