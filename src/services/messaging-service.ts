@@ -33,9 +33,6 @@ export interface ComposeResult {
   messages: Array<{ id: string; conversationId: string; to: string; from: string; segments: number; encoding: string }>;
 }
 
-/** Writes go to the store in slices this big: one transaction each, so a huge campaign doesn't stall other writers. */
-const ENQUEUE_SLICE = 500;
-
 export function optOutScope(account: Account): OptOutScope {
   return account.kind === 'group' ? `account:${account.id}` : 'personal';
 }
@@ -169,15 +166,14 @@ export class MessagingService {
       items.push(this.outbound(x.account, x.contact, existing, from.number, texts[i]!, sender, now, quietTz, 'archived'));
     }
 
-    const committed: Message[] = [];
-    for (let i = 0; i < items.length; i += ENQUEUE_SLICE) {
-      const done = await store.messages.enqueueOutbound(items.slice(i, i + ENQUEUE_SLICE));
-      this.c.outbox.enqueue(done.map((d) => d.message));
-      for (const d of done) {
-        committed.push(d.message);
-        this.announce(d.message, d.conversation);
-      }
-    }
+    // All or nothing: the whole compose is one atomic write, and only once it is durable does any of
+    // it reach a number's queue. A crash (or a failed write) before the commit leaves nothing to
+    // send, after it everything; never the first slices of a campaign, which a client's retry would
+    // then send a second time.
+    const done = await store.messages.enqueueOutbound(items);
+    const committed = done.map((d) => d.message);
+    this.c.outbox.enqueue(committed);
+    for (const d of done) this.announce(d.message, d.conversation);
     return {
       accountId: account.id,
       queued: committed.length,
