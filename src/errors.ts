@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'lock_required'
   | 'no_lock'
   | 'lock_held'
+  | 'idempotency_key_invalid'
+  | 'idempotency_key_reused'
+  | 'idempotency_key_in_flight'
   // sending rules
   | 'opted_out'
   | 'message_too_long'
@@ -67,6 +70,9 @@ const STATUS: Record<ErrorCode, number> = {
   lock_required: 409,
   no_lock: 422,
   lock_held: 409,
+  idempotency_key_invalid: 400,
+  idempotency_key_reused: 422,
+  idempotency_key_in_flight: 409,
   opted_out: 422,
   message_too_long: 422,
   message_empty: 422,
@@ -107,6 +113,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   lock_required: 'Replying in a group-account conversation needs the lock (open it first; send its lockToken).',
   no_lock: 'Personal-account conversations have no lock: only their owner can use them.',
   lock_held: 'Someone else holds the conversation; the message names them and since when.',
+  idempotency_key_invalid: 'The Idempotency-Key header is not 1 to 255 printable ASCII characters (optionally in double quotes).',
+  idempotency_key_reused: 'This Idempotency-Key was already used for a different request (other body or conversation); use a new key.',
+  idempotency_key_in_flight: 'A request with this Idempotency-Key is still being processed; retry it later to get its outcome.',
   opted_out: 'The contact opted out of texts from this account.',
   message_too_long: 'The text is over the limit (MESSAGE_MAX_LENGTH characters, after merge fields).',
   message_empty: 'The text is empty.',
