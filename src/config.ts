@@ -39,6 +39,7 @@ const EnvSchema = z
     NUMBER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(256).default(8),
     MESSAGE_MAX_LENGTH: z.coerce.number().int().min(1).max(1600).default(306),
     SESSION_TTL_MS: duration.default(12 * 3600 * 1000),
+    IDEMPOTENCY_KEY_TTL_MS: duration.pipe(z.number().min(60_000, 'must be at least 60000 (one minute)')).default(24 * 3600 * 1000),
     HELP_REPLY: z
       .string()
       .min(1)
@@ -95,6 +96,8 @@ export interface Config {
   sending: { numberSendIntervalMs: number; numberMaxInFlight: number; maxLength: number };
   replies: { help: string; optOut: string; optIn: string };
   sessionTtlMs: number;
+  /** How long the outcome of a request with an Idempotency-Key is kept for its retries. */
+  idempotencyKeyTtlMs: number;
   ws: {
     maxPayloadBytes: number;
     maxBackpressureBytes: number;
@@ -149,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     replies: { help: e.HELP_REPLY, optOut: e.OPT_OUT_REPLY, optIn: e.OPT_IN_REPLY },
     sessionTtlMs: e.SESSION_TTL_MS,
+    idempotencyKeyTtlMs: e.IDEMPOTENCY_KEY_TTL_MS,
     ws: {
       maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       maxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,

@@ -16,6 +16,7 @@ import { MessagingService } from './services/messaging-service.js';
 import { InboundService } from './services/inbound-service.js';
 import { Metrics } from './metrics.js';
 import { LockHost } from './locks/lock-host.js';
+import { Idempotency } from './services/idempotency.js';
 
 // The core of one node: services over the ports (Store, SmsProvider), the send queues and the
 // event hub. Gateways call it; it knows nothing about HTTP or WebSockets.
@@ -49,6 +50,7 @@ export class Core {
   readonly messaging: MessagingService;
   readonly inbound: InboundService;
   readonly locks: LockHost;
+  readonly idempotency: Idempotency;
   readonly context: CoreContext;
   private appId: string | null = null;
   private started = false;
@@ -91,9 +93,10 @@ export class Core {
     this.directory = new DirectoryService(this.context, this.numbers);
     this.groupAccounts = new GroupAccountService(this.context, this.numbers);
     this.conversations = new ConversationService(this.context);
-    this.messaging = new MessagingService(this.context);
+    this.idempotency = new Idempotency(this.context);
+    this.messaging = new MessagingService(this.context, this.idempotency);
     this.inbound = new InboundService(this.context, this.messaging);
-    this.locks = new LockHost(this.context, this.messaging);
+    this.locks = new LockHost(this.context, this.messaging, this.idempotency);
     this.events.on((e) => {
       if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });
       // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
@@ -123,6 +126,7 @@ export class Core {
       configured ?? (await this.o.provider.ensureApplication({ name: 'switchboard', messageUrl: urls.message, answerUrl: urls.voice }));
     const { recoveredUnknown, requeued } = await this.outbox.start();
     await this.locks.start();
+    this.idempotency.start();
     this.o.log.info({ appId: this.appId, requeued, recoveredUnknown }, 'core started');
     this.started = true;
   }
@@ -131,5 +135,6 @@ export class Core {
     this.started = false;
     this.outbox.stop();
     this.locks.stop();
+    this.idempotency.stop();
   }
 }
