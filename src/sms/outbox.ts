@@ -157,6 +157,11 @@ export class Outbox {
     const code = isAppError(e) ? e.code : 'internal';
     this.retries.delete(m.id);
     this.o.metrics.sendFailures.inc({ reason: code });
+    if (this.stopped) {
+      // Shutting down: the store is closing under the call. Its state is settled at the next start.
+      log.warn({ messageId: m.id, from: m.fromNumber, code }, 'send interrupted by shutdown; the next start settles it');
+      return;
+    }
     log.error({ messageId: m.id, from: m.fromNumber, code, err: e }, 'send failed unexpectedly; marking the message unknown');
     try {
       const marked = await store.messages.transition(m.id, { status: 'unknown', errorCode: code, at: clock.now() }, ['queued', 'sending']);
