@@ -106,10 +106,11 @@ export class Idempotency {
       if (running !== fingerprint) throw reused();
       throw new AppError('idempotency_key_in_flight', 'A request with this Idempotency-Key is still being processed; retry it to get its outcome');
     }
-    const stored = await this.replay<T>(scope, key, fingerprint);
-    if (stored !== null) return stored.answer;
+    // Marked before the first await, so that a duplicate arriving meanwhile is turned away.
     this.inFlight.set(slot, fingerprint);
     try {
+      const stored = await this.replay<T>(scope, key, fingerprint);
+      if (stored !== null) return stored.answer;
       const createdAt = this.c.clock.now();
       return await perform({
         record: (answer) => ({

@@ -61,6 +61,17 @@ describe('POST /messages with an Idempotency-Key', () => {
     expect(sent).toHaveLength(org.students.length);
   });
 
+  it('sends once when the same request arrives twice at the same moment', async () => {
+    const answers = await Promise.all([compose('Twice at once', 'compose-6'), compose('Twice at once', 'compose-6')]);
+    const accepted = answers.filter((r) => r.status === 202);
+    expect(accepted.length).toBeGreaterThanOrEqual(1);
+    for (const r of answers) {
+      if (r.status === 202) expect(r.body).toEqual(accepted[0]!.body);
+      else expect([r.status, r.body.error.code]).toEqual([409, 'idempotency_key_in_flight']);
+    }
+    expect(queuedWith('Twice at once')).toBe(org.students.length);
+  });
+
   it('takes the draft’s quoted form and a bare value as the same key', async () => {
     const first = await compose('Quoted or bare', '"compose-quoted"');
     const retry = await compose('Quoted or bare', 'compose-quoted');

@@ -9,6 +9,7 @@ describe('configuration', () => {
     expect(c.lock).toEqual({ idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000, passivateAfterMs: 60_000 });
     expect(c.sending.numberSendIntervalMs).toBe(12_000);
     expect(c.sending.maxLength).toBe(306);
+    expect(c.idempotencyKeyTtlMs).toBe(24 * 3600_000);
   });
 
   it('uses real Plivo when both credentials are given', () => {
@@ -25,6 +26,7 @@ describe('configuration', () => {
     [{ DEFAULT_TIME_ZONE: 'Mars/Olympus' }, 'DEFAULT_TIME_ZONE'],
     [{ DEMO_PASSWORD: 'short' }, 'DEMO_PASSWORD'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ IDEMPOTENCY_KEY_TTL_MS: '59999' }, 'IDEMPOTENCY_KEY_TTL_MS'],
   ])('stops on a bad value and names the variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`${name}:`));
