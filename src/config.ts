@@ -46,6 +46,7 @@ const EnvSchema = z
     LOGIN_LOCKOUT_MS: duration.pipe(z.number().min(1000, 'must be at least 1000')).default(30_000),
     LOGIN_LOCKOUT_MAX_MS: duration.pipe(z.number().min(1000, 'must be at least 1000')).default(5 * 60_000),
     LOGIN_TRACKED_KEYS: z.coerce.number().int().min(100).max(10_000_000).default(50_000),
+    IDEMPOTENCY_KEY_TTL_MS: duration.pipe(z.number().min(60_000, 'must be at least 60000 (one minute)')).default(24 * 3600 * 1000),
     HELP_REPLY: z
       .string()
       .min(1)
@@ -109,6 +110,8 @@ export interface Config {
   sessionTtlMs: number;
   /** Failed sign-ins (src/auth/login-limiter.ts). */
   login: LoginLimits;
+  /** How long the outcome of a request with an Idempotency-Key is kept for its retries. */
+  idempotencyKeyTtlMs: number;
   ws: {
     maxPayloadBytes: number;
     maxBackpressureBytes: number;
@@ -178,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxLockoutMs: e.LOGIN_LOCKOUT_MAX_MS,
       trackedKeys: e.LOGIN_TRACKED_KEYS,
     },
+    idempotencyKeyTtlMs: e.IDEMPOTENCY_KEY_TTL_MS,
     ws: {
       maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       maxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,

@@ -16,6 +16,7 @@ import { MessagingService } from './services/messaging-service.js';
 import { InboundService } from './services/inbound-service.js';
 import { Metrics } from './metrics.js';
 import { LockHost } from './locks/lock-host.js';
+import { Idempotency } from './services/idempotency.js';
 
 // The core of one node: services over the ports (Store, SmsProvider), the send queues and the
 // event hub. Gateways call it; it knows nothing about HTTP or WebSockets.
@@ -50,6 +51,7 @@ export class Core {
   readonly messaging: MessagingService;
   readonly inbound: InboundService;
   readonly locks: LockHost;
+  readonly idempotency: Idempotency;
   readonly context: CoreContext;
   private appId: string | null = null;
   private started = false;
@@ -68,6 +70,7 @@ export class Core {
       clock: o.clock,
       log: o.log.child({ component: 'outbox' }),
       events: this.events,
+      metrics: this.metrics,
       intervalMs: o.config.sending.numberSendIntervalMs,
       maxInFlight: o.config.sending.numberMaxInFlight,
       statusCallbackUrl: () => webhookUrls().status,
@@ -92,9 +95,10 @@ export class Core {
     this.directory = new DirectoryService(this.context, this.numbers, this.auth);
     this.groupAccounts = new GroupAccountService(this.context, this.numbers);
     this.conversations = new ConversationService(this.context);
-    this.messaging = new MessagingService(this.context);
+    this.idempotency = new Idempotency(this.context);
+    this.messaging = new MessagingService(this.context, this.idempotency);
     this.inbound = new InboundService(this.context, this.messaging);
-    this.locks = new LockHost(this.context, this.messaging);
+    this.locks = new LockHost(this.context, this.messaging, this.idempotency);
     this.events.on((e) => {
       if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });
       // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
@@ -148,6 +152,7 @@ export class Core {
       configured ?? (await this.o.provider.ensureApplication({ name: 'switchboard', messageUrl: urls.message, answerUrl: urls.voice }));
     const { recoveredUnknown, requeued } = await this.outbox.start();
     await this.locks.start();
+    this.idempotency.start();
     this.o.log.info({ appId: this.appId, requeued, recoveredUnknown }, 'core started');
     this.started = true;
   }
@@ -157,5 +162,6 @@ export class Core {
     this.started = false;
     this.outbox.stop();
     this.locks.stop();
+    this.idempotency.stop();
   }
 }

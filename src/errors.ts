@@ -28,6 +28,9 @@ export type ErrorCode =
   | 'no_lock'
   | 'lock_held'
   | 'api_key_cannot_reply'
+  | 'idempotency_key_invalid'
+  | 'idempotency_key_reused'
+  | 'idempotency_key_in_flight'
   // sending rules
   | 'opted_out'
   | 'message_too_long'
@@ -73,6 +76,9 @@ const STATUS: Record<ErrorCode, number> = {
   no_lock: 422,
   lock_held: 409,
   api_key_cannot_reply: 403,
+  idempotency_key_invalid: 400,
+  idempotency_key_reused: 422,
+  idempotency_key_in_flight: 409,
   opted_out: 422,
   message_too_long: 422,
   message_empty: 422,
@@ -118,6 +124,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   no_lock: 'Personal-account conversations have no lock: only their owner can use them.',
   lock_held: 'Someone else holds the conversation; the message names them and since when.',
   api_key_cannot_reply: 'An API key cannot reply in a group-account conversation (replies need the lock, which only a signed-in person holds); integrations send with POST /messages.',
+  idempotency_key_invalid: 'The Idempotency-Key header is not 1 to 255 printable ASCII characters (optionally in double quotes).',
+  idempotency_key_reused: 'This Idempotency-Key was already used for a different request (other body or conversation); use a new key.',
+  idempotency_key_in_flight: 'A request with this Idempotency-Key is still being processed; retry it later to get its outcome.',
   opted_out: 'The contact opted out of texts from this account.',
   message_too_long: 'The text is over the limit (MESSAGE_MAX_LENGTH characters, after merge fields).',
   message_empty: 'The text is empty.',

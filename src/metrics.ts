@@ -30,6 +30,12 @@ export class Metrics {
     labelNames: ['direction', 'status'] as const,
     registers: [this.registry],
   });
+  readonly sendFailures = new Counter({
+    name: 'switchboard_send_failures_total',
+    help: 'Outbound sends that ended without the provider accepting them, by error code (rejected, unknown, store failures)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly outboxDepth = new Gauge({
     name: 'switchboard_outbox_depth',
     help: 'Messages waiting or in flight in the send queues',

@@ -15,6 +15,7 @@ import {
   Reply,
 } from '../../src/schemas/rest.js';
 import { z } from 'zod';
+import { IDEMPOTENCY_HEADER } from '../../src/services/idempotency.js';
 
 const Measure = z.strictObject({ text: z.string().max(1600) });
 
@@ -95,7 +96,7 @@ export function accountRoutes(r: Router, core: Core, base: string): void {
     `${base}/conversations/:id/messages`,
     authed(core, async (req, p) => {
       const { text, lockToken } = jsonBody(req, Reply);
-      return json(202, messageView(await core.locks.reply(p, req.params.id!, lockToken, text)));
+      return json(202, messageView(await core.locks.reply(p, req.params.id!, lockToken, text, req.headers[IDEMPOTENCY_HEADER])));
     }),
   );
 
@@ -104,6 +105,6 @@ export function accountRoutes(r: Router, core: Core, base: string): void {
     authed(core, async (req, p) => json(200, { items: await core.locks.board(p, queryOf(req, LocksQuery).departmentId) })),
   );
 
-  r.post(`${base}/messages`, authed(core, async (req, p) => json(202, await core.messaging.compose(p, jsonBody(req, Compose)))));
+  r.post(`${base}/messages`, authed(core, async (req, p) => json(202, await core.messaging.compose(p, jsonBody(req, Compose), req.headers[IDEMPOTENCY_HEADER]))));
   r.post(`${base}/messages/measure`, authed(core, async (req) => json(200, core.messaging.measure(jsonBody(req, Measure).text))));
 }

@@ -16,6 +16,8 @@ interface Operation {
   query?: z.ZodType;
   status: number;
   auth: 'bearer' | 'none' | 'plivo';
+  /** Sends texts: takes an Idempotency-Key header (src/services/idempotency.ts). */
+  idempotent?: true;
 }
 
 const ops: Operation[] = [
@@ -49,8 +51,8 @@ const ops: Operation[] = [
   { method: 'post', path: '/api/v1/conversations/{id}/archive', summary: 'Move to Archived', tag: 'conversations', status: 200, auth: 'bearer' },
   { method: 'post', path: '/api/v1/conversations/{id}/unarchive', summary: 'Move back to the Inbox', tag: 'conversations', status: 200, auth: 'bearer' },
   { method: 'post', path: '/api/v1/conversations/{id}/read', summary: 'Mark read', tag: 'conversations', status: 200, auth: 'bearer' },
-  { method: 'post', path: '/api/v1/conversations/{id}/messages', summary: 'Reply (queued; lockToken fences group-account replies)', tag: 'messages', body: S.Reply, status: 202, auth: 'bearer' },
-  { method: 'post', path: '/api/v1/messages', summary: 'Compose to one or many (queued per pool number)', tag: 'messages', body: S.Compose, status: 202, auth: 'bearer' },
+  { method: 'post', path: '/api/v1/conversations/{id}/messages', summary: 'Reply (queued; lockToken fences group-account replies)', tag: 'messages', body: S.Reply, status: 202, auth: 'bearer', idempotent: true },
+  { method: 'post', path: '/api/v1/messages', summary: 'Compose to one or many (queued per pool number)', tag: 'messages', body: S.Compose, status: 202, auth: 'bearer', idempotent: true },
   { method: 'get', path: '/api/v1/locks', summary: "The department's held conversation locks (owners and the department's admins): the live board's first picture", tag: 'locks', query: S.LocksQuery, status: 200, auth: 'bearer' },
   { method: 'post', path: '/api/v1/messages/measure', summary: 'Encoding, length and segments of a text', tag: 'messages', status: 200, auth: 'bearer' },
   { method: 'post', path: '/webhooks/plivo/message', summary: 'Plivo inbound SMS (signed by Plivo)', tag: 'webhooks', bodyType: 'application/x-www-form-urlencoded', status: 200, auth: 'plivo' },
@@ -60,6 +62,18 @@ const ops: Operation[] = [
   { method: 'get', path: '/readyz', summary: 'Readiness (store open, provider application set, queues running)', tag: 'operations', status: 200, auth: 'none' },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', tag: 'operations', status: 200, auth: 'none' },
 ];
+
+const IDEMPOTENCY_KEY = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes the send safe to retry: the same key with the same body answers the first outcome (same status and body) and sends nothing again, also after a restart; ' +
+    'the same key with another body is refused (422 idempotency_key_reused); while the first request is still being processed, 409 idempotency_key_in_flight. ' +
+    'Keys are per caller and kept 24 hours (IDEMPOTENCY_KEY_TTL_MS). 1 to 255 printable ASCII characters, as a quoted string ("…") or bare.',
+  schema: { type: 'string', minLength: 1, maxLength: 257 },
+  example: '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+};
 
 function jsonSchema(schema: z.ZodType): unknown {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'openapi-3.0' }) as Record<string, unknown>;
@@ -76,6 +90,8 @@ export function openApiDocument(): Record<string, unknown> {
         params.push({ name, in: 'query', required: (q.required ?? []).includes(name), schema } as never);
       }
     }
+    if (op.idempotent) params.push(IDEMPOTENCY_KEY as never);
+    const errorBody = { 'application/json': { schema: jsonSchema(ErrorBody) } };
     const operation: Record<string, unknown> = {
       summary: op.summary,
       tags: [op.tag],
@@ -83,7 +99,13 @@ export function openApiDocument(): Record<string, unknown> {
       ...(op.auth === 'bearer' ? { security: [{ bearer: [] }] } : op.auth === 'plivo' ? { security: [{ plivoSignature: [] }] } : { security: [] }),
       responses: {
         [String(op.status)]: { description: 'Success' },
-        default: { description: 'Error', content: { 'application/json': { schema: jsonSchema(ErrorBody) } } },
+        ...(op.idempotent
+          ? {
+              '409': { description: 'A request with this Idempotency-Key is still being processed (idempotency_key_in_flight), or another conflict', content: errorBody },
+              '422': { description: 'This Idempotency-Key was used with another request (idempotency_key_reused), or a sending rule refused it', content: errorBody },
+            }
+          : {}),
+        default: { description: 'Error', content: errorBody },
       },
     };
     if (op.body) operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(op.body) } } };

@@ -9,7 +9,8 @@ import {
 } from '../../actors/conversation/index.js';
 import type { Account, Message } from '../domain/types.js';
 import type { CoreContext } from '../services/context.js';
-import type { MessagingService } from '../services/messaging-service.js';
+import { SEND_ACCEPTED, type MessagingService } from '../services/messaging-service.js';
+import type { Idempotency, IdempotencyClaim } from '../services/idempotency.js';
 import type { LockRecord } from '../store/store.js';
 import type { TimerHandle } from '../clock.js';
 import type { LockView, OpenResult } from './lock-view.js';
@@ -57,6 +58,7 @@ export class LockHost {
   constructor(
     private readonly c: CoreContext,
     private readonly messaging: MessagingService,
+    private readonly idempotency: Idempotency,
   ) {}
 
   /** Re-activates every lock held when the node stopped, so its timers run again. */
@@ -200,11 +202,24 @@ export class LockHost {
   /**
    * A reply: group accounts need the current lock token. The actor checks it (and counts the reply
    * as activity), then the store commits the message only if the conversation's token still is
-   * that token (the fence). Personal-account conversations have no lock.
+   * that token (the fence). Personal-account conversations have no lock. With an Idempotency-Key,
+   * a retry gets the first reply back before any lock check (the lock may have moved on since).
    */
-  async reply(p: Principal, conversationId: string, lockToken: number | undefined, text: string): Promise<Message> {
+  reply(p: Principal, conversationId: string, lockToken: number | undefined, text: string, idempotencyKey?: string): Promise<Message> {
+    return this.idempotency.once(p, idempotencyKey, { operation: 'reply', conversationId, lockToken, text }, SEND_ACCEPTED, (claim) =>
+      this.replyOnce(p, conversationId, lockToken, text, claim),
+    );
+  }
+
+  private async replyOnce(
+    p: Principal,
+    conversationId: string,
+    lockToken: number | undefined,
+    text: string,
+    claim: IdempotencyClaim<Message> | undefined,
+  ): Promise<Message> {
     const { account } = await accessibleConversation(this.c, p, conversationId);
-    if (account.kind !== 'group') return this.messaging.reply(p, conversationId, { text });
+    if (account.kind !== 'group') return this.messaging.reply(p, conversationId, { text }, claim);
     // A lock is for a person at a keyboard; an integration holds none, so it cannot answer inside
     // a conversation someone may be answering. It sends new texts with compose instead.
     if (p.kind === 'apiKey') {
@@ -220,7 +235,7 @@ export class LockHost {
         throw new AppError('stale_lock_token', this.refusal(entry, user.id));
       }
       await this.save(entry);
-      return this.messaging.reply(p, conversationId, { text, lockToken });
+      return this.messaging.reply(p, conversationId, { text, lockToken }, claim);
     });
   }
 

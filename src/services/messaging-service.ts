@@ -12,6 +12,7 @@ import { chooseSender } from '../domain/sender-selection.js';
 import { isLateEvening, isQuietHours } from '../domain/quiet-hours.js';
 import { newId } from '../ids.js';
 import { newConversation } from '../domain/conversation.js';
+import type { Idempotency, IdempotencyClaim } from './idempotency.js';
 
 // Compose (new outreach to one or many) and reply (within a conversation). Both end at the commit
 // point: messages durable as `queued`, then handed to the pool numbers' queues.
@@ -33,22 +34,32 @@ export interface ComposeResult {
   messages: Array<{ id: string; conversationId: string; to: string; from: string; segments: number; encoding: string }>;
 }
 
-/** Writes go to the store in slices this big: one transaction each, so a huge campaign doesn't stall other writers. */
-const ENQUEUE_SLICE = 500;
-
 export function optOutScope(account: Account): OptOutScope {
   return account.kind === 'group' ? `account:${account.id}` : 'personal';
 }
 
+/** What a send answers, with the status its route gives (202: queued, not yet sent). */
+export const SEND_ACCEPTED = 202;
+
+type Recorded = ReadonlyArray<{ message: Message; conversation: Conversation }>;
+
 export class MessagingService {
-  constructor(private readonly c: CoreContext) {}
+  constructor(
+    private readonly c: CoreContext,
+    private readonly idempotency: Idempotency,
+  ) {}
 
   /** Length, encoding and segment count of a text, as clients show it before sending. */
   measure(text: string): SegmentInfo & { maxLength: number } {
     return { ...analyse(text), maxLength: this.c.config.sending.maxLength };
   }
 
-  async compose(p: Principal, input: ComposeInput): Promise<ComposeResult> {
+  /** A compose; with an Idempotency-Key, sent at most once per key (see idempotency.ts). */
+  compose(p: Principal, input: ComposeInput, idempotencyKey?: string): Promise<ComposeResult> {
+    return this.idempotency.once(p, idempotencyKey, { operation: 'compose', ...input }, SEND_ACCEPTED, (claim) => this.composeOnce(p, input, claim));
+  }
+
+  private async composeOnce(p: Principal, input: ComposeInput, claim: IdempotencyClaim<ComposeResult> | undefined): Promise<ComposeResult> {
     const { store } = this.c;
     if (input.sendToMyStudentsOnly && input.sendAsStaff) {
       throw new AppError('conflicting_options', 'sendToMyStudentsOnly and sendAsStaff cannot be combined');
@@ -169,20 +180,16 @@ export class MessagingService {
       items.push(this.outbound(x.account, x.contact, existing, from.number, texts[i]!, sender, now, quietTz, 'archived'));
     }
 
-    const committed: Message[] = [];
-    for (let i = 0; i < items.length; i += ENQUEUE_SLICE) {
-      const done = await store.messages.enqueueOutbound(items.slice(i, i + ENQUEUE_SLICE));
-      this.c.outbox.enqueue(done.map((d) => d.message));
-      for (const d of done) {
-        committed.push(d.message);
-        this.announce(d.message, d.conversation);
-      }
-    }
-    return {
+    // All or nothing: the whole compose is one atomic write, and only once it is durable does any of
+    // it reach a number's queue. A crash (or a failed write) before the commit leaves nothing to
+    // send, after it everything; never the first slices of a campaign, which a client's retry would
+    // then send a second time.
+    // The answer is made from what was recorded, and (with a key) recorded in the same write.
+    const answer = (recorded: Recorded): ComposeResult => ({
       accountId: account.id,
-      queued: committed.length,
+      queued: recorded.length,
       skipped,
-      messages: committed.map((m) => ({
+      messages: recorded.map(({ message: m }) => ({
         id: m.id,
         conversationId: m.conversationId,
         to: m.toNumber,
@@ -190,14 +197,23 @@ export class MessagingService {
         segments: m.segments,
         encoding: m.encoding,
       })),
-    };
+    });
+    const done = await store.messages.enqueueOutbound(items, undefined, claim?.record(answer));
+    this.c.outbox.enqueue(done.map((d) => d.message));
+    for (const d of done) this.announce(d.message, d.conversation);
+    return answer(done);
   }
 
   /**
    * A reply in a conversation. With a lock token the write is fenced: the store commits it only if
    * the token is still the conversation's current one (a stale holder is refused).
    */
-  async reply(p: Principal, conversationId: string, input: { text: string; lockToken?: number | undefined }): Promise<Message> {
+  async reply(
+    p: Principal,
+    conversationId: string,
+    input: { text: string; lockToken?: number | undefined },
+    claim?: IdempotencyClaim<Message>,
+  ): Promise<Message> {
     const { conversation, account } = await accessibleConversation(this.c, p, conversationId);
     // Group-account replies go through the lock (LockHost.reply), which passes its token here.
     if (account.kind === 'group' && input.lockToken === undefined) {
@@ -215,7 +231,8 @@ export class MessagingService {
     if (!from) throw new AppError('no_sender_number', `${account.name} has no number to send from`);
     const item = this.outbound(account, contact, conversation, from.number, input.text, senderIdentity(p), this.c.clock.now(), null, conversation.folder);
     const fence = input.lockToken !== undefined ? { conversationId: conversation.id, lockToken: input.lockToken } : undefined;
-    const [done] = await this.c.store.messages.enqueueOutbound([item], fence);
+    const answer = (recorded: Recorded): Message => recorded[0]!.message;
+    const [done] = await this.c.store.messages.enqueueOutbound([item], fence, claim?.record(answer));
     this.c.outbox.enqueue([done!.message]);
     this.announce(done!.message, done!.conversation);
     return done!.message;

@@ -15,6 +15,11 @@ export interface NumberQueueOptions<J extends QueueJob> {
   maxInFlight: number;
   /** Runs one job; the promise settles when the number may count the call as finished. */
   run: (job: J) => Promise<void>;
+  /**
+   * Told when `run` rejects: the queue goes on with the next job, so whoever owns the jobs must
+   * record the failure (a rejected run must never vanish without a trace). Must not throw.
+   */
+  onFailure: (job: J, error: unknown) => void;
   /** Asked before each start: a time to wait until (e.g. quiet hours), or null to go now. */
   holdUntil?: (job: J, now: number) => number | null;
 }
@@ -79,7 +84,7 @@ export class NumberQueue<J extends QueueJob> {
       this.inFlight++;
       void this.options
         .run(job)
-        .catch(() => undefined)
+        .catch((error: unknown) => this.options.onFailure(job, error))
         .finally(() => {
           this.inFlight--;
           this.pump();

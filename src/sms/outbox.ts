@@ -4,6 +4,7 @@ import type { Message } from '../domain/types.js';
 import type { Store } from '../store/store.js';
 import type { SmsProvider } from './sms-provider.js';
 import type { EventHub } from '../events.js';
+import type { Metrics } from '../metrics.js';
 import { isAppError } from '../errors.js';
 import { NumberQueue } from './number-queue.js';
 
@@ -15,6 +16,7 @@ import { NumberQueue } from './number-queue.js';
 // - a throttled (429) or unreachable provider puts the message back at the head of its number's
 //   queue and backs off; a timeout is ambiguous (the provider may have accepted it), so `unknown`.
 // - a refusal is final: `rejected` with the provider's reason.
+// - anything else that throws (a store write that fails) is logged, counted and ends as `unknown`.
 
 export interface OutboxOptions {
   store: Store;
@@ -22,6 +24,7 @@ export interface OutboxOptions {
   clock: Clock;
   log: Logger;
   events: EventHub;
+  metrics: Metrics;
   intervalMs: number;
   maxInFlight: number;
   /** The status-callback URL the provider posts to; read at send time (the port may be bound late). */
@@ -84,6 +87,7 @@ export class Outbox {
         intervalMs: this.o.intervalMs,
         maxInFlight: this.o.maxInFlight,
         run: (m) => this.send(m, queue),
+        onFailure: (m, e) => void this.onUnexpectedFailure(m, e),
         ...(this.o.holdUntil ? { holdUntil: this.o.holdUntil } : {}),
       });
       q = queue;
@@ -135,6 +139,35 @@ export class Outbox {
     const status = code === 'provider_timeout' || code === 'internal' ? 'unknown' : 'rejected';
     log.warn({ messageId: m.id, from: m.fromNumber, code, status, err: isAppError(e) ? undefined : e }, 'send failed');
     const failed = await store.messages.transition(m.id, { status, errorCode: code, at: clock.now() }, ['sending']);
+    // Counted once recorded: a failing write goes on to onUnexpectedFailure, which counts it.
+    this.o.metrics.sendFailures.inc({ reason: code });
     if (failed) this.o.events.emit({ type: 'message', accountId: failed.accountId, message: failed });
+  }
+
+  /**
+   * A send that threw instead of ending in a status: a store write failed (before the provider
+   * call, or after the provider accepted the text), or something unforeseen. Whether the student got
+   * the text can no longer be told, which is what `unknown` means: a person decides, and it is never
+   * re-sent on its own (the same rule as a crash mid-send). If that write fails too, the next start
+   * settles it: a message left `sending` becomes `unknown`, one still `queued` was never handed to
+   * the provider and is sent.
+   */
+  private async onUnexpectedFailure(m: Message, e: unknown): Promise<void> {
+    const { store, clock, log } = this.o;
+    const code = isAppError(e) ? e.code : 'internal';
+    this.retries.delete(m.id);
+    this.o.metrics.sendFailures.inc({ reason: code });
+    if (this.stopped) {
+      // Shutting down: the store is closing under the call. Its state is settled at the next start.
+      log.warn({ messageId: m.id, from: m.fromNumber, code }, 'send interrupted by shutdown; the next start settles it');
+      return;
+    }
+    log.error({ messageId: m.id, from: m.fromNumber, code, err: e }, 'send failed unexpectedly; marking the message unknown');
+    try {
+      const marked = await store.messages.transition(m.id, { status: 'unknown', errorCode: code, at: clock.now() }, ['queued', 'sending']);
+      if (marked) this.o.events.emit({ type: 'message', accountId: marked.accountId, message: marked });
+    } catch (err) {
+      log.error({ messageId: m.id, err }, 'could not mark the message unknown; the next start settles it');
+    }
   }
 }

@@ -67,6 +67,10 @@ export function messageAsRecorded(m: Message, conversationId: string, status: 'r
 export const staleLockToken = (): AppError =>
   new AppError('stale_lock_token', 'The conversation lock has moved on; reopen the conversation to reply');
 
+/** MessageRepo.enqueueOutbound with an idempotency record whose (scope, key) has a live record. */
+export const idempotencyKeyTaken = (): AppError =>
+  new AppError('idempotency_key_in_flight', 'Another request with this Idempotency-Key was recorded first');
+
 export function assertLockTokenAdvances(expected: number, next: number): void {
   if (!(next > expected)) throw new AppError('bad_request', `A lock token must increase (${expected} → ${next})`);
 }

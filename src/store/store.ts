@@ -188,8 +188,16 @@ export interface MessageRepo {
    * lastMessage* and senderNumber when null; the folder of an existing conversation is unchanged.
    * With `fence`, the whole write happens only if that conversation's lockToken matches, else it
    * rejects with AppError('stale_lock_token').
+   * With `idempotency`, its record is written in the same atomic write, its response made from what
+   * was recorded; when a live record (not expired at its createdAt) of the same scope and key exists,
+   * nothing is written and it rejects with AppError('idempotency_key_in_flight'). An expired one is
+   * replaced.
    */
-  enqueueOutbound(items: NewOutbound[], fence?: Fence): Promise<Array<{ message: Message; conversation: Conversation }>>;
+  enqueueOutbound(
+    items: NewOutbound[],
+    fence?: Fence,
+    idempotency?: NewIdempotencyRecord,
+  ): Promise<Array<{ message: Message; conversation: Conversation }>>;
   get(id: string): Promise<Message | null>;
   getByProviderId(providerId: string): Promise<Message | null>;
   /** The newest `limit` messages older than the message id `before` (all when absent), returned oldest first. */
@@ -216,6 +224,36 @@ export interface MessageRepo {
   history(messageId: string): Promise<MessageStatusEvent[]>;
   /** Crash recovery: every 'sending' message without providerId becomes 'unknown'. Resolves their ids. */
   markInterruptedSendsUnknown(at: number): Promise<string[]>;
+}
+
+/**
+ * What a request carrying an Idempotency-Key produced, kept so that a retry gets the same answer
+ * instead of sending again. One record per (scope, key).
+ */
+export interface IdempotencyRecord {
+  /** Whose key it is (`user:<id>` or `apiKey:<id>`): one caller never meets another's records. */
+  scope: string;
+  key: string;
+  /** A hash of what the request asked for; the same key with another request is refused. */
+  fingerprint: string;
+  /** The answer given: a status and its JSON body. */
+  status: number;
+  body: string;
+  createdAt: number;
+  /** After this the record is as good as absent, and deleted by `prune`. */
+  expiresAt: number;
+}
+
+/** A record to write with the messages of its request; `response` is made inside that write. */
+export interface NewIdempotencyRecord extends Omit<IdempotencyRecord, 'status' | 'body'> {
+  response(recorded: ReadonlyArray<{ message: Message; conversation: Conversation }>): { status: number; body: string };
+}
+
+export interface IdempotencyRepo {
+  /** The record of (scope, key), or null when there is none or it has expired at `now`. */
+  get(scope: string, key: string, now: number): Promise<IdempotencyRecord | null>;
+  /** Deletes up to `limit` records expired at `now`; resolves how many it deleted. */
+  prune(now: number, limit: number): Promise<number>;
 }
 
 /** The persisted state of a conversation's lock actor, with the fields the live board reads. */
@@ -258,6 +296,7 @@ export interface Store {
   readonly conversations: ConversationRepo;
   readonly messages: MessageRepo;
   readonly locks: LockRepo;
+  readonly idempotency: IdempotencyRepo;
   /** True when nothing has been stored yet (the demo seed runs only then). */
   isEmpty(): Promise<boolean>;
   close(): Promise<void>;

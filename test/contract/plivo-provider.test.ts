@@ -1,47 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import uWS from 'uWebSockets.js';
 import { describe, expect, it } from 'vitest';
 import { listen } from '../../gateways/http/listen.js';
-import { Router } from '../../gateways/http/router.js';
-import { registerSimulatorRoutes } from '../../gateways/simulator/simulator-routes.js';
 import { AppError } from '../../src/errors.js';
-import { silentLogger } from '../../src/logger.js';
 import { mapPlivoError, PlivoProvider } from '../../src/sms/plivo-provider.js';
-import { PlivoSimulator } from '../../src/sms/simulator/plivo-simulator.js';
+import { SIMULATOR_PREFIX, startSimulatorServer } from '../helpers/simulator-server.js';
 import { smsProviderContract, type SmsProviderFixture } from './sms-provider.contract.js';
 
 // The real `plivo` SDK against the simulator, over HTTP on port 0, with the simulator mounted
 // under the prefix the app uses in-process.
 
-const PREFIX = '/simulator/plivo';
+const PREFIX = SIMULATOR_PREFIX;
 
-interface Running {
-  sim: PlivoSimulator;
-  base: string;
-  close(): Promise<void>;
-}
-
-async function startSimulator(): Promise<Running> {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-plivo-provider-'));
-  const sim = await PlivoSimulator.open({ dataDir: dir, log: silentLogger, deliveryDelayMs: 0, retryScale: 0 });
-  const app = uWS.App();
-  const router = new Router();
-  registerSimulatorRoutes(router, sim, { apiPrefix: PREFIX, handsets: false });
-  router.post('/callbacks/status', () => ({ status: 200 }));
-  router.mount(app, { maxBodyBytes: 1024 * 1024, log: silentLogger });
-  const l = await listen(app, '127.0.0.1', 0);
-  return {
-    sim,
-    base: `http://127.0.0.1:${l.port}`,
-    close: async () => {
-      l.close();
-      await sim.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+const startSimulator = () => startSimulatorServer({ routes: (router) => router.post('/callbacks/status', () => ({ status: 200 })) });
 
 /** A port where nothing listens: bound and released at once. */
 async function deadPort(): Promise<number> {

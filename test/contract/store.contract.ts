@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Account, Contact, Conversation, Department } from '../../src/domain/types.js';
-import type { ContactImportRow, LockRecord, Store } from '../../src/store/store.js';
+import type { ContactImportRow, LockRecord, NewIdempotencyRecord, Store } from '../../src/store/store.js';
 import { newId } from '../../src/ids.js';
 import {
   T0,
@@ -1034,6 +1034,115 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
             store.messages.enqueueOutbound([outbound()], { conversationId: 'nope', lockToken: 0 }),
             'not_found',
           );
+        });
+      });
+
+      describe('with an idempotency record', () => {
+        const TTL = 24 * 3600_000;
+        const record = (over: Partial<NewIdempotencyRecord> = {}): NewIdempotencyRecord => ({
+          scope: 'user:U1',
+          key: 'compose-1',
+          fingerprint: 'f1',
+          createdAt: T0,
+          expiresAt: T0 + TTL,
+          // The answer names what was recorded, as a compose's does.
+          response: (recorded) => ({
+            status: 202,
+            body: JSON.stringify(recorded.map((r) => ({ id: r.message.id, conversationId: r.message.conversationId }))),
+          }),
+          ...over,
+        });
+
+        it('keeps the record written with the messages, its answer made from what was recorded', async () => {
+          const { conversation: c } = await store.messages.recordInbound(inbound({}, T0));
+          const item = outbound({}, T0 + 1);
+          const [result] = await store.messages.enqueueOutbound([item], undefined, record());
+          // The item's prepared conversation lost to the existing one: the answer says which was used.
+          expect(result!.message.conversationId).toBe(c.id);
+          expect(await store.idempotency.get('user:U1', 'compose-1', T0 + 2)).toEqual({
+            scope: 'user:U1',
+            key: 'compose-1',
+            fingerprint: 'f1',
+            status: 202,
+            body: JSON.stringify([{ id: item.message.id, conversationId: c.id }]),
+            createdAt: T0,
+            expiresAt: T0 + TTL,
+          });
+        });
+
+        it('refuses a key that already has a live record, writing nothing', async () => {
+          await store.messages.enqueueOutbound([outbound({}, T0)], undefined, record());
+          const again = outbound({}, T0 + 1);
+          await rejection(store.messages.enqueueOutbound([again], undefined, record({ fingerprint: 'f2', createdAt: T0 + 1 })), 'idempotency_key_in_flight');
+          expect(await store.messages.get(again.message.id)).toBeNull();
+          expect((await store.idempotency.get('user:U1', 'compose-1', T0 + 2))?.fingerprint).toBe('f1');
+        });
+
+        it('lets exactly one of two concurrent requests with one key commit', async () => {
+          const a = outbound({}, T0);
+          const b = outbound({}, T0);
+          const results = await Promise.allSettled([
+            store.messages.enqueueOutbound([a], undefined, record({ fingerprint: 'a' })),
+            store.messages.enqueueOutbound([b], undefined, record({ fingerprint: 'b' })),
+          ]);
+          expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+          const lost = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+          expect(lost.reason).toMatchObject({ code: 'idempotency_key_in_flight' });
+          const kept = (await store.idempotency.get('user:U1', 'compose-1', T0))!;
+          const winner = kept.fingerprint === 'a' ? a : b;
+          const loser = kept.fingerprint === 'a' ? b : a;
+          expect(await store.messages.get(winner.message.id)).not.toBeNull();
+          expect(await store.messages.get(loser.message.id)).toBeNull();
+        });
+
+        it('keeps the keys of different callers apart', async () => {
+          await store.messages.enqueueOutbound([outbound({}, T0)], undefined, record({ scope: 'user:U1', fingerprint: 'mine' }));
+          await store.messages.enqueueOutbound([outbound({}, T0)], undefined, record({ scope: 'apiKey:K1', fingerprint: 'theirs' }));
+          expect((await store.idempotency.get('user:U1', 'compose-1', T0))?.fingerprint).toBe('mine');
+          expect((await store.idempotency.get('apiKey:K1', 'compose-1', T0))?.fingerprint).toBe('theirs');
+          expect(await store.idempotency.get('user:U2', 'compose-1', T0)).toBeNull();
+        });
+
+        it('writes no record when the messages are refused', async () => {
+          const { conversation: c } = await store.messages.recordInbound(inbound({}, T0));
+          await store.conversations.advanceLockToken(c.id, 0, 2);
+          await rejection(store.messages.enqueueOutbound([outbound({}, T0 + 1)], { conversationId: c.id, lockToken: 1 }, record()), 'stale_lock_token');
+          const existing = await store.messages.enqueueOutbound([outbound({}, T0 + 2)]);
+          await expect(store.messages.enqueueOutbound([outbound({ id: existing[0]!.message.id })], undefined, record())).rejects.toBeDefined();
+          expect(await store.idempotency.get('user:U1', 'compose-1', T0 + 3)).toBeNull();
+        });
+
+        it('treats an expired record as absent: not read, and its key free again', async () => {
+          await store.messages.enqueueOutbound([outbound({}, T0)], undefined, record({ expiresAt: T0 + 10 }));
+          expect(await store.idempotency.get('user:U1', 'compose-1', T0 + 9)).not.toBeNull();
+          expect(await store.idempotency.get('user:U1', 'compose-1', T0 + 10)).toBeNull();
+          await store.messages.enqueueOutbound([outbound({}, T0 + 20)], undefined, record({ fingerprint: 'f2', createdAt: T0 + 20, expiresAt: T0 + 20 + TTL }));
+          expect((await store.idempotency.get('user:U1', 'compose-1', T0 + 21))?.fingerprint).toBe('f2');
+        });
+
+        it('prunes expired records, at most `limit` at a time, and leaves live ones', async () => {
+          for (const key of ['old-1', 'old-2', 'old-3']) {
+            await store.messages.enqueueOutbound([outbound({}, T0)], undefined, record({ key, expiresAt: T0 + 10 }));
+          }
+          await store.messages.enqueueOutbound([outbound({}, T0)], undefined, record({ key: 'live' }));
+          expect(await store.idempotency.prune(T0 + 10, 2)).toBe(2);
+          expect(await store.idempotency.prune(T0 + 10, 2)).toBe(1);
+          expect(await store.idempotency.prune(T0 + 10, 2)).toBe(0);
+          expect(await store.idempotency.get('user:U1', 'live', T0 + 10)).not.toBeNull();
+        });
+
+        it('keeps a large answer whole', async () => {
+          const body = JSON.stringify({ messages: 'x'.repeat(1_500_000) });
+          await store.messages.enqueueOutbound([outbound({}, T0)], undefined, record({ response: () => ({ status: 202, body }) }));
+          expect((await store.idempotency.get('user:U1', 'compose-1', T0))?.body).toBe(body);
+        });
+
+        it.runIf(options.reopen !== undefined)('keeps the record and its messages across a close and reopen', async () => {
+          const item = outbound({}, T0);
+          await store.messages.enqueueOutbound([item], undefined, record());
+          store = await options.reopen!(store);
+          expect((await store.idempotency.get('user:U1', 'compose-1', T0 + 1))?.status).toBe(202);
+          expect(await store.messages.get(item.message.id)).not.toBeNull();
         });
       });
 

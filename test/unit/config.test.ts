@@ -10,6 +10,7 @@ describe('configuration', () => {
     expect(c.sending.numberSendIntervalMs).toBe(12_000);
     expect(c.sending.maxLength).toBe(306);
     expect(c.ws.maxSocketsPerUser).toBe(20);
+    expect(c.idempotencyKeyTtlMs).toBe(24 * 3600_000);
   });
 
   it('uses real Plivo when both credentials are given', () => {
@@ -30,6 +31,7 @@ describe('configuration', () => {
     [{ LOGIN_LOCKOUT_MS: '10' }, 'LOGIN_LOCKOUT_MS'],
     [{ LOGIN_LOCKOUT_MS: '60000', LOGIN_LOCKOUT_MAX_MS: '30000' }, 'LOGIN_LOCKOUT_MAX_MS'],
     [{ WS_MAX_SOCKETS_PER_USER: '0' }, 'WS_MAX_SOCKETS_PER_USER'],
+    [{ IDEMPOTENCY_KEY_TTL_MS: '59999' }, 'IDEMPOTENCY_KEY_TTL_MS'],
   ])('stops on a bad value and names the variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`${name}:`));

@@ -1,6 +1,18 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
+import { ManualClock, systemClock } from '../../src/clock.js';
+import { EventHub } from '../../src/events.js';
+import { Metrics } from '../../src/metrics.js';
 import { NumberQueue } from '../../src/sms/number-queue.js';
+import { Outbox } from '../../src/sms/outbox.js';
+import { PlivoProvider } from '../../src/sms/plivo-provider.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { nextEvent } from '../helpers/wait.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { startSimulatorServer } from '../helpers/simulator-server.js';
+import { contact, conversation, department, groupAccount, outboundMessage } from '../contract/store-fixtures.js';
 
 interface Job {
   id: string;
@@ -9,25 +21,31 @@ interface Job {
 function setup(options: { intervalMs: number; maxInFlight?: number; holdUntil?: (j: Job, now: number) => number | null }) {
   const clock = new ManualClock(0);
   const started: Array<{ id: string; at: number }> = [];
-  const finish = new Map<string, () => void>();
+  const finish = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
+  const failures: Array<{ id: string; error: unknown }> = [];
   const q = new NumberQueue<Job>({
     clock,
     intervalMs: options.intervalMs,
     maxInFlight: options.maxInFlight ?? 1,
     run: (job) => {
       started.push({ id: job.id, at: clock.now() });
-      return new Promise<void>((resolve) => finish.set(job.id, resolve));
+      return new Promise<void>((resolve, reject) => finish.set(job.id, { resolve, reject }));
     },
+    onFailure: (job, error) => failures.push({ id: job.id, error }),
     ...(options.holdUntil ? { holdUntil: options.holdUntil } : {}),
   });
   const settle = async () => {
     for (let i = 0; i < 5; i++) await Promise.resolve();
   };
   const complete = async (id: string) => {
-    finish.get(id)!();
+    finish.get(id)!.resolve();
     await settle();
   };
-  return { clock, q, started, complete, settle };
+  const fail = async (id: string, error: unknown) => {
+    finish.get(id)!.reject(error);
+    await settle();
+  };
+  return { clock, q, started, complete, fail, failures, settle };
 }
 
 describe('a pool number queue', () => {
@@ -93,4 +111,80 @@ describe('a pool number queue', () => {
     await complete('a');
     expect(idle).toBe(true);
   });
+
+  it('hands a send that throws to its owner and goes on with the next one', async () => {
+    const { q, started, complete, fail, failures } = setup({ intervalMs: 0 });
+    q.push({ id: 'a' });
+    q.push({ id: 'b' });
+    const boom = new Error('disk I/O error');
+    await fail('a', boom);
+    expect(failures).toEqual([{ id: 'a', error: boom }]);
+    expect(started.map((s) => s.id)).toEqual(['a', 'b']);
+    await complete('b');
+    expect(q.depth).toBe(0);
+  });
 });
+
+// The outbox over a real SQLite file whose write fails for real (a trigger raises an SQLite error,
+// as a full disk or an I/O error would), the real Plivo SDK and the simulator: a send that throws
+// leaves a log line naming the message, a count in /metrics, and a message a person can see.
+describe('a send the store cannot record', () => {
+  for (const failing of ['sending', 'submitted'] as const) {
+    it(`is logged, counted and marked unknown when writing \`${failing}\` fails`, async () => {
+      const dir = tempDir();
+      const simulator = await startSimulatorServer();
+      const file = join(dir.path, 'switchboard.db');
+      const store = await createSqliteStore({ file });
+      try {
+        const [pool] = simulator.sim.searchNumbers({ countryIso: 'US', pattern: '617', limit: 1, offset: 0 });
+        simulator.sim.buyNumber(pool!.number, undefined);
+        const from = `+${pool!.number.replace(/\D/g, '')}`;
+        const d = await store.departments.create(department());
+        const account = await store.accounts.create(groupAccount(d.id, { numbers: [from] }), []);
+        const student = await store.contacts.create(contact());
+        const [queued] = await store.messages.enqueueOutbound([
+          { message: outboundMessage({ account, contact: student }), conversation: conversation(account.id, student.id) },
+        ]);
+        const message = queued!.message;
+
+        const ddl = new Database(file);
+        ddl.exec(`CREATE TRIGGER fail_${failing} BEFORE UPDATE OF status ON messages WHEN NEW.status = '${failing}'
+                  BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+        ddl.close();
+
+        const lines: Array<Record<string, unknown>> = [];
+        const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+        const metrics = new Metrics({ defaultMetrics: false });
+        const events = new EventHub();
+        const { authId, authToken } = simulator.sim.credentials;
+        const outbox = new Outbox({
+          store,
+          provider: new PlivoProvider({ authId, authToken, apiUrl: simulator.apiUrl, timeoutMs: 5_000 }),
+          clock: systemClock,
+          log,
+          events,
+          metrics,
+          intervalMs: 0,
+          maxInFlight: 1,
+          statusCallbackUrl: () => `${simulator.base}/nowhere`,
+        });
+        const marked = nextEvent(events, (e) => e.type === 'message' && e.message.status === 'unknown', 'the message marked unknown');
+        outbox.enqueue([message]);
+        await marked;
+        outbox.stop();
+
+        expect(await store.messages.get(message.id)).toMatchObject({ status: 'unknown', errorCode: 'internal' });
+        expect(lines.find((l) => l['messageId'] === message.id && l['level'] === 50)).toBeDefined();
+        expect((await metrics.sendFailures.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'internal' }, value: 1 })]);
+        // Whether the text left depends on which write failed; either way it is never sent twice.
+        const sent = simulator.sim.listMessages({ direction: 'outbound', limit: 10, offset: 0 }).rows;
+        expect(sent).toHaveLength(failing === 'sending' ? 0 : 1);
+      } finally {
+        await store.close();
+        await simulator.close();
+        dir.remove();
+      }
+    });
+  }
+});
+

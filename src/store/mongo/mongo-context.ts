@@ -5,6 +5,7 @@ import type {
   ContactDoc,
   ConversationDoc,
   DepartmentDoc,
+  IdempotencyDoc,
   LockDoc,
   MessageDoc,
   NumberDoc,
@@ -25,6 +26,7 @@ export interface Collections {
   conversations: Collection<ConversationDoc>;
   messages: Collection<MessageDoc>;
   locks: Collection<LockDoc>;
+  idempotency: Collection<IdempotencyDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -40,6 +42,7 @@ export function collections(db: Db): Collections {
     conversations: db.collection<ConversationDoc>('conversations'),
     messages: db.collection<MessageDoc>('messages'),
     locks: db.collection<LockDoc>('conversationLocks'),
+    idempotency: db.collection<IdempotencyDoc>('idempotencyRecords'),
   };
 }
 

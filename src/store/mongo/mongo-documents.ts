@@ -1,4 +1,4 @@
-import type { LockRecord } from '../store.js';
+import type { IdempotencyRecord, LockRecord } from '../store.js';
 import type {
   Account,
   ApiKey,
@@ -224,3 +224,9 @@ export const toHistory = (messageId: string, entries: readonly HistoryEntry[]): 
 
 /** A lock record keyed by its conversation id. */
 export type LockDoc = Omit<LockRecord, 'conversationId'> & { _id: string };
+
+/**
+ * An idempotency record keyed by its (scope, key) pair. `expireAt` is `expiresAt` as a date, for
+ * the TTL index that deletes expired records on its own (and for `prune`).
+ */
+export type IdempotencyDoc = IdempotencyRecord & { _id: string; expireAt: Date };

@@ -41,6 +41,10 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     // The live board: held locks of a department's accounts.
     c.locks.createIndex({ accountId: 1, _id: 1 }, { partialFilterExpression: { state: { $in: ['locked', 'idleWarning'] } } }),
 
+    // Expired idempotency records go by themselves (the TTL monitor runs about once a minute;
+    // reads ignore a record past expiresAt meanwhile), and prune() walks the same index.
+    c.idempotency.createIndex({ expireAt: 1 }, { expireAfterSeconds: 0 }),
+
     c.messages.createIndex({ conversationId: 1, _id: 1 }),
     c.messages.createIndex({ providerId: 1 }, { unique: true, partialFilterExpression: present('providerId') }),
     c.messages.createIndex(

@@ -1,6 +1,6 @@
 import type { ClientSession } from 'mongodb';
 import type { Conversation, Message, MessageStatus, MessageStatusEvent } from '../../domain/types.js';
-import type { Fence, MessageRepo, NewInbound, NewOutbound } from '../store.js';
+import type { Fence, MessageRepo, NewIdempotencyRecord, NewInbound, NewOutbound } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
 import {
   conversationAfterInbound,
@@ -21,6 +21,7 @@ import {
   type MessageDoc,
 } from './mongo-documents.js';
 import { duplicateKeyOn, rethrowDuplicate } from './mongo-errors.js';
+import type { MongoIdempotencyRepo } from './mongo-idempotency.js';
 
 type TransitionChange = Parameters<MessageRepo['transition']>[1];
 type ProviderStatusChange = Parameters<MessageRepo['applyProviderStatus']>[1];
@@ -37,7 +38,10 @@ const PAIR_RACE_ROUNDS = 3;
 const PAIR_INDEX = 'accountId,contactId';
 
 export class MongoMessageRepo implements MessageRepo {
-  constructor(private readonly m: MongoContext) {}
+  constructor(
+    private readonly m: MongoContext,
+    private readonly idempotency: MongoIdempotencyRepo,
+  ) {}
 
   recordInbound(input: NewInbound): Promise<{ message: Message; conversation: Conversation; duplicate: boolean }> {
     return this.m.op(async () => {
@@ -64,13 +68,21 @@ export class MongoMessageRepo implements MessageRepo {
     });
   }
 
-  enqueueOutbound(items: NewOutbound[], fence?: Fence): Promise<Array<{ message: Message; conversation: Conversation }>> {
+  enqueueOutbound(
+    items: NewOutbound[],
+    fence?: Fence,
+    idempotency?: NewIdempotencyRecord,
+  ): Promise<Array<{ message: Message; conversation: Conversation }>> {
     return this.m.op(async () => {
       for (let round = 1; ; round++) {
         try {
           return await this.m.tx(async (session) => {
             if (fence) await this.checkFence(fence, session);
-            return this.record(items, 'queued', session);
+            if (idempotency) await this.idempotency.claim(idempotency, session);
+            const recorded = await this.record(items, 'queued', session);
+            // The same transaction: the record and the messages commit together or not at all.
+            if (idempotency) await this.idempotency.insert(idempotency, idempotency.response(recorded), session);
+            return recorded;
           });
         } catch (e) {
           if (duplicateKeyOn(e) === PAIR_INDEX && round < PAIR_RACE_ROUNDS) continue;

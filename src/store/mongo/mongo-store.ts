@@ -13,6 +13,7 @@ import { MongoMessageRepo } from './mongo-messages.js';
 import { MongoSessionRepo } from './mongo-sessions.js';
 import { MongoUserRepo } from './mongo-users.js';
 import { MongoLockRepo } from './mongo-locks.js';
+import { MongoIdempotencyRepo } from './mongo-idempotency.js';
 
 export interface MongoStoreOptions {
   /** A replica set (transactions need one), e.g. mongodb://db1,db2,db3/switchboard?replicaSet=rs0. */
@@ -61,6 +62,7 @@ class MongoStore implements Store {
   readonly conversations: MongoConversationRepo;
   readonly messages: MongoMessageRepo;
   readonly locks: MongoLockRepo;
+  readonly idempotency: MongoIdempotencyRepo;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | null = null;
 
@@ -76,7 +78,8 @@ class MongoStore implements Store {
     this.accounts = new MongoAccountRepo(ctx);
     this.contacts = new MongoContactRepo(ctx);
     this.conversations = new MongoConversationRepo(ctx);
-    this.messages = new MongoMessageRepo(ctx);
+    this.idempotency = new MongoIdempotencyRepo(ctx);
+    this.messages = new MongoMessageRepo(ctx, this.idempotency);
     this.locks = new MongoLockRepo(ctx);
   }
 

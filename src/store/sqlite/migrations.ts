@@ -205,6 +205,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX conversation_locks_active ON conversation_locks (account_id, conversation_id) WHERE state <> 'idle';
     `,
   },
+  {
+    version: 3,
+    name: 'idempotency keys',
+    sql: `
+      -- A rowid table: a compose's stored answer can be large, which WITHOUT ROWID handles badly.
+      CREATE TABLE idempotency_records (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+      ) STRICT;
+      -- Pruning walks the expired records only.
+      CREATE INDEX idempotency_records_by_expiry ON idempotency_records (expires_at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Conversation, Message, MessageStatus, MessageStatusEvent } from '../../domain/types.js';
-import type { Fence, MessageRepo, NewInbound, NewOutbound } from '../store.js';
+import type { Fence, MessageRepo, NewIdempotencyRecord, NewInbound, NewOutbound } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
 import {
   conversationAfterInbound,
@@ -10,6 +10,7 @@ import {
   staleLockToken,
 } from '../adapter-rules.js';
 import type { ConversationTable } from './conversation-table.js';
+import type { SqliteIdempotencyRepo } from './sqlite-idempotency.js';
 import { boundedLimit, type SqliteContext } from './sqlite-context.js';
 import { rethrowUnique } from './sqlite-errors.js';
 
@@ -41,6 +42,7 @@ export class SqliteMessageRepo implements MessageRepo {
   constructor(
     private readonly ctx: SqliteContext,
     private readonly conversations: ConversationTable,
+    private readonly idempotency: SqliteIdempotencyRepo,
   ) {
     const { db } = ctx;
     this.insertRow = db.prepare(
@@ -107,7 +109,11 @@ export class SqliteMessageRepo implements MessageRepo {
     });
   }
 
-  enqueueOutbound(items: NewOutbound[], fence?: Fence): Promise<Array<{ message: Message; conversation: Conversation }>> {
+  enqueueOutbound(
+    items: NewOutbound[],
+    fence?: Fence,
+    idempotency?: NewIdempotencyRecord,
+  ): Promise<Array<{ message: Message; conversation: Conversation }>> {
     return this.ctx.write(() => {
       if (fence) {
         const fenced = this.conversations.get(fence.conversationId);
@@ -115,7 +121,8 @@ export class SqliteMessageRepo implements MessageRepo {
         // Checked and written in one op: no lock change can slip in between.
         if (fenced.lockToken !== fence.lockToken) throw staleLockToken();
       }
-      return items.map((item) => {
+      if (idempotency) this.idempotency.claim(idempotency);
+      const recorded = items.map((item) => {
         const existing = this.conversations.getByPair(item.message.accountId, item.message.contactId);
         const base = existing ?? newConversationFor(item.conversation, item.message);
         const message = messageAsRecorded(item.message, base.id, 'queued');
@@ -124,6 +131,9 @@ export class SqliteMessageRepo implements MessageRepo {
         this.insertMessage(message);
         return { message, conversation };
       });
+      // The same op: the record and the messages commit together or not at all.
+      if (idempotency) this.idempotency.insert(idempotency, idempotency.response(recorded));
+      return recorded;
     });
   }
 

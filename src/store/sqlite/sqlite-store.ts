@@ -13,6 +13,7 @@ import { SqliteMessageRepo } from './sqlite-messages.js';
 import { SqliteSessionRepo } from './sqlite-sessions.js';
 import { SqliteUserRepo } from './sqlite-users.js';
 import { SqliteLockRepo } from './sqlite-locks.js';
+import { SqliteIdempotencyRepo } from './sqlite-idempotency.js';
 import { WriteBatcher } from './write-batcher.js';
 import { preparePrivateDatabaseFile, type PermissionWarning } from './private-file.js';
 
@@ -60,6 +61,7 @@ class SqliteStore implements Store {
   readonly conversations: SqliteConversationRepo;
   readonly messages: SqliteMessageRepo;
   readonly locks: SqliteLockRepo;
+  readonly idempotency: SqliteIdempotencyRepo;
   private readonly batcher: WriteBatcher;
   private readonly nothingStored: Database.Statement<[], number>;
 
@@ -91,7 +93,8 @@ class SqliteStore implements Store {
     this.accounts = new SqliteAccountRepo(ctx);
     this.contacts = new SqliteContactRepo(ctx);
     this.conversations = new SqliteConversationRepo(ctx, conversationTable);
-    this.messages = new SqliteMessageRepo(ctx, conversationTable);
+    this.idempotency = new SqliteIdempotencyRepo(ctx);
+    this.messages = new SqliteMessageRepo(ctx, conversationTable, this.idempotency);
     this.locks = new SqliteLockRepo(ctx);
     this.nothingStored = db
       .prepare<[], number>(
