@@ -7,11 +7,11 @@ import type { Logger } from '../../src/logger.js';
 import type { Principal } from '../../src/auth/principal.js';
 import type { User } from '../../src/domain/types.js';
 import { AppError, isAppError } from '../../src/errors.js';
-import { ClientFrame, PROTOCOL_VERSION } from '../../src/schemas/ws.js';
+import { ClientFrame, PROTOCOL_VERSION, RequestId, type AckBody, type ServerFrame } from '../../src/schemas/ws.js';
 import { resolveAccountRef } from '../../src/services/account-access.js';
 import { requireDepartmentAdmin } from '../../src/services/auth-service.js';
 import { issuesOf } from '../rest/parse.js';
-import { messageView } from '../rest/views.js';
+import { lockView, messageView } from '../rest/views.js';
 import { statusLine } from '../http/status-line.js';
 import { CloseCode } from './close-codes.js';
 import { takeToken, type Connection, type RateLimit } from './connection.js';
@@ -66,7 +66,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   let seq = 0;
   const clock = core.context.clock;
 
-  const send = (ws: Ws, frame: Record<string, unknown>): void => {
+  const send = (ws: Ws, frame: ServerFrame): void => {
     const conn = ws.getUserData();
     if (conn.closed) return;
     ws.cork(() => {
@@ -74,7 +74,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       if (ws.send(JSON.stringify(frame)) === 2) ws.end(CloseCode.tooSlow, 'too slow');
     });
   };
-  const sendTo = (connIds: Iterable<string>, frame: Record<string, unknown>): void => {
+  const sendTo = (connIds: Iterable<string>, frame: ServerFrame): void => {
     for (const id of connIds) {
       const ws = sockets.get(id);
       if (ws) send(ws, frame);
@@ -167,8 +167,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       }
       const parsed = ClientFrame.safeParse(raw);
       if (!parsed.success) {
-        const id = (raw as { id?: unknown } | null)?.id;
-        const re = typeof id === 'string' && id.length <= 64 ? { re: id } : {};
+        // The answer names the request only by a valid id: one that is not is not echoed.
+        const id = RequestId.safeParse((raw as { id?: unknown } | null)?.id);
+        const re = id.success ? { re: id.data } : {};
         send(ws, { type: 'error', ...re, code: 'validation_failed', message: issuesOf(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ') });
         return;
       }
@@ -213,7 +214,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     }
   }
 
-  async function command(ws: Ws, conn: Connection, frame: ClientFrame): Promise<Record<string, unknown>> {
+  async function command(ws: Ws, conn: Connection, frame: ClientFrame): Promise<AckBody> {
     const p = principalOf(conn);
     switch (frame.type) {
       case 'ping':
@@ -223,7 +224,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         if (conn.closed) return {};
         ws.subscribe(accountTopic(account.id));
         (conn.accounts ??= new Set()).add(account.id);
-        return { account: { id: account.id, apiCode: account.apiCode, name: account.name } };
+        // Read after subscribing, so no lock change falls between the picture and the events.
+        const locks = await core.locks.heldIn(account);
+        return { account: { id: account.id, apiCode: account.apiCode, name: account.name }, locks: locks.map(lockView) };
       }
       case 'unsubscribe': {
         const account = await resolveAccountRef(core.context, p, frame.account);
@@ -236,7 +239,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         if (conn.closed) return {};
         ws.subscribe(boardTopic(frame.departmentId));
         (conn.boards ??= new Set()).add(frame.departmentId);
-        return { locks };
+        return { locks: locks.map(lockView) };
       }
       case 'unwatchLocks':
         if (conn.boards?.delete(frame.departmentId)) ws.unsubscribe(boardTopic(frame.departmentId));
@@ -270,7 +273,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
 
   // Frames are built only when some socket on this node listens: most events (a campaign's
   // delivery reports) have no watcher, and serialising them for nobody would cost the senders.
-  const publish = (topic: string, frame: () => Record<string, unknown>): void => {
+  const publish = (topic: string, frame: () => ServerFrame): void => {
     if (app.numSubscribers(topic) > 0) app.publish(topic, JSON.stringify(frame()));
   };
 
@@ -285,7 +288,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         return;
       }
       case 'lock': {
-        const frame = { type: 'lock', ...e.view };
+        const frame = { type: 'lock' as const, ...e.view };
         publish(accountTopic(e.view.accountId), () => frame);
         if (e.departmentId) publish(boardTopic(e.departmentId), () => frame);
         if (e.lockToken !== null) sendTo(e.holderConnIds, { ...frame, lockToken: e.lockToken });

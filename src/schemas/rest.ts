@@ -58,6 +58,8 @@ export const ContactCreate = z
   })
   .meta({ id: 'ContactCreate' });
 
+export const UserListQuery = z.object({ departmentId: Id.optional().meta({ description: 'Only the people of this department' }) });
+
 export const ContactQuery = z.object({
   search: z.string().max(100).optional(),
   staffId: Id.optional(),
@@ -140,6 +142,12 @@ export const Reply = z
     lockToken: z.number().int().min(1).optional().meta({ description: 'Required for group accounts (the lock grant)' }),
   })
   .meta({ id: 'Reply' });
+
+export const Measure = z.strictObject({ text: z.string().max(1600) }).meta({ id: 'Measure' });
+
+export const ContactImportJson = z
+  .strictObject({ csv: z.string().min(1).meta({ description: 'The CSV file as text' }) })
+  .meta({ id: 'ContactImportJson' });
 
 export const ApiKeyCreate = z.strictObject({ name: Name }).meta({ id: 'ApiKeyCreate' });
 
