@@ -75,8 +75,8 @@ export const EmptyAck = ack('EmptyAck', 'unsubscribe, unwatchLocks: done', {});
 export const WatchLocksAck = ack('WatchLocksAck', "watchLocks: every held lock of the department now; `lock` events follow", { locks: z.array(LockView) });
 export const OpenAck = z
   .union([
-    ack('Granted', 'The lock is yours: reply with lockToken', { granted: z.literal(true), lock: LockView, lockToken: LockToken }),
-    ack('NotGranted', 'Someone else holds it: lock.holder and lock.since say who, since when', { granted: z.literal(false), lock: LockView }),
+    ack('OpenGranted', 'The lock is yours: reply with lockToken', { granted: z.literal(true), lock: LockView, lockToken: LockToken }),
+    ack('OpenNotGranted', 'Someone else holds it: lock.holder and lock.since say who, since when', { granted: z.literal(false), lock: LockView }),
   ])
   .meta({ id: 'OpenAck', description: 'open: the lock granted (with its token), or who holds it' });
 export const LockAck = ack('LockAck', 'activity, stillWorking, leave: the lock as it is now', { lock: LockView });
