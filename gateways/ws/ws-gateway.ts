@@ -60,6 +60,8 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     return known;
   };
   const chains = new Map<string, Promise<void>>();
+  /** Topics whose first picture is being read (see firstPicture), with the events sent meanwhile. */
+  const pictures = new Map<string, { events: number; readers: number }>();
   // Connection ids must never repeat, also across restarts (a restored lock remembers its holder's
   // connections): node id, a random boot id, a counter.
   const boot = randomBytes(4).toString('hex');
@@ -224,8 +226,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         if (conn.closed) return {};
         ws.subscribe(accountTopic(account.id));
         (conn.accounts ??= new Set()).add(account.id);
-        // Read after subscribing, so no lock change falls between the picture and the events.
-        const locks = await core.locks.heldIn(account);
+        const locks = await firstPicture(accountTopic(account.id), () => core.locks.heldIn(account));
         return { account: { id: account.id, apiCode: account.apiCode, name: account.name }, locks: locks.map(lockView) };
       }
       case 'unsubscribe': {
@@ -235,10 +236,10 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       }
       case 'watchLocks': {
         await requireDepartmentAdmin(core.context, conn.user, frame.departmentId);
-        const locks = await core.locks.board(p, frame.departmentId);
         if (conn.closed) return {};
         ws.subscribe(boardTopic(frame.departmentId));
         (conn.boards ??= new Set()).add(frame.departmentId);
+        const locks = await firstPicture(boardTopic(frame.departmentId), () => core.locks.board(p, frame.departmentId));
         return { locks: locks.map(lockView) };
       }
       case 'unwatchLocks':
@@ -274,8 +275,32 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   // Frames are built only when some socket on this node listens: most events (a campaign's
   // delivery reports) have no watcher, and serialising them for nobody would cost the senders.
   const publish = (topic: string, frame: () => ServerFrame): void => {
+    const picture = pictures.get(topic);
+    if (picture) picture.events += 1;
     if (app.numSubscribers(topic) > 0) app.publish(topic, JSON.stringify(frame()));
   };
+
+  /**
+   * The first picture a subscription's ack carries (held locks), read after the socket subscribed
+   * to the topic, and read again when an event of the topic went out during the read: such an
+   * event reaches the socket before the ack, and the ack must not show an older state after it.
+   */
+  async function firstPicture<T>(topic: string, read: () => Promise<T>): Promise<T> {
+    let picture = pictures.get(topic);
+    if (!picture) pictures.set(topic, (picture = { events: 0, readers: 0 }));
+    picture.readers += 1;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const before = picture.events;
+        const value = await read();
+        // Under a storm of changes the fifth read is answered as it is rather than never answering.
+        if (picture.events === before || attempt === 5) return value;
+      }
+    } finally {
+      picture.readers -= 1;
+      if (picture.readers === 0) pictures.delete(topic);
+    }
+  }
 
   core.events.on((e: CoreEvent) => {
     switch (e.type) {

@@ -208,6 +208,37 @@ describe('the conversation lock over WebSockets', () => {
     expect((await dana.request({ type: 'subscribe', account: 'personal' })).locks).toEqual([]);
   });
 
+  for (const [command, frame] of [
+    ['subscribe', () => ({ type: 'subscribe', account: org.account.apiCode })],
+    ['watchLocks', () => ({ type: 'watchLocks', departmentId: org.departmentId })],
+  ] as const) {
+    it(`never answers ${command} with a picture older than a lock event sent before the answer`, async () => {
+      const conversationId = await newConversation();
+      const dana = await connect(org.member.token);
+      expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+      const dean = await connect(org.deptAdmin.token);
+      // The picture is read from the store; Dana leaves right after that read, before the answer.
+      const locks = t.sb.store.locks;
+      const read = locks.listActive.bind(locks);
+      let reads = 0;
+      locks.listActive = async (accountIds) => {
+        const picture = await read(accountIds);
+        if (++reads === 1) await dana.request({ type: 'leave', conversationId });
+        return picture;
+      };
+      try {
+        const answer = await dean.request(frame());
+        const idle = dean.frames.findIndex((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle');
+        expect(idle).toBeGreaterThanOrEqual(0);
+        expect(idle).toBeLessThan(dean.frames.indexOf(answer));
+        // The answer comes last, so it must not show the lock still held.
+        expect(answer.locks.filter((l: { conversationId: string }) => l.conversationId === conversationId)).toEqual([]);
+      } finally {
+        locks.listActive = read;
+      }
+    });
+  }
+
   it('replies in a personal-account conversation without a lock token: it has no lock', async () => {
     const composed = await t.http.post('/api/v1/messages', { to: [org.students[1]!.id], text: 'Personal hello' }, org.member.token);
     const conversationId = composed.body.messages[0].conversationId;
