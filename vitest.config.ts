@@ -2,12 +2,26 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts', 'test/integration/**/*.test.ts'],
     environment: 'node',
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // Integration tests start real servers; isolate them in forks so native addons (uWS,
     // better-sqlite3) are loaded once per worker and never shared across threads.
     pool: 'forks',
+    globalSetup: ['test/helpers/conformance-global.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts'] } },
+      {
+        extends: true,
+        // Every HTTP answer and WebSocket frame these tests receive is checked against the API
+        // descriptions (test/helpers/conformance.ts), and what they met is recorded.
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], setupFiles: ['test/helpers/conformance-setup.ts'] },
+      },
+      {
+        extends: true,
+        // After everything else (groupOrder): did the suite meet every operation and frame?
+        test: { name: 'conformance', include: ['test/conformance/**/*.test.ts'], sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

@@ -146,6 +146,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   internal: 'A fault on our side; it is logged.',
 };
 
+/** Every code, in the order of the table above (docs, the error schema's enum). */
+export const ERROR_CODES = Object.keys(STATUS) as [ErrorCode, ...ErrorCode[]];
+
 export function errorStatus(code: ErrorCode): number {
   return STATUS[code];
 }

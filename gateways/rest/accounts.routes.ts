@@ -3,21 +3,20 @@ import type { Router } from '../http/router.js';
 import { json, noContent } from '../http/types.js';
 import { authed } from './authed.js';
 import { jsonBody, queryOf } from './parse.js';
-import { accountView, conversationView, messageView } from './views.js';
+import { accountView, conversationView, lockView, messageView, respond } from './views.js';
+import * as V from '../../src/schemas/views.js';
 import {
   Compose,
   ConversationListQuery,
   GroupAccountCreate,
   GroupAccountPatch,
   LocksQuery,
+  Measure,
   MembersPut,
   MessageListQuery,
   Reply,
 } from '../../src/schemas/rest.js';
-import { z } from 'zod';
 import { IDEMPOTENCY_HEADER } from '../../src/services/idempotency.js';
-
-const Measure = z.strictObject({ text: z.string().max(1600) });
 
 // Group accounts, folders, histories, compose and reply.
 export function accountRoutes(r: Router, core: Core, base: string): void {
@@ -102,9 +101,9 @@ export function accountRoutes(r: Router, core: Core, base: string): void {
 
   r.get(
     `${base}/locks`,
-    authed(core, async (req, p) => json(200, { items: await core.locks.board(p, queryOf(req, LocksQuery).departmentId) })),
+    authed(core, async (req, p) => json(200, { items: (await core.locks.board(p, queryOf(req, LocksQuery).departmentId)).map(lockView) })),
   );
 
-  r.post(`${base}/messages`, authed(core, async (req, p) => json(202, await core.messaging.compose(p, jsonBody(req, Compose), req.headers[IDEMPOTENCY_HEADER]))));
-  r.post(`${base}/messages/measure`, authed(core, async (req) => json(200, core.messaging.measure(jsonBody(req, Measure).text))));
+  r.post(`${base}/messages`, authed(core, async (req, p) => respond(202, V.ComposeResult, await core.messaging.compose(p, jsonBody(req, Compose), req.headers[IDEMPOTENCY_HEADER]))));
+  r.post(`${base}/messages/measure`, authed(core, async (req) => respond(200, V.Measurement, core.messaging.measure(jsonBody(req, Measure).text))));
 }

@@ -3,12 +3,10 @@ import type { Router } from '../http/router.js';
 import { json } from '../http/types.js';
 import { authed } from './authed.js';
 import { jsonBody, queryOf } from './parse.js';
-import { contactView } from './views.js';
-import { ContactCreate, ContactQuery, NumberSearchQuery } from '../../src/schemas/rest.js';
+import { contactView, respond } from './views.js';
+import { ContactCreate, ContactImportJson, ContactQuery, NumberSearchQuery } from '../../src/schemas/rest.js';
+import * as V from '../../src/schemas/views.js';
 import { AppError } from '../../src/errors.js';
-import { z } from 'zod';
-
-const CsvJson = z.strictObject({ csv: z.string().min(1) });
 
 // Students (contacts), their CSV import, and the number search used to build pools.
 export function contactRoutes(r: Router, core: Core, base: string): void {
@@ -31,19 +29,19 @@ export function contactRoutes(r: Router, core: Core, base: string): void {
       if (/^text\/(csv|plain)\b/i.test(type)) {
         csv = req.body.toString('utf8');
       } else if (/^application\/json\b/i.test(type)) {
-        csv = jsonBody(req, CsvJson).csv;
+        csv = jsonBody(req, ContactImportJson).csv;
       } else {
         throw new AppError('unsupported_media_type', 'Send the file with Content-Type: text/csv, or JSON {"csv": "..."}');
       }
       if (csv.includes('\u0000')) throw new AppError('validation_failed', 'The file is not text');
-      return json(200, await core.directory.importContacts(p, csv));
+      return respond(200, V.ContactImportResult, await core.directory.importContacts(p, csv));
     }),
   );
 
   r.get(
     `${base}/numbers/available`,
     authed(core, async (req, p) => {
-      return json(200, { items: await core.numbers.searchAvailable(p, queryOf(req, NumberSearchQuery)) });
+      return respond(200, V.AvailableNumberList, { items: await core.numbers.searchAvailable(p, queryOf(req, NumberSearchQuery)) });
     }),
   );
 }

@@ -2,9 +2,9 @@ import type { Core } from '../../src/core.js';
 import type { Router } from '../http/router.js';
 import { json, noContent } from '../http/types.js';
 import { authed } from './authed.js';
-import { jsonBody } from './parse.js';
+import { jsonBody, queryOf } from './parse.js';
 import { accountView, apiKeyView, departmentView, userView } from './views.js';
-import { ApiKeyCreate, DepartmentCreate, SessionCreate, UserCreate, UserPatch } from '../../src/schemas/rest.js';
+import { ApiKeyCreate, DepartmentCreate, SessionCreate, UserCreate, UserListQuery, UserPatch } from '../../src/schemas/rest.js';
 import { forbidden } from '../../src/errors.js';
 
 // Sessions, the caller's own view, departments, people and API keys.
@@ -68,8 +68,7 @@ export function identityRoutes(r: Router, core: Core, base: string): void {
   r.get(
     `${base}/users`,
     authed(core, async (req, p) => {
-      const departmentId = req.query.get('departmentId') ?? undefined;
-      return json(200, { items: (await core.directory.listUsers(p, { departmentId })).map(userView) });
+      return json(200, { items: (await core.directory.listUsers(p, queryOf(req, UserListQuery))).map(userView) });
     }),
   );
   r.post(

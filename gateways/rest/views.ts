@@ -1,10 +1,15 @@
 import type { Account, ApiKey, Contact, Department, Message, User } from '../../src/domain/types.js';
-import type { ConversationView } from '../../src/services/conversation-service.js';
+import type { ConversationView as ConversationRecord } from '../../src/services/conversation-service.js';
+import type { LockView as LockRecordView } from '../../src/locks/lock-view.js';
+import type * as V from '../../src/schemas/views.js';
+import type { z } from 'zod';
+import { json, type HttpResult } from '../http/types.js';
 
-// What clients see of each record. Secrets (password hashes, key hashes) never leave the core;
-// fencing tokens leave only through the lock protocol.
+// What clients see of each record, typed by the response schemas in src/schemas/views.ts (which the
+// OpenAPI and AsyncAPI documents are generated from). Secrets (password hashes, key hashes) never
+// leave the core; fencing tokens leave only through the lock protocol.
 
-export const userView = (u: User) => ({
+export const userView = (u: User): V.UserView => ({
   id: u.id,
   email: u.email,
   name: u.name,
@@ -14,9 +19,9 @@ export const userView = (u: User) => ({
   createdAt: u.createdAt,
 });
 
-export const departmentView = (d: Department) => ({ id: d.id, name: d.name, code: d.code, timeZone: d.timeZone, createdAt: d.createdAt });
+export const departmentView = (d: Department): V.DepartmentView => ({ id: d.id, name: d.name, code: d.code, timeZone: d.timeZone, createdAt: d.createdAt });
 
-export const accountView = (a: Account, memberIds?: string[]) => ({
+export const accountView = (a: Account, memberIds?: string[]): V.AccountView => ({
   id: a.id,
   kind: a.kind,
   name: a.name,
@@ -30,7 +35,7 @@ export const accountView = (a: Account, memberIds?: string[]) => ({
   updatedAt: a.updatedAt,
 });
 
-export const contactView = (c: Contact) => ({
+export const contactView = (c: Contact): V.ContactView => ({
   id: c.id,
   firstName: c.firstName,
   lastName: c.lastName,
@@ -41,7 +46,7 @@ export const contactView = (c: Contact) => ({
   updatedAt: c.updatedAt,
 });
 
-export const conversationView = ({ conversation: c, contact }: ConversationView) => ({
+export const conversationView = ({ conversation: c, contact }: ConversationRecord): V.ConversationView => ({
   id: c.id,
   accountId: c.accountId,
   contact,
@@ -54,7 +59,7 @@ export const conversationView = ({ conversation: c, contact }: ConversationView)
   createdAt: c.createdAt,
 });
 
-export const messageView = (m: Message) => ({
+export const messageView = (m: Message): V.MessageView => ({
   id: m.id,
   conversationId: m.conversationId,
   direction: m.direction,
@@ -70,7 +75,7 @@ export const messageView = (m: Message) => ({
   updatedAt: m.updatedAt,
 });
 
-export const apiKeyView = (k: ApiKey) => ({
+export const apiKeyView = (k: ApiKey): V.ApiKeyView => ({
   id: k.id,
   departmentId: k.departmentId,
   name: k.name,
@@ -78,3 +83,14 @@ export const apiKeyView = (k: ApiKey) => ({
   createdAt: k.createdAt,
   revokedAt: k.revokedAt,
 });
+
+/** The lock board and lock answers: the core's view is already what clients see. */
+export const lockView = (l: LockRecordView): z.infer<typeof V.LockView> => l;
+
+/**
+ * A JSON answer whose body the compiler checks against its documented schema (the schema is passed
+ * for its type: the body is what the OpenAPI document says the route answers).
+ */
+export function respond<S extends z.ZodType>(status: number, _documented: S, body: z.output<S>): HttpResult {
+  return json(status, body);
+}

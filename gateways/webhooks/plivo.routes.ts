@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { Core } from '../../src/core.js';
 import type { Logger } from '../../src/logger.js';
 import type { Router } from '../http/router.js';
@@ -8,6 +7,7 @@ import { validate } from '../rest/parse.js';
 import { AppError } from '../../src/errors.js';
 import { WEBHOOK_PATHS } from '../../src/core.js';
 import { fromPlivoDigits } from '../../src/domain/phone.js';
+import { DeliveryReportForm, InboundMessageForm, VoiceCallForm } from '../../src/schemas/webhooks.js';
 import { verifyPlivoSignature } from '../../src/sms/plivo-signature.js';
 
 // Plivo's webhooks: no bearer token, a Plivo signature instead, checked against the URL as
@@ -20,36 +20,6 @@ export interface WebhookOptions {
   authToken: () => string;
   log: Logger;
 }
-
-const PlivoNumber = z.string().transform((v, ctx) => {
-  const e164 = fromPlivoDigits(v.trim());
-  if (!e164) {
-    ctx.addIssue({ code: 'custom', message: 'must be a phone number' });
-    return z.NEVER;
-  }
-  return e164;
-});
-
-const InboundForm = z.object({
-  From: PlivoNumber,
-  To: PlivoNumber,
-  Text: z.string().max(5000).default(''),
-  Body: z.string().max(5000).optional(),
-  MessageUUID: z.string().min(1).max(64),
-});
-
-const StatusForm = z.object({
-  MessageUUID: z.string().min(1).max(64),
-  Status: z.string().min(1).max(32),
-  Sequence: z.coerce.number().int().min(0).default(0),
-  ErrorCode: z.string().max(16).optional(),
-});
-
-const VoiceForm = z.object({
-  From: z.string().max(64).default(''),
-  To: PlivoNumber,
-  CallUUID: z.string().max(64).optional(),
-});
 
 export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): void {
   const verified = (req: HttpRequest, kind: string, allowV2: boolean): Record<string, string> => {
@@ -65,7 +35,7 @@ export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): vo
   };
 
   r.post(WEBHOOK_PATHS.message, async (req) => {
-    const form = validate(InboundForm, verified(req, 'message', true), 'webhook');
+    const form = validate(InboundMessageForm, verified(req, 'message', true), 'webhook');
     const outcome = await core.inbound.receiveSms({
       from: form.From,
       to: form.To,
@@ -78,7 +48,7 @@ export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): vo
   });
 
   r.post(WEBHOOK_PATHS.status, async (req) => {
-    const form = validate(StatusForm, verified(req, 'status', true), 'webhook');
+    const form = validate(DeliveryReportForm, verified(req, 'status', true), 'webhook');
     const updated = await core.inbound.deliveryReport({
       providerId: form.MessageUUID,
       status: form.Status,
@@ -90,7 +60,7 @@ export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): vo
   });
 
   r.post(WEBHOOK_PATHS.voice, async (req) => {
-    const form = validate(VoiceForm, verified(req, 'voice', false), 'webhook');
+    const form = validate(VoiceCallForm, verified(req, 'voice', false), 'webhook');
     const from = fromPlivoDigits(form.From) ?? form.From;
     core.metrics.webhooks.inc({ kind: 'voice', outcome: 'answered' });
     return text(200, await core.inbound.answerCall({ from, to: form.To }), 'application/xml');

@@ -7,12 +7,12 @@ import type { Logger } from '../../src/logger.js';
 import type { Principal } from '../../src/auth/principal.js';
 import type { User } from '../../src/domain/types.js';
 import { AppError, isAppError } from '../../src/errors.js';
-import { ClientFrame, PROTOCOL_VERSION } from '../../src/schemas/ws.js';
+import { ClientFrame, PROTOCOL_VERSION, RequestId, type AckBody, type ServerFrame } from '../../src/schemas/ws.js';
 import { lostAccounts, resolveAccountRef } from '../../src/services/account-access.js';
 import { canManageDepartment } from '../../src/auth/access.js';
 import { requireDepartmentAdmin } from '../../src/services/auth-service.js';
 import { issuesOf } from '../rest/parse.js';
-import { messageView } from '../rest/views.js';
+import { lockView, messageView } from '../rest/views.js';
 import { text } from '../http/types.js';
 import { writeResult } from '../http/uws-adapter.js';
 import { errorResult } from '../http/router.js';
@@ -74,6 +74,8 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     return known;
   };
   const chains = new Map<string, Promise<void>>();
+  /** Topics whose first picture is being read (see firstPicture), with the events sent meanwhile. */
+  const pictures = new Map<string, { events: number; readers: number }>();
   // Connection ids must never repeat, also across restarts (a restored lock remembers its holder's
   // connections): node id, a random boot id, a counter.
   const boot = randomBytes(4).toString('hex');
@@ -81,7 +83,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   const clock = core.context.clock;
   const sessionTimers = new SessionTimers(clock, (tokenHash, userId) => expireSession(userId, tokenHash));
 
-  const send = (ws: Ws, frame: Record<string, unknown>): void => {
+  const send = (ws: Ws, frame: ServerFrame): void => {
     const conn = ws.getUserData();
     if (conn.closed) return;
     ws.cork(() => {
@@ -89,7 +91,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       if (ws.send(JSON.stringify(frame)) === 2) ws.end(CloseCode.tooSlow, 'too slow');
     });
   };
-  const sendTo = (connIds: Iterable<string>, frame: Record<string, unknown>): void => {
+  const sendTo = (connIds: Iterable<string>, frame: ServerFrame): void => {
     for (const id of connIds) {
       const ws = sockets.get(id);
       if (ws) send(ws, frame);
@@ -197,8 +199,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       }
       const parsed = ClientFrame.safeParse(raw);
       if (!parsed.success) {
-        const id = (raw as { id?: unknown } | null)?.id;
-        const re = typeof id === 'string' && id.length <= 64 ? { re: id } : {};
+        // The answer names the request only by a valid id: one that is not is not echoed.
+        const id = RequestId.safeParse((raw as { id?: unknown } | null)?.id);
+        const re = id.success ? { re: id.data } : {};
         send(ws, { type: 'error', ...re, code: 'validation_failed', message: issuesOf(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ') });
         return;
       }
@@ -247,7 +250,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     }
   }
 
-  async function command(ws: Ws, conn: Connection, frame: ClientFrame): Promise<Record<string, unknown>> {
+  async function command(ws: Ws, conn: Connection, frame: ClientFrame): Promise<AckBody> {
     const p = principalOf(conn);
     switch (frame.type) {
       case 'ping':
@@ -257,7 +260,8 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         if (conn.closed) return {};
         ws.subscribe(accountTopic(account.id));
         (conn.accounts ??= new Set()).add(account.id);
-        return { account: { id: account.id, apiCode: account.apiCode, name: account.name } };
+        const locks = await firstPicture(accountTopic(account.id), () => core.locks.heldIn(account));
+        return { account: { id: account.id, apiCode: account.apiCode, name: account.name }, locks: locks.map(lockView) };
       }
       case 'unsubscribe': {
         const account = await resolveAccountRef(core.context, p, frame.account);
@@ -266,11 +270,11 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       }
       case 'watchLocks': {
         await requireDepartmentAdmin(core.context, conn.user, frame.departmentId);
-        const locks = await core.locks.board(p, frame.departmentId);
         if (conn.closed) return {};
         ws.subscribe(boardTopic(frame.departmentId));
         (conn.boards ??= new Set()).add(frame.departmentId);
-        return { locks };
+        const locks = await firstPicture(boardTopic(frame.departmentId), () => core.locks.board(p, frame.departmentId));
+        return { locks: locks.map(lockView) };
       }
       case 'unwatchLocks':
         if (conn.boards?.delete(frame.departmentId)) ws.unsubscribe(boardTopic(frame.departmentId));
@@ -304,9 +308,33 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
 
   // Frames are built only when some socket on this node listens: most events (a campaign's
   // delivery reports) have no watcher, and serialising them for nobody would cost the senders.
-  const publish = (topic: string, frame: () => Record<string, unknown>): void => {
+  const publish = (topic: string, frame: () => ServerFrame): void => {
+    const picture = pictures.get(topic);
+    if (picture) picture.events += 1;
     if (app.numSubscribers(topic) > 0) app.publish(topic, JSON.stringify(frame()));
   };
+
+  /**
+   * The first picture a subscription's ack carries (held locks), read after the socket subscribed
+   * to the topic, and read again when an event of the topic went out during the read: such an
+   * event reaches the socket before the ack, and the ack must not show an older state after it.
+   */
+  async function firstPicture<T>(topic: string, read: () => Promise<T>): Promise<T> {
+    let picture = pictures.get(topic);
+    if (!picture) pictures.set(topic, (picture = { events: 0, readers: 0 }));
+    picture.readers += 1;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const before = picture.events;
+        const value = await read();
+        // Under a storm of changes the fifth read is answered as it is rather than never answering.
+        if (picture.events === before || attempt === 5) return value;
+      }
+    } finally {
+      picture.readers -= 1;
+      if (picture.readers === 0) pictures.delete(topic);
+    }
+  }
 
   core.events.on((e: CoreEvent) => {
     switch (e.type) {
@@ -319,7 +347,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         return;
       }
       case 'lock': {
-        const frame = { type: 'lock', ...e.view };
+        const frame = { type: 'lock' as const, ...e.view };
         publish(accountTopic(e.view.accountId), () => frame);
         if (e.departmentId) publish(boardTopic(e.departmentId), () => frame);
         if (e.lockToken !== null) sendTo(e.holderConnIds, { ...frame, lockToken: e.lockToken });

@@ -239,6 +239,15 @@ export class LockHost {
     });
   }
 
+  /**
+   * The locks held in one account now: what a subscriber sees before its events. The caller has
+   * checked the person's access to the account (resolveAccountRef). Personal accounts have none.
+   */
+  async heldIn(account: Account): Promise<LockView[]> {
+    if (account.kind !== 'group') return [];
+    return (await this.c.store.locks.listActive([account.id])).map(recordView);
+  }
+
   /** The live board's first picture: held locks of the department's group accounts. */
   async board(p: Principal, departmentId: string): Promise<LockView[]> {
     await requireDepartmentAdmin(this.c, requireUser(p), departmentId);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_NAME_LENGTH } from '../domain/contact-fields.js';
 import { toE164 } from '../domain/phone.js';
+import { ERROR_CODES } from '../errors.js';
 
 // Building blocks shared by the REST and webhook schemas. Phone numbers are normalised to E.164
 // during validation, so the core only ever sees canonical numbers.
@@ -18,7 +19,7 @@ export const Phone = z
     }
     return e164;
   })
-  .meta({ description: 'A phone number; stored as E.164 (+16175550123)', example: '+16175550123' });
+  .meta({ description: 'A phone number; stored as E.164 (+16175550123)', examples: ['+16175550123'] });
 
 export const Email = z
   .email()
@@ -49,12 +50,14 @@ export const Name = z.string().trim().min(1).max(MAX_NAME_LENGTH);
 
 export const Password = z.string().min(8, 'must be at least 8 characters').max(200);
 
+export const ErrorCode = z.enum(ERROR_CODES).meta({ id: 'ErrorCode', description: 'Stable error codes: docs/errors.md' });
+
 export const ErrorBody = z
   .object({
     error: z.object({
-      code: z.string(),
-      message: z.string(),
-      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      code: ErrorCode,
+      message: z.string().meta({ description: 'For people; may change' }),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional().meta({ description: 'validation_failed: each field and why' }),
     }),
   })
-  .meta({ id: 'Error' });
+  .meta({ id: 'Error', description: 'Every error answer' });

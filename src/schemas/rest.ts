@@ -65,6 +65,8 @@ export const ContactCreate = z
   })
   .meta({ id: 'ContactCreate' });
 
+export const UserListQuery = z.object({ departmentId: Id.optional().meta({ description: 'Only the people of this department' }) });
+
 export const ContactQuery = z.object({
   search: z.string().max(100).optional(),
   staffId: Id.optional(),
@@ -148,6 +150,28 @@ export const Reply = z
   })
   .meta({ id: 'Reply' });
 
+export const Measure = z.strictObject({ text: z.string().max(1600) }).meta({ id: 'Measure' });
+
+export const ContactImportJson = z
+  .strictObject({ csv: z.string().min(1).meta({ description: 'The CSV file as text' }) })
+  .meta({ id: 'ContactImportJson' });
+
 export const ApiKeyCreate = z.strictObject({ name: Name }).meta({ id: 'ApiKeyCreate' });
 
 export const LocksQuery = z.object({ departmentId: Id });
+
+/** The request headers of the routes that send texts (parsed by src/services/idempotency.ts). */
+export const SendHeaders = z.object({
+  'Idempotency-Key': z
+    .string()
+    .min(1)
+    .max(257)
+    .optional()
+    .meta({
+      description:
+        'Makes the send safe to retry: the same key with the same body answers the first outcome (same status and body) and sends nothing again, also after a restart; ' +
+        'the same key with another body is refused (422 idempotency_key_reused); while the first request is still being processed, 409 idempotency_key_in_flight. ' +
+        'Keys are per caller and kept 24 hours (IDEMPOTENCY_KEY_TTL_MS). 1 to 255 printable ASCII characters, as a quoted string ("…") or bare.',
+      examples: ['"8e03978e-40d5-43e8-bc93-6894a57f9324"'],
+    }),
+});

@@ -1,4 +1,4 @@
-import type { Account, Contact, Conversation, Message, OptOutScope, User } from '../domain/types.js';
+import type { Account, Contact, Conversation, Encoding, Message, OptOutScope, User } from '../domain/types.js';
 import type { NewOutbound } from '../store/store.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from './context.js';
@@ -31,7 +31,7 @@ export interface ComposeResult {
   accountId: string;
   queued: number;
   skipped: { optedOut: number; notYourStudent: number; unassigned: number };
-  messages: Array<{ id: string; conversationId: string; to: string; from: string; segments: number; encoding: string }>;
+  messages: Array<{ id: string; conversationId: string; to: string; from: string; segments: number; encoding: Encoding }>;
 }
 
 export function optOutScope(account: Account): OptOutScope {

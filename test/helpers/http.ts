@@ -1,4 +1,7 @@
-// A tiny JSON client over fetch for integration tests: real HTTP against the real server.
+import { checkHttpAnswer } from './conformance.js';
+
+// A tiny JSON client over fetch for integration tests: real HTTP against the real server. Every
+// answer is checked against docs/openapi.json (status, media type, body) before a test sees it.
 
 // `any` by default: tests assert on JSON bodies structurally and would gain nothing from a cast.
 export interface Reply<T = any> {
@@ -24,6 +27,7 @@ export class Http {
     }
     const res = await fetch(this.baseUrl + path, { method, headers, ...(body !== undefined ? { body } : {}) });
     const text = await res.text();
+    checkHttpAnswer(method, path, res.status, res.headers.get('content-type'), text);
     let parsed: unknown = text;
     if ((res.headers.get('content-type') ?? '').includes('json') && text.length > 0) parsed = JSON.parse(text);
     return { status: res.status, body: parsed as T, headers: res.headers };

@@ -1,8 +1,10 @@
 import WebSocket from 'ws';
+import { checkFrame } from './conformance.js';
 
 // A real WebSocket client (the `ws` package) speaking protocol v1, for integration tests: every
-// frame received is kept, `request` sends a command and resolves with its ack or error, and
-// `next` waits for a matching frame with a deadline.
+// frame received is kept and checked against its message in docs/asyncapi.json (an ack against the
+// ack of the command it answers), `request` sends a command and resolves with its ack or error,
+// and `next` waits for a matching frame with a deadline.
 
 // Frames are asserted structurally by tests; `any` keeps those assertions short.
 export type Frame = Record<string, any>;
@@ -13,10 +15,13 @@ export class WsClient {
   private seq = 0;
   private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   private closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
+  /** The type of each command sent with an id, to check its answer against that command's ack. */
+  private readonly sentTypes = new Map<string, string>();
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as Frame;
+      checkFrame(frame, typeof frame.re === 'string' ? this.sentTypes.get(frame.re) : undefined);
       this.frames.push(frame);
       for (const w of [...this.waiters]) {
         if (w.match(frame)) {
@@ -48,7 +53,16 @@ export class WsClient {
   }
 
   send(frame: Frame | string): void {
-    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+    let sent: unknown;
+    try {
+      sent = JSON.parse(text);
+    } catch {
+      sent = null;
+    }
+    const { id, type } = (sent ?? {}) as { id?: unknown; type?: unknown };
+    if (typeof id === 'string' && typeof type === 'string') this.sentTypes.set(id, type);
+    this.socket.send(text);
   }
 
   /** Sends a command with a fresh id; resolves with the ack or error frame answering it. */

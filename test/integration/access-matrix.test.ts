@@ -123,9 +123,24 @@ describe('the access matrix', () => {
     expect((await t.http.post(`/api/v1/departments/${org.departmentId}/api-keys`, { name: 'x' }, org.member.token)).status).toBe(403);
     expect((await t.http.get(`/api/v1/departments/${org.departmentId}/api-keys`, org.otherAdmin.token)).status).toBe(404);
 
+    // The list shows which keys exist, never the keys themselves.
+    const listed = await t.http.get(`/api/v1/departments/${org.departmentId}/api-keys`, org.deptAdmin.token);
+    expect(listed.body.items).toContainEqual({ ...created.body.apiKey, revokedAt: null });
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+
     const revoked = await t.http.delete(`/api/v1/departments/${org.departmentId}/api-keys/${created.body.apiKey.id}`, org.deptAdmin.token);
     expect(revoked.status).toBe(204);
     expect((await t.http.get(`/api/v1/group-accounts/${org.account.apiCode}`, key)).status).toBe(401);
+  });
+
+  it("lets the department's admin delete a group account: its numbers go back, it is gone", async () => {
+    const numbers = (await t.http.get('/api/v1/numbers/available?areaCode=312&limit=6', org.deptAdmin.token)).body.items.map((n: { number: string }) => n.number);
+    const created = await t.http.post('/api/v1/group-accounts', { name: 'Short Lived', departmentId: org.departmentId, color: '#336699', numbers, memberIds: [] }, org.deptAdmin.token);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect((await t.http.delete(`/api/v1/group-accounts/${created.body.apiCode}`, org.deptAdmin.token)).status).toBe(204);
+    expect((await t.http.get(`/api/v1/group-accounts/${created.body.apiCode}`, org.deptAdmin.token)).status).toBe(404);
+    const again = (await t.http.get('/api/v1/numbers/available?areaCode=312&limit=20', org.deptAdmin.token)).body.items.map((n: { number: string }) => n.number);
+    expect(again).toEqual(expect.arrayContaining(numbers));
   });
 
   it('ends a session on sign-out', async () => {

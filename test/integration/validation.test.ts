@@ -21,6 +21,21 @@ describe('request validation', () => {
     expect([wrongType.status, wrongType.body.error.code]).toEqual([415, 'unsupported_media_type']);
   });
 
+  it('validates the people filter, and filters by department', async () => {
+    const bad = await t.http.get('/api/v1/users?departmentId=admissions', org.owner.token);
+    expect([bad.status, bad.body.error.code, bad.body.error.details[0].path]).toEqual([400, 'validation_failed', 'departmentId']);
+    const other = await t.http.get(`/api/v1/users?departmentId=${org.otherDepartmentId}`, org.owner.token);
+    expect(other.body.items.map((u: { id: string }) => u.id)).toEqual([org.otherAdmin.id]);
+  });
+
+  it('creates a contact with its phone in E.164, and reads it back', async () => {
+    const created = await t.http.post('/api/v1/contacts', { firstName: 'Zoe', phone: '(617) 555-0177', customFields: { Program: 'Music' } }, org.member.token);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ firstName: 'Zoe', lastName: '', phone: '+16175550177', staffId: null, customFields: { Program: 'Music' } });
+    const read = await t.http.get(`/api/v1/contacts/${created.body.id}`, org.member.token);
+    expect(read.body).toEqual(created.body);
+  });
+
   it('refuses unknown fields and names every bad field', async () => {
     const r = await t.http.post('/api/v1/contacts', { firstName: '', phone: 'call me', nickname: 'x' }, org.member.token);
     expect(r.status).toBe(400);

@@ -168,6 +168,69 @@ describe('the conversation lock over WebSockets', () => {
     expect([...sam.frames, ...fran.frames].filter((f) => f.conversationId === conversationId)).toEqual([]);
   });
 
+  it('shows a new subscriber the locks already held in the account; unsubscribing stops its events', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+    const dean = await connect(org.deptAdmin.token);
+    const subscribed = await dean.request({ type: 'subscribe', account: org.account.apiCode });
+    expect(subscribed.account).toEqual({ id: org.account.id, apiCode: org.account.apiCode, name: 'Admissions Outreach' });
+    // "Dana Reyes is responding", before any change: the token stays with its holder.
+    const held = subscribed.locks.find((l: { conversationId: string }) => l.conversationId === conversationId);
+    expect(held).toEqual({ conversationId, accountId: org.account.id, state: 'locked', holder: { userId: org.member.id, name: 'Dana Reyes' }, since: clock.now() });
+
+    const unsubscribed = await dean.request({ type: 'unsubscribe', account: org.account.apiCode });
+    expect(unsubscribed).toEqual({ type: 'ack', re: expect.any(String) });
+    const mark = dean.mark();
+    await dana.request({ type: 'leave', conversationId });
+    // Frames of one socket arrive in order: an event sent before this answer would be here by now.
+    await dean.request({ type: 'ping' });
+    expect(dean.frames.slice(mark).filter((f) => f.type === 'lock')).toEqual([]);
+    // A personal account has no locks.
+    expect((await dana.request({ type: 'subscribe', account: 'personal' })).locks).toEqual([]);
+  });
+
+  for (const [command, frame] of [
+    ['subscribe', () => ({ type: 'subscribe', account: org.account.apiCode })],
+    ['watchLocks', () => ({ type: 'watchLocks', departmentId: org.departmentId })],
+  ] as const) {
+    it(`never answers ${command} with a picture older than a lock event sent before the answer`, async () => {
+      const conversationId = await newConversation();
+      const dana = await connect(org.member.token);
+      expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+      const dean = await connect(org.deptAdmin.token);
+      // The picture is read from the store; Dana leaves right after that read, before the answer.
+      const locks = t.sb.store.locks;
+      const read = locks.listActive.bind(locks);
+      let reads = 0;
+      locks.listActive = async (accountIds) => {
+        const picture = await read(accountIds);
+        if (++reads === 1) await dana.request({ type: 'leave', conversationId });
+        return picture;
+      };
+      try {
+        const answer = await dean.request(frame());
+        const idle = dean.frames.findIndex((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle');
+        expect(idle).toBeGreaterThanOrEqual(0);
+        expect(idle).toBeLessThan(dean.frames.indexOf(answer));
+        // The answer comes last, so it must not show the lock still held.
+        expect(answer.locks.filter((l: { conversationId: string }) => l.conversationId === conversationId)).toEqual([]);
+      } finally {
+        locks.listActive = read;
+      }
+    });
+  }
+
+  it('replies in a personal-account conversation without a lock token: it has no lock', async () => {
+    const composed = await t.http.post('/api/v1/messages', { to: [org.students[1]!.id], text: 'Personal hello' }, org.member.token);
+    const conversationId = composed.body.messages[0].conversationId;
+    const dana = await connect(org.member.token);
+    const ws = await dana.request({ type: 'reply', conversationId, text: 'Following up', clientRef: 'p-1' });
+    expect(ws).toMatchObject({ type: 'ack', clientRef: 'p-1', message: { text: 'Following up', direction: 'outbound', sentBy: { userId: org.member.id, name: 'Dana Reyes' } } });
+    const rest = await t.http.post(`/api/v1/conversations/${conversationId}/messages`, { text: 'And over REST' }, org.member.token);
+    expect([rest.status, rest.body.text]).toEqual([202, 'And over REST']);
+  });
+
   it('refuses lock commands on personal-account conversations', async () => {
     const r = await t.http.post('/api/v1/messages', { to: [org.students[0]!.id], text: 'Personal note' }, org.member.token);
     const dana = await connect(org.member.token);
@@ -248,6 +311,13 @@ describe('the conversation lock over WebSockets', () => {
     await dana.request({ type: 'leave', conversationId });
     const update = await operator.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'the board update');
     expect(update.lockToken).toBeUndefined();
+
+    expect(await operator.request({ type: 'unwatchLocks', departmentId: org.departmentId })).toEqual({ type: 'ack', re: expect.any(String) });
+    const mark = operator.mark();
+    await dana.request({ type: 'open', conversationId });
+    await operator.request({ type: 'ping' });
+    expect(operator.frames.slice(mark).filter((f) => f.type === 'lock')).toEqual([]);
+    await dana.request({ type: 'leave', conversationId });
   });
 });
 
@@ -301,6 +371,13 @@ describe('hostile and broken clients', () => {
       c.send(frame);
       const answer = await c.next((f) => f.type === 'error' || f.type === 'ack', `the answer to ${frame}`, 5_000, mark);
       expect(answer.type === 'ack' ? 'ack' : answer.code, frame).toBe(code);
+    }
+    // An id that is not 1–64 characters is not echoed: the answer names no request.
+    for (const id of ['', 'x'.repeat(65)]) {
+      const mark = c.mark();
+      c.send({ type: 'ping', id });
+      const answer = await c.next((f) => f.type === 'error', `the answer to an id of ${id.length} characters`, 5_000, mark);
+      expect(answer).toEqual({ type: 'error', code: 'validation_failed', message: expect.stringMatching(/^id: /) });
     }
     c.socket.send(Buffer.from([0xff, 0x00, 0x13]));
     await c.next((f) => f.code === 'bad_request', 'binary junk refused', 5_000, c.frames.length - 1);

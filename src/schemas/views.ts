@@ -1,0 +1,203 @@
+import { z } from 'zod';
+import { ApiCode, Id, Role } from './common.js';
+
+// What clients see of each record: the answers of the REST API and the payloads of WebSocket
+// frames. The gateway's view functions are typed by these schemas, and the generated OpenAPI and
+// AsyncAPI documents describe them, so the descriptions cannot drift from what is sent. Objects are
+// closed: a field added to a view but not here fails the type check or the conformance tests.
+
+export const Timestamp = z.number().int().min(0).meta({ description: 'Epoch milliseconds' });
+export const E164 = z
+  .string()
+  .regex(/^\+[1-9]\d{1,14}$/)
+  .meta({ description: 'An E.164 phone number', examples: ['+16175550123'] });
+const Count = z.number().int().min(0);
+
+export const UserView = z
+  .object({
+    id: Id,
+    email: z.email(),
+    name: z.string(),
+    role: Role,
+    departmentIds: z.array(Id),
+    disabled: z.boolean(),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'User' });
+export type UserView = z.infer<typeof UserView>;
+
+export const CreatedUser = UserView.extend({ personalNumber: E164.meta({ description: 'The personal number rented for them' }) }).meta({
+  id: 'CreatedUser',
+});
+export const UserList = z.object({ items: z.array(UserView) }).meta({ id: 'UserList' });
+
+export const SessionView = z.object({ token: z.string().meta({ description: 'The bearer token' }), expiresAt: Timestamp, user: UserView }).meta({ id: 'Session' });
+
+export const DepartmentView = z
+  .object({
+    id: Id,
+    name: z.string(),
+    code: z.string().regex(/^[A-Z0-9]{2,12}$/),
+    timeZone: z.string().meta({ description: 'IANA time zone for quiet hours' }),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'Department' });
+export type DepartmentView = z.infer<typeof DepartmentView>;
+export const DepartmentList = z.object({ items: z.array(DepartmentView) }).meta({ id: 'DepartmentList' });
+
+export const AccountView = z
+  .object({
+    id: Id,
+    kind: z.enum(['personal', 'group']),
+    name: z.string(),
+    apiCode: ApiCode.nullable().meta({ description: 'Group accounts: how the API addresses them; personal: null' }),
+    departmentId: Id.nullable(),
+    color: z
+      .string()
+      .regex(/^#[0-9a-f]{6}$/)
+      .nullable(),
+    numbers: z.array(E164).meta({ description: 'Six for a group account, one for a personal account' }),
+    forwardingNumber: E164.nullable(),
+    memberIds: z.array(Id).optional().meta({ description: 'Group accounts, where the answer says who has access' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'Account' });
+export type AccountView = z.infer<typeof AccountView>;
+export const AccountList = z.object({ items: z.array(AccountView) }).meta({ id: 'AccountList' });
+export const Me = z.object({ user: UserView, accounts: z.array(AccountView).meta({ description: 'Personal first, then the group accounts' }) }).meta({ id: 'Me' });
+export const Members = z.object({ memberIds: z.array(Id) }).meta({ id: 'Members' });
+
+export const ContactView = z
+  .object({
+    id: Id,
+    firstName: z.string(),
+    lastName: z.string(),
+    phone: E164,
+    staffId: Id.nullable(),
+    customFields: z.record(z.string(), z.string()),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'Contact' });
+export type ContactView = z.infer<typeof ContactView>;
+export const ContactList = z.object({ items: z.array(ContactView) }).meta({ id: 'ContactList' });
+export const ContactImportResult = z.object({ created: Count, updated: Count }).meta({ id: 'ContactImportResult' });
+
+export const ConversationView = z
+  .object({
+    id: Id,
+    accountId: Id,
+    contact: z.object({ id: Id, firstName: z.string(), lastName: z.string(), phone: E164 }).nullable(),
+    folder: z.enum(['inbox', 'archived']),
+    unread: Count,
+    senderNumber: E164.nullable().meta({ description: 'The pool number this contact texts with (sticky sender)' }),
+    lastMessageAt: Timestamp.nullable(),
+    lastMessagePreview: z.string().nullable(),
+    lastMessageDirection: z.enum(['inbound', 'outbound']).nullable(),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'Conversation' });
+export type ConversationView = z.infer<typeof ConversationView>;
+export const ConversationPage = z
+  .object({
+    items: z.array(ConversationView),
+    nextBefore: z.string().nullable().meta({ description: 'Pass as `before` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'ConversationPage' });
+
+export const Encoding = z.enum(['GSM-7', 'UCS-2']);
+export const MessageView = z
+  .object({
+    id: Id,
+    conversationId: Id,
+    direction: z.enum(['inbound', 'outbound']),
+    text: z.string(),
+    encoding: Encoding,
+    segments: Count,
+    status: z
+      .enum(['queued', 'sending', 'submitted', 'sent', 'delivered', 'undelivered', 'failed', 'rejected', 'unknown', 'received'])
+      .meta({ description: 'Outbound: queued → sending → submitted → sent → delivered | undelivered | failed (rejected, unknown); inbound: received' }),
+    from: E164,
+    to: E164,
+    sentBy: z
+      .object({ userId: Id.nullable(), name: z.string().nullable() })
+      .nullable()
+      .meta({ description: 'Outbound: who sent it; null for inbound and automatic replies' }),
+    errorCode: z.string().nullable().meta({ description: "Plivo's error code of a failed delivery" }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'Message' });
+export type MessageView = z.infer<typeof MessageView>;
+export const MessageList = z.object({ items: z.array(MessageView) }).meta({ id: 'MessageList' });
+
+export const ComposeResult = z
+  .object({
+    accountId: Id,
+    queued: Count,
+    skipped: z.object({ optedOut: Count, notYourStudent: Count, unassigned: Count }),
+    messages: z.array(z.object({ id: Id, conversationId: Id, to: E164, from: E164, segments: Count, encoding: Encoding })),
+  })
+  .meta({ id: 'ComposeResult' });
+export type ComposeResult = z.infer<typeof ComposeResult>;
+
+export const Measurement = z
+  .object({
+    encoding: Encoding,
+    units: Count.meta({ description: 'Septets (GSM-7) or UTF-16 code units (UCS-2)' }),
+    segments: Count,
+    characters: Count.meta({ description: 'Characters as a person counts them' }),
+    remainingInSegment: Count,
+    maxLength: Count.meta({ description: 'The hard limit in characters (MESSAGE_MAX_LENGTH)' }),
+  })
+  .meta({ id: 'Measurement' });
+
+export const ApiKeyView = z
+  .object({
+    id: Id,
+    departmentId: Id,
+    name: z.string(),
+    prefix: z.string().meta({ description: 'The first characters of the key, to tell keys apart' }),
+    createdAt: Timestamp,
+    revokedAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+export type ApiKeyView = z.infer<typeof ApiKeyView>;
+export const ApiKeyList = z.object({ items: z.array(ApiKeyView) }).meta({ id: 'ApiKeyList' });
+export const CreatedApiKey = z.object({ key: z.string().meta({ description: 'The key itself, shown only this once' }), apiKey: ApiKeyView }).meta({ id: 'CreatedApiKey' });
+
+export const AvailableNumber = z
+  .object({
+    number: E164,
+    city: z.string().nullable(),
+    region: z.string().nullable(),
+    monthlyRentalRate: z.string().nullable(),
+    smsEnabled: z.boolean(),
+    voiceEnabled: z.boolean(),
+  })
+  .meta({ id: 'AvailableNumber' });
+export const AvailableNumberList = z.object({ items: z.array(AvailableNumber) }).meta({ id: 'AvailableNumberList' });
+
+export const LockHolder = z.object({ userId: Id, name: z.string() }).meta({ id: 'LockHolder' });
+export const LockView = z
+  .object({
+    conversationId: Id,
+    accountId: Id,
+    state: z.enum(['idle', 'locked', 'idleWarning']),
+    holder: LockHolder.optional().meta({ description: 'Who is responding (locked, idleWarning)' }),
+    since: Timestamp.optional().meta({ description: 'When the holder got the lock' }),
+    releaseAt: Timestamp.optional().meta({ description: 'idleWarning: when the lock goes unless the holder confirms' }),
+  })
+  .meta({ id: 'Lock' });
+export const LockList = z.object({ items: z.array(LockView) }).meta({ id: 'LockList' });
+
+export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+export const Readiness = z
+  .object({ status: z.enum(['ready', 'starting']).meta({ description: 'ready (200), or starting (503) until start-up is complete' }) })
+  .meta({ id: 'Readiness' });
+
+export const OpenApiDocument = z
+  .object({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }).catchall(z.unknown()), paths: z.record(z.string(), z.unknown()) })
+  .catchall(z.unknown())
+  .meta({ id: 'OpenApiDocument', description: 'An OpenAPI 3.1 document (this one)' });
