@@ -51,6 +51,8 @@ const EnvSchema = z
       .refine((tz) => isTimeZone(tz), 'must be an IANA time zone such as America/New_York')
       .default('America/New_York'),
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+    // Plivo's forms are a few KB: anything near this is not from Plivo, and is refused unread.
+    WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(2 * 1024 * 1024).default(64 * 1024),
     WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(512).max(1024 * 1024).default(16 * 1024),
     WS_MAX_BACKPRESSURE_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     WS_IDLE_TIMEOUT_S: z.coerce.number().int().min(8).max(3600).default(60),
@@ -103,6 +105,7 @@ export interface Config {
   };
   defaultTimeZone: string;
   maxBodyBytes: number;
+  webhooks: { maxBodyBytes: number };
   simulator: { deliveryDelayMs: number; retryScale: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -158,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    webhooks: { maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES },
     simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE },
     logLevel: e.LOG_LEVEL,
   };

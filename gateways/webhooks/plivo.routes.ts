@@ -18,6 +18,8 @@ import { verifyPlivoSignature } from '../../src/sms/plivo-signature.js';
 export interface WebhookOptions {
   publicUrl: () => string;
   authToken: () => string;
+  /** Bodies over this are refused (413) before they are read: Plivo's forms are a few KB. */
+  maxBodyBytes: number;
   log: Logger;
 }
 
@@ -52,6 +54,7 @@ const VoiceForm = z.object({
 });
 
 export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): void {
+  const limits = { maxBodyBytes: o.maxBodyBytes };
   const verified = (req: HttpRequest, kind: string, allowV2: boolean): Record<string, string> => {
     const params = formParams(req);
     const url = o.publicUrl() + req.path + (req.rawQuery ? `?${req.rawQuery}` : '');
@@ -75,7 +78,7 @@ export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): vo
     });
     core.metrics.webhooks.inc({ kind: 'message', outcome: outcome.kind });
     return text(200, '');
-  });
+  }, limits);
 
   r.post(WEBHOOK_PATHS.status, async (req) => {
     const form = validate(StatusForm, verified(req, 'status', true), 'webhook');
@@ -87,14 +90,14 @@ export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): vo
     });
     core.metrics.webhooks.inc({ kind: 'status', outcome: updated ? 'applied' : 'ignored' });
     return text(200, '');
-  });
+  }, limits);
 
   r.post(WEBHOOK_PATHS.voice, async (req) => {
     const form = validate(VoiceForm, verified(req, 'voice', false), 'webhook');
     const from = fromPlivoDigits(form.From) ?? form.From;
     core.metrics.webhooks.inc({ kind: 'voice', outcome: 'answered' });
     return text(200, await core.inbound.answerCall({ from, to: form.To }), 'application/xml');
-  });
+  }, limits);
 }
 
 /** Form fields as Plivo sent them (every value a string, empty ones kept: they are signed too). */

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, type Org } from '../helpers/org.js';
@@ -121,5 +122,71 @@ describe('Plivo webhooks', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toMatch(/xml/);
     expect(ok.body).toMatch(/^<Response>/);
+  });
+});
+
+/**
+ * Starts a POST and writes `chunk` again and again (`maxBytes` at most) without ever finishing
+ * the body; resolves with the answer, which therefore came before the body was read whole.
+ */
+function postUnfinished(path: string, headers: Record<string, string | number>, chunk: Buffer, maxBytes: number) {
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const req = http.request(t.sb.url + path, { method: 'POST', headers });
+    let sent = 0;
+    let answered = false;
+    const deadline = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no answer after ${sent} bytes of an unfinished body`));
+    }, 5_000);
+    req.on('response', (res) => {
+      answered = true;
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        clearTimeout(deadline);
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+      });
+    });
+    // The server may close the connection after answering, while we are still writing.
+    req.on('error', (e) => {
+      if (answered) return;
+      clearTimeout(deadline);
+      reject(e);
+    });
+    const pump = (): void => {
+      while (!answered && sent + chunk.length <= maxBytes) {
+        sent += chunk.length;
+        if (!req.write(chunk)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+describe('Plivo webhooks: large bodies are refused unread', () => {
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const filler = Buffer.from('f=1&'.repeat(4096));
+
+  it('refuse a body declared over WEBHOOK_MAX_BODY_BYTES with 413 before reading it', async () => {
+    // 1.8 MB declared (under the API's MAX_BODY_BYTES): only 16 KiB ever sent.
+    const r = await postUnfinished('/webhooks/plivo/message', { ...form, 'content-length': 1_888_889 }, filler, 16 * 1024);
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('payload_too_large');
+  });
+
+  it('refuse a streamed (chunked) body once it passes the limit, before it ends', async () => {
+    const r = await postUnfinished('/webhooks/plivo/status', { ...form, 'transfer-encoding': 'chunked' }, filler, 1024 * 1024);
+    expect(r.status).toBe(413);
+  });
+
+  it('keep the larger limit on the API routes (the limit is per route)', async () => {
+    const r = await t.http.post('/api/v1/sessions', { email: 'nobody@example.edu', password: 'x'.repeat(100 * 1024) });
+    expect(r.status).not.toBe(413);
+    expect(r.body.error.code).not.toBe('payload_too_large');
   });
 });
