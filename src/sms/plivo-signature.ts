@@ -1,10 +1,10 @@
-import { createHmac, randomInt } from 'node:crypto';
+import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import { parse as parseQuery } from 'node:querystring';
-import * as plivo from 'plivo';
 
 // Plivo webhook signatures (plivo.md §4). Signing mirrors the SDK's own algorithm step by step, so
-// the simulator's webhooks pass the SDK's validators; verification calls those validators
-// (`validateV3Signature`, `validateSignature`), so the app accepts exactly what Plivo's SDK accepts.
+// the simulator's webhooks pass the SDK's validators; verification builds the same strings and
+// accepts exactly what the SDK's validators accept (test/unit/plivo-signature.test.ts holds the
+// two to the same answers), at a cost bounded before any hashing starts.
 
 /** Form fields (POST) or extra query parameters; repeated keys as arrays. */
 export type SignatureParams = Readonly<Record<string, string | readonly string[]>>;
@@ -145,9 +145,29 @@ export function plivoSignatureHeaders(input: SignWebhookInput): Record<string, s
   };
 }
 
-export type VerifyFailure = 'missing_signature' | 'missing_nonce' | 'unsupported_method' | 'mismatch';
+export type VerifyFailure =
+  | 'missing_signature'
+  | 'missing_nonce'
+  | 'unsupported_method'
+  | 'too_many_fields'
+  | 'too_many_signatures'
+  | 'mismatch';
 
-export type VerifyResult = { ok: true; scheme: SignatureScheme } | { ok: false; reason: VerifyFailure; detail: string };
+/**
+ * `hmacs`: how many HMACs the check computed. Bounded by design (one per token and scheme family,
+ * never one per candidate signature, none for a request refused on its shape), which is what
+ * keeps a forged request cheap to refuse.
+ */
+export type VerifyResult =
+  | { ok: true; scheme: SignatureScheme; nonce: string; hmacs: number }
+  | { ok: false; reason: VerifyFailure; detail: string; hmacs: number };
+
+/**
+ * What a webhook may look like before any hashing is done. Plivo posts a few dozen fields (an MMS
+ * with ten media about 40) and one or two signatures per header (two while a token is rotated).
+ * A request past these is not from Plivo, and is refused for the price of counting.
+ */
+export const WEBHOOK_LIMITS = { maxFields: 200, maxSignaturesPerHeader: 4 } as const;
 
 export interface VerifyRequest {
   /** GET or POST; anything else is refused (the SDK would throw a misleading error). */
@@ -184,25 +204,41 @@ function candidates(value: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-function sdkParams(params: SignatureParams): Record<string, string | string[]> {
-  // Copies: the SDK sorts array values in place.
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(params)) out[k] = typeof v === 'string' ? v : [...v];
-  return out;
-}
-
-function safely(check: () => unknown): boolean {
-  try {
-    return check() === true;
-  } catch {
-    return false;
+function fieldCount(method: string, url: string, params: SignatureParams): number {
+  if (method === 'GET') {
+    const query = url.indexOf('?') < 0 ? '' : url.slice(url.indexOf('?') + 1);
+    return query === '' ? 0 : query.split('&').length;
   }
+  let n = 0;
+  for (const v of Object.values(params)) n += typeof v === 'string' ? 1 : v.length;
+  return n;
 }
 
+// Constant time: how much of a guess matched must not show in how long the refusal took.
+function sameSignature(candidate: string, expected: Buffer): boolean {
+  const given = Buffer.from(candidate, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * Checks a webhook's Plivo signature the way the SDK's validators do (`validateV3Signature`,
+ * `validateSignature`; the unit tests hold the two to the same answers), but at a bounded cost:
+ * the request's shape is checked first (fields, signatures per header), each string to sign is
+ * built once, and each HMAC is computed once per token and compared with every candidate, where
+ * the SDK rebuilds and rehashes for each one. V2 says nothing about replays: a V2 match must
+ * still be claimed once (see WebhookService), which is why the nonce is returned.
+ */
 export function verifyPlivoSignature(req: VerifyRequest): VerifyResult {
+  let hmacs = 0;
+  const refuse = (reason: VerifyFailure, detail: string): VerifyResult => ({ ok: false, reason, detail, hmacs });
   const method = req.method.toUpperCase();
   if (method !== 'GET' && method !== 'POST') {
-    return { ok: false, reason: 'unsupported_method', detail: `Plivo signs GET and POST webhooks only, not ${method}` };
+    return refuse('unsupported_method', `Plivo signs GET and POST webhooks only, not ${method}`);
+  }
+  // Before anything is sorted or hashed: Plivo never sends a form this large.
+  const fields = fieldCount(method, req.url, req.params);
+  if (fields > WEBHOOK_LIMITS.maxFields) {
+    return refuse('too_many_fields', `${fields} fields; Plivo sends at most ${WEBHOOK_LIMITS.maxFields}`);
   }
   const main = req.mainAuthToken ?? req.authToken;
   const v3Nonce = header(req.headers, SIGNATURE_HEADERS.V3Nonce);
@@ -221,30 +257,41 @@ export function verifyPlivoSignature(req: VerifyRequest): VerifyResult {
       { scheme: 'Ma-V2', value: header(req.headers, SIGNATURE_HEADERS['Ma-V2']), nonce: v2Nonce, token: main },
     );
   }
-  const present = attempts.filter((a) => a.value !== undefined);
+  const present = attempts.flatMap((a) => (a.value === undefined ? [] : [{ ...a, signatures: candidates(a.value) }]));
   if (present.length === 0) {
     const names = req.allowV2 ? 'X-Plivo-Signature-V3 or -V2' : 'X-Plivo-Signature-V3';
-    return { ok: false, reason: 'missing_signature', detail: `No ${names} header` };
+    return refuse('missing_signature', `No ${names} header`);
   }
   if (present.every((a) => a.nonce === undefined)) {
-    return { ok: false, reason: 'missing_nonce', detail: 'The signature nonce header is missing' };
+    return refuse('missing_nonce', 'The signature nonce header is missing');
   }
-  // For GET the SDK reads the parameters from the URL; passing them again would duplicate every value.
-  const params = method === 'GET' ? {} : sdkParams(req.params);
+  const crowded = present.find((a) => a.signatures.length > WEBHOOK_LIMITS.maxSignaturesPerHeader);
+  if (crowded) {
+    return refuse('too_many_signatures', `${crowded.signatures.length} ${crowded.scheme} signatures; Plivo sends at most ${WEBHOOK_LIMITS.maxSignaturesPerHeader}`);
+  }
+
+  // The strings to sign, each built at most once (for GET the parameters are in the URL only).
+  let v3Base: string | undefined;
+  let v2Base: string | undefined;
+  const digests = new Map<string, Buffer>();
   for (const a of present) {
-    if (a.nonce === undefined || a.value === undefined) continue;
-    const { nonce, token } = a;
-    for (const sig of candidates(a.value)) {
-      const matched =
-        a.scheme === 'V3' || a.scheme === 'Ma-V3'
-          ? safely(() => plivo.validateV3Signature(method, req.url, nonce, token, sig, params))
-          : safely(() => plivo.validateSignature(req.url, nonce, sig, token));
-      if (matched) return { ok: true, scheme: a.scheme };
+    if (a.nonce === undefined) continue;
+    const v3 = a.scheme === 'V3' || a.scheme === 'Ma-V3';
+    let message: string;
+    try {
+      message = v3 ? `${(v3Base ??= v3BaseString(method, req.url, method === 'GET' ? {} : req.params))}.${a.nonce}` : (v2Base ??= v2BaseString(req.url)) + a.nonce;
+    } catch {
+      return refuse('mismatch', 'The URL cannot be signed');
     }
+    // V3 and Ma-V3 share a nonce: with one token for both, one HMAC serves both.
+    const key = `${v3 ? 3 : 2}\n${a.token}`;
+    let expected = digests.get(key);
+    if (expected === undefined) {
+      expected = Buffer.from(hmacBase64(a.token, message), 'utf8');
+      hmacs++;
+      digests.set(key, expected);
+    }
+    if (a.signatures.some((sig) => sameSignature(sig, expected))) return { ok: true, scheme: a.scheme, nonce: a.nonce, hmacs };
   }
-  return {
-    ok: false,
-    reason: 'mismatch',
-    detail: `No ${present.map((a) => a.scheme).join('/')} signature matches this URL, body and token`,
-  };
+  return refuse('mismatch', `No ${present.map((a) => a.scheme).join('/')} signature matches this URL, body and token`);
 }

@@ -27,7 +27,7 @@ function post(path: string, params: Record<string, string>, sign: { token?: stri
   return t.http.request('POST', path, { body, headers });
 }
 
-const inbound = (uuid: string, text = 'Hello there') => ({
+const inbound = (uuid: string, text = 'Hello there'): Record<string, string> => ({
   From: digits(org.students[0]!.phone),
   To: digits(org.account.numbers[0]!),
   Text: text,
@@ -182,6 +182,26 @@ describe('Plivo webhooks: large bodies are refused unread', () => {
   it('refuse a streamed (chunked) body once it passes the limit, before it ends', async () => {
     const r = await postUnfinished('/webhooks/plivo/status', { ...form, 'transfer-encoding': 'chunked' }, filler, 1024 * 1024);
     expect(r.status).toBe(413);
+  });
+
+  it('refuse a signed form of more than 200 fields with 413, and record nothing', async () => {
+    const params = inbound('u-crowded');
+    for (let i = Object.keys(params).length; i <= 200; i++) params[`X${i}`] = '';
+    const r = await post('/webhooks/plivo/message', params, {});
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('payload_too_large');
+    expect(await t.sb.store.messages.getByProviderId('u-crowded')).toBeNull();
+  });
+
+  it('refuse a header of more than 4 signatures as forged (403), even with the right one among them', async () => {
+    const params = inbound('u-crowded-sigs');
+    const url = t.sb.url + '/webhooks/plivo/message';
+    const h = plivoSignatureHeaders({ method: 'POST', url, params, authToken: t.sb.simulator!.authToken });
+    const crowd = ['bm90LWl0', 'bm90LWl0', 'bm90LWl0', 'bm90LWl0', h['X-Plivo-Signature-V3']!].join(',');
+    const headers = { ...h, 'X-Plivo-Signature-V3': crowd, 'content-type': 'application/x-www-form-urlencoded' };
+    const r = await t.http.request('POST', '/webhooks/plivo/message', { body: new URLSearchParams(params).toString(), headers });
+    expect(r.status).toBe(403);
+    expect(r.body.error.code).toBe('invalid_signature');
   });
 
   it('keep the larger limit on the API routes (the limit is per route)', async () => {
