@@ -4,6 +4,7 @@ import { startBareUws, type BareServer } from './bare-uws.js';
 import { openReader, startBenchNode } from './bench-org.js';
 import { cpuWindow, loopWindow } from './cpu.js';
 import { hostileForm } from './hostile-form.js';
+import { profiled } from './profiler.js';
 import type { LoadGenerator } from './load-client.js';
 import type { RunResult } from './protocol.js';
 import { row, type BenchOutcome } from './report.js';
@@ -24,7 +25,7 @@ export interface HostileOptions {
   deadlineMs: number;
 }
 
-export const HOSTILE_DEFAULTS: HostileOptions = { requests: 12, warmup: 2, deadlineMs: 60_000 };
+export const HOSTILE_DEFAULTS: HostileOptions = { requests: 60, warmup: 20, deadlineMs: 60_000 };
 
 const VARIANTS = [
   { set: 'hostile-large', label: '1.8 MB, 200k fields', fields: 200_000, maxBytes: 2_000_000 },
@@ -43,14 +44,15 @@ interface Measured {
   maxStallMs: number;
 }
 
-async function measure(gen: LoadGenerator, set: string, port: number, o: HostileOptions): Promise<Measured> {
+async function measure(gen: LoadGenerator, set: string, port: number, o: HostileOptions, profile: string | null): Promise<Measured> {
   const sequential = (from: number, to: number) => ({ set, port, from, to, connections: 1, deadlineMs: o.deadlineMs });
   await gen.run(sequential(0, o.warmup));
   const stalls = monitorEventLoopDelay({ resolution: 1 });
   stalls.enable();
   const cpu = cpuWindow({ server: process.pid });
   const loop = loopWindow();
-  const run = await gen.run(sequential(o.warmup, o.warmup + o.requests));
+  const send = () => gen.run(sequential(o.warmup, o.warmup + o.requests));
+  const run = profile === null ? await send() : await profiled(profile, send);
   const use = loop.stop();
   const processCpu = cpu.stop();
   stalls.disable();
@@ -87,8 +89,8 @@ export async function hostileBenchmark(gen: LoadGenerator, o: HostileOptions = H
       const form = hostileForm(v.fields, v.maxBytes);
       const bytes = Buffer.byteLength(form.body);
       await gen.prepare(v.set, { kind: 'hostileWebhooks', count: o.warmup + o.requests, path: WEBHOOK_PATHS.message, fields: v.fields, maxBytes: v.maxBytes, signatures: SIGNATURES });
-      const real = await measure(gen, v.set, node.sb.port, o);
-      const baseline = await measure(gen, v.set, bare.port, o);
+      const real = await measure(gen, v.set, node.sb.port, o, v.set);
+      const baseline = await measure(gen, v.set, bare.port, o, null);
       // Every one refused (any 4xx), none taken in.
       const refused = Object.entries(real.run.statuses).reduce((n, [status, count]) => (status.startsWith('4') ? n + count : n), 0);
       const verified = real.run.answered === o.requests && refused === o.requests;
