@@ -230,6 +230,26 @@ export interface LockRepo {
   listActive(accountIds: string[]): Promise<LockRecord[]>;
 }
 
+/** A webhook signature nonce, bound to the request it first came with. */
+export interface NonceClaim {
+  nonce: string;
+  /** A digest of what the request carried (method, URL, form): a genuine retry carries the same. */
+  fingerprint: string;
+  seenAt: number;
+  /** The record is kept at least until then; a claim after it starts afresh. */
+  keepUntil: number;
+}
+
+export interface WebhookNonceRepo {
+  /**
+   * Atomically records the nonce for this request, or finds it recorded. Resolves true when the
+   * nonce is new, was recorded for the same fingerprint (a retry; the record's times are renewed)
+   * or its record is past keepUntil (then replaced); false when it is recorded for another
+   * request (a replay), which changes nothing. Records past keepUntil may vanish at any time.
+   */
+  claim(c: NonceClaim): Promise<boolean>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongo';
   readonly departments: DepartmentRepo;
@@ -241,6 +261,7 @@ export interface Store {
   readonly conversations: ConversationRepo;
   readonly messages: MessageRepo;
   readonly locks: LockRepo;
+  readonly webhookNonces: WebhookNonceRepo;
   /** True when nothing has been stored yet (the demo seed runs only then). */
   isEmpty(): Promise<boolean>;
   close(): Promise<void>;

@@ -11,6 +11,7 @@ import type {
   OptOutDoc,
   SessionDoc,
   UserDoc,
+  WebhookNonceDoc,
 } from './mongo-documents.js';
 
 export interface Collections {
@@ -25,6 +26,7 @@ export interface Collections {
   conversations: Collection<ConversationDoc>;
   messages: Collection<MessageDoc>;
   locks: Collection<LockDoc>;
+  webhookNonces: Collection<WebhookNonceDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -40,6 +42,7 @@ export function collections(db: Db): Collections {
     conversations: db.collection<ConversationDoc>('conversations'),
     messages: db.collection<MessageDoc>('messages'),
     locks: db.collection<LockDoc>('conversationLocks'),
+    webhookNonces: db.collection<WebhookNonceDoc>('webhookNonces'),
   };
 }
 

@@ -224,3 +224,11 @@ export const toHistory = (messageId: string, entries: readonly HistoryEntry[]): 
 
 /** A lock record keyed by its conversation id. */
 export type LockDoc = Omit<LockRecord, 'conversationId'> & { _id: string };
+
+/** `_id` is the nonce (unique by construction); `keepUntil` is a Date so that a TTL index can expire it. */
+export interface WebhookNonceDoc {
+  _id: string;
+  fingerprint: string;
+  seenAt: number;
+  keepUntil: Date;
+}

@@ -13,6 +13,7 @@ import { MongoMessageRepo } from './mongo-messages.js';
 import { MongoSessionRepo } from './mongo-sessions.js';
 import { MongoUserRepo } from './mongo-users.js';
 import { MongoLockRepo } from './mongo-locks.js';
+import { MongoWebhookNonceRepo } from './mongo-webhook-nonces.js';
 
 export interface MongoStoreOptions {
   /** A replica set (transactions need one), e.g. mongodb://db1,db2,db3/switchboard?replicaSet=rs0. */
@@ -61,6 +62,7 @@ class MongoStore implements Store {
   readonly conversations: MongoConversationRepo;
   readonly messages: MongoMessageRepo;
   readonly locks: MongoLockRepo;
+  readonly webhookNonces: MongoWebhookNonceRepo;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | null = null;
 
@@ -78,6 +80,7 @@ class MongoStore implements Store {
     this.conversations = new MongoConversationRepo(ctx);
     this.messages = new MongoMessageRepo(ctx);
     this.locks = new MongoLockRepo(ctx);
+    this.webhookNonces = new MongoWebhookNonceRepo(ctx);
   }
 
   isEmpty(): Promise<boolean> {

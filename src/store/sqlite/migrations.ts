@@ -205,6 +205,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX conversation_locks_active ON conversation_locks (account_id, conversation_id) WHERE state <> 'idle';
     `,
   },
+  {
+    version: 3,
+    name: 'webhook signature nonces',
+    sql: `
+      CREATE TABLE webhook_nonces (
+        nonce TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        seen_at INTEGER NOT NULL,
+        keep_until INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      -- Pruning takes the oldest expired records first.
+      CREATE INDEX webhook_nonces_by_expiry ON webhook_nonces (keep_until);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

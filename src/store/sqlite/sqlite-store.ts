@@ -15,6 +15,7 @@ import { SqliteMessageRepo } from './sqlite-messages.js';
 import { SqliteSessionRepo } from './sqlite-sessions.js';
 import { SqliteUserRepo } from './sqlite-users.js';
 import { SqliteLockRepo } from './sqlite-locks.js';
+import { SqliteWebhookNonceRepo } from './sqlite-webhook-nonces.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface SqliteStoreOptions {
@@ -59,6 +60,7 @@ class SqliteStore implements Store {
   readonly conversations: SqliteConversationRepo;
   readonly messages: SqliteMessageRepo;
   readonly locks: SqliteLockRepo;
+  readonly webhookNonces: SqliteWebhookNonceRepo;
   private readonly batcher: WriteBatcher;
   private readonly nothingStored: Database.Statement<[], number>;
 
@@ -92,6 +94,7 @@ class SqliteStore implements Store {
     this.conversations = new SqliteConversationRepo(ctx, conversationTable);
     this.messages = new SqliteMessageRepo(ctx, conversationTable);
     this.locks = new SqliteLockRepo(ctx);
+    this.webhookNonces = new SqliteWebhookNonceRepo(ctx);
     this.nothingStored = db
       .prepare<[], number>(
         `SELECT NOT EXISTS (SELECT 1 FROM departments) AND NOT EXISTS (SELECT 1 FROM users)
