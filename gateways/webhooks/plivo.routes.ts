@@ -8,7 +8,7 @@ import { validate } from '../rest/parse.js';
 import { AppError } from '../../src/errors.js';
 import { WEBHOOK_PATHS } from '../../src/core.js';
 import { fromPlivoDigits } from '../../src/domain/phone.js';
-import { WEBHOOK_LIMITS, verifyPlivoSignature } from '../../src/sms/plivo-signature.js';
+import { WEBHOOK_LIMITS } from '../../src/sms/plivo-signature.js';
 
 // Plivo's webhooks: no bearer token, a Plivo signature instead, checked against the URL as
 // configured (PUBLIC_URL), never against the Host header. Forged or unsigned requests get 403
@@ -55,12 +55,12 @@ const VoiceForm = z.object({
 
 export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): void {
   const limits = { maxBodyBytes: o.maxBodyBytes };
-  const verified = (req: HttpRequest, kind: string, allowV2: boolean): Record<string, string> => {
+  const verified = async (req: HttpRequest, kind: string, allowV2: boolean): Promise<Record<string, string>> => {
     const params = formParams(req);
     const url = o.publicUrl() + req.path + (req.rawQuery ? `?${req.rawQuery}` : '');
-    const result = verifyPlivoSignature({ method: req.method, url, params, headers: req.headers, authToken: o.authToken(), allowV2 });
+    const result = await core.webhooks.verify({ method: req.method, url, params, headers: req.headers, authToken: o.authToken(), allowV2 });
     if (!result.ok) {
-      core.metrics.webhooks.inc({ kind, outcome: 'forged' });
+      core.metrics.webhooks.inc({ kind, outcome: result.reason === 'replayed_nonce' ? 'replayed' : 'forged' });
       o.log.warn({ kind, reason: result.reason, detail: result.detail, remote: req.remoteAddress }, 'webhook refused: bad signature');
       if (result.reason === 'too_many_fields') throw tooManyFields();
       throw new AppError('invalid_signature', 'The Plivo signature does not match');
@@ -69,7 +69,7 @@ export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): vo
   };
 
   r.post(WEBHOOK_PATHS.message, async (req) => {
-    const form = validate(InboundForm, verified(req, 'message', true), 'webhook');
+    const form = validate(InboundForm, await verified(req, 'message', true), 'webhook');
     const outcome = await core.inbound.receiveSms({
       from: form.From,
       to: form.To,
@@ -82,7 +82,7 @@ export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): vo
   }, limits);
 
   r.post(WEBHOOK_PATHS.status, async (req) => {
-    const form = validate(StatusForm, verified(req, 'status', true), 'webhook');
+    const form = validate(StatusForm, await verified(req, 'status', true), 'webhook');
     const updated = await core.inbound.deliveryReport({
       providerId: form.MessageUUID,
       status: form.Status,
@@ -94,7 +94,7 @@ export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): vo
   }, limits);
 
   r.post(WEBHOOK_PATHS.voice, async (req) => {
-    const form = validate(VoiceForm, verified(req, 'voice', false), 'webhook');
+    const form = validate(VoiceForm, await verified(req, 'voice', false), 'webhook');
     const from = fromPlivoDigits(form.From) ?? form.From;
     core.metrics.webhooks.inc({ kind: 'voice', outcome: 'answered' });
     return text(200, await core.inbound.answerCall({ from, to: form.To }), 'application/xml');
