@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Core } from '../../src/core.js';
 import type { Logger } from '../../src/logger.js';
 import type { Router } from '../http/router.js';
-import type { HttpRequest } from '../http/types.js';
+import type { HttpRequest, HttpResult } from '../http/types.js';
 import { text } from '../http/types.js';
 import { validate } from '../rest/parse.js';
 import { AppError } from '../../src/errors.js';
@@ -55,50 +55,65 @@ const VoiceForm = z.object({
 
 export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): void {
   const limits = { maxBodyBytes: o.maxBodyBytes };
-  const verified = async (req: HttpRequest, kind: string, allowV2: boolean): Promise<Record<string, string>> => {
+  // Parses the form, has the core admit the request, and runs `handle` only if it does.
+  const admitted = async (req: HttpRequest, kind: string, allowV2: boolean, handle: (params: Record<string, string>) => Promise<HttpResult>) => {
     const params = formParams(req);
     const url = o.publicUrl() + req.path + (req.rawQuery ? `?${req.rawQuery}` : '');
-    const result = await core.webhooks.verify({ method: req.method, url, params, headers: req.headers, authToken: o.authToken(), allowV2 });
-    if (!result.ok) {
-      core.metrics.webhooks.inc({ kind, outcome: result.reason === 'replayed_nonce' ? 'replayed' : 'forged' });
-      o.log.warn({ kind, reason: result.reason, detail: result.detail, remote: req.remoteAddress }, 'webhook refused: bad signature');
-      if (result.reason === 'too_many_fields') throw tooManyFields();
-      throw new AppError('invalid_signature', 'The Plivo signature does not match');
-    }
-    return params;
+    const request = { method: req.method, url, params, headers: req.headers, authToken: o.authToken(), allowV2 };
+    const result = await core.webhooks.admit(request, () => handle(params));
+    if (result.ok) return result.value;
+    core.metrics.webhooks.inc({ kind, outcome: result.reason === 'replayed_nonce' ? 'replayed' : 'forged' });
+    o.log.warn({ kind, reason: result.reason, detail: result.detail, remote: req.remoteAddress }, 'webhook refused: bad signature');
+    if (result.reason === 'too_many_fields') throw tooManyFields();
+    throw new AppError('invalid_signature', 'The Plivo signature does not match');
   };
 
-  r.post(WEBHOOK_PATHS.message, async (req) => {
-    const form = validate(InboundForm, await verified(req, 'message', true), 'webhook');
-    const outcome = await core.inbound.receiveSms({
-      from: form.From,
-      to: form.To,
-      // MMS carry their text in Body; SMS in Text.
-      text: form.Text !== '' ? form.Text : (form.Body ?? ''),
-      providerId: form.MessageUUID,
-    });
-    core.metrics.webhooks.inc({ kind: 'message', outcome: outcome.kind });
-    return text(200, '');
-  }, limits);
+  r.post(
+    WEBHOOK_PATHS.message,
+    (req) =>
+      admitted(req, 'message', true, async (params) => {
+        const form = validate(InboundForm, params, 'webhook');
+        const outcome = await core.inbound.receiveSms({
+          from: form.From,
+          to: form.To,
+          // MMS carry their text in Body; SMS in Text.
+          text: form.Text !== '' ? form.Text : (form.Body ?? ''),
+          providerId: form.MessageUUID,
+        });
+        core.metrics.webhooks.inc({ kind: 'message', outcome: outcome.kind });
+        return text(200, '');
+      }),
+    limits,
+  );
 
-  r.post(WEBHOOK_PATHS.status, async (req) => {
-    const form = validate(StatusForm, await verified(req, 'status', true), 'webhook');
-    const updated = await core.inbound.deliveryReport({
-      providerId: form.MessageUUID,
-      status: form.Status,
-      sequence: form.Sequence,
-      errorCode: form.ErrorCode ?? null,
-    });
-    core.metrics.webhooks.inc({ kind: 'status', outcome: updated ? 'applied' : 'ignored' });
-    return text(200, '');
-  }, limits);
+  r.post(
+    WEBHOOK_PATHS.status,
+    (req) =>
+      admitted(req, 'status', true, async (params) => {
+        const form = validate(StatusForm, params, 'webhook');
+        const updated = await core.inbound.deliveryReport({
+          providerId: form.MessageUUID,
+          status: form.Status,
+          sequence: form.Sequence,
+          errorCode: form.ErrorCode ?? null,
+        });
+        core.metrics.webhooks.inc({ kind: 'status', outcome: updated ? 'applied' : 'ignored' });
+        return text(200, '');
+      }),
+    limits,
+  );
 
-  r.post(WEBHOOK_PATHS.voice, async (req) => {
-    const form = validate(VoiceForm, await verified(req, 'voice', false), 'webhook');
-    const from = fromPlivoDigits(form.From) ?? form.From;
-    core.metrics.webhooks.inc({ kind: 'voice', outcome: 'answered' });
-    return text(200, await core.inbound.answerCall({ from, to: form.To }), 'application/xml');
-  }, limits);
+  r.post(
+    WEBHOOK_PATHS.voice,
+    (req) =>
+      admitted(req, 'voice', false, async (params) => {
+        const form = validate(VoiceForm, params, 'webhook');
+        const from = fromPlivoDigits(form.From) ?? form.From;
+        core.metrics.webhooks.inc({ kind: 'voice', outcome: 'answered' });
+        return text(200, await core.inbound.answerCall({ from, to: form.To }), 'application/xml');
+      }),
+    limits,
+  );
 }
 
 const tooManyFields = () => new AppError('payload_too_large', `A Plivo webhook has at most ${WEBHOOK_LIMITS.maxFields} fields`);

@@ -157,9 +157,12 @@ export type VerifyFailure =
  * `hmacs`: how many HMACs the check computed. Bounded by design (one per token and scheme family,
  * never one per candidate signature, none for a request refused on its shape), which is what
  * keeps a forged request cheap to refuse.
+ * `v2Nonce`: the nonce of a valid V2 signature the request carries, whether V2 admitted it or V3
+ * did with V2 alongside (Plivo may send both): a V2 signature can be replayed with another body,
+ * so its nonce must be claimed either way. Null when there is none (or V2 is not allowed).
  */
 export type VerifyResult =
-  | { ok: true; scheme: SignatureScheme; nonce: string; hmacs: number }
+  | { ok: true; scheme: SignatureScheme; nonce: string; v2Nonce: string | null; hmacs: number }
   | { ok: false; reason: VerifyFailure; detail: string; hmacs: number };
 
 /**
@@ -225,8 +228,8 @@ function sameSignature(candidate: string, expected: Buffer): boolean {
  * `validateSignature`; the unit tests hold the two to the same answers), but at a bounded cost:
  * the request's shape is checked first (fields, signatures per header), each string to sign is
  * built once, and each HMAC is computed once per token and compared with every candidate, where
- * the SDK rebuilds and rehashes for each one. V2 says nothing about replays: a V2 match must
- * still be claimed once (see WebhookService), which is why the nonce is returned.
+ * the SDK rebuilds and rehashes for each one. A valid V2 signature says nothing about replays:
+ * its nonce is returned (`v2Nonce`) for the caller to claim once (src/services/webhook-service.ts).
  */
 export function verifyPlivoSignature(req: VerifyRequest): VerifyResult {
   let hmacs = 0;
@@ -243,29 +246,24 @@ export function verifyPlivoSignature(req: VerifyRequest): VerifyResult {
   const main = req.mainAuthToken ?? req.authToken;
   const v3Nonce = header(req.headers, SIGNATURE_HEADERS.V3Nonce);
   const v2Nonce = header(req.headers, SIGNATURE_HEADERS.V2Nonce);
-  const attempts: Array<{ scheme: SignatureScheme; value: string | undefined; nonce: string | undefined; token: string }> = [
-    { scheme: 'V3', value: header(req.headers, SIGNATURE_HEADERS.V3), nonce: v3Nonce, token: req.authToken },
-    { scheme: 'Ma-V3', value: header(req.headers, SIGNATURE_HEADERS['Ma-V3']), nonce: v3Nonce, token: main },
-  ];
-  // V2 covers neither the body nor the query, so it is a fallback for requests that carry no V3
+  const offered = (scheme: SignatureScheme, nonce: string | undefined, token: string): Attempt[] => {
+    const value = header(req.headers, SIGNATURE_HEADERS[scheme]);
+    return value === undefined ? [] : [{ scheme, nonce, token, signatures: candidates(value) }];
+  };
+  const v3 = [...offered('V3', v3Nonce, req.authToken), ...offered('Ma-V3', v3Nonce, main)];
+  const v2 = req.allowV2 ? [...offered('V2', v2Nonce, req.authToken), ...offered('Ma-V2', v2Nonce, main)] : [];
+  // V2 covers neither the body nor the query, so it judges only requests that carry no V3
   // signature at all: a V3 mismatch is never rescued by a V2 match (that would accept a body
   // changed after signing).
-  const hasV3 = attempts.some((a) => a.value !== undefined);
-  if (req.allowV2 && !hasV3) {
-    attempts.push(
-      { scheme: 'V2', value: header(req.headers, SIGNATURE_HEADERS.V2), nonce: v2Nonce, token: req.authToken },
-      { scheme: 'Ma-V2', value: header(req.headers, SIGNATURE_HEADERS['Ma-V2']), nonce: v2Nonce, token: main },
-    );
-  }
-  const present = attempts.flatMap((a) => (a.value === undefined ? [] : [{ ...a, signatures: candidates(a.value) }]));
-  if (present.length === 0) {
+  const judged = v3.length > 0 ? v3 : v2;
+  if (judged.length === 0) {
     const names = req.allowV2 ? 'X-Plivo-Signature-V3 or -V2' : 'X-Plivo-Signature-V3';
     return refuse('missing_signature', `No ${names} header`);
   }
-  if (present.every((a) => a.nonce === undefined)) {
+  if (judged.every((a) => a.nonce === undefined)) {
     return refuse('missing_nonce', 'The signature nonce header is missing');
   }
-  const crowded = present.find((a) => a.signatures.length > WEBHOOK_LIMITS.maxSignaturesPerHeader);
+  const crowded = [...v3, ...v2].find((a) => a.signatures.length > WEBHOOK_LIMITS.maxSignaturesPerHeader);
   if (crowded) {
     return refuse('too_many_signatures', `${crowded.signatures.length} ${crowded.scheme} signatures; Plivo sends at most ${WEBHOOK_LIMITS.maxSignaturesPerHeader}`);
   }
@@ -274,24 +272,46 @@ export function verifyPlivoSignature(req: VerifyRequest): VerifyResult {
   let v3Base: string | undefined;
   let v2Base: string | undefined;
   const digests = new Map<string, Buffer>();
-  for (const a of present) {
-    if (a.nonce === undefined) continue;
-    const v3 = a.scheme === 'V3' || a.scheme === 'Ma-V3';
-    let message: string;
-    try {
-      message = v3 ? `${(v3Base ??= v3BaseString(method, req.url, method === 'GET' ? {} : req.params))}.${a.nonce}` : (v2Base ??= v2BaseString(req.url)) + a.nonce;
-    } catch {
-      return refuse('mismatch', 'The URL cannot be signed');
+  const matching = (attempts: Attempt[]): Attempt | null | 'unsignable' => {
+    for (const a of attempts) {
+      if (a.nonce === undefined) continue;
+      const family = a.scheme === 'V3' || a.scheme === 'Ma-V3' ? 3 : 2;
+      let message: string;
+      try {
+        message =
+          family === 3
+            ? `${(v3Base ??= v3BaseString(method, req.url, method === 'GET' ? {} : req.params))}.${a.nonce}`
+            : (v2Base ??= v2BaseString(req.url)) + a.nonce;
+      } catch {
+        return 'unsignable';
+      }
+      // V3 and Ma-V3 share a nonce (so do V2 and Ma-V2): with one token for both, one HMAC serves both.
+      const key = `${family}\n${a.token}`;
+      let expected = digests.get(key);
+      if (expected === undefined) {
+        expected = Buffer.from(hmacBase64(a.token, message), 'utf8');
+        hmacs++;
+        digests.set(key, expected);
+      }
+      const digest = expected;
+      if (a.signatures.some((sig) => sameSignature(sig, digest))) return a;
     }
-    // V3 and Ma-V3 share a nonce: with one token for both, one HMAC serves both.
-    const key = `${v3 ? 3 : 2}\n${a.token}`;
-    let expected = digests.get(key);
-    if (expected === undefined) {
-      expected = Buffer.from(hmacBase64(a.token, message), 'utf8');
-      hmacs++;
-      digests.set(key, expected);
-    }
-    if (a.signatures.some((sig) => sameSignature(sig, expected))) return { ok: true, scheme: a.scheme, nonce: a.nonce, hmacs };
+    return null;
+  };
+  const match = matching(judged);
+  if (match === 'unsignable') return refuse('mismatch', 'The URL cannot be signed');
+  if (match === null || match.nonce === undefined) {
+    return refuse('mismatch', `No ${judged.map((a) => a.scheme).join('/')} signature matches this URL, body and token`);
   }
-  return refuse('mismatch', `No ${present.map((a) => a.scheme).join('/')} signature matches this URL, body and token`);
+  // A valid V2 signature next to the V3 one that admitted the request: its nonce is reported too.
+  const withV2 = judged === v2 ? match : matching(v2);
+  const v2Match = withV2 === 'unsignable' ? null : withV2;
+  return { ok: true, scheme: match.scheme, nonce: match.nonce, v2Nonce: v2Match?.nonce ?? null, hmacs };
+}
+
+interface Attempt {
+  scheme: SignatureScheme;
+  nonce: string | undefined;
+  token: string;
+  signatures: string[];
 }

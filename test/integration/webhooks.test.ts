@@ -257,6 +257,21 @@ describe('Plivo webhooks: a V2 signature admits one request', () => {
     expect(await t.sb.store.messages.getByProviderId(genuine.MessageUUID!)).not.toBeNull();
   });
 
+  it('refuse the V2 half of a request V3 admitted, replayed alone with another body', async () => {
+    // Plivo may sign with both families: V3 admits the genuine request, and its V2 nonce is claimed too.
+    const student = org.students[2]!;
+    const genuine = text(student, 'u-both-genuine', 'Thanks!');
+    const both = plivoSignatureHeaders({ method: 'POST', url: t.sb.url + MESSAGE, params: genuine, authToken: t.sb.simulator!.authToken });
+    expect((await send(t, MESSAGE, genuine, both)).status).toBe(200);
+    const v2Half = Object.fromEntries(Object.entries(both).filter(([name]) => !name.includes('V3')));
+    const forged = text(student, 'u-both-forged', 'STOP');
+    expect((await send(t, MESSAGE, forged, v2Half)).status).toBe(403);
+    expect(await t.sb.store.messages.getByProviderId('u-both-forged')).toBeNull();
+    expect(await t.sb.store.contacts.listOptOuts(student.id)).toEqual([]);
+    // …while Plivo's retry of it, with both families again, still gets in.
+    expect((await send(t, MESSAGE, genuine, both)).status).toBe(200);
+  });
+
   it('let the genuine request in again under the same nonce (a retry), recorded once', async () => {
     const student = org.students[2]!;
     const genuine = text(student, 'u-v2-retried', 'Can I still apply?');

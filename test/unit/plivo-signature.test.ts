@@ -221,12 +221,16 @@ describe('verifyPlivoSignature: a forged request is cheap to refuse', () => {
     expect(verifyPlivoSignature({ method: 'POST', url, params, headers: v2, authToken: TOKEN, allowV2: true })).toMatchObject({ ok: false, reason: 'mismatch', hmacs: 1 });
   });
 
-  it('returns the nonce of the signature that matched (a V2 nonce is then claimed once)', () => {
+  it('returns the nonce that matched, and the nonce of any valid V2 signature (to be claimed once)', () => {
     const params = form(2);
     const h = lower(plivoSignatureHeaders({ method: 'POST', url, params, authToken: TOKEN, v3Nonce: '1'.repeat(20), v2Nonce: '2'.repeat(20) }));
-    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: h, authToken: TOKEN })).toMatchObject({ ok: true, scheme: 'V3', nonce: '1'.repeat(20) });
+    const verify = (headers: Record<string, string>, allowV2: boolean) => verifyPlivoSignature({ method: 'POST', url, params, headers, authToken: TOKEN, allowV2 });
+    expect(verify(h, true)).toMatchObject({ ok: true, scheme: 'V3', nonce: '1'.repeat(20), v2Nonce: '2'.repeat(20) });
+    expect(verify(h, false)).toMatchObject({ ok: true, scheme: 'V3', v2Nonce: null });
     const onlyV2 = Object.fromEntries(Object.entries(h).filter(([k]) => !k.includes('v3')));
-    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: onlyV2, authToken: TOKEN, allowV2: true })).toMatchObject({ ok: true, scheme: 'V2', nonce: '2'.repeat(20) });
+    expect(verify(onlyV2, true)).toMatchObject({ ok: true, scheme: 'V2', nonce: '2'.repeat(20), v2Nonce: '2'.repeat(20) });
+    // A V2 header that does not verify is no nonce to claim (nor a reason to refuse what V3 admits).
+    expect(verify({ ...h, 'x-plivo-signature-v2': 'bm90LWl0', 'x-plivo-signature-ma-v2': 'bm90LWl0' }, true)).toMatchObject({ ok: true, scheme: 'V3', v2Nonce: null });
   });
 });
 
