@@ -243,9 +243,9 @@ export interface NonceClaim {
 export interface WebhookNonceRepo {
   /**
    * Atomically records the nonce for this request, or finds it recorded. Resolves true when the
-   * nonce is new, was recorded for the same fingerprint (a retry; the record's times are renewed)
-   * or its record is past keepUntil (then replaced); false when it is recorded for another
-   * request (a replay), which changes nothing. Records past keepUntil may vanish at any time.
+   * nonce is new or its record is past keepUntil (then replaced), or was recorded for the same
+   * fingerprint (a retry); false when it is recorded for another request (a replay). A retry or
+   * a replay changes nothing. Records past keepUntil may vanish at any time.
    */
   claim(c: NonceClaim): Promise<boolean>;
 }

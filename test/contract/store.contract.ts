@@ -1282,8 +1282,9 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         expect(await Promise.all([claim('44444444444444444444', 'request-a'), claim('44444444444444444444', 'request-a')])).toEqual([true, true]);
       });
 
-      it('keeps a record until its keepUntil, and starts afresh after it', async () => {
+      it('keeps a record until its keepUntil (a retry does not extend it), and starts afresh after it', async () => {
         expect(await claim('55555555555555555555', 'request-a', T0, 10)).toBe(true);
+        expect(await claim('55555555555555555555', 'request-a', T0 + 5)).toBe(true);
         expect(await claim('55555555555555555555', 'request-b', T0 + 10)).toBe(false);
         expect(await claim('55555555555555555555', 'request-b', T0 + 11)).toBe(true);
         expect(await claim('55555555555555555555', 'request-a', T0 + 12)).toBe(false);

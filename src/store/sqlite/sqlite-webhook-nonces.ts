@@ -8,17 +8,22 @@ import type { SqliteContext } from './sqlite-context.js';
 // event loop (better-sqlite3 is synchronous).
 const PRUNE_PER_CLAIM = 2;
 
+interface Recorded {
+  fingerprint: string;
+  keepUntil: number;
+}
+
 export class SqliteWebhookNonceRepo implements WebhookNonceRepo {
-  private readonly upsert: Database.Statement<[NonceClaim]>;
+  private readonly recorded: Database.Statement<[string], Recorded>;
+  private readonly record: Database.Statement<[NonceClaim]>;
   private readonly prune: Database.Statement<[number, number]>;
 
   constructor(private readonly ctx: SqliteContext) {
     const { db } = ctx;
-    // One statement decides: new (insert), a retry or an expired record (update), or a replay (no change).
-    this.upsert = db.prepare(
+    this.recorded = db.prepare('SELECT fingerprint, keep_until AS keepUntil FROM webhook_nonces WHERE nonce = ?');
+    this.record = db.prepare(
       `INSERT INTO webhook_nonces (nonce, fingerprint, seen_at, keep_until) VALUES (@nonce, @fingerprint, @seenAt, @keepUntil)
-       ON CONFLICT (nonce) DO UPDATE SET fingerprint = excluded.fingerprint, seen_at = excluded.seen_at, keep_until = excluded.keep_until
-       WHERE webhook_nonces.fingerprint = excluded.fingerprint OR webhook_nonces.keep_until < excluded.seen_at`,
+       ON CONFLICT (nonce) DO UPDATE SET fingerprint = excluded.fingerprint, seen_at = excluded.seen_at, keep_until = excluded.keep_until`,
     );
     this.prune = db.prepare(
       `DELETE FROM webhook_nonces WHERE nonce IN
@@ -27,10 +32,14 @@ export class SqliteWebhookNonceRepo implements WebhookNonceRepo {
   }
 
   claim(c: NonceClaim): Promise<boolean> {
+    // Read and write in one op of the group commit: nothing else writes in between. A retry or a
+    // replay writes nothing (however often a captured request is sent, it costs no disk write).
     return this.ctx.write(() => {
-      const claimed = this.upsert.run(c).changes === 1;
+      const found = this.recorded.get(c.nonce);
+      const live = found !== undefined && found.keepUntil >= c.seenAt;
+      if (!live) this.record.run(c);
       this.prune.run(c.seenAt, PRUNE_PER_CLAIM);
-      return claimed;
+      return live ? found.fingerprint === c.fingerprint : true;
     });
   }
 }
