@@ -10,10 +10,11 @@ import { WEBHOOK_PATHS } from '../../src/core.js';
 import { fromPlivoDigits } from '../../src/domain/phone.js';
 import { WEBHOOK_LIMITS } from '../../src/sms/plivo-signature.js';
 
-// Plivo's webhooks: no bearer token, a Plivo signature instead, checked against the URL as
-// configured (PUBLIC_URL), never against the Host header. Forged or unsigned requests get 403
-// and a log line saying why. Plivo retries non-2xx answers, so 200 goes out only once the effect
-// is durable; retries are deduplicated by the core.
+// Plivo's webhooks: no bearer token, a Plivo signature instead, checked by the core against the
+// URL as configured (PUBLIC_URL), never against the Host header. Forged, unsigned or replayed
+// requests get 403 and a log line saying why; bodies past WEBHOOK_MAX_BODY_BYTES or 200 fields get
+// 413 before any hashing. Plivo retries non-2xx answers, so 200 goes out only once the effect is
+// durable; retries are deduplicated by the core.
 
 export interface WebhookOptions {
   publicUrl: () => string;
