@@ -120,7 +120,12 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   identityRoutes(router, core, API_BASE);
   contactRoutes(router, core, API_BASE);
   accountRoutes(router, core, API_BASE);
-  plivoWebhookRoutes(router, core, { publicUrl: () => publicUrl, authToken: () => webhookToken, log: log.child({ component: 'webhooks' }) });
+  plivoWebhookRoutes(router, core, {
+    publicUrl: () => publicUrl,
+    authToken: () => webhookToken,
+    maxBodyBytes: config.webhooks.maxBodyBytes,
+    log: log.child({ component: 'webhooks' }),
+  });
   const ws: WsGateway = registerWsGateway(app, core, {
     log: log.child({ component: 'ws' }),
     nodeId: config.cluster.nodeId ?? 'n1',

@@ -59,6 +59,10 @@ const EnvSchema = z
       .refine((tz) => isTimeZone(tz), 'must be an IANA time zone such as America/New_York')
       .default('America/New_York'),
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+    // Plivo's forms are a few KB: anything near this is not from Plivo, and is refused unread.
+    WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(2 * 1024 * 1024).default(64 * 1024),
+    // How long a V2 signature nonce stays bound to its request (src/services/webhook-service.ts).
+    WEBHOOK_NONCE_RETENTION_MS: z.coerce.number().int().min(3600_000).max(30 * 24 * 3600_000).default(24 * 3600_000),
     WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(512).max(1024 * 1024).default(16 * 1024),
     WS_MAX_BACKPRESSURE_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     WS_IDLE_TIMEOUT_S: z.coerce.number().int().min(8).max(3600).default(60),
@@ -122,6 +126,7 @@ export interface Config {
   };
   defaultTimeZone: string;
   maxBodyBytes: number;
+  webhooks: { maxBodyBytes: number; nonceRetentionMs: number };
   simulator: {
     deliveryDelayMs: number;
     retryScale: number;
@@ -192,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    webhooks: { maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES, nonceRetentionMs: e.WEBHOOK_NONCE_RETENTION_MS },
     simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE, handsetRoutes: e.SIMULATOR_ROUTES },
     logLevel: e.LOG_LEVEL,
   };

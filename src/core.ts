@@ -14,6 +14,7 @@ import { GroupAccountService } from './services/group-account-service.js';
 import { ConversationService } from './services/conversation-service.js';
 import { MessagingService } from './services/messaging-service.js';
 import { InboundService } from './services/inbound-service.js';
+import { WebhookService } from './services/webhook-service.js';
 import { Metrics } from './metrics.js';
 import { LockHost } from './locks/lock-host.js';
 import { Idempotency } from './services/idempotency.js';
@@ -50,6 +51,7 @@ export class Core {
   readonly conversations: ConversationService;
   readonly messaging: MessagingService;
   readonly inbound: InboundService;
+  readonly webhooks: WebhookService;
   readonly locks: LockHost;
   readonly idempotency: Idempotency;
   readonly context: CoreContext;
@@ -98,6 +100,7 @@ export class Core {
     this.idempotency = new Idempotency(this.context);
     this.messaging = new MessagingService(this.context, this.idempotency);
     this.inbound = new InboundService(this.context, this.messaging);
+    this.webhooks = new WebhookService(this.context);
     this.locks = new LockHost(this.context, this.messaging, this.idempotency);
     this.events.on((e) => {
       if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });

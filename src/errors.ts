@@ -101,7 +101,7 @@ const STATUS: Record<ErrorCode, number> = {
 export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   bad_request: 'The request cannot be read (e.g. the body is not valid JSON).',
   validation_failed: 'A field is missing or invalid; `details` lists each field and why.',
-  payload_too_large: 'The body is over the limit (MAX_BODY_BYTES), or a CSV has too many rows.',
+  payload_too_large: 'The body is over the limit (MAX_BODY_BYTES; WEBHOOK_MAX_BODY_BYTES for Plivo webhooks), a webhook form has more than 200 fields, or a CSV has too many rows.',
   unsupported_media_type: 'Wrong Content-Type (JSON for the API, form-encoded for webhooks, text/csv for imports).',
   unauthenticated: 'No bearer token, or the session ended / the API key was revoked.',
   forbidden: 'You can see this but may not do that (e.g. staff changing a group account).',

@@ -13,6 +13,15 @@ interface Route {
   segments: string[];
   wildcard: boolean;
   handler: Handler;
+  maxBodyBytes: number | undefined;
+}
+
+export interface RouteOptions {
+  /**
+   * The largest body this route reads, instead of the router's `maxBodyBytes`: checked against
+   * Content-Length before any byte is read, and again while the body streams in.
+   */
+  maxBodyBytes?: number;
 }
 
 export function errorResult(e: AppError): HttpResult {
@@ -24,38 +33,41 @@ export function errorResult(e: AppError): HttpResult {
 export class Router {
   private routes: Route[] = [];
 
-  add(method: string, pattern: string, handler: Handler): this {
+  add(method: string, pattern: string, handler: Handler, options: RouteOptions = {}): this {
     const segments = pattern.split('/').filter(Boolean);
     const wildcard = segments.at(-1) === '*';
     if (wildcard) segments.pop();
-    this.routes.push({ method: method.toUpperCase(), segments, wildcard, handler });
+    this.routes.push({ method: method.toUpperCase(), segments, wildcard, handler, maxBodyBytes: options.maxBodyBytes });
     return this;
   }
 
-  get(p: string, h: Handler): this {
-    return this.add('GET', p, h);
+  get(p: string, h: Handler, o?: RouteOptions): this {
+    return this.add('GET', p, h, o);
   }
-  post(p: string, h: Handler): this {
-    return this.add('POST', p, h);
+  post(p: string, h: Handler, o?: RouteOptions): this {
+    return this.add('POST', p, h, o);
   }
-  put(p: string, h: Handler): this {
-    return this.add('PUT', p, h);
+  put(p: string, h: Handler, o?: RouteOptions): this {
+    return this.add('PUT', p, h, o);
   }
-  patch(p: string, h: Handler): this {
-    return this.add('PATCH', p, h);
+  patch(p: string, h: Handler, o?: RouteOptions): this {
+    return this.add('PATCH', p, h, o);
   }
-  delete(p: string, h: Handler): this {
-    return this.add('DELETE', p, h);
+  delete(p: string, h: Handler, o?: RouteOptions): this {
+    return this.add('DELETE', p, h, o);
   }
 
   /** Finds the handler for a request; `allowed` lists the methods of a path that matched otherwise. */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | { allowed: string[] } {
+  match(
+    method: string,
+    path: string,
+  ): { handler: Handler; params: Record<string, string>; maxBodyBytes: number | undefined } | { allowed: string[] } {
     const parts = path.split('/').filter(Boolean);
     const allowed: string[] = [];
     for (const r of this.routes) {
       const params = matchSegments(r, parts);
       if (!params) continue;
-      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { handler: r.handler, params };
+      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { handler: r.handler, params, maxBodyBytes: r.maxBodyBytes };
       allowed.push(r.method);
     }
     return { allowed };
@@ -63,8 +75,13 @@ export class Router {
 
   /** `admit` may refuse a request before it is routed (e.g. while the node is starting). */
   mount(app: TemplatedApp, options: { maxBodyBytes: number; log: Logger; admit?: (path: string) => AppError | null }): void {
+    // The route decides how much body to read, so it is found before the first byte arrives.
+    const bodyLimit = (method: string, path: string): number => {
+      const found = this.match(method, path);
+      return ('handler' in found ? found.maxBodyBytes : undefined) ?? options.maxBodyBytes;
+    };
     app.any('/*', (res, req) => {
-      const pending = captureRequest(res, req, options.maxBodyBytes);
+      const pending = captureRequest(res, req, bodyLimit);
       const refused = options.admit?.(pending.request.path) ?? null;
       const answer = refused ? Promise.resolve(errorResult(refused)) : this.dispatch(pending.request.method, pending.request.path, pending, options.log);
       void answer.then((result) => writeResult(res, result, pending.isAborted, pending.request.method));

@@ -19,7 +19,8 @@ export interface PendingRequest {
 
 const EMPTY = Buffer.alloc(0);
 
-export function captureRequest(res: UwsResponse, req: UwsRequest, maxBodyBytes: number): PendingRequest {
+/** `bodyLimit` says how many body bytes the request's route reads at most (known before any arrive). */
+export function captureRequest(res: UwsResponse, req: UwsRequest, bodyLimit: (method: string, path: string) => number): PendingRequest {
   const headers: Record<string, string> = {};
   req.forEach((k, v) => {
     headers[k] = v;
@@ -41,6 +42,7 @@ export function captureRequest(res: UwsResponse, req: UwsRequest, maxBodyBytes: 
     rejectBody?.(new Error('request aborted'));
   });
 
+  const maxBodyBytes = bodyLimit(request.method, request.path);
   const declared = headers['content-length'];
   const hasBody = (declared !== undefined && declared !== '0') || headers['transfer-encoding'] !== undefined;
   let body: Promise<Buffer>;
@@ -62,8 +64,9 @@ export function captureRequest(res: UwsResponse, req: UwsRequest, maxBodyBytes: 
           reject(new BodyTooLarge(`body over ${maxBodyBytes} bytes`));
           return;
         }
-        // The ArrayBuffer is only valid during this callback: copy it.
-        chunks.push(Buffer.from(new Uint8Array(chunk).slice()));
+        // The ArrayBuffer is only valid during this callback: copy it (once: a slice and a Buffer.from
+        // would copy twice).
+        chunks.push(Buffer.copyBytesFrom(new Uint8Array(chunk)));
         if (isLast) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
       });
     });

@@ -1,10 +1,10 @@
-import { createHmac, randomInt } from 'node:crypto';
+import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import { parse as parseQuery } from 'node:querystring';
-import * as plivo from 'plivo';
 
 // Plivo webhook signatures (plivo.md §4). Signing mirrors the SDK's own algorithm step by step, so
-// the simulator's webhooks pass the SDK's validators; verification calls those validators
-// (`validateV3Signature`, `validateSignature`), so the app accepts exactly what Plivo's SDK accepts.
+// the simulator's webhooks pass the SDK's validators; verification builds the same strings and
+// accepts exactly what the SDK's validators accept (test/unit/plivo-signature.test.ts holds the
+// two to the same answers), at a cost bounded before any hashing starts.
 
 /** Form fields (POST) or extra query parameters; repeated keys as arrays. */
 export type SignatureParams = Readonly<Record<string, string | readonly string[]>>;
@@ -145,9 +145,32 @@ export function plivoSignatureHeaders(input: SignWebhookInput): Record<string, s
   };
 }
 
-export type VerifyFailure = 'missing_signature' | 'missing_nonce' | 'unsupported_method' | 'mismatch';
+export type VerifyFailure =
+  | 'missing_signature'
+  | 'missing_nonce'
+  | 'unsupported_method'
+  | 'too_many_fields'
+  | 'too_many_signatures'
+  | 'mismatch';
 
-export type VerifyResult = { ok: true; scheme: SignatureScheme } | { ok: false; reason: VerifyFailure; detail: string };
+/**
+ * `hmacs`: how many HMACs the check computed. Bounded by design (one per token and scheme family,
+ * never one per candidate signature, none for a request refused on its shape), which is what
+ * keeps a forged request cheap to refuse.
+ * `v2Nonce`: the nonce of a valid V2 signature the request carries, whether V2 admitted it or V3
+ * did with V2 alongside (Plivo may send both): a V2 signature can be replayed with another body,
+ * so its nonce must be claimed either way. Null when there is none (or V2 is not allowed).
+ */
+export type VerifyResult =
+  | { ok: true; scheme: SignatureScheme; nonce: string; v2Nonce: string | null; hmacs: number }
+  | { ok: false; reason: VerifyFailure; detail: string; hmacs: number };
+
+/**
+ * What a webhook may look like before any hashing is done. Plivo posts a few dozen fields (an MMS
+ * with ten media about 40) and one or two signatures per header (two while a token is rotated).
+ * A request past these is not from Plivo, and is refused for the price of counting.
+ */
+export const WEBHOOK_LIMITS = { maxFields: 200, maxSignaturesPerHeader: 4 } as const;
 
 export interface VerifyRequest {
   /** GET or POST; anything else is refused (the SDK would throw a misleading error). */
@@ -184,67 +207,111 @@ function candidates(value: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-function sdkParams(params: SignatureParams): Record<string, string | string[]> {
-  // Copies: the SDK sorts array values in place.
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(params)) out[k] = typeof v === 'string' ? v : [...v];
-  return out;
-}
-
-function safely(check: () => unknown): boolean {
-  try {
-    return check() === true;
-  } catch {
-    return false;
+function fieldCount(method: string, url: string, params: SignatureParams): number {
+  if (method === 'GET') {
+    const query = url.indexOf('?') < 0 ? '' : url.slice(url.indexOf('?') + 1);
+    return query === '' ? 0 : query.split('&').length;
   }
+  let n = 0;
+  for (const v of Object.values(params)) n += typeof v === 'string' ? 1 : v.length;
+  return n;
 }
 
+// Constant time: how much of a guess matched must not show in how long the refusal took.
+function sameSignature(candidate: string, expected: Buffer): boolean {
+  const given = Buffer.from(candidate, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * Checks a webhook's Plivo signature the way the SDK's validators do (`validateV3Signature`,
+ * `validateSignature`; the unit tests hold the two to the same answers), but at a bounded cost:
+ * the request's shape is checked first (fields, signatures per header), each string to sign is
+ * built once, and each HMAC is computed once per token and compared with every candidate, where
+ * the SDK rebuilds and rehashes for each one. A valid V2 signature says nothing about replays:
+ * its nonce is returned (`v2Nonce`) for the caller to claim once (src/services/webhook-service.ts).
+ */
 export function verifyPlivoSignature(req: VerifyRequest): VerifyResult {
+  let hmacs = 0;
+  const refuse = (reason: VerifyFailure, detail: string): VerifyResult => ({ ok: false, reason, detail, hmacs });
   const method = req.method.toUpperCase();
   if (method !== 'GET' && method !== 'POST') {
-    return { ok: false, reason: 'unsupported_method', detail: `Plivo signs GET and POST webhooks only, not ${method}` };
+    return refuse('unsupported_method', `Plivo signs GET and POST webhooks only, not ${method}`);
+  }
+  // Before anything is sorted or hashed: Plivo never sends a form this large.
+  const fields = fieldCount(method, req.url, req.params);
+  if (fields > WEBHOOK_LIMITS.maxFields) {
+    return refuse('too_many_fields', `${fields} fields; Plivo sends at most ${WEBHOOK_LIMITS.maxFields}`);
   }
   const main = req.mainAuthToken ?? req.authToken;
   const v3Nonce = header(req.headers, SIGNATURE_HEADERS.V3Nonce);
   const v2Nonce = header(req.headers, SIGNATURE_HEADERS.V2Nonce);
-  const attempts: Array<{ scheme: SignatureScheme; value: string | undefined; nonce: string | undefined; token: string }> = [
-    { scheme: 'V3', value: header(req.headers, SIGNATURE_HEADERS.V3), nonce: v3Nonce, token: req.authToken },
-    { scheme: 'Ma-V3', value: header(req.headers, SIGNATURE_HEADERS['Ma-V3']), nonce: v3Nonce, token: main },
-  ];
-  // V2 covers neither the body nor the query, so it is a fallback for requests that carry no V3
+  const offered = (scheme: SignatureScheme, nonce: string | undefined, token: string): Attempt[] => {
+    const value = header(req.headers, SIGNATURE_HEADERS[scheme]);
+    return value === undefined ? [] : [{ scheme, nonce, token, signatures: candidates(value) }];
+  };
+  const v3 = [...offered('V3', v3Nonce, req.authToken), ...offered('Ma-V3', v3Nonce, main)];
+  const v2 = req.allowV2 ? [...offered('V2', v2Nonce, req.authToken), ...offered('Ma-V2', v2Nonce, main)] : [];
+  // V2 covers neither the body nor the query, so it judges only requests that carry no V3
   // signature at all: a V3 mismatch is never rescued by a V2 match (that would accept a body
   // changed after signing).
-  const hasV3 = attempts.some((a) => a.value !== undefined);
-  if (req.allowV2 && !hasV3) {
-    attempts.push(
-      { scheme: 'V2', value: header(req.headers, SIGNATURE_HEADERS.V2), nonce: v2Nonce, token: req.authToken },
-      { scheme: 'Ma-V2', value: header(req.headers, SIGNATURE_HEADERS['Ma-V2']), nonce: v2Nonce, token: main },
-    );
-  }
-  const present = attempts.filter((a) => a.value !== undefined);
-  if (present.length === 0) {
+  const judged = v3.length > 0 ? v3 : v2;
+  if (judged.length === 0) {
     const names = req.allowV2 ? 'X-Plivo-Signature-V3 or -V2' : 'X-Plivo-Signature-V3';
-    return { ok: false, reason: 'missing_signature', detail: `No ${names} header` };
+    return refuse('missing_signature', `No ${names} header`);
   }
-  if (present.every((a) => a.nonce === undefined)) {
-    return { ok: false, reason: 'missing_nonce', detail: 'The signature nonce header is missing' };
+  if (judged.every((a) => a.nonce === undefined)) {
+    return refuse('missing_nonce', 'The signature nonce header is missing');
   }
-  // For GET the SDK reads the parameters from the URL; passing them again would duplicate every value.
-  const params = method === 'GET' ? {} : sdkParams(req.params);
-  for (const a of present) {
-    if (a.nonce === undefined || a.value === undefined) continue;
-    const { nonce, token } = a;
-    for (const sig of candidates(a.value)) {
-      const matched =
-        a.scheme === 'V3' || a.scheme === 'Ma-V3'
-          ? safely(() => plivo.validateV3Signature(method, req.url, nonce, token, sig, params))
-          : safely(() => plivo.validateSignature(req.url, nonce, sig, token));
-      if (matched) return { ok: true, scheme: a.scheme };
+  const crowded = [...v3, ...v2].find((a) => a.signatures.length > WEBHOOK_LIMITS.maxSignaturesPerHeader);
+  if (crowded) {
+    return refuse('too_many_signatures', `${crowded.signatures.length} ${crowded.scheme} signatures; Plivo sends at most ${WEBHOOK_LIMITS.maxSignaturesPerHeader}`);
+  }
+
+  // The strings to sign, each built at most once (for GET the parameters are in the URL only).
+  let v3Base: string | undefined;
+  let v2Base: string | undefined;
+  const digests = new Map<string, Buffer>();
+  const matching = (attempts: Attempt[]): Attempt | null | 'unsignable' => {
+    for (const a of attempts) {
+      if (a.nonce === undefined) continue;
+      const family = a.scheme === 'V3' || a.scheme === 'Ma-V3' ? 3 : 2;
+      let message: string;
+      try {
+        message =
+          family === 3
+            ? `${(v3Base ??= v3BaseString(method, req.url, method === 'GET' ? {} : req.params))}.${a.nonce}`
+            : (v2Base ??= v2BaseString(req.url)) + a.nonce;
+      } catch {
+        return 'unsignable';
+      }
+      // V3 and Ma-V3 share a nonce (so do V2 and Ma-V2): with one token for both, one HMAC serves both.
+      const key = `${family}\n${a.token}`;
+      let expected = digests.get(key);
+      if (expected === undefined) {
+        expected = Buffer.from(hmacBase64(a.token, message), 'utf8');
+        hmacs++;
+        digests.set(key, expected);
+      }
+      const digest = expected;
+      if (a.signatures.some((sig) => sameSignature(sig, digest))) return a;
     }
-  }
-  return {
-    ok: false,
-    reason: 'mismatch',
-    detail: `No ${present.map((a) => a.scheme).join('/')} signature matches this URL, body and token`,
+    return null;
   };
+  const match = matching(judged);
+  if (match === 'unsignable') return refuse('mismatch', 'The URL cannot be signed');
+  if (match === null || match.nonce === undefined) {
+    return refuse('mismatch', `No ${judged.map((a) => a.scheme).join('/')} signature matches this URL, body and token`);
+  }
+  // A valid V2 signature next to the V3 one that admitted the request: its nonce is reported too.
+  const withV2 = judged === v2 ? match : matching(v2);
+  const v2Match = withV2 === 'unsignable' ? null : withV2;
+  return { ok: true, scheme: match.scheme, nonce: match.nonce, v2Nonce: v2Match?.nonce ?? null, hmacs };
+}
+
+interface Attempt {
+  scheme: SignatureScheme;
+  nonce: string | undefined;
+  token: string;
+  signatures: string[];
 }

@@ -285,6 +285,26 @@ export interface LockRepo {
   listActive(accountIds: string[]): Promise<LockRecord[]>;
 }
 
+/** A webhook signature nonce, bound to the request it first came with. */
+export interface NonceClaim {
+  nonce: string;
+  /** A digest of what the request carried (method, URL, form): a genuine retry carries the same. */
+  fingerprint: string;
+  seenAt: number;
+  /** The record is kept at least until then; a claim after it starts afresh. */
+  keepUntil: number;
+}
+
+export interface WebhookNonceRepo {
+  /**
+   * Atomically records the nonce for this request, or finds it recorded. Resolves true when the
+   * nonce is new or its record is past keepUntil (then replaced), or was recorded for the same
+   * fingerprint (a retry); false when it is recorded for another request (a replay). A retry or
+   * a replay changes nothing. Records past keepUntil may vanish at any time.
+   */
+  claim(c: NonceClaim): Promise<boolean>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongo';
   readonly departments: DepartmentRepo;
@@ -297,6 +317,7 @@ export interface Store {
   readonly messages: MessageRepo;
   readonly locks: LockRepo;
   readonly idempotency: IdempotencyRepo;
+  readonly webhookNonces: WebhookNonceRepo;
   /** True when nothing has been stored yet (the demo seed runs only then). */
   isEmpty(): Promise<boolean>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { plivoSignatureHeaders } from '../../src/sms/plivo-signature.js';
+import { hostileForm } from './hostile-form.js';
 import {
   wallNow,
   type Command,
@@ -57,6 +58,19 @@ function webhookSet(spec: Extract<RequestSetSpec, { kind: 'webhooks' }>): Ready[
     out.push(ready({ method: 'POST', path: spec.path, headers, body: new URLSearchParams(params).toString() }));
   }
   return out;
+}
+
+function hostileSet(spec: Extract<RequestSetSpec, { kind: 'hostileWebhooks' }>): Ready[] {
+  // One buffer shared by every request of the set: 1.8 MB a request would not fit many times over.
+  const body = Buffer.from(hostileForm(spec.fields, spec.maxBytes).body, 'utf8');
+  const bogus = Array.from({ length: spec.signatures }, (_, i) => Buffer.alloc(32, i + 1).toString('base64'));
+  const headers = {
+    'content-type': 'application/x-www-form-urlencoded',
+    'content-length': body.byteLength,
+    'x-plivo-signature-v3': bogus.join(','),
+    'x-plivo-signature-v3-nonce': '12345678901234567890',
+  };
+  return Array.from({ length: spec.count }, () => ({ method: 'POST', path: spec.path, headers, body }));
 }
 
 function percentile(sorted: Float64Array, q: number): number {
@@ -203,7 +217,8 @@ async function walk(spec: WalkSpec): Promise<WalkResult> {
 async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
     case 'prepare': {
-      const built = c.spec.kind === 'static' ? c.spec.requests.map(ready) : webhookSet(c.spec);
+      const built =
+        c.spec.kind === 'static' ? c.spec.requests.map(ready) : c.spec.kind === 'webhooks' ? webhookSet(c.spec) : hostileSet(c.spec);
       sets.set(c.set, built);
       return { count: built.length };
     }

@@ -23,7 +23,21 @@ export interface WebhookSetSpec {
   to: string[];
 }
 
-export type RequestSetSpec = { kind: 'static'; requests: PreparedRequest[] } | WebhookSetSpec;
+/**
+ * What a hostile client sends to a webhook URL: one form of `fields` fields (`f0=1&f1=1…`, cut off
+ * at `maxBytes`) under bogus signatures, the same body in every request of the set.
+ */
+export interface HostileWebhookSetSpec {
+  kind: 'hostileWebhooks';
+  count: number;
+  path: string;
+  fields: number;
+  maxBytes: number;
+  /** Bogus signatures, comma-separated in X-Plivo-Signature-V3. */
+  signatures: number;
+}
+
+export type RequestSetSpec = { kind: 'static'; requests: PreparedRequest[] } | WebhookSetSpec | HostileWebhookSetSpec;
 
 export interface RunSpec {
   set: string;

@@ -7,6 +7,7 @@ import { closeAllNodes } from './bench-org.js';
 import { inboundBenchmark } from './inbound-webhooks.js';
 import { outboundBenchmark } from './outbound-sends.js';
 import { inboxBenchmark } from './inbox-listing.js';
+import { hostileBenchmark } from './hostile-webhooks.js';
 import { killAllGenerators, LoadGenerator } from './load-client.js';
 import { killAllSimulators } from './standalone-simulator.js';
 import { formatTable, type BenchOutcome } from './report.js';
@@ -25,6 +26,7 @@ const BENCHMARKS: Record<string, (gen: LoadGenerator) => Promise<BenchOutcome>> 
   inbound: (gen) => inboundBenchmark(gen),
   outbound: (gen) => outboundBenchmark(gen),
   inbox: (gen) => inboxBenchmark(gen),
+  hostile: (gen) => hostileBenchmark(gen),
   // The WebSocket benchmarks bring their own load processes (test/bench/ws/).
   locks: () => wsBenchmark('roundTrip', 'locks'),
   fanout: () => wsBenchmark('fanout', 'fanout'),

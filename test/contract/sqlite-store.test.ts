@@ -7,7 +7,7 @@ import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
 import type { Store } from '../../src/store/store.js';
 import { storeContract } from './store.contract.js';
-import { department } from './store-fixtures.js';
+import { T0, department } from './store-fixtures.js';
 
 // Real files, one fresh temporary directory per test, removed afterwards.
 const dirs: string[] = [];
@@ -90,6 +90,32 @@ describe('SQLite store', () => {
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
     await expect(createSqliteStore({ file })).rejects.toMatchObject({ code: 'internal' });
+  });
+
+  it('prunes expired webhook nonces a few per claim, oldest first, so the table stays bounded', async () => {
+    const file = tempFile();
+    const store = await open(file);
+    const claim = (nonce: string, seenAt: number, keepUntil: number) => store.webhookNonces.claim({ nonce, fingerprint: 'f', seenAt, keepUntil });
+    const rows = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare('SELECT nonce FROM webhook_nonces ORDER BY nonce').pluck().all();
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      for (let i = 0; i < 5; i++) await claim(`old-${i}`, T0 + i, T0 + 10 + i);
+      await claim('live', T0 + 5, T0 + 1_000);
+      // At T0 + 13, three are expired (keepUntil T0 + 10, 11, 12); a claim removes the two oldest.
+      await claim('new-0', T0 + 13, T0 + 2_000);
+      expect(rows()).toEqual(['live', 'new-0', 'old-2', 'old-3', 'old-4']);
+      await claim('new-1', T0 + 100, T0 + 2_000);
+      await claim('new-2', T0 + 100, T0 + 2_000);
+      expect(rows()).toEqual(['live', 'new-0', 'new-1', 'new-2']);
+    } finally {
+      await store.close();
+    }
   });
 
   it('rejects writes after close', async () => {

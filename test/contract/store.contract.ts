@@ -1418,5 +1418,49 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         expect(await store.locks.get(newId())).toBeNull();
       });
     });
+
+    describe('webhook nonces', () => {
+      const DAY = 24 * 3600_000;
+      const claim = (nonce: string, fingerprint: string, seenAt = T0, keepFor = DAY) =>
+        store.webhookNonces.claim({ nonce, fingerprint, seenAt, keepUntil: seenAt + keepFor });
+
+      it('claims a new nonce, and the same nonce again for the same request (a retry)', async () => {
+        expect(await claim('05429567804466091622', 'request-a')).toBe(true);
+        expect(await claim('05429567804466091622', 'request-a', T0 + 60_000)).toBe(true);
+      });
+
+      it('refuses a nonce recorded for another request (a replay), and keeps the first binding', async () => {
+        expect(await claim('11111111111111111111', 'request-a')).toBe(true);
+        expect(await claim('11111111111111111111', 'request-b', T0 + 1)).toBe(false);
+        expect(await claim('11111111111111111111', 'request-a', T0 + 2)).toBe(true);
+        expect(await claim('22222222222222222222', 'request-b', T0 + 3)).toBe(true);
+      });
+
+      it('grants a nonce to one of two requests claiming it at once', async () => {
+        const results = await Promise.all([claim('33333333333333333333', 'request-a'), claim('33333333333333333333', 'request-b')]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results[0] ? 'request-a' : 'request-b';
+        expect(await claim('33333333333333333333', winner, T0 + 1)).toBe(true);
+      });
+
+      it('grants both of two identical requests claiming a nonce at once', async () => {
+        expect(await Promise.all([claim('44444444444444444444', 'request-a'), claim('44444444444444444444', 'request-a')])).toEqual([true, true]);
+      });
+
+      it('keeps a record until its keepUntil (a retry does not extend it), and starts afresh after it', async () => {
+        expect(await claim('55555555555555555555', 'request-a', T0, 10)).toBe(true);
+        expect(await claim('55555555555555555555', 'request-a', T0 + 5)).toBe(true);
+        expect(await claim('55555555555555555555', 'request-b', T0 + 10)).toBe(false);
+        expect(await claim('55555555555555555555', 'request-b', T0 + 11)).toBe(true);
+        expect(await claim('55555555555555555555', 'request-a', T0 + 12)).toBe(false);
+      });
+
+      it.runIf(options.reopen !== undefined)('keeps its records across a close and reopen', async () => {
+        expect(await claim('66666666666666666666', 'request-a')).toBe(true);
+        store = await options.reopen!(store);
+        expect(await claim('66666666666666666666', 'request-b', T0 + 1)).toBe(false);
+        expect(await claim('66666666666666666666', 'request-a', T0 + 2)).toBe(true);
+      });
+    });
   });
 }

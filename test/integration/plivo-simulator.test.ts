@@ -109,7 +109,7 @@ function nextAttempt(sim: PlivoSimulator, match: (o: AttemptOutcome) => boolean,
 }
 
 function expectSigned(r: Received, authToken: string): void {
-  expect(verifyPlivoSignature({ method: r.method, url: r.url, params: r.params, headers: r.headers, authToken })).toEqual({ ok: true, scheme: 'V3' });
+  expect(verifyPlivoSignature({ method: r.method, url: r.url, params: r.params, headers: r.headers, authToken })).toMatchObject({ ok: true, scheme: 'V3' });
   const sdkParams = r.method === 'GET' ? {} : { ...r.params };
   expect(plivo.validateV3Signature(r.method, r.url, r.headers['x-plivo-signature-v3-nonce']!, authToken, r.headers['x-plivo-signature-v3']!, sdkParams)).toBe(true);
   expect(plivo.validateV3Signature(r.method, r.url, r.headers['x-plivo-signature-v3-nonce']!, authToken, r.headers['x-plivo-signature-ma-v3']!, { ...sdkParams })).toBe(true);

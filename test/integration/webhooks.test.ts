@@ -1,8 +1,14 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, type Org } from '../helpers/org.js';
 import { plivoSignatureHeaders } from '../../src/sms/plivo-signature.js';
 import { until } from '../helpers/wait.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../../src/store/store.js';
+import { ManualClock } from '../../src/clock.js';
 
 // The webhook edge: only requests signed by Plivo for our public URL get in; retries are
 // deduplicated; late and repeated delivery reports never move a status backwards.
@@ -26,7 +32,7 @@ function post(path: string, params: Record<string, string>, sign: { token?: stri
   return t.http.request('POST', path, { body, headers });
 }
 
-const inbound = (uuid: string, text = 'Hello there') => ({
+const inbound = (uuid: string, text = 'Hello there'): Record<string, string> => ({
   From: digits(org.students[0]!.phone),
   To: digits(org.account.numbers[0]!),
   Text: text,
@@ -38,6 +44,20 @@ const inbound = (uuid: string, text = 'Hello there') => ({
   MessageIntent: '',
   PowerpackUUID: '',
 });
+
+/** Texts a student from the group account and waits until the simulator reports it delivered. */
+async function textDelivered(contactId: string, text: string) {
+  const sent = await t.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: [contactId], text }, org.member.token);
+  const id = sent.body.messages[0].id as string;
+  return until(
+    t.sb.core.events,
+    async () => {
+      const x = await t.sb.store.messages.get(id);
+      return x?.status === 'delivered' ? x : null;
+    },
+    'the message delivered',
+  );
+}
 
 async function inboundCount(): Promise<number> {
   const conv = await t.sb.store.conversations.getByPair(org.account.id, org.students[0]!.id);
@@ -95,16 +115,8 @@ describe('Plivo webhooks', () => {
   });
 
   it('ignore delivery reports that arrive late or twice (by Sequence)', async () => {
-    const sent = await t.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: [org.students[1]!.id], text: 'Status test' }, org.member.token);
-    const id = sent.body.messages[0].id as string;
-    const m = await until(
-      t.sb.core.events,
-      async () => {
-        const x = await t.sb.store.messages.get(id);
-        return x?.status === 'delivered' ? x : null;
-      },
-      'the message delivered',
-    );
+    const m = await textDelivered(org.students[1]!.id, 'Status test');
+    const id = m.id;
     const status = (Status: string, Sequence: string) => ({ MessageUUID: m.providerId!, Status, Sequence, From: '1', To: '2', ErrorCode: '' });
     expect((await post('/webhooks/plivo/status', status('sent', '2'), {})).status).toBe(200);
     expect((await t.sb.store.messages.get(id))!.status).toBe('delivered');
@@ -121,5 +133,223 @@ describe('Plivo webhooks', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toMatch(/xml/);
     expect(ok.body).toMatch(/^<Response>/);
+  });
+});
+
+/**
+ * Starts a POST and writes `chunk` again and again (`maxBytes` at most) without ever finishing
+ * the body; resolves with the answer, which therefore came before the body was read whole.
+ */
+function postUnfinished(path: string, headers: Record<string, string | number>, chunk: Buffer, maxBytes: number) {
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const req = http.request(t.sb.url + path, { method: 'POST', headers });
+    let sent = 0;
+    let answered = false;
+    const deadline = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no answer after ${sent} bytes of an unfinished body`));
+    }, 5_000);
+    req.on('response', (res) => {
+      answered = true;
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        clearTimeout(deadline);
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+      });
+    });
+    // The server may close the connection after answering, while we are still writing.
+    req.on('error', (e) => {
+      if (answered) return;
+      clearTimeout(deadline);
+      reject(e);
+    });
+    const pump = (): void => {
+      while (!answered && sent + chunk.length <= maxBytes) {
+        sent += chunk.length;
+        if (!req.write(chunk)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+describe('Plivo webhooks: large bodies are refused unread', () => {
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const filler = Buffer.from('f=1&'.repeat(4096));
+
+  it('refuse a body declared over WEBHOOK_MAX_BODY_BYTES with 413 before reading it', async () => {
+    // 1.8 MB declared (under the API's MAX_BODY_BYTES): only 16 KiB ever sent.
+    const r = await postUnfinished('/webhooks/plivo/message', { ...form, 'content-length': 1_888_889 }, filler, 16 * 1024);
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('payload_too_large');
+  });
+
+  it('refuse a streamed (chunked) body once it passes the limit, before it ends', async () => {
+    const r = await postUnfinished('/webhooks/plivo/status', { ...form, 'transfer-encoding': 'chunked' }, filler, 1024 * 1024);
+    expect(r.status).toBe(413);
+  });
+
+  it('refuse a signed form of more than 200 fields with 413, and record nothing', async () => {
+    const params = inbound('u-crowded');
+    for (let i = Object.keys(params).length; i <= 200; i++) params[`X${i}`] = '';
+    const r = await post('/webhooks/plivo/message', params, {});
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('payload_too_large');
+    expect(await t.sb.store.messages.getByProviderId('u-crowded')).toBeNull();
+  });
+
+  it('refuse a header of more than 4 signatures as forged (403), even with the right one among them', async () => {
+    const params = inbound('u-crowded-sigs');
+    const url = t.sb.url + '/webhooks/plivo/message';
+    const h = plivoSignatureHeaders({ method: 'POST', url, params, authToken: t.sb.simulator!.authToken });
+    const crowd = ['bm90LWl0', 'bm90LWl0', 'bm90LWl0', 'bm90LWl0', h['X-Plivo-Signature-V3']!].join(',');
+    const headers = { ...h, 'X-Plivo-Signature-V3': crowd, 'content-type': 'application/x-www-form-urlencoded' };
+    const r = await t.http.request('POST', '/webhooks/plivo/message', { body: new URLSearchParams(params).toString(), headers });
+    expect(r.status).toBe(403);
+    expect(r.body.error.code).toBe('invalid_signature');
+  });
+
+  it('keep the larger limit on the API routes (the limit is per route)', async () => {
+    const r = await t.http.post('/api/v1/sessions', { email: 'nobody@example.edu', password: 'x'.repeat(100 * 1024) });
+    expect(r.status).not.toBe(413);
+    expect(r.body.error.code).not.toBe('payload_too_large');
+  });
+});
+
+describe('Plivo webhooks: a V2 signature admits one request', () => {
+  // V2 signs the URL and the nonce only. What an eavesdropper keeps of a genuine webhook: its V2
+  // headers, made by the simulator's own signing code (the V3 ones dropped: messaging webhooks
+  // are documented with V2 only).
+  const FORM = 'application/x-www-form-urlencoded';
+  const MESSAGE = '/webhooks/plivo/message';
+  const STATUS = '/webhooks/plivo/status';
+
+  function capturedV2(sb: TestSwitchboard['sb'], path: string, params: Record<string, string>, publicUrl = sb.url): Record<string, string> {
+    const all = plivoSignatureHeaders({ method: 'POST', url: publicUrl + path, params, authToken: sb.simulator!.authToken });
+    return Object.fromEntries(Object.entries(all).filter(([name]) => !name.includes('V3')));
+  }
+
+  const send = (on: TestSwitchboard, path: string, params: Record<string, string>, headers: Record<string, string>) =>
+    on.http.request('POST', path, { body: new URLSearchParams(params).toString(), headers: { ...headers, 'content-type': FORM } });
+
+  const text = (student: { phone: string }, uuid: string, body: string): Record<string, string> => ({ ...inbound(uuid, body), From: digits(student.phone) });
+
+  it('refuse a captured signature replayed with other bodies: nothing stored, nobody opted out', async () => {
+    const student = org.students[2]!;
+    const genuine = text(student, 'u-v2-genuine', 'Is the deadline Friday?');
+    const headers = capturedV2(t.sb, MESSAGE, genuine);
+    expect((await send(t, MESSAGE, genuine, headers)).status).toBe(200);
+
+    for (let i = 0; i < 20; i++) {
+      const forged = text(student, `u-v2-forged-${i}`, i === 0 ? 'STOP' : `Forged text ${i}`);
+      const r = await send(t, MESSAGE, forged, headers);
+      expect(r.status).toBe(403);
+      expect(r.body.error.code).toBe('invalid_signature');
+      expect(await t.sb.store.messages.getByProviderId(forged.MessageUUID!)).toBeNull();
+    }
+    expect(await t.sb.store.contacts.listOptOuts(student.id)).toEqual([]);
+    expect(await t.sb.store.messages.getByProviderId(genuine.MessageUUID!)).not.toBeNull();
+  });
+
+  it('refuse the V2 half of a request V3 admitted, replayed alone with another body', async () => {
+    // Plivo may sign with both families: V3 admits the genuine request, and its V2 nonce is claimed too.
+    const student = org.students[2]!;
+    const genuine = text(student, 'u-both-genuine', 'Thanks!');
+    const both = plivoSignatureHeaders({ method: 'POST', url: t.sb.url + MESSAGE, params: genuine, authToken: t.sb.simulator!.authToken });
+    expect((await send(t, MESSAGE, genuine, both)).status).toBe(200);
+    const v2Half = Object.fromEntries(Object.entries(both).filter(([name]) => !name.includes('V3')));
+    const forged = text(student, 'u-both-forged', 'STOP');
+    expect((await send(t, MESSAGE, forged, v2Half)).status).toBe(403);
+    expect(await t.sb.store.messages.getByProviderId('u-both-forged')).toBeNull();
+    expect(await t.sb.store.contacts.listOptOuts(student.id)).toEqual([]);
+    // …while Plivo's retry of it, with both families again, still gets in.
+    expect((await send(t, MESSAGE, genuine, both)).status).toBe(200);
+  });
+
+  it('let the genuine request in again under the same nonce (a retry), recorded once', async () => {
+    const student = org.students[2]!;
+    const genuine = text(student, 'u-v2-retried', 'Can I still apply?');
+    const headers = capturedV2(t.sb, MESSAGE, genuine);
+    for (let i = 0; i < 3; i++) expect((await send(t, MESSAGE, genuine, headers)).status).toBe(200);
+    const conversation = await t.sb.store.conversations.getByPair(org.account.id, student.id);
+    const messages = await t.sb.store.messages.listForConversation(conversation!.id, { limit: 10 });
+    expect(messages.filter((m) => m.providerId === genuine.MessageUUID!)).toHaveLength(1);
+  });
+
+  it('refuse a delivery report replayed to record a carrier opt-out', async () => {
+    const student = org.students[1]!;
+    const m = await textDelivered(student.id, 'Replay test');
+    const id = m.id;
+    const report = { MessageUUID: m.providerId!, Status: 'sent', Sequence: '2', From: '1', To: '2', ErrorCode: '' };
+    const headers = capturedV2(t.sb, STATUS, report);
+    expect((await send(t, STATUS, report, headers)).status).toBe(200);
+    const forged = { ...report, Status: 'undelivered', Sequence: '99', ErrorCode: '200' };
+    expect((await send(t, STATUS, forged, headers)).status).toBe(403);
+    expect((await t.sb.store.messages.get(id))!.status).toBe('delivered');
+    expect(await t.sb.store.contacts.listOptOuts(student.id)).toEqual([]);
+  });
+
+  it('keep the binding across a restart, and let in the retry of a text whose first attempt died after the claim', async () => {
+    // The URL Plivo calls stays the same across the restart; the port does not.
+    const env = { PUBLIC_URL: 'http://127.0.0.1:9' };
+    const dir = tempDir();
+    try {
+      // The first process dies between its two writes: the nonce claimed, the message not stored.
+      const store = await createSqliteStore({ file: join(dir.path, 'switchboard.db') });
+      const dying = new Proxy(store, {
+        get: (target, name) =>
+          name === 'messages'
+            ? new Proxy(target.messages, {
+                get: (messages, method) =>
+                  method === 'recordInbound' ? () => Promise.reject(new Error('the process died here')) : Reflect.get(messages, method, messages),
+              })
+            : Reflect.get(target, name, target),
+      }) satisfies Store;
+      const first = await startTestSwitchboard(env, { dataDir: dir.path, store: dying });
+      let genuine: Record<string, string>;
+      let headers: Record<string, string>;
+      try {
+        const firstOrg = await buildOrg(first);
+        genuine = { ...inbound('u-v2-crash', 'Did you get my transcript?'), From: digits(firstOrg.students[0]!.phone), To: digits(firstOrg.account.numbers[0]!) };
+        headers = capturedV2(first.sb, MESSAGE, genuine, env.PUBLIC_URL);
+        expect((await send(first, MESSAGE, genuine, headers)).status).toBe(500);
+      } finally {
+        await first.close();
+      }
+
+      const second = await startTestSwitchboard(env, { dataDir: dir.path });
+      try {
+        const forged = { ...genuine, MessageUUID: 'u-v2-crash-forged', Text: 'STOP' };
+        expect((await send(second, MESSAGE, forged, headers)).status).toBe(403);
+        expect((await send(second, MESSAGE, genuine, headers)).status).toBe(200);
+        expect(await second.sb.store.messages.getByProviderId(genuine.MessageUUID!)).toMatchObject({ text: 'Did you get my transcript?' });
+        expect(await second.sb.store.messages.getByProviderId(forged.MessageUUID!)).toBeNull();
+      } finally {
+        await second.close();
+      }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('keep the binding for WEBHOOK_NONCE_RETENTION_MS', async () => {
+    const clock = new ManualClock();
+    const timed = await startTestSwitchboard({ WEBHOOK_NONCE_RETENTION_MS: String(48 * 3600_000) }, { clock });
+    try {
+      // A text to a number no account owns: acknowledged, nothing else needed.
+      const genuine = { ...inbound('u-v2-kept', 'Hello'), To: '16175550999' };
+      const headers = capturedV2(timed.sb, MESSAGE, genuine);
+      expect((await send(timed, MESSAGE, genuine, headers)).status).toBe(200);
+      clock.advance(48 * 3600_000 - 60_000);
+      expect((await send(timed, MESSAGE, { ...genuine, MessageUUID: 'u-v2-kept-forged' }, headers)).status).toBe(403);
+    } finally {
+      await timed.close();
+    }
   });
 });

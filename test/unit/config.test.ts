@@ -32,6 +32,8 @@ describe('configuration', () => {
     [{ LOGIN_LOCKOUT_MS: '60000', LOGIN_LOCKOUT_MAX_MS: '30000' }, 'LOGIN_LOCKOUT_MAX_MS'],
     [{ WS_MAX_SOCKETS_PER_USER: '0' }, 'WS_MAX_SOCKETS_PER_USER'],
     [{ IDEMPOTENCY_KEY_TTL_MS: '59999' }, 'IDEMPOTENCY_KEY_TTL_MS'],
+    [{ WEBHOOK_MAX_BODY_BYTES: '100' }, 'WEBHOOK_MAX_BODY_BYTES'],
+    [{ WEBHOOK_NONCE_RETENTION_MS: '60000' }, 'WEBHOOK_NONCE_RETENTION_MS'],
   ])('stops on a bad value and names the variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`${name}:`));

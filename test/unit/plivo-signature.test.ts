@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as plivo from 'plivo';
 import {
+  WEBHOOK_LIMITS,
   plivoSignatureHeaders,
   signV2,
   signV3,
@@ -101,10 +103,7 @@ describe('Plivo signatures: signing round-trips through the SDK', () => {
       expect(plivo.validateV3Signature(c.method, c.url, v3Nonce, 'main-token', h['x-plivo-signature-ma-v3']!, JSON.parse(JSON.stringify(params)))).toBe(true);
       expect(plivo.validateSignature(c.url, v2Nonce, h['x-plivo-signature-v2']!, 'sub-token')).toBe(true);
       expect(plivo.validateSignature(c.url, v2Nonce, h['x-plivo-signature-ma-v2']!, 'main-token')).toBe(true);
-      expect(verifyPlivoSignature({ method: c.method, url: c.url, params: c.params, headers: h, authToken: 'sub-token', mainAuthToken: 'main-token' })).toEqual({
-        ok: true,
-        scheme: 'V3',
-      });
+      expect(verifyPlivoSignature({ method: c.method, url: c.url, params: c.params, headers: h, authToken: 'sub-token', mainAuthToken: 'main-token' })).toMatchObject({ ok: true, scheme: 'V3' });
     });
   }
 });
@@ -115,13 +114,13 @@ describe('verifyPlivoSignature', () => {
   const headers = signed('POST', url, params);
 
   it('accepts a genuine POST', () => {
-    expect(verifyPlivoSignature({ method: 'POST', url, params, headers, authToken: TOKEN })).toEqual({ ok: true, scheme: 'V3' });
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers, authToken: TOKEN })).toMatchObject({ ok: true, scheme: 'V3' });
   });
 
   it('accepts a GET whose parameters are only in the URL (not passed twice)', () => {
     const h = signed('GET', STATUS_GET_URL, {});
     const query = { MessageUUID: 'abc-123', Status: 'delivered', From: '1', To: '2' };
-    expect(verifyPlivoSignature({ method: 'get', url: STATUS_GET_URL, params: query, headers: h, authToken: TOKEN })).toEqual({ ok: true, scheme: 'V3' });
+    expect(verifyPlivoSignature({ method: 'get', url: STATUS_GET_URL, params: query, headers: h, authToken: TOKEN })).toMatchObject({ ok: true, scheme: 'V3' });
   });
 
   it('rejects a tampered parameter, an added parameter, a dropped empty parameter', () => {
@@ -147,21 +146,18 @@ describe('verifyPlivoSignature', () => {
 
   it('accepts any one of several comma-separated signatures', () => {
     const h = { ...headers, 'x-plivo-signature-v3': `bm90LWl0, ${headers['x-plivo-signature-v3']!}` };
-    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: h, authToken: TOKEN })).toEqual({ ok: true, scheme: 'V3' });
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: h, authToken: TOKEN })).toMatchObject({ ok: true, scheme: 'V3' });
   });
 
   it('falls back to Ma-V3 signed with the main-account token', () => {
     const h = signed('POST', url, params, 'subaccount-token', 'main-token');
-    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: h, authToken: 'unknown-sub-token', mainAuthToken: 'main-token' })).toEqual({
-      ok: true,
-      scheme: 'Ma-V3',
-    });
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: h, authToken: 'unknown-sub-token', mainAuthToken: 'main-token' })).toMatchObject({ ok: true, scheme: 'Ma-V3' });
   });
 
   it('uses V2 only when allowed (messaging routes)', () => {
     const onlyV2 = Object.fromEntries(Object.entries(headers).filter(([k]) => !k.includes('v3')));
     expect(verifyPlivoSignature({ method: 'POST', url, params, headers: onlyV2, authToken: TOKEN })).toMatchObject({ ok: false, reason: 'missing_signature' });
-    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: onlyV2, authToken: TOKEN, allowV2: true })).toEqual({ ok: true, scheme: 'V2' });
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: onlyV2, authToken: TOKEN, allowV2: true })).toMatchObject({ ok: true, scheme: 'V2' });
     expect(verifyPlivoSignature({ method: 'POST', url, params, headers: onlyV2, authToken: 'OTHERTOKEN', allowV2: true })).toMatchObject({ ok: false, reason: 'mismatch' });
   });
 
@@ -179,6 +175,104 @@ describe('verifyPlivoSignature', () => {
 
   it('matches header names case-insensitively', () => {
     const mixed = plivoSignatureHeaders({ method: 'POST', url, params, authToken: TOKEN });
-    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: mixed, authToken: TOKEN })).toEqual({ ok: true, scheme: 'V3' });
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: mixed, authToken: TOKEN })).toMatchObject({ ok: true, scheme: 'V3' });
+  });
+});
+
+describe('verifyPlivoSignature: a forged request is cheap to refuse', () => {
+  const url = 'http://127.0.0.1:3000/webhooks/plivo/message';
+  const form = (fields: number) => Object.fromEntries(Array.from({ length: fields }, (_, i) => [`F${i}`, String(i)]));
+  const bogus = (n: number) => Array.from({ length: n }, (_, i) => Buffer.alloc(32, i + 1).toString('base64'));
+
+  it(`refuses a form of more than ${WEBHOOK_LIMITS.maxFields} fields before computing any HMAC, even a correctly signed one`, () => {
+    const big = form(WEBHOOK_LIMITS.maxFields + 1);
+    expect(verifyPlivoSignature({ method: 'POST', url, params: big, headers: signed('POST', url, big), authToken: TOKEN })).toEqual({
+      ok: false,
+      reason: 'too_many_fields',
+      detail: expect.any(String),
+      hmacs: 0,
+    });
+    const repeated = { Media: Array.from({ length: WEBHOOK_LIMITS.maxFields + 1 }, (_, i) => String(i)) };
+    expect(verifyPlivoSignature({ method: 'POST', url, params: repeated, headers: signed('POST', url, repeated), authToken: TOKEN })).toMatchObject({ reason: 'too_many_fields', hmacs: 0 });
+    const query = `${url}?${Array.from({ length: WEBHOOK_LIMITS.maxFields + 1 }, (_, i) => `q${i}=1`).join('&')}`;
+    expect(verifyPlivoSignature({ method: 'GET', url: query, params: {}, headers: signed('GET', query, {}), authToken: TOKEN })).toMatchObject({ reason: 'too_many_fields', hmacs: 0 });
+    const most = form(WEBHOOK_LIMITS.maxFields);
+    expect(verifyPlivoSignature({ method: 'POST', url, params: most, headers: signed('POST', url, most), authToken: TOKEN })).toMatchObject({ ok: true, scheme: 'V3' });
+  });
+
+  it(`refuses more than ${WEBHOOK_LIMITS.maxSignaturesPerHeader} signatures in one header before computing any HMAC`, () => {
+    const params = form(3);
+    const h = signed('POST', url, params);
+    const crowd = (n: number) => ({ ...h, 'x-plivo-signature-v3': [...bogus(n - 1), h['x-plivo-signature-v3']!].join(',') });
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: crowd(WEBHOOK_LIMITS.maxSignaturesPerHeader + 1), authToken: TOKEN })).toMatchObject({
+      ok: false,
+      reason: 'too_many_signatures',
+      hmacs: 0,
+    });
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: crowd(WEBHOOK_LIMITS.maxSignaturesPerHeader), authToken: TOKEN })).toMatchObject({ ok: true, scheme: 'V3' });
+  });
+
+  it('computes one HMAC per token, however many candidate signatures the headers carry', () => {
+    const params = form(WEBHOOK_LIMITS.maxFields);
+    const headers = { 'x-plivo-signature-v3': bogus(3).join(','), 'x-plivo-signature-ma-v3': bogus(3).join(', '), 'x-plivo-signature-v3-nonce': NONCE };
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers, authToken: TOKEN })).toMatchObject({ ok: false, reason: 'mismatch', hmacs: 1 });
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers, authToken: TOKEN, mainAuthToken: 'main-token' })).toMatchObject({ ok: false, reason: 'mismatch', hmacs: 2 });
+    const v2 = { 'x-plivo-signature-v2': bogus(4).join(','), 'x-plivo-signature-ma-v2': bogus(4).join(','), 'x-plivo-signature-v2-nonce': NONCE };
+    expect(verifyPlivoSignature({ method: 'POST', url, params, headers: v2, authToken: TOKEN, allowV2: true })).toMatchObject({ ok: false, reason: 'mismatch', hmacs: 1 });
+  });
+
+  it('returns the nonce that matched, and the nonce of any valid V2 signature (to be claimed once)', () => {
+    const params = form(2);
+    const h = lower(plivoSignatureHeaders({ method: 'POST', url, params, authToken: TOKEN, v3Nonce: '1'.repeat(20), v2Nonce: '2'.repeat(20) }));
+    const verify = (headers: Record<string, string>, allowV2: boolean) => verifyPlivoSignature({ method: 'POST', url, params, headers, authToken: TOKEN, allowV2 });
+    expect(verify(h, true)).toMatchObject({ ok: true, scheme: 'V3', nonce: '1'.repeat(20), v2Nonce: '2'.repeat(20) });
+    expect(verify(h, false)).toMatchObject({ ok: true, scheme: 'V3', v2Nonce: null });
+    const onlyV2 = Object.fromEntries(Object.entries(h).filter(([k]) => !k.includes('v3')));
+    expect(verify(onlyV2, true)).toMatchObject({ ok: true, scheme: 'V2', nonce: '2'.repeat(20), v2Nonce: '2'.repeat(20) });
+    // A V2 header that does not verify is no nonce to claim (nor a reason to refuse what V3 admits).
+    expect(verify({ ...h, 'x-plivo-signature-v2': 'bm90LWl0', 'x-plivo-signature-ma-v2': 'bm90LWl0' }, true)).toMatchObject({ ok: true, scheme: 'V3', v2Nonce: null });
+  });
+});
+
+describe('verifyPlivoSignature agrees with the SDK validators', () => {
+  const key = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,11}$/);
+  const value = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('', '0.00000', 'café ☕', 'a=b&c', '+1 (617)'));
+  const params = fc.dictionary(key, fc.oneof({ weight: 4, arbitrary: value }, { weight: 1, arbitrary: fc.array(value, { minLength: 1, maxLength: 3 }) }), { maxKeys: 8 });
+  const url = fc.constantFrom(
+    'http://127.0.0.1:3000/webhooks/plivo/message',
+    'https://example.com/sms/inbound?tenant=42',
+    'https://example.com:443/a%20b/?x=1&x=0&B=2',
+    'http://h:81/x',
+  );
+  const method = fc.constantFrom('GET' as const, 'POST' as const);
+  const token = fc.constantFrom(TOKEN, 'other-token');
+
+  it('for V3: a signature the SDK accepts is accepted, one it refuses is refused', () => {
+    fc.assert(
+      fc.property(method, url, params, token, fc.boolean(), (m, u, p, signingToken, garble) => {
+        const pairs = Object.entries(p).flatMap(([k, v]): Array<[string, string]> => (typeof v === 'string' ? [[k, v]] : v.map((x) => [k, x])));
+        const target = m === 'GET' ? `${u}${u.includes('?') ? '&' : '?'}${new URLSearchParams(pairs).toString()}` : u;
+        const body = m === 'GET' ? {} : p;
+        const h = signed(m, target, body, signingToken);
+        const sig = garble ? `${h['x-plivo-signature-v3']!.slice(0, -2)}A=` : h['x-plivo-signature-v3']!;
+        const headers = { 'x-plivo-signature-v3': sig, 'x-plivo-signature-v3-nonce': h['x-plivo-signature-v3-nonce']! };
+        const sdk = plivo.validateV3Signature(m, target, headers['x-plivo-signature-v3-nonce'], TOKEN, sig, JSON.parse(JSON.stringify(body)));
+        expect(verifyPlivoSignature({ method: m, url: target, params: body, headers, authToken: TOKEN }).ok).toBe(sdk);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('for V2: the same answers as validateSignature', () => {
+    fc.assert(
+      fc.property(url, token, fc.boolean(), (u, signingToken, garble) => {
+        const h = signed('POST', u, {}, signingToken);
+        const sig = garble ? `${h['x-plivo-signature-v2']!.slice(0, -2)}A=` : h['x-plivo-signature-v2']!;
+        const headers = { 'x-plivo-signature-v2': sig, 'x-plivo-signature-v2-nonce': h['x-plivo-signature-v2-nonce']! };
+        const sdk = plivo.validateSignature(u, headers['x-plivo-signature-v2-nonce'], sig, TOKEN);
+        expect(verifyPlivoSignature({ method: 'POST', url: u, params: {}, headers, authToken: TOKEN, allowV2: true }).ok).toBe(sdk);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

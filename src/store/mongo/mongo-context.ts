@@ -12,6 +12,7 @@ import type {
   OptOutDoc,
   SessionDoc,
   UserDoc,
+  WebhookNonceDoc,
 } from './mongo-documents.js';
 
 export interface Collections {
@@ -27,6 +28,7 @@ export interface Collections {
   messages: Collection<MessageDoc>;
   locks: Collection<LockDoc>;
   idempotency: Collection<IdempotencyDoc>;
+  webhookNonces: Collection<WebhookNonceDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -43,6 +45,7 @@ export function collections(db: Db): Collections {
     messages: db.collection<MessageDoc>('messages'),
     locks: db.collection<LockDoc>('conversationLocks'),
     idempotency: db.collection<IdempotencyDoc>('idempotencyRecords'),
+    webhookNonces: db.collection<WebhookNonceDoc>('webhookNonces'),
   };
 }
 

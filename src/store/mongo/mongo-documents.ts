@@ -230,3 +230,11 @@ export type LockDoc = Omit<LockRecord, 'conversationId'> & { _id: string };
  * the TTL index that deletes expired records on its own (and for `prune`).
  */
 export type IdempotencyDoc = IdempotencyRecord & { _id: string; expireAt: Date };
+
+/** `_id` is the nonce (unique by construction); `keepUntil` is a Date so that a TTL index can expire it. */
+export interface WebhookNonceDoc {
+  _id: string;
+  fingerprint: string;
+  seenAt: number;
+  keepUntil: Date;
+}

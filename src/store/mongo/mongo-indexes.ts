@@ -51,5 +51,9 @@ export async function ensureIndexes(c: Collections): Promise<void> {
       { status: 1, fromNumber: 1, _id: 1 },
       { partialFilterExpression: { direction: 'outbound' } },
     ),
+
+    // Webhook nonces are unique by `_id`; the server deletes each record once its keepUntil has
+    // passed (TTL monitor, about once a minute), so nothing on our side sweeps them.
+    c.webhookNonces.createIndex({ keepUntil: 1 }, { expireAfterSeconds: 0 }),
   ]);
 }

@@ -14,6 +14,7 @@ import { MongoSessionRepo } from './mongo-sessions.js';
 import { MongoUserRepo } from './mongo-users.js';
 import { MongoLockRepo } from './mongo-locks.js';
 import { MongoIdempotencyRepo } from './mongo-idempotency.js';
+import { MongoWebhookNonceRepo } from './mongo-webhook-nonces.js';
 
 export interface MongoStoreOptions {
   /** A replica set (transactions need one), e.g. mongodb://db1,db2,db3/switchboard?replicaSet=rs0. */
@@ -63,6 +64,7 @@ class MongoStore implements Store {
   readonly messages: MongoMessageRepo;
   readonly locks: MongoLockRepo;
   readonly idempotency: MongoIdempotencyRepo;
+  readonly webhookNonces: MongoWebhookNonceRepo;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | null = null;
 
@@ -81,6 +83,7 @@ class MongoStore implements Store {
     this.idempotency = new MongoIdempotencyRepo(ctx);
     this.messages = new MongoMessageRepo(ctx, this.idempotency);
     this.locks = new MongoLockRepo(ctx);
+    this.webhookNonces = new MongoWebhookNonceRepo(ctx);
   }
 
   isEmpty(): Promise<boolean> {

@@ -224,6 +224,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX idempotency_records_by_expiry ON idempotency_records (expires_at);
     `,
   },
+  {
+    version: 4,
+    name: 'webhook signature nonces',
+    sql: `
+      CREATE TABLE webhook_nonces (
+        nonce TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        seen_at INTEGER NOT NULL,
+        keep_until INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      -- Pruning takes the oldest expired records first.
+      CREATE INDEX webhook_nonces_by_expiry ON webhook_nonces (keep_until);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

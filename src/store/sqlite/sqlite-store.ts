@@ -14,6 +14,7 @@ import { SqliteSessionRepo } from './sqlite-sessions.js';
 import { SqliteUserRepo } from './sqlite-users.js';
 import { SqliteLockRepo } from './sqlite-locks.js';
 import { SqliteIdempotencyRepo } from './sqlite-idempotency.js';
+import { SqliteWebhookNonceRepo } from './sqlite-webhook-nonces.js';
 import { WriteBatcher } from './write-batcher.js';
 import { preparePrivateDatabaseFile, type PermissionWarning } from './private-file.js';
 
@@ -62,6 +63,7 @@ class SqliteStore implements Store {
   readonly messages: SqliteMessageRepo;
   readonly locks: SqliteLockRepo;
   readonly idempotency: SqliteIdempotencyRepo;
+  readonly webhookNonces: SqliteWebhookNonceRepo;
   private readonly batcher: WriteBatcher;
   private readonly nothingStored: Database.Statement<[], number>;
 
@@ -96,6 +98,7 @@ class SqliteStore implements Store {
     this.idempotency = new SqliteIdempotencyRepo(ctx);
     this.messages = new SqliteMessageRepo(ctx, conversationTable, this.idempotency);
     this.locks = new SqliteLockRepo(ctx);
+    this.webhookNonces = new SqliteWebhookNonceRepo(ctx);
     this.nothingStored = db
       .prepare<[], number>(
         `SELECT NOT EXISTS (SELECT 1 FROM departments) AND NOT EXISTS (SELECT 1 FROM users)
