@@ -1,4 +1,5 @@
 import { testConfig } from '../../src/config.js';
+import { systemClock, type Clock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
 import { startSwitchboard, type StartOptions, type Switchboard } from '../../gateways/server.js';
 import { Http } from './http.js';
@@ -12,6 +13,8 @@ export interface TestSwitchboard {
   sb: Switchboard;
   http: Http;
   dataDir: string;
+  /** The server's clock (a simulated one when the test passed it). */
+  clock: Clock;
   close(): Promise<void>;
 }
 
@@ -30,6 +33,7 @@ export async function startTestSwitchboard(env: Record<string, string> = {}, opt
     sb,
     http: new Http(sb.url),
     dataDir,
+    clock: options.clock ?? systemClock,
     close: async () => {
       await sb.close();
       dir?.remove();

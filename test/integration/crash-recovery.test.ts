@@ -15,6 +15,7 @@ import { spawnSwitchboard, killAll } from '../helpers/child-switchboard.js';
 import { startSimulatorServer, type SimulatorServer } from '../helpers/simulator-server.js';
 import { PASSWORD, login } from '../helpers/org.js';
 import type { Reply } from '../helpers/http.js';
+import { middayTimeZone } from '../helpers/time-zones.js';
 
 // A crash between "handed to Plivo" and "recorded" must never send twice: after a restart, a
 // message left in `sending` becomes `unknown` for a person to decide; a message still `queued`
@@ -105,12 +106,6 @@ function watchSends(server: SimulatorServer) {
   return { perPhone, total: () => total, until };
 }
 
-/** A time zone where it is about noon now, so the bulk send is neither refused nor held (quiet hours). */
-function noonTimeZone(): string {
-  const shift = ((12 - new Date().getUTCHours() + 36) % 24) - 12;
-  return shift === 0 ? 'Etc/GMT' : `Etc/GMT${shift > 0 ? '-' : '+'}${Math.abs(shift)}`;
-}
-
 /**
  * An owner, a department, a group account with six numbers rented from the simulator and
  * `students` students, set up by an in-process Switchboard on `dataDir` that is then stopped.
@@ -120,7 +115,7 @@ async function setUp(dataDir: string, plivoEnv: Record<string, string>, students
   try {
     await createOwner(t.sb.core, { email: 'owner@college.edu', name: 'Olivia Owner', password: PASSWORD, departmentIds: [], areaCode: '617' });
     const token = await login(t, 'owner@college.edu');
-    const dept = await t.http.post('/api/v1/departments', { name: 'Admissions', code: 'ADM', timeZone: noonTimeZone() }, token);
+    const dept = await t.http.post('/api/v1/departments', { name: 'Admissions', code: 'ADM', timeZone: middayTimeZone(Date.now()) }, token);
     expect(dept.status, JSON.stringify(dept.body)).toBe(201);
     const available = await t.http.get(`/api/v1/numbers/available?areaCode=617&limit=${POOL}`, token);
     const numbers = (available.body.items as Array<{ number: string }>).map((n) => n.number);

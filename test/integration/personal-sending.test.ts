@@ -12,7 +12,7 @@ let org: Org;
 
 beforeAll(async () => {
   t = await startTestSwitchboard({}, { clock });
-  org = await buildOrg(t);
+  org = await buildOrg(t, { timeZone: 'America/New_York' });
 });
 afterAll(async () => t?.close());
 
