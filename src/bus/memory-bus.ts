@@ -1,0 +1,143 @@
+import {
+  BusError,
+  checkSubject,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  encodePayload,
+  errorEnvelope,
+  openEnvelope,
+  subjectMatches,
+  type Bus,
+  type BusHandler,
+  type RequestOptions,
+  type Responder,
+  type Unsubscribe,
+} from './bus.js';
+
+// The bus of a single node. `publish` delivers synchronously, before it returns, in subscription
+// order: the core relies on an event having reached this node's sockets when the command that
+// caused it is acknowledged (a lock frame before its ack), as it did when events were direct calls.
+// Subscribers get a JSON copy, as they would from NATS, so what a single node accepts a cluster
+// carries too (no Dates, no functions, no shared mutable objects).
+
+interface Sub {
+  pattern: string;
+  handler: BusHandler;
+}
+
+interface Resp {
+  subject: string;
+  responder: Responder;
+  queue: string | undefined;
+}
+
+export class MemoryBus implements Bus {
+  readonly maxPayloadBytes: number;
+  private subs: Sub[] = [];
+  private responders: Resp[] = [];
+  private closed = false;
+  private turn = 0;
+
+  constructor(
+    private readonly o: { onHandlerError?: (err: unknown, subject: string) => void; maxPayloadBytes?: number } = {},
+  ) {
+    this.maxPayloadBytes = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  }
+
+  publish(subject: string, payload: unknown): void {
+    this.open();
+    checkSubject(subject, false);
+    const json = encodePayload(subject, payload, this.maxPayloadBytes);
+    let copy: unknown;
+    // A snapshot of the list: a handler that subscribes or unsubscribes changes the next publish, not this one.
+    for (const s of this.subs.slice()) {
+      if (!subjectMatches(s.pattern, subject) || !this.subs.includes(s)) continue;
+      copy ??= JSON.parse(json);
+      try {
+        s.handler(copy, subject);
+      } catch (err) {
+        this.o.onHandlerError?.(err, subject);
+      }
+    }
+  }
+
+  subscribe(pattern: string, handler: BusHandler): Unsubscribe {
+    this.open();
+    checkSubject(pattern, true);
+    const sub: Sub = { pattern, handler };
+    this.subs.push(sub);
+    return () => {
+      this.subs = this.subs.filter((s) => s !== sub);
+    };
+  }
+
+  respond(subject: string, responder: Responder, opts: { queue?: string } = {}): Unsubscribe {
+    this.open();
+    checkSubject(subject, true);
+    const r: Resp = { subject, responder, queue: opts.queue };
+    this.responders.push(r);
+    return () => {
+      this.responders = this.responders.filter((x) => x !== r);
+    };
+  }
+
+  async request(subject: string, payload: unknown, opts: RequestOptions): Promise<unknown> {
+    this.open();
+    checkSubject(subject, false);
+    const json = encodePayload(subject, payload, this.maxPayloadBytes);
+    const matching = this.responders.filter((r) => subjectMatches(r.subject, subject));
+    if (matching.length === 0) throw new BusError('no_responders', `no responders for ${subject}`);
+    // As NATS: every plain responder gets the request, and one member of each queue group.
+    const chosen = new Map<string, Resp>();
+    const plain: Resp[] = [];
+    for (const r of matching) {
+      if (r.queue === undefined) plain.push(r);
+      else if (!chosen.has(r.queue)) {
+        const group = matching.filter((x) => x.queue === r.queue);
+        chosen.set(r.queue, group[this.turn++ % group.length]!);
+      }
+    }
+    const targets = [...plain, ...chosen.values()];
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(() => finish(() => reject(new BusError('timeout', `no answer from ${subject} within ${opts.timeoutMs} ms`))), opts.timeoutMs);
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        fn();
+      };
+      for (const t of targets) {
+        void Promise.resolve()
+          .then(() => t.responder(JSON.parse(json), subject))
+          .then(
+            (value) => JSON.parse(encodePayload(subject, { ok: true, value }, this.maxPayloadBytes)) as unknown,
+            (err: unknown) => errorEnvelope(err),
+          )
+          .then(
+            (env) => finish(() => {
+              try {
+                resolve(openEnvelope(env));
+              } catch (e) {
+                reject(e);
+              }
+            }),
+            (err: unknown) => finish(() => reject(err)),
+          );
+      }
+    });
+  }
+
+  async flush(): Promise<void> {
+    this.open();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.subs = [];
+    this.responders = [];
+  }
+
+  private open(): void {
+    if (this.closed) throw new BusError('closed', 'the bus is closed');
+  }
+}
