@@ -30,6 +30,8 @@ export interface NatsServer {
   /** nats://127.0.0.1:<port>, for clients. */
   readonly url: string;
   readonly port: number;
+  /** http://127.0.0.1:<port> of its monitoring endpoints (/connz, /subsz). */
+  readonly monitorUrl: string;
   /** SIGKILL, resolved once the process is gone. */
   kill(): Promise<void>;
   /** Starts it again with the same name, ports and store (after kill). */
@@ -61,14 +63,16 @@ interface Spec {
   args: string[];
   /** Client port: -1 on the first start, kept for restarts so clients find it again. */
   port: number;
+  monitorPort: number;
 }
 
-function launch(spec: Spec): Promise<{ child: ChildProcess; port: number; exited: Promise<void> }> {
-  const child = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(spec.port), ...spec.args], { stdio: ['ignore', 'ignore', 'pipe'] });
+function launch(spec: Spec): Promise<{ child: ChildProcess; port: number; monitorPort: number; exited: Promise<void> }> {
+  const child = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(spec.port), '-m', String(spec.monitorPort), ...spec.args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     let log = '';
     let port = 0;
+    let monitorPort = 0;
     const fail = (why: string) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
@@ -82,12 +86,14 @@ function launch(spec: Spec): Promise<{ child: ChildProcess; port: number; exited
       log += chunk.toString('utf8');
       const listening = /Listening for client connections on [\d.]+:(\d+)/.exec(log);
       if (listening) port = Number(listening[1]);
-      if (port > 0 && log.includes('Server is ready')) {
+      const monitor = /Starting http monitor on [\d.]+:(\d+)/.exec(log);
+      if (monitor) monitorPort = Number(monitor[1]);
+      if (port > 0 && monitorPort > 0 && log.includes('Server is ready')) {
         clearTimeout(timer);
         child.off('exit', early);
         child.stderr!.removeAllListeners('data');
         child.stderr!.resume();
-        resolve({ child, port, exited });
+        resolve({ child, port, monitorPort, exited });
       }
     });
   });
@@ -109,6 +115,7 @@ export async function startNats(size = 1): Promise<NatsCluster> {
     const h = await launch(spec);
     handles[i] = h;
     spec.port = h.port;
+    spec.monitorPort = h.monitorPort;
     return h.port;
   };
   try {
@@ -116,7 +123,7 @@ export async function startNats(size = 1): Promise<NatsCluster> {
       const name = `n${i + 1}`;
       const args = ['--server_name', name, '-js', '-sd', `${dir.path}/${name}`];
       if (size > 1) args.push('--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes);
-      return { name, args, port: -1 };
+      return { name, args, port: -1, monitorPort: -1 };
     });
     // Started together: a JetStream cluster member waits for its routes before it is ready.
     await Promise.all(specs.map((s, i) => start(i, s)));
@@ -128,6 +135,9 @@ export async function startNats(size = 1): Promise<NatsCluster> {
         },
         get port() {
           return spec.port;
+        },
+        get monitorUrl() {
+          return `http://127.0.0.1:${spec.monitorPort}`;
         },
         kill: async () => {
           const h = handles[i];

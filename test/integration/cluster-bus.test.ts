@@ -40,6 +40,28 @@ describe('two nodes on one NATS bus', () => {
     return c;
   };
 
+  // First: it starts from a node B that no socket has made watch anything.
+  it("subscribes node B to an account's events only while one of its sockets watches the account", async () => {
+    const subject = `sb.evt.account.${org.account.id}`;
+    expect(await subscriptionsOf(nats, 'node-b')).not.toContain(subject);
+    const first = await connectToB(org.deptAdmin.token);
+    const second = await connectToB(org.deptAdmin.token);
+    for (const ws of [first, second]) expect((await ws.request({ type: 'subscribe', account: org.account.apiCode })).type).toBe('ack');
+    // Subscribed before the ack: the first picture is read after the server knows.
+    expect(await subscriptionsOf(nats, 'node-b')).toContain(subject);
+    expect(await subscriptionsOf(nats, 'node-a')).not.toContain(subject);
+    expect((await first.request({ type: 'unsubscribe', account: org.account.apiCode })).type).toBe('ack');
+    second.close();
+    await second.waitClosed();
+    // The last watcher left: the unsubscription is on its way to the server.
+    const deadline = Date.now() + 5_000;
+    while ((await subscriptionsOf(nats, 'node-b')).includes(subject)) {
+      if (Date.now() > deadline) throw new Error('node B kept its subscription after its last watcher left');
+      await b.sb.core.events.settled();
+    }
+    first.close();
+  });
+
   it("delivers a student's text that arrived through node A's webhook to a subscribed socket on node B", async () => {
     const ws = await connectToB(org.member.token);
     const ack = await ws.request({ type: 'subscribe', id: 's1', account: org.account.apiCode });
@@ -66,6 +88,12 @@ describe('two nodes on one NATS bus', () => {
     await expect(ws.next((f) => f.type === 'message', 'nothing', 0, mark)).rejects.toThrow();
   });
 });
+
+/** The subjects node `name`'s NATS connection subscribes to, as the server reports them. */
+async function subscriptionsOf(nats: NatsCluster, name: string): Promise<string[]> {
+  const connz = (await (await fetch(`${nats.servers[0]!.monitorUrl}/connz?subs=1`)).json()) as { connections: Array<{ name?: string; subscriptions_list?: string[] }> };
+  return connz.connections.find((c) => c.name === name)?.subscriptions_list ?? [];
+}
 
 describe('NATS_URL', () => {
   it('fails start-up within seconds, naming the servers, when no NATS answers there', async () => {
