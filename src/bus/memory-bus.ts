@@ -22,6 +22,9 @@ import {
 interface Sub {
   pattern: string;
   handler: BusHandler;
+  /** Subscription order, kept across the exact and the wildcard subscriptions. */
+  seq: number;
+  active: boolean;
 }
 
 interface Resp {
@@ -32,7 +35,11 @@ interface Resp {
 
 export class MemoryBus implements Bus {
   readonly maxPayloadBytes: number;
-  private subs: Sub[] = [];
+  // Exact subjects by name (a node watches many accounts: a publish must not scan them all), and
+  // the few wildcard patterns in a list.
+  private exact = new Map<string, Sub[]>();
+  private wildcards: Sub[] = [];
+  private seq = 0;
   private responders: Resp[] = [];
   private closed = false;
   private turn = 0;
@@ -48,9 +55,13 @@ export class MemoryBus implements Bus {
     checkSubject(subject, false);
     const json = encodePayload(subject, payload, this.maxPayloadBytes);
     let copy: unknown;
-    // A snapshot of the list: a handler that subscribes or unsubscribes changes the next publish, not this one.
-    for (const s of this.subs.slice()) {
-      if (!subjectMatches(s.pattern, subject) || !this.subs.includes(s)) continue;
+    // A snapshot: a handler that subscribes changes the next publish, not this one; one that
+    // unsubscribes another stops it at once.
+    const exact = this.exact.get(subject) ?? [];
+    const wild = this.wildcards.filter((s) => subjectMatches(s.pattern, subject));
+    const targets = wild.length === 0 ? exact.slice() : [...exact, ...wild].sort((a, b) => a.seq - b.seq);
+    for (const s of targets) {
+      if (!s.active) continue;
       copy ??= JSON.parse(json);
       try {
         s.handler(copy, subject);
@@ -63,10 +74,23 @@ export class MemoryBus implements Bus {
   subscribe(pattern: string, handler: BusHandler): Unsubscribe {
     this.open();
     checkSubject(pattern, true);
-    const sub: Sub = { pattern, handler };
-    this.subs.push(sub);
+    const sub: Sub = { pattern, handler, seq: this.seq++, active: true };
+    const wildcard = pattern.split('.').some((t) => t === '*' || t === '>');
+    if (wildcard) this.wildcards.push(sub);
+    else {
+      const list = this.exact.get(pattern);
+      if (list) list.push(sub);
+      else this.exact.set(pattern, [sub]);
+    }
     return () => {
-      this.subs = this.subs.filter((s) => s !== sub);
+      if (!sub.active) return;
+      sub.active = false;
+      if (wildcard) this.wildcards = this.wildcards.filter((s) => s !== sub);
+      else {
+        const rest = (this.exact.get(pattern) ?? []).filter((s) => s !== sub);
+        if (rest.length > 0) this.exact.set(pattern, rest);
+        else this.exact.delete(pattern);
+      }
     };
   }
 
@@ -133,7 +157,9 @@ export class MemoryBus implements Bus {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.subs = [];
+    for (const s of [...this.wildcards, ...[...this.exact.values()].flat()]) s.active = false;
+    this.exact.clear();
+    this.wildcards = [];
     this.responders = [];
   }
 
