@@ -76,7 +76,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   /** Topics whose first picture is being read (see firstPicture), with the events sent meanwhile. */
   const pictures = new Map<string, { events: number; readers: number }>();
   /** Topics some socket on this node watches, and the bus subscription that feeds each. */
-  const interest = new Map<string, { watchers: number; stop: () => void }>();
+  const interest = new Map<string, { watchers: number; stop: () => void; known: Promise<void> }>();
   // Connection ids must never repeat, also across restarts (a restored lock remembers its holder's
   // connections): node id, a random boot id, a counter.
   const boot = randomBytes(4).toString('hex');
@@ -360,20 +360,22 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
    * one to leave unsubscribes. Nodes without watchers of a scope never receive its events.
    */
   async function watch(topic: string, scope: EventScope): Promise<void> {
-    const known = interest.get(topic);
-    if (known) {
-      known.watchers += 1;
-      return;
+    const watched = interest.get(topic);
+    if (watched) {
+      watched.watchers += 1;
+      return watched.known;
     }
-    interest.set(topic, { watchers: 1, stop: core.events.watch(scope, (e) => deliver(e, topic)) });
-    await core.events.settled();
+    const stop = core.events.watch(scope, (e) => deliver(e, topic));
+    const known = core.events.settled();
+    interest.set(topic, { watchers: 1, stop, known });
+    return known;
   }
 
   function unwatch(topic: string): void {
-    const known = interest.get(topic);
-    if (!known || --known.watchers > 0) return;
+    const watched = interest.get(topic);
+    if (!watched || --watched.watchers > 0) return;
     interest.delete(topic);
-    known.stop();
+    watched.stop();
   }
 
   const stopConnections = core.events.watch({ kind: 'connections' }, (e) => deliver(e, null));
