@@ -16,8 +16,9 @@ import {
 // The bus of a single node. `publish` delivers synchronously, before it returns, in subscription
 // order: the core relies on an event having reached this node's sockets when the command that
 // caused it is acknowledged (a lock frame before its ack), as it did when events were direct calls.
-// Subscribers get a JSON copy, as they would from NATS, so what a single node accepts a cluster
-// carries too (no Dates, no functions, no shared mutable objects).
+// Subscribers share the publisher's object, as they did with direct calls: a JSON copy per event
+// cost more than the rest of the event's path. Payloads are still encoded, so what a cluster
+// would refuse (too big, not serialisable) is refused here too; subscribers treat them as read-only.
 
 interface Sub {
   pattern: string;
@@ -53,8 +54,7 @@ export class MemoryBus implements Bus {
   publish(subject: string, payload: unknown): void {
     this.open();
     checkSubject(subject, false);
-    const json = encodePayload(subject, payload, this.maxPayloadBytes);
-    let copy: unknown;
+    encodePayload(subject, payload, this.maxPayloadBytes);
     // A snapshot: a handler that subscribes changes the next publish, not this one; one that
     // unsubscribes another stops it at once.
     const exact = this.exact.get(subject) ?? [];
@@ -62,9 +62,8 @@ export class MemoryBus implements Bus {
     const targets = wild.length === 0 ? exact.slice() : [...exact, ...wild].sort((a, b) => a.seq - b.seq);
     for (const s of targets) {
       if (!s.active) continue;
-      copy ??= JSON.parse(json);
       try {
-        s.handler(copy, subject);
+        s.handler(payload, subject);
       } catch (err) {
         this.o.onHandlerError?.(err, subject);
       }

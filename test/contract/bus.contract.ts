@@ -107,7 +107,6 @@ export function busContract(name: string, harness: () => BusHarness): void {
       pub.publish(`${subject}.account.a1`, event);
       await inbox.count(1);
       expect(inbox.received[0]).toEqual({ subject: `${subject}.account.a1`, payload: JSON.parse(JSON.stringify(event)) });
-      expect(inbox.received[0]!.payload).not.toBe(event);
     });
 
     it('keeps the order of one publisher on one subject', async () => {
