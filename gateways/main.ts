@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
+import { isBusError } from '../src/bus/bus.js';
 import { startSwitchboard } from './server.js';
 
 // `npm start`: one process, everything in it. Reads the environment once, starts, prints where to
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const log = createLogger(config.logLevel, { node: config.cluster.nodeId ?? 'local' });
+  const log = createLogger(config.logLevel, { node: config.cluster.nodeId });
   const sb = await startSwitchboard(config, log);
   const lines = [
     '',
@@ -56,6 +57,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (isBusError(err, 'unavailable')) {
+    // Expected when NATS is down or NATS_URL is wrong: the message says which servers; no stack.
+    process.stderr.write(`Switchboard failed to start: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`Switchboard failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -22,6 +22,9 @@ import { accountRoutes } from './rest/accounts.routes.js';
 import { plivoWebhookRoutes } from './webhooks/plivo.routes.js';
 import { registerSimulatorRoutes } from './simulator/simulator-routes.js';
 import { WS_PATH, registerWsGateway, type WsGateway } from './ws/ws-gateway.js';
+import type { Bus } from '../src/bus/bus.js';
+import { MemoryBus } from '../src/bus/memory-bus.js';
+import { NatsBus } from '../src/bus/nats-bus.js';
 
 // The composition root of one node: store, provider (Plivo or the in-process simulator), core,
 // and the uWS app with every route. Tests start it on port 0 exactly as `npm start` does.
@@ -50,6 +53,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Use this store instead of opening one from the configuration (tests, benchmarks). */
   store?: Store;
+  /** Use this bus instead of opening one from the configuration (closed with the node all the same). */
+  bus?: Bus;
   /** Called once the port is bound, before start-up is done (the node answers 503 until then). */
   onListening?: (url: string) => void;
 }
@@ -59,7 +64,15 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   if (!uwsIsNative()) log.warn('uWebSockets.js native binary did not load: running on its slow JavaScript fallback');
   else log.debug('uWebSockets.js native binary loaded');
 
-  const store = options.store ?? (await openStore(config, log));
+  // The bus first: a cluster node that cannot reach NATS stops here, before it takes any data.
+  const bus = options.bus ?? (await openBus(config, log));
+  let store: Store;
+  try {
+    store = options.store ?? (await openStore(config, log));
+  } catch (e) {
+    await bus.close();
+    throw e;
+  }
   const app = uWS.App();
   const router = new Router();
   // The port opens before the core starts (the in-process simulator's Plivo API is served on it),
@@ -75,6 +88,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     listening = await listen(app, config.host, config.port);
   } catch (e) {
     await store.close();
+    await bus.close();
     throw e;
   }
   const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -115,7 +129,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     webhookToken = config.plivo.authToken;
   }
 
-  core = new Core({ config, store, provider, clock, log, publicUrl: () => publicUrl });
+  core = new Core({ config, store, provider, clock, log, bus, nodeId: config.cluster.nodeId, publicUrl: () => publicUrl });
   opsRoutes(router, core);
   identityRoutes(router, core, API_BASE);
   contactRoutes(router, core, API_BASE);
@@ -128,7 +142,6 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   });
   const ws: WsGateway = registerWsGateway(app, core, {
     log: log.child({ component: 'ws' }),
-    nodeId: config.cluster.nodeId ?? 'n1',
     maxPayloadBytes: config.ws.maxPayloadBytes,
     maxBackpressureBytes: config.ws.maxBackpressureBytes,
     idleTimeoutSeconds: config.ws.idleTimeoutSeconds,
@@ -142,6 +155,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     ws.closeAll();
     await started.stop();
     await simulator?.close();
+    await bus.close();
     await store.close();
   };
 
@@ -179,6 +193,25 @@ function handsetRoutes(config: Config, log: Logger): boolean {
   else if (loopback) log.info({ host: config.host }, `simulator handset routes served under /simulator/: ${why}`);
   else log.warn({ host: config.host }, `simulator handset routes served under /simulator/ on a non-loopback address (${why}): anyone who reaches this port can read and inject texts`);
   return served;
+}
+
+/** NATS when NATS_URL is set (and reachable: start-up fails otherwise), else this process alone. */
+async function openBus(config: Config, log: Logger): Promise<Bus> {
+  const onHandlerError = (err: unknown, subject: string) => log.error({ err, subject }, 'event listener failed');
+  const natsUrl = config.cluster.natsUrl;
+  if (natsUrl === undefined) return new MemoryBus({ onHandlerError });
+  const busLog = log.child({ component: 'bus' });
+  const bus = await NatsBus.connect({
+    servers: natsUrl,
+    name: config.cluster.nodeId,
+    connectTimeoutMs: config.cluster.natsConnectTimeoutMs,
+    onHandlerError,
+    onStatus: (s) => {
+      if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') busLog.warn(s, `NATS ${s.type}`);
+    },
+  });
+  busLog.info({ server: bus.server }, 'connected to NATS');
+  return bus;
 }
 
 async function openStore(config: Config, log: Logger): Promise<Store> {

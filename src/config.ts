@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { LoginLimits } from './auth/login-limiter.js';
 import { isTimeZone } from './domain/time-zone.js';
@@ -23,7 +25,12 @@ const EnvSchema = z
     PLIVO_API_URL: url.optional(),
     PLIVO_TIMEOUT_MS: duration.default(10_000),
     PLIVO_APP_ID: z.string().min(1).optional(),
-    NATS_URL: z.string().min(1).optional(),
+    NATS_URL: z
+      .string()
+      .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean).join(','))
+      .pipe(z.string().regex(/^(?:(?:nats|tls):\/\/)?[A-Za-z0-9.\-[\]:@_%]+(?:,(?:(?:nats|tls):\/\/)?[A-Za-z0-9.\-[\]:@_%]+)*$/, 'must be NATS server URLs separated by commas (nats://host:4222,nats://other:4222)'))
+      .optional(),
+    NATS_CONNECT_TIMEOUT_MS: duration.pipe(z.number().min(100, 'must be at least 100')).default(5_000),
     MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
     NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
     DEMO_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
@@ -104,7 +111,8 @@ export interface Config {
     | { mode: 'simulator' }
     | { mode: 'plivo'; authId: string; authToken: string; apiUrl: string | undefined; appId: string | undefined };
   plivoTimeoutMs: number;
-  cluster: { natsUrl: string | undefined; mongodbUri: string | undefined; nodeId: string | undefined };
+  /** `natsUrl`: the NATS servers (comma-separated); unset, the node runs alone on an in-process bus. */
+  cluster: { natsUrl: string | undefined; natsConnectTimeoutMs: number; mongodbUri: string | undefined; nodeId: string };
   demo: { seed: boolean; password: string | undefined };
   /** The first owner, created on the first start of an empty store (instead of the demo). */
   owner: { email: string; name: string; password: string; areaCode: string } | null;
@@ -136,6 +144,15 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
+/**
+ * The host name (what NODE_ID allows of it) and a random suffix: two processes on one machine, or
+ * one process restarted, never share a node id, and connection ids name their node.
+ */
+function defaultNodeId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'node';
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -159,7 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? { mode: 'plivo', authId: e.PLIVO_AUTH_ID, authToken: e.PLIVO_AUTH_TOKEN, apiUrl: e.PLIVO_API_URL, appId: e.PLIVO_APP_ID }
         : { mode: 'simulator' },
     plivoTimeoutMs: e.PLIVO_TIMEOUT_MS,
-    cluster: { natsUrl: e.NATS_URL, mongodbUri: e.MONGODB_URI, nodeId: e.NODE_ID },
+    cluster: { natsUrl: e.NATS_URL, natsConnectTimeoutMs: e.NATS_CONNECT_TIMEOUT_MS, mongodbUri: e.MONGODB_URI, nodeId: e.NODE_ID ?? defaultNodeId() },
     demo: { seed: e.DEMO_SEED, password: e.DEMO_PASSWORD },
     owner:
       e.OWNER_EMAIL !== undefined && e.OWNER_PASSWORD !== undefined

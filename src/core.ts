@@ -4,7 +4,8 @@ import type { Logger } from './logger.js';
 import type { SmsProvider } from './sms/sms-provider.js';
 import type { Store } from './store/store.js';
 import type { CoreContext } from './services/context.js';
-import { EventHub } from './events.js';
+import type { Bus } from './bus/bus.js';
+import { CoreEvents, type CoreEvent } from './events.js';
 import { Outbox } from './sms/outbox.js';
 import { quietHoursEnd } from './domain/quiet-hours.js';
 import { AuthService } from './services/auth-service.js';
@@ -19,8 +20,8 @@ import { Metrics } from './metrics.js';
 import { LockHost } from './locks/lock-host.js';
 import { Idempotency } from './services/idempotency.js';
 
-// The core of one node: services over the ports (Store, SmsProvider), the send queues and the
-// event hub. Gateways call it; it knows nothing about HTTP or WebSockets.
+// The core of one node: services over the ports (Store, SmsProvider, Bus), the send queues and the
+// events. Gateways call it; it knows nothing about HTTP or WebSockets.
 
 export interface CoreOptions {
   config: Config;
@@ -28,6 +29,10 @@ export interface CoreOptions {
   provider: SmsProvider;
   clock: Clock;
   log: Logger;
+  /** How events reach the nodes that watch them (a MemoryBus on a single node). */
+  bus: Bus;
+  /** This node's name in the cluster (NODE_ID). */
+  nodeId: string;
   /** The base URL Plivo reaches us at (webhooks are signed against it). */
   publicUrl: () => string;
   metrics?: Metrics;
@@ -41,7 +46,7 @@ export const WEBHOOK_PATHS = {
 } as const;
 
 export class Core {
-  readonly events: EventHub;
+  readonly events: CoreEvents;
   readonly outbox: Outbox;
   readonly metrics: Metrics;
   readonly auth: AuthService;
@@ -55,13 +60,23 @@ export class Core {
   readonly locks: LockHost;
   readonly idempotency: Idempotency;
   readonly context: CoreContext;
+  private readonly stopWatching: () => void;
   private appId: string | null = null;
   private started = false;
   private open = false;
 
   constructor(private readonly o: CoreOptions) {
     this.metrics = o.metrics ?? new Metrics();
-    this.events = new EventHub((err) => o.log.error({ err }, 'event listener failed'));
+    this.events = new CoreEvents({
+      bus: o.bus,
+      prefix: 'sb',
+      nodeId: o.nodeId,
+      // Counted where the event happens: once in the cluster, whoever watches it.
+      observe: (e) => {
+        if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });
+      },
+      onError: (err, e) => o.log.error({ err, event: e.type }, 'publishing an event failed'),
+    });
     const webhookUrls = () => {
       const base = o.publicUrl();
       return { message: base + WEBHOOK_PATHS.message, status: base + WEBHOOK_PATHS.status, voice: base + WEBHOOK_PATHS.voice };
@@ -102,22 +117,25 @@ export class Core {
     this.inbound = new InboundService(this.context, this.messaging);
     this.webhooks = new WebhookService(this.context);
     this.locks = new LockHost(this.context, this.messaging, this.idempotency);
-    this.events.on((e) => {
-      if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });
-      // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
-      const revoked =
-        e.type === 'membership'
-          ? e.removedUserIds.map((userId) => ({ userId, scope: { accountId: e.accountId } }))
-          : e.type === 'sessionRevoked'
-            ? [{ userId: e.userId, scope: {} }]
-            : [];
-      for (const { userId, scope } of revoked) {
-        this.locks.revokeUser(userId, scope).catch((err: unknown) => o.log.error({ err, userId }, 'releasing the locks of a revoked user failed'));
-      }
-      if (e.type === 'userChanged') {
-        this.locks.revokeLostAccess(e.userId).catch((err: unknown) => o.log.error({ err, userId: e.userId }, 'releasing the locks of a changed user failed'));
-      }
-    });
+    // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
+    // Every node hears people's changes and releases the locks of the actors it hosts.
+    this.stopWatching = this.events.watch({ kind: 'people' }, (e) => this.revokeAccess(e));
+  }
+
+  private revokeAccess(e: CoreEvent): void {
+    const log = this.o.log;
+    const revoked =
+      e.type === 'membership'
+        ? e.removedUserIds.map((userId) => ({ userId, scope: { accountId: e.accountId } }))
+        : e.type === 'sessionRevoked'
+          ? [{ userId: e.userId, scope: {} }]
+          : [];
+    for (const { userId, scope } of revoked) {
+      this.locks.revokeUser(userId, scope).catch((err: unknown) => log.error({ err, userId }, 'releasing the locks of a revoked user failed'));
+    }
+    if (e.type === 'userChanged') {
+      this.locks.revokeLostAccess(e.userId).catch((err: unknown) => log.error({ err, userId: e.userId }, 'releasing the locks of a changed user failed'));
+    }
   }
 
   /**
@@ -166,5 +184,6 @@ export class Core {
     this.outbox.stop();
     this.locks.stop();
     this.idempotency.stop();
+    this.stopWatching();
   }
 }

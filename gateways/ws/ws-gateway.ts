@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Core } from '../../src/core.js';
-import type { CoreEvent } from '../../src/events.js';
+import { connectionId, type CoreEvent, type EventScope } from '../../src/events.js';
 import type { Logger } from '../../src/logger.js';
 import type { Principal } from '../../src/auth/principal.js';
 import type { User } from '../../src/domain/types.js';
@@ -40,7 +40,6 @@ export interface WsOptions {
   rateLimit: RateLimit;
   /** Open sockets per person (over all their sessions); the newest past it is closed. */
   maxSocketsPerUser: number;
-  nodeId: string;
 }
 
 export interface WsGateway {
@@ -76,6 +75,8 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   const chains = new Map<string, Promise<void>>();
   /** Topics whose first picture is being read (see firstPicture), with the events sent meanwhile. */
   const pictures = new Map<string, { events: number; readers: number }>();
+  /** Topics some socket on this node watches, and the bus subscription that feeds each. */
+  const interest = new Map<string, { watchers: number; stop: () => void; known: Promise<void> }>();
   // Connection ids must never repeat, also across restarts (a restored lock remembers its holder's
   // connections): node id, a random boot id, a counter.
   const boot = randomBytes(4).toString('hex');
@@ -135,7 +136,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
             return;
           }
           const conn: Connection = {
-            id: `${o.nodeId}:${boot}:${++seq}`,
+            id: connectionId(core.events.nodeId, boot, ++seq),
             user: p.user,
             userStale: changesBefore !== userChanges,
             sessionTokenHash: p.sessionTokenHash,
@@ -221,6 +222,11 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       if (!sockets.has(conn.id)) return; // refused at open: never counted
       sockets.delete(conn.id);
       chains.delete(conn.id);
+      // uWS drops a closed socket's topics itself; the node's interest in them goes with the last.
+      for (const accountId of conn.accounts ?? []) unwatch(accountTopic(accountId));
+      for (const departmentId of conn.boards ?? []) unwatch(boardTopic(departmentId));
+      conn.accounts = null;
+      conn.boards = null;
       sessionTimers.remove(conn.sessionTokenHash);
       const mine = byUser.get(conn.user.id);
       mine?.delete(conn.id);
@@ -259,25 +265,37 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         const account = await resolveAccountRef(core.context, p, frame.account);
         if (conn.closed) return {};
         ws.subscribe(accountTopic(account.id));
-        (conn.accounts ??= new Set()).add(account.id);
+        if (!(conn.accounts ??= new Set()).has(account.id)) {
+          conn.accounts.add(account.id);
+          await watch(accountTopic(account.id), { kind: 'account', accountId: account.id });
+        }
         const locks = await firstPicture(accountTopic(account.id), () => core.locks.heldIn(account));
         return { account: { id: account.id, apiCode: account.apiCode, name: account.name }, locks: locks.map(lockView) };
       }
       case 'unsubscribe': {
         const account = await resolveAccountRef(core.context, p, frame.account);
-        if (!conn.closed && conn.accounts?.delete(account.id)) ws.unsubscribe(accountTopic(account.id));
+        if (!conn.closed && conn.accounts?.delete(account.id)) {
+          ws.unsubscribe(accountTopic(account.id));
+          unwatch(accountTopic(account.id));
+        }
         return {};
       }
       case 'watchLocks': {
         await requireDepartmentAdmin(core.context, conn.user, frame.departmentId);
         if (conn.closed) return {};
         ws.subscribe(boardTopic(frame.departmentId));
-        (conn.boards ??= new Set()).add(frame.departmentId);
+        if (!(conn.boards ??= new Set()).has(frame.departmentId)) {
+          conn.boards.add(frame.departmentId);
+          await watch(boardTopic(frame.departmentId), { kind: 'board', departmentId: frame.departmentId });
+        }
         const locks = await firstPicture(boardTopic(frame.departmentId), () => core.locks.board(p, frame.departmentId));
         return { locks: locks.map(lockView) };
       }
       case 'unwatchLocks':
-        if (conn.boards?.delete(frame.departmentId)) ws.unsubscribe(boardTopic(frame.departmentId));
+        if (conn.boards?.delete(frame.departmentId)) {
+          ws.unsubscribe(boardTopic(frame.departmentId));
+          unwatch(boardTopic(frame.departmentId));
+        }
         return {};
       case 'open': {
         const r = await core.locks.open(p, conn.id, frame.conversationId);
@@ -336,7 +354,37 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     }
   }
 
-  core.events.on((e: CoreEvent) => {
+  /**
+   * This node's interest in a topic: the first local watcher subscribes it to the scope's events
+   * (and waits until the bus knows, so that the first picture read next misses nothing), the last
+   * one to leave unsubscribes. Nodes without watchers of a scope never receive its events.
+   */
+  async function watch(topic: string, scope: EventScope): Promise<void> {
+    const watched = interest.get(topic);
+    if (watched) {
+      watched.watchers += 1;
+      return watched.known;
+    }
+    const stop = core.events.watch(scope, (e) => deliver(e, topic));
+    const known = core.events.settled();
+    interest.set(topic, { watchers: 1, stop, known });
+    return known;
+  }
+
+  function unwatch(topic: string): void {
+    const watched = interest.get(topic);
+    if (!watched || --watched.watchers > 0) return;
+    interest.delete(topic);
+    watched.stop();
+  }
+
+  const stopConnections = core.events.watch({ kind: 'connections' }, (e) => deliver(e, null));
+  const stopPeople = core.events.watch({ kind: 'people' }, (e) => deliver(e, null));
+
+  // Each event arrives once per scope watched (`topic`: the account's or board's topic it came
+  // for): the account's and the board's copies of a lock change come apart, without the token;
+  // the holder's own copy comes through this node's connections.
+  function deliver(e: CoreEvent, topic: string | null): void {
     switch (e.type) {
       case 'message':
         publish(accountTopic(e.accountId), () => ({ type: 'message', conversationId: e.message.conversationId, accountId: e.accountId, message: messageView(e.message) }));
@@ -348,9 +396,11 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       }
       case 'lock': {
         const frame = { type: 'lock' as const, ...e.view };
-        publish(accountTopic(e.view.accountId), () => frame);
-        if (e.departmentId) publish(boardTopic(e.departmentId), () => frame);
-        if (e.lockToken !== null) sendTo(e.holderConnIds, { ...frame, lockToken: e.lockToken });
+        if (e.lockToken !== null) {
+          sendTo(e.holderConnIds, { ...frame, lockToken: e.lockToken });
+          return;
+        }
+        if (topic !== null) publish(topic, () => frame);
         return;
       }
       case 'lockIdleWarning':
@@ -370,7 +420,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         if (byUser.has(e.userId)) refreshUser(e.userId);
         return;
     }
-  });
+  }
 
   /** Re-reads a changed person (after any refresh already under way) and re-judges their sockets. */
   function refreshUser(userId: string): void {
@@ -401,6 +451,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         if (canManageDepartment(user, departmentId)) continue;
         conn.boards!.delete(departmentId);
         ws.cork(() => ws.unsubscribe(boardTopic(departmentId)));
+        unwatch(boardTopic(departmentId));
         send(ws, { type: 'error', code: 'access_revoked', message: "You may no longer watch this department's lock board", departmentId });
       }
     }
@@ -420,6 +471,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       const conn = ws.getUserData();
       if (conn.accounts?.delete(accountId)) {
         ws.cork(() => ws.unsubscribe(accountTopic(accountId)));
+        unwatch(accountTopic(accountId));
         send(ws, { type: 'error', code: 'access_revoked', message: 'Your access to this account was removed', accountId });
       }
     }
@@ -455,6 +507,8 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     connectionCount: () => sockets.size,
     closeAll: () => {
       for (const ws of [...sockets.values()]) ws.end(CloseCode.goingAway, 'server shutting down');
+      stopConnections();
+      stopPeople();
     },
   };
 }

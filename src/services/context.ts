@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { EventHub } from '../events.js';
+import type { CoreEvents } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { Outbox } from '../sms/outbox.js';
 import type { SmsProvider } from '../sms/sms-provider.js';
@@ -13,7 +13,7 @@ export interface CoreContext {
   provider: SmsProvider;
   clock: Clock;
   log: Logger;
-  events: EventHub;
+  events: CoreEvents;
   outbox: Outbox;
   /** The Plivo application our numbers route to (made at start-up). */
   providerAppId: () => string;

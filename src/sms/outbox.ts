@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Message } from '../domain/types.js';
 import type { Store } from '../store/store.js';
 import type { SmsProvider } from './sms-provider.js';
-import type { EventHub } from '../events.js';
+import type { EventSink } from '../events.js';
 import type { Metrics } from '../metrics.js';
 import { isAppError } from '../errors.js';
 import { NumberQueue } from './number-queue.js';
@@ -23,7 +23,7 @@ export interface OutboxOptions {
   provider: SmsProvider;
   clock: Clock;
   log: Logger;
-  events: EventHub;
+  events: EventSink;
   metrics: Metrics;
   intervalMs: number;
   maxInFlight: number;

@@ -98,7 +98,7 @@ function watchOutbound(node: BenchNode, since: number, count: number, done: (m: 
   let lastAt = 0;
   let resolveAll!: (v: boolean) => void;
   const all = new Promise<boolean>((resolve) => (resolveAll = resolve));
-  const off = node.sb.core.events.on((e: CoreEvent) => {
+  const off = node.sb.core.events.watchAll((e: CoreEvent) => {
     if (e.type !== 'message') return;
     const m = e.message;
     if (m.direction !== 'outbound' || m.createdAt < since || finished.has(m.id) || failed.has(m.id)) return;

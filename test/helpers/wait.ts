@@ -1,18 +1,23 @@
-import type { CoreEvent, EventHub } from '../../src/events.js';
+import type { CoreEvent, Listener } from '../../src/events.js';
+
+/** Where a test hears a node's events (Core.events: every event of the bus it is on). */
+export interface EventSource {
+  watchAll(listener: Listener): () => void;
+}
 
 /**
  * Resolves with the first core event matching `predicate`, or rejects at the deadline with a
  * message saying what was awaited. Subscribe before triggering the action that emits it.
  */
-export function nextEvent<T extends CoreEvent>(hub: EventHub, predicate: (e: CoreEvent) => e is T, what: string, timeoutMs?: number): Promise<T>;
-export function nextEvent(hub: EventHub, predicate: (e: CoreEvent) => boolean, what: string, timeoutMs?: number): Promise<CoreEvent>;
-export function nextEvent(hub: EventHub, predicate: (e: CoreEvent) => boolean, what: string, timeoutMs = 5_000): Promise<CoreEvent> {
+export function nextEvent<T extends CoreEvent>(hub: EventSource, predicate: (e: CoreEvent) => e is T, what: string, timeoutMs?: number): Promise<T>;
+export function nextEvent(hub: EventSource, predicate: (e: CoreEvent) => boolean, what: string, timeoutMs?: number): Promise<CoreEvent>;
+export function nextEvent(hub: EventSource, predicate: (e: CoreEvent) => boolean, what: string, timeoutMs = 5_000): Promise<CoreEvent> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
       reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
     }, timeoutMs);
-    const off = hub.on((e) => {
+    const off = hub.watchAll((e) => {
       if (!predicate(e)) return;
       clearTimeout(timer);
       off();
@@ -25,7 +30,7 @@ export function nextEvent(hub: EventHub, predicate: (e: CoreEvent) => boolean, w
  * Re-checks an async condition each time `hub` emits (and once at the start) until it holds,
  * or fails at the deadline. For states that are reached through several events.
  */
-export async function until<T>(hub: EventHub, check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 5_000): Promise<T> {
+export async function until<T>(hub: EventSource, check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 5_000): Promise<T> {
   const first = await check();
   if (first) return first;
   return new Promise<T>((resolve, reject) => {
@@ -38,7 +43,7 @@ export async function until<T>(hub: EventHub, check: () => Promise<T | null | un
       fn();
     };
     const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs);
-    const off = hub.on(() => {
+    const off = hub.watchAll(() => {
       void check().then(
         (v) => {
           if (v) finish(() => resolve(v));

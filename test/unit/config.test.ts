@@ -13,6 +13,15 @@ describe('configuration', () => {
     expect(c.idempotencyKeyTtlMs).toBe(24 * 3600_000);
   });
 
+  it('takes NATS servers as a comma-separated list, and names each node uniquely unless NODE_ID does', () => {
+    const c = loadConfig({ NATS_URL: ' nats://a:4222, nats://b:4222 ,', NODE_ID: 'node-1' });
+    expect(c.cluster).toMatchObject({ natsUrl: 'nats://a:4222,nats://b:4222', nodeId: 'node-1', natsConnectTimeoutMs: 5_000 });
+    const [one, two] = [loadConfig({}).cluster.nodeId, loadConfig({}).cluster.nodeId];
+    expect(one).toMatch(/^[A-Za-z0-9_-]+-[0-9a-f]{6}$/);
+    expect(one).not.toBe(two);
+    expect(loadConfig({}).cluster.natsUrl).toBeUndefined();
+  });
+
   it('uses real Plivo when both credentials are given', () => {
     const c = loadConfig({ PLIVO_AUTH_ID: 'MAXXXXXXXXXXXXXXXXXX', PLIVO_AUTH_TOKEN: 'secret-token-123' });
     expect(c.plivo).toMatchObject({ mode: 'plivo', authId: 'MAXXXXXXXXXXXXXXXXXX' });
@@ -20,6 +29,9 @@ describe('configuration', () => {
 
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
+    [{ NATS_URL: 'http://nats:4222' }, 'NATS_URL'],
+    [{ NATS_URL: 'nats://a:4222, nats://b c:4222' }, 'NATS_URL'],
+    [{ NODE_ID: 'node.1' }, 'NODE_ID'],
     [{ PORT: '70000' }, 'PORT'],
     [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
     [{ PLIVO_AUTH_ID: 'MAXXXXXXXXXXXXXXXXXX' }, 'PLIVO_AUTH_TOKEN'],

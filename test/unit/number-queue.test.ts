@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../../src/clock.js';
-import { EventHub } from '../../src/events.js';
+import { CoreEvents } from '../../src/events.js';
+import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { Metrics } from '../../src/metrics.js';
 import { NumberQueue } from '../../src/sms/number-queue.js';
 import { Outbox } from '../../src/sms/outbox.js';
@@ -155,7 +156,7 @@ describe('a send the store cannot record', () => {
         const lines: Array<Record<string, unknown>> = [];
         const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
         const metrics = new Metrics({ defaultMetrics: false });
-        const events = new EventHub();
+        const events = new CoreEvents({ bus: new MemoryBus(), prefix: 'sb', nodeId: 'n1', onError: (err) => { throw err; } });
         const { authId, authToken } = simulator.sim.credentials;
         const outbox = new Outbox({
           store,
