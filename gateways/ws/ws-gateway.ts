@@ -3,6 +3,7 @@ import uWS from 'uWebSockets.js';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Core } from '../../src/core.js';
 import type { CoreEvent } from '../../src/events.js';
+import type { LockView } from '../../src/locks/lock-view.js';
 import type { Logger } from '../../src/logger.js';
 import type { Principal } from '../../src/auth/principal.js';
 import type { User } from '../../src/domain/types.js';
@@ -21,6 +22,7 @@ import { CloseCode } from './close-codes.js';
 import { takeToken, type Connection, type RateLimit } from './connection.js';
 import { accountTopic, boardTopic } from './topics.js';
 import { SessionTimers } from './session-timers.js';
+import { BoardBatcher } from './board-batcher.js';
 
 // The WebSocket edge (protocol v1, docs/protocol.md): authenticate during the upgrade, validate
 // every frame, hand commands to the core, answer each with `ack` or `error`, and fan the core's
@@ -40,6 +42,8 @@ export interface WsOptions {
   rateLimit: RateLimit;
   /** Open sockets per person (over all their sessions); the newest past it is closed. */
   maxSocketsPerUser: number;
+  /** Lock-board changes go to operators once per tick (board-batcher.ts). */
+  boardTickMs: number;
   nodeId: string;
 }
 
@@ -336,6 +340,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     }
   }
 
+  // Operators get one `board` frame per department per tick, not one frame per change.
+  const board = new BoardBatcher<LockView>(clock, o.boardTickMs, (departmentId, locks) => publish(boardTopic(departmentId), () => ({ type: 'board', departmentId, locks })));
+
   core.events.on((e: CoreEvent) => {
     switch (e.type) {
       case 'message':
@@ -349,7 +356,8 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       case 'lock': {
         const frame = { type: 'lock' as const, ...e.view };
         publish(accountTopic(e.view.accountId), () => frame);
-        if (e.departmentId) publish(boardTopic(e.departmentId), () => frame);
+        // Nobody watching now: a watcher who comes later reads its first picture after subscribing.
+        if (e.departmentId && app.numSubscribers(boardTopic(e.departmentId)) > 0) board.add(e.departmentId, e.view);
         if (e.lockToken !== null) sendTo(e.holderConnIds, { ...frame, lockToken: e.lockToken });
         return;
       }
@@ -454,6 +462,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   return {
     connectionCount: () => sockets.size,
     closeAll: () => {
+      board.close();
       for (const ws of [...sockets.values()]) ws.end(CloseCode.goingAway, 'server shutting down');
     },
   };
