@@ -13,7 +13,12 @@ import type { Clock, TimerHandle } from '../../src/clock.js';
 // the next tick.
 //
 // The tick starts with the first change after a quiet spell, so a change waits at most one tick;
-// an idle board arms no timer.
+// an idle board arms no timer. A tick with very many changes (a mass release) is sent as several
+// frames of at most MAX_PER_FRAME entries, so that no single frame approaches a socket's
+// backpressure limit and gets every operator dropped as too slow.
+
+/** About 100 KiB of lock views. */
+export const MAX_PER_FRAME = 500;
 
 export interface Keyed {
   conversationId: string;
@@ -26,7 +31,7 @@ export class BoardBatcher<V extends Keyed> {
   constructor(
     private readonly clock: Clock,
     private readonly tickMs: number,
-    /** Called once per department per tick, with the latest view of each conversation that changed. */
+    /** Called per department per tick (more than once past MAX_PER_FRAME), with the latest view of each conversation that changed. */
     private readonly flush: (departmentId: string, views: V[]) => void,
   ) {}
 
@@ -48,6 +53,9 @@ export class BoardBatcher<V extends Keyed> {
     this.timer = null;
     const due = this.pending;
     this.pending = new Map();
-    for (const [departmentId, board] of due) this.flush(departmentId, [...board.values()]);
+    for (const [departmentId, board] of due) {
+      const views = [...board.values()];
+      for (let i = 0; i < views.length; i += MAX_PER_FRAME) this.flush(departmentId, views.slice(i, i + MAX_PER_FRAME));
+    }
   }
 }

@@ -3,7 +3,6 @@ import uWS from 'uWebSockets.js';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Core } from '../../src/core.js';
 import type { CoreEvent } from '../../src/events.js';
-import type { LockView } from '../../src/locks/lock-view.js';
 import type { Logger } from '../../src/logger.js';
 import type { Principal } from '../../src/auth/principal.js';
 import type { User } from '../../src/domain/types.js';
@@ -341,7 +340,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   }
 
   // Operators get one `board` frame per department per tick, not one frame per change.
-  const board = new BoardBatcher<LockView>(clock, o.boardTickMs, (departmentId, locks) => publish(boardTopic(departmentId), () => ({ type: 'board', departmentId, locks })));
+  const board = new BoardBatcher<Extract<CoreEvent, { type: 'lock' }>['view']>(clock, o.boardTickMs, (departmentId, locks) => publish(boardTopic(departmentId), () => ({ type: 'board', departmentId, locks })));
 
   core.events.on((e: CoreEvent) => {
     switch (e.type) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { BoardBatcher } from '../../gateways/ws/board-batcher.js';
+import { BoardBatcher, MAX_PER_FRAME } from '../../gateways/ws/board-batcher.js';
 
 // The operators' lock board, one frame per department per tick, with a simulated clock.
 
@@ -53,6 +53,15 @@ describe('the lock-board batcher', () => {
       [20, [{ conversationId: 'c1', state: 'locked' }]],
       [1_040, [{ conversationId: 'c1', state: 'idle' }]],
     ]);
+  });
+
+  it('splits a tick with very many changes into frames of at most MAX_PER_FRAME, all sent in that tick', () => {
+    const { clock, frames, b } = batcher();
+    const n = MAX_PER_FRAME * 2 + 1;
+    for (let i = 0; i < n; i++) b.add('d1', { conversationId: `c${i}`, state: 'idle' });
+    clock.advance(20);
+    expect(frames.map((f) => f.views.length)).toEqual([MAX_PER_FRAME, MAX_PER_FRAME, 1]);
+    expect(new Set(frames.flatMap((f) => f.views.map((v) => v.conversationId))).size).toBe(n);
   });
 
   it('drops what is waiting when closed', () => {
