@@ -147,6 +147,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     idleTimeoutSeconds: config.ws.idleTimeoutSeconds,
     rateLimit: config.ws.rateLimit,
     maxSocketsPerUser: config.ws.maxSocketsPerUser,
+    boardTickMs: config.ws.boardTickMs,
   });
 
   const started = core;

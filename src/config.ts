@@ -76,6 +76,8 @@ const EnvSchema = z
     WS_RATE_PER_SECOND: z.coerce.number().min(1).max(10_000).default(30),
     WS_RATE_BURST: z.coerce.number().int().min(1).max(10_000).default(60),
     WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(20),
+    // Lock-board changes are sent to operators once per tick (gateways/ws/board-batcher.ts).
+    BOARD_TICK_MS: z.coerce.number().int().min(1).max(1000).default(20),
     SIMULATOR_DELIVERY_DELAY_MS: duration.default(250),
     SIMULATOR_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
     SIMULATOR_ROUTES: bool.optional(),
@@ -131,6 +133,8 @@ export interface Config {
     rateLimit: { perSecond: number; burst: number; maxStrikes: number };
     /** Open sockets one person may have on a node, over all their sessions. */
     maxSocketsPerUser: number;
+    /** Lock-board changes are coalesced and sent to operators once per this many ms. */
+    boardTickMs: number;
   };
   defaultTimeZone: string;
   maxBodyBytes: number;
@@ -211,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // Past a burst's worth of refused frames in a row, the client is not listening: close it.
       rateLimit: { perSecond: e.WS_RATE_PER_SECOND, burst: e.WS_RATE_BURST, maxStrikes: e.WS_RATE_BURST },
       maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
+      boardTickMs: e.BOARD_TICK_MS,
     },
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
     maxBodyBytes: e.MAX_BODY_BYTES,

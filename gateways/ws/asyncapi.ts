@@ -18,7 +18,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   subscribe: { frame: W.SubscribeFrame, summary: 'Receive the events of an account (`personal` or an apiCode) you have access to.', ack: ['subscribeAck', W.SubscribeAck, 'The account and the locks held in it now'] },
   unsubscribe: { frame: W.UnsubscribeFrame, summary: 'Stop receiving them.', ack: ['unsubscribeAck', W.EmptyAck, 'Done'] },
-  watchLocks: { frame: W.WatchLocksFrame, summary: "Operators (owner, the department's admins): the department's lock board.", ack: ['watchLocksAck', W.WatchLocksAck, 'Every held lock of the department now'] },
+  watchLocks: { frame: W.WatchLocksFrame, summary: "Operators (owner, the department's admins): the department's lock board.", ack: ['watchLocksAck', W.WatchLocksAck, 'Every held lock of the department now; `board` frames follow'] },
   unwatchLocks: { frame: W.UnwatchLocksFrame, summary: 'Stop watching the board.', ack: ['unwatchLocksAck', W.EmptyAck, 'Done'] },
   open: { frame: W.OpenFrame, summary: 'Click into a group-account conversation: locks it for you, or tells you who holds it.', ack: ['openAck', W.OpenAck, 'Granted with its lockToken, or who holds it'] },
   activity: { frame: W.ActivityFrame, summary: 'Typing, focus: keeps your lock from going idle.', ack: ['activityAck', W.LockAck, 'The lock now'] },
@@ -32,7 +32,8 @@ const COMMANDS: Record<string, Command> = {
 /** Frames the server sends on its own, by message name. */
 const EVENTS: Record<string, [z.ZodType, string]> = {
   hello: [W.Hello, 'The first frame of every connection: an ack with re "hello".'],
-  lock: [W.LockEvent, "A conversation's lock changed: to subscribers of its account and to its department's board. The holder's own copy carries lockToken."],
+  lock: [W.LockEvent, "A conversation's lock changed: to subscribers of its account. The holder's own copy carries lockToken."],
+  board: [W.BoardEvent, "To watchers of a department's lock board (watchLocks): the current lock of every conversation that changed since the previous board frame, at most one frame per BOARD_TICK_MS."],
   idleWarning: [W.IdleWarningEvent, 'To the holder: "Are you still working?"; the lock goes at releaseAt unless you answer (stillWorking, activity).'],
   released: [W.ReleasedEvent, 'To the previous holder: why the lock went.'],
   message: [W.MessageEvent, 'A message of a subscribed account was stored or changed status (queued → sent → delivered …).'],

@@ -21,6 +21,7 @@ import { CloseCode } from './close-codes.js';
 import { takeToken, type Connection, type RateLimit } from './connection.js';
 import { accountTopic, boardTopic } from './topics.js';
 import { SessionTimers } from './session-timers.js';
+import { BoardBatcher } from './board-batcher.js';
 
 // The WebSocket edge (protocol v1, docs/protocol.md): authenticate during the upgrade, validate
 // every frame, hand commands to the core, answer each with `ack` or `error`, and fan the core's
@@ -40,6 +41,8 @@ export interface WsOptions {
   rateLimit: RateLimit;
   /** Open sockets per person (over all their sessions); the newest past it is closed. */
   maxSocketsPerUser: number;
+  /** Lock-board changes go to operators once per tick (board-batcher.ts). */
+  boardTickMs: number;
 }
 
 export interface WsGateway {
@@ -354,6 +357,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     }
   }
 
+  // Operators get one `board` frame per department per tick, not one frame per change.
+  const board = new BoardBatcher<Extract<CoreEvent, { type: 'lock' }>['view']>(clock, o.boardTickMs, (departmentId, locks) => publish(boardTopic(departmentId), () => ({ type: 'board', departmentId, locks })));
+
   /**
    * This node's interest in a topic: the first local watcher subscribes it to the scope's events
    * (and waits until the bus knows, so that the first picture read next misses nothing), the last
@@ -400,7 +406,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
           sendTo(e.holderConnIds, { ...frame, lockToken: e.lockToken });
           return;
         }
-        if (topic !== null) publish(topic, () => frame);
+        // Operators get the board's copy once per tick; an account's members get each change.
+        if (e.departmentId !== null && topic === boardTopic(e.departmentId)) board.add(e.departmentId, e.view);
+        else if (topic !== null) publish(topic, () => frame);
         return;
       }
       case 'lockIdleWarning':
@@ -506,6 +514,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   return {
     connectionCount: () => sockets.size,
     closeAll: () => {
+      board.close();
       for (const ws of [...sockets.values()]) ws.end(CloseCode.goingAway, 'server shutting down');
       stopConnections();
       stopPeople();

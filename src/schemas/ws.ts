@@ -72,7 +72,7 @@ export const SubscribeAck = ack('SubscribeAck', 'subscribe: the account, and eve
   locks: z.array(LockView),
 });
 export const EmptyAck = ack('EmptyAck', 'unsubscribe, unwatchLocks: done', {});
-export const WatchLocksAck = ack('WatchLocksAck', "watchLocks: every held lock of the department now; `lock` events follow", { locks: z.array(LockView) });
+export const WatchLocksAck = ack('WatchLocksAck', "watchLocks: every held lock of the department now; `board` frames follow", { locks: z.array(LockView) });
 export const OpenAck = z
   .union([
     ack('OpenGranted', 'The lock is yours: reply with lockToken', { granted: z.literal(true), lock: LockView, lockToken: LockToken }),
@@ -97,6 +97,13 @@ export const LockEvent = LockView.extend({
   type: z.literal('lock'),
   lockToken: LockToken.optional().meta({ description: "Only in the holder's own copy" }),
 }).meta({ id: 'LockEvent', description: "A conversation's lock changed" });
+export const BoardEvent = z
+  .object({
+    type: z.literal('board'),
+    departmentId: Id,
+    locks: z.array(LockView).min(1).meta({ description: 'The current lock of every conversation that changed since the previous board frame, one entry each' }),
+  })
+  .meta({ id: 'BoardEvent', description: "The department's lock board changed: one frame per tick" });
 export const IdleWarningEvent = z
   .object({ type: z.literal('idleWarning'), conversationId: Id, releaseAt: Timestamp })
   .meta({ id: 'IdleWarningEvent', description: '"Are you still working?"' });
@@ -141,6 +148,7 @@ export const ServerFrame = z.union([
   PingAck,
   ErrorFrame,
   LockEvent,
+  BoardEvent,
   IdleWarningEvent,
   ReleasedEvent,
   MessageEvent,

@@ -4,7 +4,9 @@ import { Http } from './http.js';
 
 // Switchboard as `npm start` runs it, in a child process, so that a test can kill it with SIGKILL
 // (no shutdown code runs, nothing is flushed: what a crash or `kill -9` leaves) and start it again
-// on the same data directory. Every child still running when a test ends is killed by `killAll`.
+// on the same data directory; or, given `compiledMain`, as the image runs it (`node
+// dist/gateways/main.js`, no TypeScript loader). Every child still running when a test ends is
+// killed by `killAll`.
 
 const MAIN = fileURLToPath(new URL('../../gateways/main.ts', import.meta.url));
 const running = new Set<ChildProcess>();
@@ -19,8 +21,8 @@ export interface ChildSwitchboard {
   stop(): Promise<void>;
 }
 
-export async function spawnSwitchboard(env: Record<string, string>): Promise<ChildSwitchboard> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+export async function spawnSwitchboard(env: Record<string, string>, o: { compiledMain?: string } = {}): Promise<ChildSwitchboard> {
+  const child = spawn(process.execPath, o.compiledMain ? [o.compiledMain] : ['--import', 'tsx', MAIN], {
     env: {
       ...process.env,
       // Empty counts as unset: a MongoDB or Plivo of the developer's shell must not leak in.

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { startTestSwitchboard, type TestSwitchboard } from './switchboard.js';
 import { buildOrg, type Org } from './org.js';
-import { WsClient } from './ws-client.js';
+import { WsClient, type Frame } from './ws-client.js';
 
 // One Switchboard per test file for WebSocket tests: the server's clock simulated, the
 // organisation of helpers/org.ts built, every client a test connects closed at the end. Call at
@@ -15,7 +15,15 @@ export interface WsTestbed {
   connect(token: string, via?: 'query' | 'protocol'): Promise<WsClient>;
   /** A fresh conversation in the group account's Inbox: a new student texts in. */
   newConversation(): Promise<string>;
+  /** Lets one lock-board tick pass once the lock host has announced all it had: the board frame goes out. */
+  boardTick(): Promise<void>;
 }
+
+/** Matches a lock-board frame showing the conversation's lock in that state. */
+export const boardShows =
+  (conversationId: string, state: 'idle' | 'locked' | 'idleWarning') =>
+  (f: Frame): boolean =>
+    f.type === 'board' && (f.locks as Frame[]).some((l) => l.conversationId === conversationId && l.state === state);
 
 /** `phoneBlock`: the first four-digit line number of this file's students (keep files apart). */
 export function wsTestbed(options: { env?: Record<string, string>; phoneBlock: number }): WsTestbed {
@@ -58,6 +66,11 @@ export function wsTestbed(options: { env?: Record<string, string>; phoneBlock: n
       expect(r.body.delivery.state).toBe('delivered');
       const contact = await t.sb.store.contacts.getByPhone(phone);
       return (await t.sb.store.conversations.getByPair(org.account.id, contact!.id))!.id;
+    },
+    async boardTick() {
+      const { t } = started();
+      await t.sb.core.locks.settled();
+      clock.advance(t.sb.config.ws.boardTickMs);
     },
   };
 }

@@ -1,14 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestSwitchboard } from '../helpers/switchboard.js';
 import { login, type Org } from '../helpers/org.js';
-import { WsClient } from '../helpers/ws-client.js';
-import { wsTestbed } from '../helpers/ws-testbed.js';
+import { WsClient, type Frame } from '../helpers/ws-client.js';
+import { boardShows, wsTestbed } from '../helpers/ws-testbed.js';
 
 // Two people and an operator on real WebSocket clients, against the gateway on port 0, with the
 // server's clock simulated: the conversation lock exactly as DOMAIN.md describes it.
 
 const bed = wsTestbed({ phoneBlock: 2000 });
-const { clock, connect, newConversation } = bed;
+const { clock, connect, newConversation, boardTick } = bed;
 let t: TestSwitchboard;
 let org: Org;
 beforeAll(() => {
@@ -190,35 +190,54 @@ describe('the conversation lock over WebSockets', () => {
     expect((await dana.request({ type: 'subscribe', account: 'personal' })).locks).toEqual([]);
   });
 
-  for (const [command, frame] of [
-    ['subscribe', () => ({ type: 'subscribe', account: org.account.apiCode })],
-    ['watchLocks', () => ({ type: 'watchLocks', departmentId: org.departmentId })],
-  ] as const) {
-    it(`never answers ${command} with a picture older than a lock event sent before the answer`, async () => {
-      const conversationId = await newConversation();
-      const dana = await connect(org.member.token);
-      expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
-      const dean = await connect(org.deptAdmin.token);
-      // The picture is read from the store; Dana leaves right after that read, before the answer.
-      const locks = t.sb.store.locks;
-      const read = locks.listActive.bind(locks);
-      let reads = 0;
-      locks.listActive = async (accountIds) => {
-        const picture = await read(accountIds);
-        if (++reads === 1) await dana.request({ type: 'leave', conversationId });
-        return picture;
-      };
-      try {
-        const answer = await dean.request(frame());
-        const idle = dean.frames.findIndex((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle');
-        expect(idle).toBeGreaterThanOrEqual(0);
-        expect(idle).toBeLessThan(dean.frames.indexOf(answer));
-        // The answer comes last, so it must not show the lock still held.
-        expect(answer.locks.filter((l: { conversationId: string }) => l.conversationId === conversationId)).toEqual([]);
-      } finally {
-        locks.listActive = read;
-      }
-    });
+  it('never answers subscribe with a picture older than a lock event sent before the answer', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+    const dean = await connect(org.deptAdmin.token);
+    // The picture is read from the store; Dana leaves right after that read, before the answer.
+    const answer = await duringFirstPictureRead(() => dana.request({ type: 'leave', conversationId }), () => dean.request({ type: 'subscribe', account: org.account.apiCode }));
+    const idle = dean.frames.findIndex((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle');
+    expect(idle).toBeGreaterThanOrEqual(0);
+    expect(idle).toBeLessThan(dean.frames.indexOf(answer));
+    // The answer comes last, so it must not show the lock still held.
+    expect(answer.locks.filter((l: { conversationId: string }) => l.conversationId === conversationId)).toEqual([]);
+  });
+
+  it('never answers watchLocks with a picture older than a board frame sent before the answer', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+    const dean = await connect(org.deptAdmin.token);
+    // Right after the picture's read, Dana leaves and a board tick sends that out, before the answer.
+    const answer = await duringFirstPictureRead(
+      async () => {
+        await dana.request({ type: 'leave', conversationId });
+        clock.advance(t.sb.config.ws.boardTickMs);
+      },
+      () => dean.request({ type: 'watchLocks', departmentId: org.departmentId }),
+    );
+    const idle = dean.frames.findIndex(boardShows(conversationId, 'idle'));
+    expect(idle).toBeGreaterThanOrEqual(0);
+    expect(idle).toBeLessThan(dean.frames.indexOf(answer));
+    expect(answer.locks.filter((l: { conversationId: string }) => l.conversationId === conversationId)).toEqual([]);
+  });
+
+  /** Runs `request`, with `meanwhile` done right after the first read of held locks it makes. */
+  async function duringFirstPictureRead<T>(meanwhile: () => Promise<unknown>, request: () => Promise<T>): Promise<T> {
+    const locks = t.sb.store.locks;
+    const read = locks.listActive.bind(locks);
+    let reads = 0;
+    locks.listActive = async (accountIds) => {
+      const picture = await read(accountIds);
+      if (++reads === 1) await meanwhile();
+      return picture;
+    };
+    try {
+      return await request();
+    } finally {
+      locks.listActive = read;
+    }
   }
 
   it('replies in a personal-account conversation without a lock token: it has no lock', async () => {
@@ -309,15 +328,69 @@ describe('the conversation lock over WebSockets', () => {
     const watch = await operator.request({ type: 'watchLocks', departmentId: org.departmentId });
     expect(watch.locks).toContainEqual(expect.objectContaining({ conversationId, state: 'locked' }));
     await dana.request({ type: 'leave', conversationId });
-    const update = await operator.next((f) => f.type === 'lock' && f.conversationId === conversationId && f.state === 'idle', 'the board update');
-    expect(update.lockToken).toBeUndefined();
+    await boardTick();
+    const update = await operator.next(boardShows(conversationId, 'idle'), 'the board update');
+    expect(update.departmentId).toBe(org.departmentId);
+    // Operators see who holds what, never the holder's token.
+    expect(update.locks.find((l: { conversationId: string }) => l.conversationId === conversationId)).toEqual({ conversationId, accountId: org.account.id, state: 'idle' });
 
     expect(await operator.request({ type: 'unwatchLocks', departmentId: org.departmentId })).toEqual({ type: 'ack', re: expect.any(String) });
     const mark = operator.mark();
     await dana.request({ type: 'open', conversationId });
+    await boardTick();
     await operator.request({ type: 'ping' });
-    expect(operator.frames.slice(mark).filter((f) => f.type === 'lock')).toEqual([]);
+    expect(operator.frames.slice(mark).filter((f) => f.type === 'lock' || f.type === 'board')).toEqual([]);
     await dana.request({ type: 'leave', conversationId });
+  });
+
+  it("coalesces the operators' board: one frame per tick with the latest lock of each conversation that changed", async () => {
+    const [held, shortLived] = [await newConversation(), await newConversation()];
+    const ours = (locks: Array<{ conversationId: string }>) => locks.filter((l) => l.conversationId === held || l.conversationId === shortLived);
+    // Frames about this test's conversations (other tests' lock timers may move theirs meanwhile).
+    const about = (f: Frame) => (f.type === 'board' && ours(f.locks).length > 0) || (f.type === 'lock' && ours([f as { conversationId: string }]).length > 0);
+    const operator = await connect(org.deptAdmin.token);
+    await operator.request({ type: 'watchLocks', departmentId: org.departmentId });
+    // A member subscribed to the account still gets every change, at once.
+    const member = await connect(org.deptAdmin.token);
+    await member.request({ type: 'subscribe', account: org.account.apiCode });
+    const [opMark, memberMark] = [operator.mark(), member.mark()];
+
+    const dana = await connect(org.member.token);
+    await dana.request({ type: 'open', conversationId: held });
+    await dana.request({ type: 'open', conversationId: shortLived });
+    await dana.request({ type: 'leave', conversationId: shortLived });
+    await member.next((f) => f.type === 'lock' && f.conversationId === shortLived && f.state === 'idle', 'the member seeing the shortLived lock go');
+    const memberSaw = member.frames.slice(memberMark).filter((f) => f.type === 'lock' && (f.conversationId === held || f.conversationId === shortLived));
+    expect(memberSaw.map((f) => [f.conversationId, f.state])).toEqual([
+      [held, 'locked'],
+      [shortLived, 'locked'],
+      [shortLived, 'idle'],
+    ]);
+    // Within the tick the operator has been sent nothing yet.
+    await t.sb.core.locks.settled();
+    await operator.request({ type: 'ping' });
+    expect(operator.frames.slice(opMark).filter(about)).toEqual([]);
+
+    await boardTick();
+    const frame = await operator.next((f) => f.type === 'board' && ours(f.locks).length > 0, 'the board frame', 5_000, opMark);
+    expect(frame.departmentId).toBe(org.departmentId);
+    // One entry per conversation, in its latest state: the lock taken and given back within the
+    // tick ends free.
+    expect(ours(frame.locks)).toEqual(
+      expect.arrayContaining([
+        { conversationId: held, accountId: org.account.id, state: 'locked', holder: { userId: org.member.id, name: 'Dana Reyes' }, since: clock.now() - t.sb.config.ws.boardTickMs },
+        { conversationId: shortLived, accountId: org.account.id, state: 'idle' },
+      ]),
+    );
+    expect(ours(frame.locks)).toHaveLength(2);
+    await operator.request({ type: 'ping' });
+    expect(operator.frames.slice(opMark).filter(about)).toEqual([frame]);
+
+    // The next change waits for the next tick, in a frame of its own.
+    await dana.request({ type: 'leave', conversationId: held });
+    await boardTick();
+    const next = await operator.next(boardShows(held, 'idle'), 'the next board frame', 5_000, opMark);
+    expect(ours(next.locks)).toEqual([{ conversationId: held, accountId: org.account.id, state: 'idle' }]);
   });
 });
 

@@ -3,14 +3,14 @@ import type { TestSwitchboard } from '../helpers/switchboard.js';
 import { login, PASSWORD, type Org } from '../helpers/org.js';
 import WebSocket from 'ws';
 import type { Frame, WsClient } from '../helpers/ws-client.js';
-import { wsTestbed } from '../helpers/ws-testbed.js';
+import { boardShows, wsTestbed } from '../helpers/ws-testbed.js';
 
 // A WebSocket lives for hours; what it may do is judged on the person and session as they are
 // now, not as they were when it connected. Real `ws` clients against the gateway on port 0, the
 // server's clock simulated.
 
 const bed = wsTestbed({ phoneBlock: 3000 });
-const { connect, newConversation } = bed;
+const { connect, newConversation, boardTick } = bed;
 let t: TestSwitchboard;
 let org: Org;
 beforeAll(() => {
@@ -54,7 +54,8 @@ describe('access judged on the person as they are now', () => {
     expect(board.re).toBeUndefined();
     await ws.next((f) => f.type === 'error' && f.code === 'access_revoked' && f.accountId === org.account.id, 'the account notice');
     await ws.next((f) => f.type === 'released' && f.conversationId === mine && f.reason === 'revoked', 'her lock released');
-    await dean.next(isIdle(mine), 'others seeing her lock go');
+    await boardTick();
+    await dean.next(boardShows(mine, 'idle'), 'others seeing her lock go');
 
     // The same socket can no longer do what her old record allowed.
     expect((await ws.request({ type: 'watchLocks', departmentId: org.departmentId })).code).toBe('not_found');
@@ -65,10 +66,11 @@ describe('access judged on the person as they are now', () => {
     // The board she was watching no longer streams to her: Dana leaving reaches the operator only.
     const mark = ws.mark();
     await dana.request({ type: 'leave', conversationId: danas });
-    await dean.next(isIdle(danas), 'the operator seeing Dana leave');
+    await boardTick();
+    await dean.next(boardShows(danas, 'idle'), 'the operator seeing Dana leave');
     await t.sb.core.locks.settled();
     await ws.request({ type: 'ping' });
-    expect(ws.frames.slice(mark).filter((f) => f.conversationId === danas)).toEqual([]);
+    expect(ws.frames.slice(mark).filter((f) => f.conversationId === danas || f.type === 'board')).toEqual([]);
   });
 
   it('refuses a take-over on the same socket once its admin is demoted to staff, and closes it once disabled', async () => {
@@ -151,6 +153,8 @@ describe('session expiry', () => {
     const second = await login(t, 'dana@college.edu');
     const operator = await own.connect(await login(t, 'dean@college.edu'));
     await operator.request({ type: 'watchLocks', departmentId: own.org.departmentId });
+    // Also the account: its `lock` events come at once, a witness that the board has the change.
+    await operator.request({ type: 'subscribe', account: own.org.account.apiCode });
 
     const alone = await own.newConversation();
     const shared = await own.newConversation();
@@ -171,14 +175,16 @@ describe('session expiry', () => {
     // Both sockets of the expired session close; the lock held only through them goes at once.
     expect((await tab1.waitClosed()).code).toBe(4001);
     expect((await tab2.waitClosed()).code).toBe(4001);
-    await operator.next(isIdle(alone), 'the board seeing the lock released');
+    await operator.next(isIdle(alone), 'the account seeing the lock released');
+    await own.boardTick();
+    await operator.next(boardShows(alone, 'idle'), 'the board seeing the lock released');
     expect((await operator.request({ type: 'open', conversationId: alone })).granted).toBe(true);
 
     // The lock also held through the other session stays hers, past the reload grace too.
     clock.advance(t.sb.config.lock.disconnectGraceMs);
     await t.sb.core.locks.settled();
     expect((await other.request({ type: 'activity', conversationId: shared })).lock).toMatchObject({ state: 'locked', holder: { userId: own.org.member.id } });
-    expect(operator.frames.filter(isIdle(shared))).toEqual([]);
+    expect(operator.frames.filter((f) => isIdle(shared)(f) || boardShows(shared, 'idle')(f))).toEqual([]);
     expect((await other.request({ type: 'reply', conversationId: shared, lockToken: held.lockToken, text: 'Still on it' })).type).toBe('ack');
     expect(other.closed).toBeNull();
   });

@@ -10,6 +10,7 @@ describe('configuration', () => {
     expect(c.sending.numberSendIntervalMs).toBe(12_000);
     expect(c.sending.maxLength).toBe(306);
     expect(c.ws.maxSocketsPerUser).toBe(20);
+    expect(c.ws.boardTickMs).toBe(20);
     expect(c.idempotencyKeyTtlMs).toBe(24 * 3600_000);
   });
 
@@ -43,6 +44,8 @@ describe('configuration', () => {
     [{ LOGIN_LOCKOUT_MS: '10' }, 'LOGIN_LOCKOUT_MS'],
     [{ LOGIN_LOCKOUT_MS: '60000', LOGIN_LOCKOUT_MAX_MS: '30000' }, 'LOGIN_LOCKOUT_MAX_MS'],
     [{ WS_MAX_SOCKETS_PER_USER: '0' }, 'WS_MAX_SOCKETS_PER_USER'],
+    [{ BOARD_TICK_MS: '0' }, 'BOARD_TICK_MS'],
+    [{ BOARD_TICK_MS: '5000' }, 'BOARD_TICK_MS'],
     [{ IDEMPOTENCY_KEY_TTL_MS: '59999' }, 'IDEMPOTENCY_KEY_TTL_MS'],
     [{ WEBHOOK_MAX_BODY_BYTES: '100' }, 'WEBHOOK_MAX_BODY_BYTES'],
     [{ WEBHOOK_NONCE_RETENTION_MS: '60000' }, 'WEBHOOK_NONCE_RETENTION_MS'],

@@ -378,10 +378,24 @@ async function fanout(a: FanoutArgs): Promise<FanoutResult> {
   let frames = 0;
   const driverErrors: Record<string, number> = {};
 
-  // The conversation of a lock frame, cheaply: a million frames a second go through here. Both the
-  // server's and the baseline's lock frames begin {"type":"lock","conversationId":"<26>","state":"…
-  // so the id sits at a fixed offset; its last 8 characters (40 bits of base32) identify it among
-  // ours (checked unique below). Anything else takes the slow path.
+  // Operators get `board` frames: each carries the latest lock of every conversation that changed
+  // in the last tick. A change counts as delivered to an operator when a frame brings its state or
+  // a later state of its conversation (a lock taken and released within one tick arrives as
+  // released only: the board shows the present, and that is what operators must see). Per
+  // conversation, its changes in order (`changesOf`), and per operator and conversation how many
+  // of them were delivered (`delivered`).
+  const C = a.conversationIds.length;
+  const changesOf: number[][] = Array.from({ length: C }, () => []);
+  const rankOf = new Int32Array(total);
+  for (let j = 0; j < total; j++) {
+    const c = slotOf[j]! >> 1;
+    rankOf[j] = changesOf[c]!.length;
+    changesOf[c]!.push(j);
+  }
+  const delivered = new Int32Array(nOps * C);
+  // The conversation of an entry, cheaply: tens of thousands of frames a second, each with dozens
+  // of entries, go through here. The last 8 characters of an id (40 bits of base32) identify it
+  // among ours (checked unique below); otherwise the id is looked up whole.
   const keyOf = (buf: Buffer, at: number): number => {
     let k = 0;
     for (let i = at + 18; i < at + 26; i++) k = k * 32 + BASE32[buf[i]!]!;
@@ -390,32 +404,31 @@ async function fanout(a: FanoutArgs): Promise<FanoutResult> {
   const byKey = new Map<number, number>();
   for (const [i, c] of a.conversationIds.entries()) byKey.set(keyOf(Buffer.from(c, 'latin1'), 0), i);
   const fast = byKey.size === a.conversationIds.length;
-  const onOperatorText = (buf: Buffer, s: number, e: number, at: number): void => {
+  const onOperatorText = (op: number, buf: Buffer, s: number, e: number, at: number): void => {
     frames++;
-    // {"type":"lock",… — the type is the first key of every lock frame.
-    if (buf[s + 9] !== 0x6c || buf[s + 12] !== 0x6b) return;
-    let conv: number | undefined;
-    let si: number;
-    if (fast && e - s > 75 && buf[s + 32] === 0x22 && buf[s + 59] === 0x22 && buf[s + 62] === 0x73 && buf[s + 69] === 0x22) {
-      conv = byKey.get(keyOf(buf, s + 33));
-      si = s + 61;
-    } else {
-      const ci = buf.indexOf(CONV, s);
-      if (ci < 0 || ci + 44 > e) return;
-      conv = convIndex.get(buf.toString('latin1', ci + 18, ci + 44));
-      si = buf.indexOf(STATE, ci + 44);
+    // {"type":"board",… or {"type":"lock",… — the type is the first key.
+    if (buf[s + 9] !== 0x62 && buf[s + 9] !== 0x6c) return;
+    for (let ci = buf.indexOf(CONV, s); ci >= 0 && ci + 44 <= e; ci = buf.indexOf(CONV, ci + 44)) {
+      const conv = fast ? byKey.get(keyOf(buf, ci + 18)) : convIndex.get(buf.toString('latin1', ci + 18, ci + 44));
+      if (conv === undefined) continue;
+      const si = buf.indexOf(STATE, ci + 44);
       if (si < 0 || si >= e) return;
+      const c0 = buf[si + 9];
+      const locked = c0 === 0x6c ? 1 : c0 === 0x69 && buf[si + 13] === 0x22 ? 0 : -1;
+      if (locked < 0) continue;
+      const j = current[conv * 2 + locked]!;
+      if (j < 0) continue;
+      const seen = op * C + conv;
+      const list = changesOf[conv]!;
+      for (let r = delivered[seen]!; r <= rankOf[j]!; r++) {
+        const k = list[r]!;
+        if (count[k]!++ === 0) firstAt[k] = at;
+        lastAt[k] = at;
+      }
+      if (delivered[seen]! <= rankOf[j]!) delivered[seen] = rankOf[j]! + 1;
     }
-    if (conv === undefined) return;
-    const c0 = buf[si + 9];
-    const locked = c0 === 0x6c ? 1 : c0 === 0x69 && buf[si + 13] === 0x22 ? 0 : -1;
-    if (locked < 0) return;
-    const j = current[conv * 2 + locked]!;
-    if (j < 0) return;
-    if (count[j]!++ === 0) firstAt[j] = at;
-    lastAt[j] = at;
   };
-  for (const o of ops) o.onText = onOperatorText;
+  ops.forEach((o, op) => (o.onText = (buf, s, e, at) => onOperatorText(op, buf, s, e, at)));
   const onDriverMessage = (data: WebSocket.RawData): void => {
     const now = performance.now();
     const f = JSON.parse(data.toString()) as { type: string; re?: string; id?: string; code?: string };

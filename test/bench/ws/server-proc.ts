@@ -136,15 +136,23 @@ serve(
     /**
      * Bare uWS WebSocket apps on one port (the baselines), doing the least each job needs:
      * `/echo` sends every message back; `/pub` subscribes a socket to the `board` topic when its
-     * message is a watchLocks frame and otherwise publishes the message to `board` and sends it
-     * back to its sender (the ack); `/sub` subscribes the socket to a topic on its first message
-     * and answers with a small ack.
+     * message is a watchLocks frame and otherwise takes the message as a lock change (its
+     * `conversationId` read, its `type` and `id` dropped), sends it back to its sender (the ack)
+     * and hands it to the same BoardBatcher as Switchboard's, which publishes one `board` frame per
+     * `boardTickMs` to the `board` topic; `/sub` subscribes the socket to a topic on its first
+     * message and answers with a small ack.
      */
-    async startBare() {
+    async startBare(a: { boardTickMs?: number } = {}) {
+      const [{ BoardBatcher }, { systemClock }] = await Promise.all([import('../../../gateways/ws/board-batcher.js'), import('../../../src/clock.js')]);
       const app = uWS.App();
       const common = { compression: uWS.DISABLED, maxPayloadLength: 16 * 1024, maxBackpressure: 1024 * 1024, idleTimeout: 60, closeOnBackpressureLimit: 1 } as const;
       app.ws('/echo', { ...common, message: (ws, m, isBinary) => void ws.send(m, isBinary) });
       const WATCH = Buffer.from('{"type":"watchLocks"');
+      type View = { conversationId: string };
+      const board = new BoardBatcher<View>(systemClock, a.boardTickMs ?? 20, (departmentId, locks) => {
+        app.publish('board', JSON.stringify({ type: 'board', departmentId, locks }));
+      });
+      bare.push({ close: () => board.close() });
       app.ws('/pub', {
         ...common,
         message: (ws, m, isBinary) => {
@@ -154,8 +162,9 @@ serve(
             ws.send(m, isBinary);
             return;
           }
-          app.publish('board', m, isBinary);
+          const { type: _type, id: _id, ...view } = JSON.parse(Buffer.from(m).toString('utf8')) as View & { type: string; id: string };
           ws.send(m, isBinary);
+          board.add('bench', view);
         },
       });
       app.ws('/sub', {
