@@ -1,5 +1,5 @@
 import type { Conversation, Message } from './domain/types.js';
-import type { LockHolder, LockView, ReleaseReason } from './locks/lock-view.js';
+import type { AccountLockView, LockHolderIdentity, ReleaseReason } from './locks/lock-view.js';
 
 // What the core announces after a write commits. The hub calls listeners directly, in this process;
 // events are plain data, so a bus between nodes can carry them as they are. Listeners must not
@@ -14,9 +14,9 @@ export type CoreEvent =
   /** A person's record changed (role, departments, disabled…): whatever was judged on the old one is judged again. */
   | { type: 'userChanged'; userId: string }
   /** A conversation's lock changed. `holderConnIds`/`lockToken`: the holder's own copy carries the token. */
-  | { type: 'lock'; view: LockView; departmentId: string | null; holderConnIds: string[]; lockToken: number | null }
+  | { type: 'lock'; view: AccountLockView; departmentId: string | null; holderConnIds: string[]; lockToken: number | null }
   | { type: 'lockIdleWarning'; conversationId: string; accountId: string; userId: string; connIds: string[]; releaseAt: number }
-  | { type: 'lockReleased'; conversationId: string; accountId: string; userId: string; connIds: string[]; reason: ReleaseReason; by?: LockHolder };
+  | { type: 'lockReleased'; conversationId: string; accountId: string; userId: string; connIds: string[]; reason: ReleaseReason; by?: LockHolderIdentity };
 
 export type Listener = (e: CoreEvent) => void;
 

@@ -4,6 +4,7 @@ import {
   holderConnectionsOf,
   isHeldBy,
   lockView as machineView,
+  publicLockView,
   type LockEmitted,
   type LockSnapshot,
 } from '../../actors/conversation/index.js';
@@ -13,7 +14,7 @@ import { SEND_ACCEPTED, type MessagingService } from '../services/messaging-serv
 import type { Idempotency, IdempotencyClaim } from '../services/idempotency.js';
 import type { LockRecord } from '../store/store.js';
 import type { TimerHandle } from '../clock.js';
-import type { LockView, OpenResult } from './lock-view.js';
+import type { AccountLockView, OpenResult } from './lock-view.js';
 import { AppError, notFound } from '../errors.js';
 import { canManageDepartment } from '../auth/access.js';
 import { accessibleConversation, lostAccounts } from '../services/account-access.js';
@@ -130,7 +131,7 @@ export class LockHost {
     return r;
   }
 
-  async activity(p: Principal, connId: string, conversationId: string): Promise<LockView> {
+  async activity(p: Principal, connId: string, conversationId: string): Promise<AccountLockView> {
     const user = requireUser(p);
     return this.onActor(await this.groupAccountOf(p, conversationId), conversationId, (entry) => {
       entry.actor.send({ type: 'ACTIVITY', userId: user.id, connId, now: this.now() });
@@ -138,7 +139,7 @@ export class LockHost {
     });
   }
 
-  async stillWorking(p: Principal, _connId: string, conversationId: string): Promise<LockView> {
+  async stillWorking(p: Principal, _connId: string, conversationId: string): Promise<AccountLockView> {
     const user = requireUser(p);
     return this.onActor(await this.groupAccountOf(p, conversationId), conversationId, (entry) => {
       entry.actor.send({ type: 'STILL_WORKING', userId: user.id, now: this.now() });
@@ -146,7 +147,7 @@ export class LockHost {
     });
   }
 
-  async leave(p: Principal, connId: string, conversationId: string): Promise<LockView> {
+  async leave(p: Principal, connId: string, conversationId: string): Promise<AccountLockView> {
     const user = requireUser(p);
     return this.onActor(await this.groupAccountOf(p, conversationId), conversationId, (entry) => {
       entry.viewers.delete(connId);
@@ -243,13 +244,13 @@ export class LockHost {
    * The locks held in one account now: what a subscriber sees before its events. The caller has
    * checked the person's access to the account (resolveAccountRef). Personal accounts have none.
    */
-  async heldIn(account: Account): Promise<LockView[]> {
+  async heldIn(account: Account): Promise<AccountLockView[]> {
     if (account.kind !== 'group') return [];
     return (await this.c.store.locks.listActive([account.id])).map(recordView);
   }
 
   /** The live board's first picture: held locks of the department's group accounts. */
-  async board(p: Principal, departmentId: string): Promise<LockView[]> {
+  async board(p: Principal, departmentId: string): Promise<AccountLockView[]> {
     await requireDepartmentAdmin(this.c, requireUser(p), departmentId);
     const accounts = await this.c.store.accounts.listGroup({ departmentId });
     const records = await this.c.store.locks.listActive(accounts.map((a) => a.id));
@@ -274,9 +275,8 @@ export class LockHost {
     return 'Your lock on this conversation has ended; open it again';
   }
 
-  private view(entry: Entry): LockView {
-    const { token: _secret, ...v } = machineView(entry.actor.getSnapshot());
-    return { ...v, accountId: entry.account.id };
+  private view(entry: Entry): AccountLockView {
+    return { ...publicLockView(entry.actor.getSnapshot()), accountId: entry.account.id };
   }
 
   /** Access check: the conversation's group account (personal conversations have no lock). */
@@ -511,7 +511,7 @@ class Passivated extends Error {
   override name = 'Passivated';
 }
 
-function recordView(r: LockRecord): LockView {
+function recordView(r: LockRecord): AccountLockView {
   return {
     conversationId: r.conversationId,
     accountId: r.accountId,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiCode, ErrorCode, Id } from './common.js';
 import { LockHolder, LockView, MessageView, Timestamp } from './views.js';
+import { RELEASE_REASONS } from '../../actors/conversation/index.js';
 
 // WebSocket protocol v1: one schema per frame. The gateway validates every client frame against
 // ClientFrame and builds every frame it sends as a ServerFrame; docs/asyncapi.json is generated
@@ -104,7 +105,7 @@ export const ReleasedEvent = z
   .object({
     type: z.literal('released'),
     conversationId: Id,
-    reason: z.enum(['left', 'idle', 'disconnected', 'takenOver', 'revoked']),
+    reason: z.enum(RELEASE_REASONS),
     by: LockHolder.optional().meta({ description: 'Who took the lock over (reason takenOver)' }),
   })
   .meta({ id: 'ReleasedEvent', description: 'Your lock went' });

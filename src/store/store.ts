@@ -1,3 +1,4 @@
+import type { LockState } from '../../actors/conversation/index.js';
 import type {
   Account,
   ApiKey,
@@ -264,7 +265,7 @@ export interface LockRecord {
   snapshot: string;
   /** The actor's current fencing token; equals the conversation's lockToken once saved. */
   token: number;
-  state: 'idle' | 'locked' | 'idleWarning';
+  state: LockState;
   holderUserId: string | null;
   holderName: string | null;
   since: number | null;

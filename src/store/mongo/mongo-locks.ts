@@ -1,3 +1,4 @@
+import { HELD_LOCK_STATES } from '../../../actors/conversation/index.js';
 import type { LockRecord, LockRepo } from '../store.js';
 import type { LockDoc } from './mongo-documents.js';
 import type { MongoContext } from './mongo-context.js';
@@ -41,7 +42,7 @@ export class MongoLockRepo implements LockRepo {
     return this.m.op(async () => {
       if (accountIds.length === 0) return [];
       const docs = await this.m.c.locks
-        .find({ accountId: { $in: accountIds }, state: { $in: ['locked', 'idleWarning'] } })
+        .find({ accountId: { $in: accountIds }, state: { $in: HELD_LOCK_STATES } })
         .sort({ _id: 1 })
         .toArray();
       return docs.map(toRecord);
