@@ -16,7 +16,13 @@ import { MessagingService } from './services/messaging-service.js';
 import { InboundService } from './services/inbound-service.js';
 import { WebhookService } from './services/webhook-service.js';
 import { Metrics } from './metrics.js';
-import { LockHost } from './locks/lock-host.js';
+import { LockService } from './locks/lock-service.js';
+import { ConversationLockBehavior } from './locks/conversation-lock-actor.js';
+import { localLockActors } from './locks/local-lock-actors.js';
+import type { LockCommand, LockReply } from './locks/lock-commands.js';
+import { ActorHost } from './actors-runtime/actor-host.js';
+import { LocalActorRef } from './actors-runtime/actor-ref.js';
+import { singleNodePlacement } from './actors-runtime/placement.js';
 import { Idempotency } from './services/idempotency.js';
 
 // The core of one node: services over the ports (Store, SmsProvider), the send queues and the
@@ -52,7 +58,8 @@ export class Core {
   readonly messaging: MessagingService;
   readonly inbound: InboundService;
   readonly webhooks: WebhookService;
-  readonly locks: LockHost;
+  readonly locks: LockService;
+  private readonly lockActors: ActorHost<LockCommand, LockReply>;
   readonly idempotency: Idempotency;
   readonly context: CoreContext;
   private appId: string | null = null;
@@ -101,7 +108,19 @@ export class Core {
     this.messaging = new MessagingService(this.context, this.idempotency);
     this.inbound = new InboundService(this.context, this.messaging);
     this.webhooks = new WebhookService(this.context);
-    this.locks = new LockHost(this.context, this.messaging, this.idempotency);
+    const { passivateAfterMs, ...durations } = o.config.lock;
+    this.lockActors = new ActorHost(
+      new ConversationLockBehavior({ store: o.store, clock: o.clock, log: o.log, durations, emit: (e) => this.events.emit(e) }),
+      { clock: o.clock, log: o.log, passivateAfterMs },
+    );
+    this.locks = new LockService(
+      this.context,
+      new LocalActorRef(this.lockActors),
+      localLockActors(this.lockActors),
+      this.messaging,
+      this.idempotency,
+      singleNodePlacement,
+    );
     this.events.on((e) => {
       if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });
       // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
@@ -164,7 +183,7 @@ export class Core {
     this.open = false;
     this.started = false;
     this.outbox.stop();
-    this.locks.stop();
+    this.lockActors.stop();
     this.idempotency.stop();
   }
 }

@@ -215,7 +215,7 @@ export class MessagingService {
     claim?: IdempotencyClaim<Message>,
   ): Promise<Message> {
     const { conversation, account } = await accessibleConversation(this.c, p, conversationId);
-    // Group-account replies go through the lock (LockHost.reply), which passes its token here.
+    // Group-account replies go through the lock (LockService.reply), which passes its token here.
     if (account.kind === 'group' && input.lockToken === undefined) {
       throw new AppError('lock_required', 'Open the conversation to get its lock, then reply with its lockToken');
     }
