@@ -16,12 +16,10 @@ import { MessagingService } from './services/messaging-service.js';
 import { InboundService } from './services/inbound-service.js';
 import { WebhookService } from './services/webhook-service.js';
 import { Metrics } from './metrics.js';
-import { LockService } from './locks/lock-service.js';
-import { ConversationLockBehavior } from './locks/conversation-lock-actor.js';
-import { localLockActors } from './locks/local-lock-actors.js';
+import type { LockService } from './locks/lock-service.js';
 import type { LockCommand, LockReply } from './locks/lock-commands.js';
-import { ActorHost } from './actors-runtime/actor-host.js';
-import { LocalActorRef } from './actors-runtime/actor-ref.js';
+import { createLocks } from './locks/lock-wiring.js';
+import type { ActorHost } from './actors-runtime/actor-host.js';
 import { singleNodePlacement } from './actors-runtime/placement.js';
 import { Idempotency } from './services/idempotency.js';
 
@@ -109,18 +107,17 @@ export class Core {
     this.inbound = new InboundService(this.context, this.messaging);
     this.webhooks = new WebhookService(this.context);
     const { passivateAfterMs, ...durations } = o.config.lock;
-    this.lockActors = new ActorHost(
-      new ConversationLockBehavior({ store: o.store, clock: o.clock, log: o.log, durations, emit: (e) => this.events.emit(e) }),
-      { clock: o.clock, log: o.log, passivateAfterMs },
-    );
-    this.locks = new LockService(
-      this.context,
-      new LocalActorRef(this.lockActors),
-      localLockActors(this.lockActors),
-      this.messaging,
-      this.idempotency,
-      singleNodePlacement,
-    );
+    const locks = createLocks({
+      c: this.context,
+      messaging: this.messaging,
+      idempotency: this.idempotency,
+      durations,
+      passivateAfterMs,
+      placement: singleNodePlacement,
+      emit: (e) => this.events.emit(e),
+    });
+    this.locks = locks.service;
+    this.lockActors = locks.host;
     this.events.on((e) => {
       if (e.type === 'message') this.metrics.messages.inc({ direction: e.message.direction, status: e.message.status });
       // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).

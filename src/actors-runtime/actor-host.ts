@@ -31,7 +31,7 @@ export interface ActorSelf {
 }
 
 export interface ActorBehavior<Command, Reply> {
-  /** Makes an activation for `id`, from the store. */
+  /** Makes an activation for `id`, from the store. Throws Passivated when another activation won. */
   activate(self: ActorSelf): Promise<HostedActor<Command, Reply>>;
 }
 
@@ -68,8 +68,8 @@ export class ActorHost<Command, Reply> {
   /** Delivers a command to the actor's activation on this node, activating it when needed. */
   async ask(id: string, command: Command): Promise<Reply> {
     for (let attempt = 0; ; attempt++) {
-      const entry = await this.entryFor(id);
       try {
+        const entry = await this.entryFor(id);
         const reply = await this.enqueue(entry, () => {
           if (entry.stopped || !entry.actor) throw new Passivated();
           return entry.actor.receive(command);

@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Account } from '../domain/types.js';
 import type { CoreEvent } from '../events.js';
-import type { LockRecord, Store } from '../store/store.js';
+import { LOCK_TOKEN_EPOCH_SPAN, type LockOwnership, type LockRecord, type Store } from '../store/store.js';
 import { AppError, notFound } from '../errors.js';
 import { Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
 import type { LockCommand, LockReply } from './lock-commands.js';
@@ -44,8 +44,15 @@ export class ConversationLockBehavior implements ActorBehavior<LockCommand, Lock
     const account = await this.d.store.accounts.get(conversation.accountId);
     if (!account) throw notFound('Account');
     if (account.kind !== 'group') throw new AppError('no_lock', 'Personal-account conversations have no lock');
+    // Fencing: this activation takes the next owner epoch, durably, before anything else. From then
+    // on the store refuses every write of an older activation (a paused or restarted owner).
+    const before = await this.d.store.locks.ownership(self.id);
+    if (!before) throw notFound('Conversation');
+    const owned = await this.d.store.locks.claimEpoch(self.id, before.ownerEpoch);
+    if (!owned) throw new Passivated(); // another activation claimed it first: the command retries
+    // Read after the claim: the last state any older activation managed to save, and no more.
     const record = await this.d.store.locks.get(self.id);
-    const lock = new ConversationLock(self, account, this.d, conversation.lockToken);
+    const lock = new ConversationLock(self, account, this.d, owned);
     await lock.start(record);
     return lock;
   }
@@ -53,8 +60,6 @@ export class ConversationLockBehavior implements ActorBehavior<LockCommand, Lock
 
 export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   private actor!: LockMachineActor;
-  /** The token the store holds for this conversation (what the next save must find). */
-  private savedToken: number;
   /** Emitted events not yet published (they go out after the save). */
   private emitted: LockEmitted[] = [];
   /** The holder's connections as of the last save (a release needs to know whom to tell). */
@@ -70,19 +75,19 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     private readonly self: ActorSelf,
     private readonly account: Account,
     private readonly d: ConversationLockDeps,
-    storedToken: number,
+    private readonly owned: LockOwnership,
   ) {
-    this.savedToken = storedToken;
-    this.log = d.log.child({ conversationId: self.id });
+    this.log = d.log.child({ conversationId: self.id, ownerEpoch: owned.ownerEpoch });
   }
 
   async start(record: LockRecord | null): Promise<void> {
-    const input = { conversationId: this.self.id, ...this.d.durations, token: this.savedToken };
+    const input = { conversationId: this.self.id, ...this.d.durations, token: this.owned.lockToken };
     const clock = { setTimeout: (fn: () => void, ms: number) => this.d.clock.setTimeout(fn, ms), clearTimeout: (h: unknown) => this.d.clock.clearTimeout(h as never) };
-    // A snapshot from an older activation is only trusted if the store's token still is its token.
+    // The last saved state goes on under this epoch's first token: a holder keeps the lock and gets
+    // a new token; every token of an older activation is refused from now on.
     let restored: LockSnapshot | undefined;
     try {
-      restored = record && record.token === this.savedToken ? (JSON.parse(record.snapshot) as LockSnapshot) : undefined;
+      restored = record ? rebased(JSON.parse(record.snapshot) as LockSnapshot, this.owned.lockToken) : undefined;
       this.actor = createActor(conversationLockMachine, { input, clock, ...(restored ? { snapshot: restored } : {}) });
     } catch (err) {
       // A snapshot that cannot be restored must not wedge the conversation: start free. The old
@@ -179,7 +184,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
           this.actor.send({ type: 'REPLY', userId: c.userId, token: c.lockToken, now: this.now() });
           const verdict = this.emitted.slice(before).find((e) => e.type === 'replyAccepted' || e.type === 'replyRefused');
           if (verdict?.type !== 'replyAccepted') return { type: 'replyRefused', view: this.view() };
-          return { type: 'replyAccepted', fence: { conversationId: this.self.id, lockToken: c.lockToken } };
+          return { type: 'replyAccepted', fence: { conversationId: this.self.id, ownerEpoch: this.owned.ownerEpoch, lockToken: c.lockToken } };
         });
     }
   }
@@ -243,6 +248,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
         accountId: this.account.id,
         snapshot: JSON.stringify(this.actor.getPersistedSnapshot()),
         token: v.token,
+        ownerEpoch: this.owned.ownerEpoch,
         state: v.state,
         holderUserId: v.holder?.userId ?? null,
         holderName: v.holder?.name ?? null,
@@ -250,13 +256,15 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
         releaseAt: v.releaseAt ?? null,
         updatedAt: this.now(),
       };
-      const ok = await this.d.store.locks.save(record, this.savedToken);
+      const ok = await this.d.store.locks.save(record);
       if (!ok) {
-        this.log.warn('lock moved on elsewhere; stopping this activation');
+        this.log.warn('a newer activation owns the lock; stopping this one');
         this.self.passivate();
         throw new Passivated();
       }
-      this.savedToken = record.token;
+      // An epoch's tokens end where the next epoch's begin: near the end, the next command
+      // activates afresh under a new epoch (the holder keeps the lock with a new token).
+      if (record.token >= (this.owned.ownerEpoch + 1) * LOCK_TOKEN_EPOCH_SPAN - 2) this.self.passivate();
     }
     this.publish(snapshot, key);
   }
@@ -287,6 +295,11 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
       lockToken: v.holder ? v.token : null,
     });
   }
+}
+
+/** A persisted snapshot carried over to a new activation, whose tokens start at `token`. */
+function rebased(snapshot: LockSnapshot, token: number): LockSnapshot {
+  return { ...snapshot, context: { ...snapshot.context, token } } as LockSnapshot;
 }
 
 /** Changes clients must hear about: token, state, holder, deadline, the holder's connections. */

@@ -21,9 +21,10 @@ export type LockCommand =
   | { type: 'recover' }
   | { type: 'reply'; userId: string; lockToken: number };
 
-/** The fence a reply's commit must pass in the store: the token the owner checked. */
+/** The fence a reply's commit must pass in the store: the owner's epoch and the token it checked. */
 export interface ReplyFence {
   conversationId: string;
+  ownerEpoch: number;
   lockToken: number;
 }
 

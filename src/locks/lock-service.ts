@@ -165,7 +165,7 @@ export class LockService {
     if (verdict.type !== 'replyAccepted') {
       throw new AppError('stale_lock_token', refusal(verdict.type === 'replyRefused' ? verdict.view : undefined, user.id));
     }
-    return this.messaging.reply(p, conversationId, { text, lockToken: verdict.fence.lockToken }, claim);
+    return this.messaging.reply(p, conversationId, { text, fence: verdict.fence }, claim);
   }
 
   /**

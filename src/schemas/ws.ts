@@ -14,7 +14,11 @@ export const RequestId = z.string().min(1).max(64);
 const Ref = RequestId.optional().meta({ description: 'Echoed as `re` in the ack or error answering this frame' });
 /** `personal` or a group account's apiCode. */
 const AccountRef = z.union([z.literal('personal'), ApiCode]).meta({ description: '`personal`, or a group account’s apiCode' });
-const LockToken = z.number().int().min(1).meta({ description: 'The fencing token of your lock grant' });
+const LockToken = z
+  .number()
+  .int()
+  .min(1)
+  .meta({ description: 'The fencing token of your lock grant: owner epoch × 2^24 + counter, only ever growing; opaque to clients' });
 
 export const SubscribeFrame = z.strictObject({ type: z.literal('subscribe'), id: Ref, account: AccountRef }).meta({ id: 'Subscribe' });
 export const UnsubscribeFrame = z.strictObject({ type: z.literal('unsubscribe'), id: Ref, account: AccountRef }).meta({ id: 'Unsubscribe' });

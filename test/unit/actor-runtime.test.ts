@@ -36,7 +36,7 @@ describe('lock commands and replies', () => {
   };
   const replies: Record<LockReply['type'], LockReply> = {
     lock: { type: 'lock', view, lockToken: 7 },
-    replyAccepted: { type: 'replyAccepted', fence: { conversationId: 'c1', lockToken: 7 } },
+    replyAccepted: { type: 'replyAccepted', fence: { conversationId: 'c1', ownerEpoch: 3, lockToken: 3 * 2 ** 24 + 1 } },
     replyRefused: { type: 'replyRefused', view: { conversationId: 'c1', accountId: 'a1', state: 'idle' } },
     done: { type: 'done' },
   };
