@@ -180,7 +180,7 @@ export class Core {
     this.open = false;
     this.started = false;
     this.outbox.stop();
-    this.lockActors.stop();
+    await this.lockActors.stop();
     this.idempotency.stop();
   }
 }

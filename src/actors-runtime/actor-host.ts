@@ -15,8 +15,10 @@ export interface HostedActor<Command, Reply> {
   receive(command: Command): Promise<Reply> | Reply;
   /** True when the activation may be stopped: nothing held, nobody watching. */
   isIdle(): boolean;
-  /** Stops the activation (its timers, its machine). Called once, by the host. */
-  stop(): void;
+  /** Resolves once the activation's own background work (e.g. saves behind) is done. */
+  settled(): Promise<void>;
+  /** Stops the activation (its timers, its machine); resolves once its background work is done. Called once, by the host. */
+  stop(): Promise<void> | void;
 }
 
 /** What an activation may ask of its host. */
@@ -58,6 +60,8 @@ interface Entry<Command, Reply> {
 export class ActorHost<Command, Reply> {
   private readonly entries = new Map<string, Entry<Command, Reply>>();
   private readonly activating = new Map<string, Promise<Entry<Command, Reply>>>();
+  /** Stopped activations whose background work is not done yet. */
+  private readonly draining = new Set<Promise<unknown>>();
   private stopping = false;
 
   constructor(
@@ -110,22 +114,26 @@ export class ActorHost<Command, Reply> {
   }
 
   /**
-   * Resolves once everything queued on the activations so far has run, including what that work
-   * queued in turn. For callers that must know nothing more is on its way.
+   * Resolves once everything queued on the activations so far has run, and their background work
+   * (saves behind) is done, including what that work queued in turn. For callers that must know
+   * nothing more is on its way.
    */
   async settled(): Promise<void> {
-    const pendingWork = () => [...this.activating.values(), ...[...this.entries.values()].map((e) => e.mailbox)];
+    const pendingWork = () => [...this.activating.values(), ...[...this.entries.values()].map((e) => e.mailbox), ...this.draining];
     for (let before = pendingWork(); ; ) {
       await Promise.allSettled(before);
+      await Promise.allSettled([...this.entries.values()].map((e) => e.actor?.settled()));
       const after = pendingWork();
       if (after.length === before.length && after.every((p, i) => p === before[i])) return;
       before = after;
     }
   }
 
-  stop(): void {
+  /** Stops every activation; resolves once their background work is done. */
+  async stop(): Promise<void> {
     this.stopping = true;
     for (const e of [...this.entries.values()]) this.passivate(e);
+    await Promise.allSettled([...this.draining]);
   }
 
   get isStopping(): boolean {
@@ -201,10 +209,15 @@ export class ActorHost<Command, Reply> {
     if (entry.passivation) this.o.clock.clearTimeout(entry.passivation);
     entry.passivation = null;
     entry.stopped = true;
+    const failed = (err: unknown) => this.o.log.error({ err, actorId: entry.self.id }, 'stopping an actor failed');
     try {
-      entry.actor?.stop();
+      const done = entry.actor?.stop();
+      if (done) {
+        const tracked: Promise<unknown> = done.catch(failed).finally(() => this.draining.delete(tracked));
+        this.draining.add(tracked);
+      }
     } catch (err) {
-      this.o.log.error({ err, actorId: entry.self.id }, 'stopping an actor failed');
+      failed(err);
     }
     if (this.entries.get(entry.self.id) === entry) this.entries.delete(entry.self.id);
   }

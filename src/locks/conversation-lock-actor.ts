@@ -23,6 +23,14 @@ import type { AccountLockView } from './lock-view.js';
 // announcements. It runs inside the generic actor host's mailbox, so everything done to one
 // conversation happens one step at a time. It trusts its commands: the lock service authorised
 // them on the node that received the request.
+//
+// Within one activation the owner is the single writer: a transition is decided in memory and
+// told to the clients at once; its snapshot is saved behind, one save at a time, the newest state
+// replacing any not yet saved (coalesced). A crash loses at most the saves in flight, which the
+// next activation's epoch makes harmless (old tokens are refused, holders get new ones). What
+// must be durable before it is acknowledged is: the activation's epoch (claimed before the first
+// grant) and a reply (the reply command waits until the lock state it was checked against is
+// saved, and the store commits the message under that fence).
 
 type LockMachineActor = Actor<typeof conversationLockMachine>;
 
@@ -67,8 +75,14 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   private lastPublished = '';
   /** Connections that have the conversation open (passivation). */
   private readonly viewers = new Set<string>();
-  /** True while a command runs on the actor (its transitions are saved by the command itself). */
+  /** True while a command runs on the actor (its transitions are handled by the command itself). */
   private inCommand = false;
+  /** The newest state not yet handed to the store. */
+  private unsaved: LockRecord | null = null;
+  /** The save in flight (one at a time, so saves reach the store in order). */
+  private saving: Promise<void> | null = null;
+  /** The store refused a save: a newer activation owns the lock, or the store failed. */
+  private fenced = false;
   private readonly log: Logger;
 
   constructor(
@@ -104,14 +118,12 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     let started = false;
     this.actor.subscribe({
       next: () => {
-        // A timer fired (commands are saved by `receive`; the start itself is nothing new): save
-        // and tell, in mailbox order.
+        // A timer fired (commands are handled by `receive`; the start itself is nothing new):
+        // tell and save, in mailbox order.
         if (!started || this.inCommand) return;
-        this.self.enqueue(() => this.save()).then(
+        this.self.enqueue(() => this.changed()).then(
           () => this.self.changed(),
-          (err: unknown) => {
-            if (!(err instanceof Passivated)) this.log.error({ err }, 'saving a timed lock transition failed');
-          },
+          (err: unknown) => this.log.error({ err }, 'announcing a timed lock transition failed'),
         );
       },
       error: (err) => {
@@ -179,22 +191,40 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
           return { type: 'done' };
         });
       case 'reply':
-        return this.command(() => {
-          const before = this.emitted.length;
-          this.actor.send({ type: 'REPLY', userId: c.userId, token: c.lockToken, now: this.now() });
-          const verdict = this.emitted.slice(before).find((e) => e.type === 'replyAccepted' || e.type === 'replyRefused');
-          if (verdict?.type !== 'replyAccepted') return { type: 'replyRefused', view: this.view() };
-          return { type: 'replyAccepted', fence: { conversationId: this.self.id, ownerEpoch: this.owned.ownerEpoch, lockToken: c.lockToken } };
-        });
+        return this.reply(c.userId, c.lockToken);
     }
+  }
+
+  /**
+   * The token checks out in memory; the reply is then fenced in the store on this epoch and that
+   * token, so the lock state it was checked against must be saved first (it holds the mailbox
+   * meanwhile: nothing can move the lock in between).
+   */
+  private async reply(userId: string, lockToken: number): Promise<LockReply> {
+    const verdict = await this.command(() => {
+      const before = this.emitted.length;
+      this.actor.send({ type: 'REPLY', userId, token: lockToken, now: this.now() });
+      return this.emitted.slice(before).find((e) => e.type === 'replyAccepted' || e.type === 'replyRefused');
+    });
+    if (verdict?.type !== 'replyAccepted') return { type: 'replyRefused', view: this.view() };
+    await this.settled();
+    return { type: 'replyAccepted', fence: { conversationId: this.self.id, ownerEpoch: this.owned.ownerEpoch, lockToken } };
+  }
+
+  /** Resolves once every change so far is saved; Passivated when the store refused one. */
+  async settled(): Promise<void> {
+    while (this.saving) await this.saving;
+    if (this.fenced) throw new Passivated();
   }
 
   isIdle(): boolean {
     return this.viewers.size === 0 && lockView(this.actor.getSnapshot()).state === 'idle';
   }
 
-  stop(): void {
+  /** Stops the machine; resolves when the saves already decided are done. */
+  stop(): Promise<void> {
     this.actor.stop();
+    return this.settled().catch(() => undefined);
   }
 
   /** Whether `userId` holds the lock now (a read without the mailbox, to pick whom to revoke). */
@@ -219,7 +249,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     return { type: 'lock', view: this.view(), lockToken: isHeldBy(snapshot, userId) ? snapshot.context.token : null };
   }
 
-  /** Runs a command on the machine, then saves and publishes what it did. */
+  /** Runs a command on the machine, then tells what it did at once and saves it behind. */
   private async command<T>(fn: () => T): Promise<T> {
     this.inCommand = true;
     let result: T;
@@ -233,40 +263,64 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
       this.self.passivate();
       throw new AppError('internal', 'The conversation lock failed; try again');
     }
-    await this.save();
+    if (this.fenced) throw new Passivated(); // a save of this activation was refused: start afresh
+    this.changed();
     return result;
   }
 
-  /** Compare-and-set the snapshot and token; then publish. */
-  private async save(): Promise<void> {
+  /** What changed is told now and saved behind. */
+  private changed(): void {
     const snapshot = this.actor.getSnapshot();
-    const v = lockView(snapshot);
     const key = publishKey(snapshot);
-    if (key !== this.lastPublished || this.emitted.length > 0) {
-      const record: LockRecord = {
-        conversationId: this.self.id,
-        accountId: this.account.id,
-        snapshot: JSON.stringify(this.actor.getPersistedSnapshot()),
-        token: v.token,
-        ownerEpoch: this.owned.ownerEpoch,
-        state: v.state,
-        holderUserId: v.holder?.userId ?? null,
-        holderName: v.holder?.name ?? null,
-        since: v.since ?? null,
-        releaseAt: v.releaseAt ?? null,
-        updatedAt: this.now(),
-      };
-      const ok = await this.d.store.locks.save(record);
-      if (!ok) {
-        this.log.warn('a newer activation owns the lock; stopping this one');
+    if (key !== this.lastPublished || this.emitted.length > 0) this.saveBehind(this.record(snapshot));
+    this.publish(snapshot, key);
+  }
+
+  private record(snapshot: LockSnapshot): LockRecord {
+    const v = lockView(snapshot);
+    return {
+      conversationId: this.self.id,
+      accountId: this.account.id,
+      snapshot: JSON.stringify(this.actor.getPersistedSnapshot()),
+      token: v.token,
+      ownerEpoch: this.owned.ownerEpoch,
+      state: v.state,
+      holderUserId: v.holder?.userId ?? null,
+      holderName: v.holder?.name ?? null,
+      since: v.since ?? null,
+      releaseAt: v.releaseAt ?? null,
+      updatedAt: this.now(),
+    };
+  }
+
+  /** Coalesced: the newest state replaces one not yet saved; one save in flight at a time. */
+  private saveBehind(record: LockRecord): void {
+    this.unsaved = record;
+    this.saving ??= this.drain().finally(() => (this.saving = null));
+  }
+
+  private async drain(): Promise<void> {
+    for (let record = this.unsaved; record !== null && !this.fenced; record = this.unsaved) {
+      this.unsaved = null;
+      let saved: boolean;
+      try {
+        saved = await this.d.store.locks.save(record);
+        if (!saved) this.log.warn('a newer activation owns the lock; stopping this one');
+      } catch (err) {
+        // The store failed: what clients were told may not be saved, so this activation stops and
+        // the next one starts from what the store has, under a new epoch.
+        this.log.error({ err }, 'saving the lock failed; stopping this activation');
+        saved = false;
+      }
+      if (!saved) {
+        this.fenced = true;
         this.self.passivate();
-        throw new Passivated();
+        return;
       }
       // An epoch's tokens end where the next epoch's begin: near the end, the next command
       // activates afresh under a new epoch (the holder keeps the lock with a new token).
       if (record.token >= (this.owned.ownerEpoch + 1) * LOCK_TOKEN_EPOCH_SPAN - 2) this.self.passivate();
     }
-    this.publish(snapshot, key);
   }
 
   /** Every announcement of a lock change leaves from here. */

@@ -1,9 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { cpSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
 import { personPrincipal } from '../../src/auth/principal.js';
 import { singleNodePlacement } from '../../src/actors-runtime/placement.js';
 import { createLocks } from '../../src/locks/lock-wiring.js';
 import { startTestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, conversationWith } from '../helpers/org.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 // Fencing by owner epochs: two activations of one conversation's lock (a node that paused and
 // another that took over, here two actor hosts on one store) can never both commit. The newer
@@ -44,15 +47,80 @@ describe('owner epochs', () => {
         await expect(older.reply(dana, conversationId, opened.lockToken, 'from the paused node')).rejects.toMatchObject({ code: 'stale_lock_token' });
         expect(await t.sb.store.messages.listForConversation(conversationId, { limit: 50 })).toHaveLength(before.length);
 
-        // Without a placement table both hosts activate on demand, so the refused one has started
-        // an activation of its own (a newer epoch again). Whoever is current, its holder replies.
-        const current = await newer.service.open(dana, 'conn-b', conversationId);
-        if (!current.granted) throw new Error('Dana should still hold the lock');
-        const sent = await newer.service.reply(dana, conversationId, current.lockToken, 'from the current owner');
-        expect(sent.text).toBe('from the current owner');
       } finally {
-        newer.host.stop();
+        await newer.host.stop();
       }
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('tells a grant before saving it; a crash loses that save, and the next epoch fences the lost token off', async () => {
+    const dir = tempDir();
+    const crashed = tempDir();
+    const clock = new ManualClock(Date.parse('2026-01-05T10:00:00-05:00'));
+    try {
+      const first = await startTestSwitchboard({}, { dataDir: dir.path, clock });
+      let org;
+      let conversationId: string;
+      let lost: number;
+      try {
+        org = await buildOrg(first);
+        conversationId = await conversationWith(first, org, '+16175553102');
+        const dana = personPrincipal((await first.sb.store.users.get(org.member.id))!);
+        const granted = await first.sb.core.locks.open(dana, 'conn-1', conversationId);
+        if (!granted.granted) throw new Error('the open should be granted');
+        lost = granted.lockToken;
+        // kill -9 now: what is on disk is what a crash leaves. The grant was told, its save is
+        // still on its way (write-behind), so the copy does not have it.
+        cpSync(dir.path, crashed.path, { recursive: true });
+      } finally {
+        await first.close();
+      }
+
+      const second = await startTestSwitchboard({}, { dataDir: crashed.path, clock });
+      try {
+        expect((await second.sb.store.locks.get(conversationId))?.holderUserId ?? null).toBeNull();
+        const dean = personPrincipal((await second.sb.store.users.get(org.deptAdmin.id))!);
+        const dana = personPrincipal((await second.sb.store.users.get(org.member.id))!);
+        // The restarted node knows nothing of Dana's lock: Dean gets it, under the next epoch.
+        const deans = await second.sb.core.locks.open(dean, 'conn-2', conversationId);
+        if (!deans.granted) throw new Error('Dean should get the free lock');
+        expect(deans.lockToken).toBeGreaterThan(lost);
+        expect(await second.sb.store.locks.ownership(conversationId)).toMatchObject({ ownerEpoch: 2 });
+        // Dana's token was never saved, and is refused all the same.
+        await expect(second.sb.core.locks.reply(dana, conversationId, lost, 'after the crash')).rejects.toMatchObject({ code: 'stale_lock_token' });
+        const sent = await second.sb.core.locks.reply(dean, conversationId, deans.lockToken, 'Dean here');
+        expect(sent.text).toBe('Dean here');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      dir.remove();
+      crashed.remove();
+    }
+  });
+
+  it('coalesces the saves of transitions that come faster than the store commits', async () => {
+    const t = await startTestSwitchboard();
+    try {
+      const org = await buildOrg(t);
+      const conversationId = await conversationWith(t, org, '+16175553103');
+      const dana = personPrincipal((await t.sb.store.users.get(org.member.id))!);
+      const saves = vi.spyOn(t.sb.store.locks, 'save');
+      const TIMES = 15;
+      // 30 transitions (each open grants, each leave releases), all queued at once.
+      await Promise.all(
+        Array.from({ length: TIMES }, async () => {
+          await t.sb.core.locks.open(dana, 'conn-1', conversationId);
+          await t.sb.core.locks.leave(dana, 'conn-1', conversationId);
+        }),
+      );
+      await t.sb.core.locks.settled();
+      expect(saves.mock.calls.length).toBeLessThan(TIMES);
+      // The last state is the one saved.
+      expect(await t.sb.store.locks.get(conversationId)).toMatchObject({ state: 'idle', holderUserId: null });
+      saves.mockRestore();
     } finally {
       await t.close();
     }

@@ -4,7 +4,7 @@ import { startTestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, conversationWith, login } from '../helpers/org.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { WsClient } from '../helpers/ws-client.js';
-import { until } from '../helpers/wait.js';
+import { nextEvent } from '../helpers/wait.js';
 
 // The actor host across restarts and failures: a held lock survives a restart with its deadlines
 // (under the new activation's owner epoch, so with a new token), and one broken conversation never
@@ -67,16 +67,17 @@ describe('the lock actor host', () => {
 
       const second = await startTestSwitchboard({}, { dataDir: dir.path, clock });
       try {
-        clock.advance(15_000);
-        const record = await until(
+        const released = nextEvent(
           second.sb.core.events,
-          async () => {
-            const r = await second.sb.store.locks.get(conversationId);
-            return r?.state === 'idle' ? r : null;
-          },
+          (e) => e.type === 'lockReleased' && e.conversationId === conversationId && e.reason === 'disconnected',
           'the lock released after the grace, on the restarted node',
         );
-        expect(record.holderUserId).toBeNull();
+        clock.advance(15_000);
+        await released;
+        // Told at once, saved behind: once the host has settled, the store has it too.
+        await second.sb.core.locks.settled();
+        const record = await second.sb.store.locks.get(conversationId);
+        expect(record).toMatchObject({ state: 'idle', holderUserId: null });
       } finally {
         await second.close();
       }

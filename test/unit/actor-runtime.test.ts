@@ -65,6 +65,7 @@ class CounterBehavior implements ActorBehavior<{ add: number } | { fail: true },
         return { total };
       },
       isIdle: () => true,
+      settled: async () => undefined,
       stop: () => undefined,
     };
   }
