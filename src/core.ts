@@ -32,17 +32,10 @@ export interface CoreOptions {
   provider: SmsProvider;
   clock: Clock;
   log: Logger;
-  /** The base URL Plivo reaches us at (webhooks are signed against it). */
-  publicUrl: () => string;
+  /** The URLs Plivo reaches our webhooks at (signed against them); known once the port is bound. */
+  webhookUrls: () => { message: string; status: string; voice: string };
   metrics?: Metrics;
 }
-
-export const WEBHOOK_PREFIX = '/webhooks';
-export const WEBHOOK_PATHS = {
-  message: `${WEBHOOK_PREFIX}/plivo/message`,
-  status: `${WEBHOOK_PREFIX}/plivo/status`,
-  voice: `${WEBHOOK_PREFIX}/plivo/voice`,
-} as const;
 
 export class Core {
   readonly events: EventHub;
@@ -67,10 +60,7 @@ export class Core {
   constructor(private readonly o: CoreOptions) {
     this.metrics = o.metrics ?? new Metrics();
     this.events = new EventHub((err) => o.log.error({ err }, 'event listener failed'));
-    const webhookUrls = () => {
-      const base = o.publicUrl();
-      return { message: base + WEBHOOK_PATHS.message, status: base + WEBHOOK_PATHS.status, voice: base + WEBHOOK_PATHS.voice };
-    };
+    const webhookUrls = o.webhookUrls;
     this.outbox = new Outbox({
       store: o.store,
       provider: o.provider,
