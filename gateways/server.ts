@@ -6,7 +6,8 @@ import type { Logger } from '../src/logger.js';
 import type { Store } from '../src/store/store.js';
 import type { SmsProvider } from '../src/sms/sms-provider.js';
 import { systemClock } from '../src/clock.js';
-import { Core, WEBHOOK_PREFIX } from '../src/core.js';
+import { Core } from '../src/core.js';
+import { WEBHOOK_PREFIX, webhookUrls } from './webhooks/webhook-paths.js';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { PlivoProvider } from '../src/sms/plivo-provider.js';
 import { PlivoSimulator } from '../src/sms/simulator/plivo-simulator.js';
@@ -129,7 +130,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     webhookToken = config.plivo.authToken;
   }
 
-  core = new Core({ config, store, provider, clock, log, bus, nodeId: config.cluster.nodeId, publicUrl: () => publicUrl });
+  core = new Core({ config, store, provider, clock, log, bus, nodeId: config.cluster.nodeId, webhookUrls: () => webhookUrls(publicUrl) });
   opsRoutes(router, core);
   identityRoutes(router, core, API_BASE);
   contactRoutes(router, core, API_BASE);

@@ -17,7 +17,11 @@ import { MessagingService } from './services/messaging-service.js';
 import { InboundService } from './services/inbound-service.js';
 import { WebhookService } from './services/webhook-service.js';
 import { Metrics } from './metrics.js';
-import { LockHost } from './locks/lock-host.js';
+import type { LockService } from './locks/lock-service.js';
+import type { LockCommand, LockReply } from './locks/lock-commands.js';
+import { createLocks } from './locks/lock-wiring.js';
+import type { ActorHost } from './actors-runtime/actor-host.js';
+import { singleNodePlacement } from './actors-runtime/placement.js';
 import { Idempotency } from './services/idempotency.js';
 
 // The core of one node: services over the ports (Store, SmsProvider, Bus), the send queues and the
@@ -33,17 +37,10 @@ export interface CoreOptions {
   bus: Bus;
   /** This node's name in the cluster (NODE_ID). */
   nodeId: string;
-  /** The base URL Plivo reaches us at (webhooks are signed against it). */
-  publicUrl: () => string;
+  /** The URLs Plivo reaches our webhooks at (signed against them); known once the port is bound. */
+  webhookUrls: () => { message: string; status: string; voice: string };
   metrics?: Metrics;
 }
-
-export const WEBHOOK_PREFIX = '/webhooks';
-export const WEBHOOK_PATHS = {
-  message: `${WEBHOOK_PREFIX}/plivo/message`,
-  status: `${WEBHOOK_PREFIX}/plivo/status`,
-  voice: `${WEBHOOK_PREFIX}/plivo/voice`,
-} as const;
 
 export class Core {
   readonly events: CoreEvents;
@@ -57,7 +54,8 @@ export class Core {
   readonly messaging: MessagingService;
   readonly inbound: InboundService;
   readonly webhooks: WebhookService;
-  readonly locks: LockHost;
+  readonly locks: LockService;
+  private readonly lockActors: ActorHost<LockCommand, LockReply>;
   readonly idempotency: Idempotency;
   readonly context: CoreContext;
   private readonly stopWatching: () => void;
@@ -77,10 +75,7 @@ export class Core {
       },
       onError: (err, e) => o.log.error({ err, event: e.type }, 'publishing an event failed'),
     });
-    const webhookUrls = () => {
-      const base = o.publicUrl();
-      return { message: base + WEBHOOK_PATHS.message, status: base + WEBHOOK_PATHS.status, voice: base + WEBHOOK_PATHS.voice };
-    };
+    const webhookUrls = o.webhookUrls;
     this.outbox = new Outbox({
       store: o.store,
       provider: o.provider,
@@ -116,7 +111,18 @@ export class Core {
     this.messaging = new MessagingService(this.context, this.idempotency);
     this.inbound = new InboundService(this.context, this.messaging);
     this.webhooks = new WebhookService(this.context);
-    this.locks = new LockHost(this.context, this.messaging, this.idempotency);
+    const { passivateAfterMs, ...durations } = o.config.lock;
+    const locks = createLocks({
+      c: this.context,
+      messaging: this.messaging,
+      idempotency: this.idempotency,
+      durations,
+      passivateAfterMs,
+      placement: singleNodePlacement,
+      emit: (e) => this.events.emit(e),
+    });
+    this.locks = locks.service;
+    this.lockActors = locks.host;
     // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
     // Every node hears people's changes and releases the locks of the actors it hosts.
     this.stopWatching = this.events.watch({ kind: 'people' }, (e) => this.revokeAccess(e));
@@ -182,7 +188,7 @@ export class Core {
     this.open = false;
     this.started = false;
     this.outbox.stop();
-    this.locks.stop();
+    await this.lockActors.stop();
     this.idempotency.stop();
     this.stopWatching();
   }

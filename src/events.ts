@@ -1,5 +1,5 @@
 import type { Conversation, Message } from './domain/types.js';
-import type { LockHolder, LockView, ReleaseReason } from './locks/lock-view.js';
+import type { AccountLockView, LockHolderIdentity, ReleaseReason } from './locks/lock-view.js';
 import { subjectToken, type Bus, type Unsubscribe } from './bus/bus.js';
 
 // What the core announces after a write commits, carried by the Bus (src/bus/) to every node that
@@ -17,9 +17,9 @@ export type CoreEvent =
   /** A person's record changed (role, departments, disabled…): whatever was judged on the old one is judged again. */
   | { type: 'userChanged'; userId: string }
   /** A conversation's lock changed. `holderConnIds`/`lockToken`: the holder's own copy carries the token. */
-  | { type: 'lock'; view: LockView; departmentId: string | null; holderConnIds: string[]; lockToken: number | null }
+  | { type: 'lock'; view: AccountLockView; departmentId: string | null; holderConnIds: string[]; lockToken: number | null }
   | { type: 'lockIdleWarning'; conversationId: string; accountId: string; userId: string; connIds: string[]; releaseAt: number }
-  | { type: 'lockReleased'; conversationId: string; accountId: string; userId: string; connIds: string[]; reason: ReleaseReason; by?: LockHolder };
+  | { type: 'lockReleased'; conversationId: string; accountId: string; userId: string; connIds: string[]; reason: ReleaseReason; by?: LockHolderIdentity };
 
 export type Listener = (e: CoreEvent) => void;
 
@@ -153,6 +153,9 @@ export class CoreEvents implements EventSink {
       }
       case 'lockIdleWarning':
       case 'lockReleased':
+        // A holder with no live connection (a lock restored after a restart) is told nothing, but
+        // the event still happens: it stays on the node that emitted it.
+        if (e.connIds.length === 0) yield [this.subjectOf({ kind: 'connections' }), e];
         for (const [subject, ids] of this.byNode(e.connIds)) yield [subject, { ...e, connIds: ids }];
         return;
     }

@@ -15,11 +15,13 @@ export { conversationLockMachine } from './lock.machine.js';
 export type { ConversationLockMachine, LockSnapshot } from './lock.machine.js';
 
 // Input, context, events, emitted events
+export { LOCK_STATES, HELD_LOCK_STATES, RELEASE_REASONS } from './lock.types.js';
 export type {
   LockInput,
   LockDurations,
   LockContext,
   LockHolder,
+  LockHolderIdentity,
   LockRelease,
   LockState,
   ReleaseReason,
@@ -41,6 +43,7 @@ export type {
 // Selectors (pure reads of a live or persisted snapshot)
 export {
   lockView,
+  publicLockView,
   lockStateOf,
   holderOf,
   isHeldBy,
@@ -51,4 +54,4 @@ export {
   deadlinesOf,
   lastReleaseOf,
 } from './lock.selectors.js';
-export type { LockView, LockDeadlines, LockSnapshotLike } from './lock.selectors.js';
+export type { LockView, PublicLockView, LockDeadlines, LockSnapshotLike } from './lock.selectors.js';

@@ -1,4 +1,4 @@
-import type { LockContext, LockHolder, LockRelease, LockState } from './lock.types.js';
+import type { LockContext, LockHolder, LockHolderIdentity, LockRelease, LockState } from './lock.types.js';
 
 // Pure reads of a lock snapshot. They read only `context`, so they work the same on a live
 // snapshot (`actor.getSnapshot()`) and on a persisted one after JSON.parse.
@@ -10,7 +10,7 @@ export interface LockSnapshotLike {
 export interface LockView {
   conversationId: string;
   state: LockState;
-  holder?: { userId: string; name: string };
+  holder?: LockHolderIdentity;
   /** When the holder got the lock. */
   since?: number;
   /** idleWarning only: when the lock goes unless the holder confirms. */
@@ -40,6 +40,14 @@ export function lockView(snapshot: LockSnapshotLike): LockView {
     view.since = context.holder.lockedAt;
   }
   if (context.releaseAt !== null) view.releaseAt = context.releaseAt;
+  return view;
+}
+
+/** The view without its token: what anyone watching may see. */
+export type PublicLockView = Omit<LockView, 'token'>;
+
+export function publicLockView(snapshot: LockSnapshotLike): PublicLockView {
+  const { token: _secret, ...view } = lockView(snapshot);
   return view;
 }
 

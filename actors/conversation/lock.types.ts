@@ -2,9 +2,15 @@
 // announces (emitted events). Every event carries `now`, the host's clock in epoch ms: the machine
 // never reads a clock of its own, so a restored snapshot and a simulated clock behave the same.
 
-export type LockState = 'idle' | 'locked' | 'idleWarning';
+// The one definition of the lock's states and release reasons: the store, the events, the wire
+// schemas and the documents all derive theirs from these lists.
+export const LOCK_STATES = ['idle', 'locked', 'idleWarning'] as const;
+export type LockState = (typeof LOCK_STATES)[number];
+/** The states in which someone holds the lock. */
+export const HELD_LOCK_STATES: readonly LockState[] = LOCK_STATES.filter((s) => s !== 'idle');
 
-export type ReleaseReason = 'left' | 'idle' | 'disconnected' | 'takenOver' | 'revoked';
+export const RELEASE_REASONS = ['left', 'idle', 'disconnected', 'takenOver', 'revoked'] as const;
+export type ReleaseReason = (typeof RELEASE_REASONS)[number];
 
 /** Why a REPLY was refused: no lock at all, someone else holds it, or the sender's token is old. */
 export type ReplyRefusal = 'noLock' | 'notHolder' | 'staleToken';
@@ -24,9 +30,13 @@ export interface LockInput extends LockDurations {
   token: number;
 }
 
-export interface LockHolder {
+/** Who holds a lock, as anyone watching may see it. */
+export interface LockHolderIdentity {
   userId: string;
   name: string;
+}
+
+export interface LockHolder extends LockHolderIdentity {
   /**
    * The holder's connections that have the conversation open: a set, kept as a sorted array of
    * distinct ids so the snapshot survives a JSON round trip.

@@ -27,12 +27,8 @@ export function identityRoutes(r: Router, core: Core, base: string): void {
     `${base}/me`,
     authed(core, async (_req, p) => {
       if (p.kind !== 'user') throw forbidden('GET /me is for people; an API key has no profile');
-      const personal = await core.context.store.accounts.getPersonal(p.user.id);
-      const groups = await core.groupAccounts.list(p);
-      return json(200, {
-        user: userView(p.user),
-        accounts: [...(personal ? [accountView(personal)] : []), ...groups.map((a) => accountView(a))],
-      });
+      const accounts = await core.groupAccounts.usableBy(p.user);
+      return json(200, { user: userView(p.user), accounts: accounts.map((a) => accountView(a)) });
     }),
   );
 

@@ -5,6 +5,7 @@ import { DeliveryReportForm, InboundMessageForm, VoiceCallForm } from '../../src
 import { ApiCode, ErrorBody, Id } from '../../src/schemas/common.js';
 import { componentName, toJsonSchemas, type Io, type JsonSchema } from '../../src/schemas/json-schema.js';
 import { ERROR_CODES, errorStatus } from '../../src/errors.js';
+import { WEBHOOK_PATHS } from '../webhooks/webhook-paths.js';
 
 // The OpenAPI 3.1 document, generated from the same schemas that validate requests and type the
 // answers. Served at GET /api/v1/openapi.json and written to docs/openapi.json by `npm run docs`
@@ -117,12 +118,12 @@ export const OPERATIONS: Operation[] = [
   { id: 'compose', method: 'post', path: '/api/v1/messages', summary: 'Compose to one or many (queued per pool number)', tag: 'messages', auth: 'bearer', body: S.Compose, headers: S.SendHeaders, answers: [json(202, V.ComposeResult, 'Queued for sending')], errors: [403, 404, 409, 422] },
   { id: 'measureMessage', method: 'post', path: '/api/v1/messages/measure', summary: 'Encoding, length and segments of a text', tag: 'messages', auth: 'bearer', body: S.Measure, answers: [json(200, V.Measurement, 'The measurement')] },
   { id: 'listLocks', method: 'get', path: '/api/v1/locks', summary: "The department's held conversation locks (owners and the department's admins): the live board's first picture", tag: 'locks', auth: 'bearer', query: S.LocksQuery, answers: [json(200, V.LockList, 'Held locks')], errors: [403, 404] },
-  { id: 'plivoInboundMessage', method: 'post', path: '/webhooks/plivo/message', summary: 'Plivo inbound SMS (signed by Plivo)', tag: 'webhooks', auth: 'plivo', bodies: { 'application/x-www-form-urlencoded': InboundMessageForm }, answers: [emptyText] },
-  { id: 'plivoDeliveryReport', method: 'post', path: '/webhooks/plivo/status', summary: 'Plivo delivery report (signed by Plivo)', tag: 'webhooks', auth: 'plivo', bodies: { 'application/x-www-form-urlencoded': DeliveryReportForm }, answers: [emptyText] },
+  { id: 'plivoInboundMessage', method: 'post', path: WEBHOOK_PATHS.message, summary: 'Plivo inbound SMS (signed by Plivo)', tag: 'webhooks', auth: 'plivo', bodies: { 'application/x-www-form-urlencoded': InboundMessageForm }, answers: [emptyText] },
+  { id: 'plivoDeliveryReport', method: 'post', path: WEBHOOK_PATHS.status, summary: 'Plivo delivery report (signed by Plivo)', tag: 'webhooks', auth: 'plivo', bodies: { 'application/x-www-form-urlencoded': DeliveryReportForm }, answers: [emptyText] },
   {
     id: 'plivoVoiceAnswer',
     method: 'post',
-    path: '/webhooks/plivo/voice',
+    path: WEBHOOK_PATHS.voice,
     summary: "Plivo voice answer URL: forward the call to the account's forwarding number, or say so and hang up",
     tag: 'webhooks',
     auth: 'plivo',

@@ -1,6 +1,6 @@
 import type { Account, ApiKey, Contact, Department, Message, User } from '../../src/domain/types.js';
 import type { ConversationView as ConversationRecord } from '../../src/services/conversation-service.js';
-import type { LockView as LockRecordView } from '../../src/locks/lock-view.js';
+import type { AccountLockView } from '../../src/locks/lock-view.js';
 import type * as V from '../../src/schemas/views.js';
 import type { z } from 'zod';
 import { json, type HttpResult } from '../http/types.js';
@@ -85,7 +85,7 @@ export const apiKeyView = (k: ApiKey): V.ApiKeyView => ({
 });
 
 /** The lock board and lock answers: the core's view is already what clients see. */
-export const lockView = (l: LockRecordView): z.infer<typeof V.LockView> => l;
+export const lockView = (l: AccountLockView): z.infer<typeof V.LockView> => l;
 
 /**
  * A JSON answer whose body the compiler checks against its documented schema (the schema is passed

@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResult } from '../http/types.js';
 import { text } from '../http/types.js';
 import { validate } from '../rest/parse.js';
 import { AppError } from '../../src/errors.js';
-import { WEBHOOK_PATHS } from '../../src/core.js';
+import { WEBHOOK_PATHS } from './webhook-paths.js';
 import { fromPlivoDigits } from '../../src/domain/phone.js';
 import { DeliveryReportForm, InboundMessageForm, VoiceCallForm } from '../../src/schemas/webhooks.js';
 import { WEBHOOK_LIMITS } from '../../src/sms/plivo-signature.js';

@@ -1,24 +1,12 @@
-// What clients and operators see of a conversation's lock. The fencing token is not part of it:
-// only the holder receives it, alongside.
+import type { LockHolderIdentity, PublicLockView } from '../../actors/conversation/index.js';
 
-export type LockState = 'idle' | 'locked' | 'idleWarning';
+// What clients and operators see of a conversation's lock: the actor's public view (no fencing
+// token: only the holder receives it, alongside) and the account it belongs to. Every lock type
+// outside actors/ is derived from the actor's vocabulary.
 
-export type ReleaseReason = 'left' | 'idle' | 'disconnected' | 'takenOver' | 'revoked';
+export type { LockState, ReleaseReason, LockHolderIdentity } from '../../actors/conversation/index.js';
 
-export interface LockHolder {
-  userId: string;
-  name: string;
-}
+// One flat object type (not an intersection), so the wire schema can be checked against it.
+export type AccountLockView = { [K in keyof (PublicLockView & { accountId: string })]: (PublicLockView & { accountId: string })[K] };
 
-export interface LockView {
-  conversationId: string;
-  accountId: string;
-  state: LockState;
-  holder?: LockHolder;
-  /** When the holder got the lock. */
-  since?: number;
-  /** idleWarning: when the lock goes unless the holder confirms. */
-  releaseAt?: number;
-}
-
-export type OpenResult = { granted: true; view: LockView; lockToken: number } | { granted: false; view: LockView };
+export type OpenResult = { granted: true; view: AccountLockView; lockToken: number } | { granted: false; view: AccountLockView };

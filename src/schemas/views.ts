@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { ApiCode, Id, Role } from './common.js';
+import { LOCK_STATES } from '../../actors/conversation/index.js';
+import type { AccountLockView, LockHolderIdentity } from '../locks/lock-view.js';
+import type { Equal } from './type-equality.js';
 
 // What clients see of each record: the answers of the REST API and the payloads of WebSocket
 // frames. The gateway's view functions are typed by these schemas, and the generated OpenAPI and
@@ -184,13 +187,16 @@ export const LockView = z
   .object({
     conversationId: Id,
     accountId: Id,
-    state: z.enum(['idle', 'locked', 'idleWarning']),
+    state: z.enum(LOCK_STATES),
     holder: LockHolder.optional().meta({ description: 'Who is responding (locked, idleWarning)' }),
     since: Timestamp.optional().meta({ description: 'When the holder got the lock' }),
     releaseAt: Timestamp.optional().meta({ description: 'idleWarning: when the lock goes unless the holder confirms' }),
   })
   .meta({ id: 'Lock' });
 export const LockList = z.object({ items: z.array(LockView) }).meta({ id: 'LockList' });
+// The wire schemas describe the actor's own types: a field added to one and not the other fails here.
+true satisfies Equal<z.infer<typeof LockHolder>, LockHolderIdentity>;
+true satisfies Equal<z.infer<typeof LockView>, AccountLockView>;
 
 export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 export const Readiness = z

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiCode, ErrorCode, Id } from './common.js';
 import { LockHolder, LockView, MessageView, Timestamp } from './views.js';
+import { RELEASE_REASONS } from '../../actors/conversation/index.js';
 
 // WebSocket protocol v1: one schema per frame. The gateway validates every client frame against
 // ClientFrame and builds every frame it sends as a ServerFrame; docs/asyncapi.json is generated
@@ -13,7 +14,11 @@ export const RequestId = z.string().min(1).max(64);
 const Ref = RequestId.optional().meta({ description: 'Echoed as `re` in the ack or error answering this frame' });
 /** `personal` or a group account's apiCode. */
 const AccountRef = z.union([z.literal('personal'), ApiCode]).meta({ description: '`personal`, or a group account’s apiCode' });
-const LockToken = z.number().int().min(1).meta({ description: 'The fencing token of your lock grant' });
+const LockToken = z
+  .number()
+  .int()
+  .min(1)
+  .meta({ description: 'The fencing token of your lock grant: owner epoch × 2^24 + counter, only ever growing; opaque to clients' });
 
 export const SubscribeFrame = z.strictObject({ type: z.literal('subscribe'), id: Ref, account: AccountRef }).meta({ id: 'Subscribe' });
 export const UnsubscribeFrame = z.strictObject({ type: z.literal('unsubscribe'), id: Ref, account: AccountRef }).meta({ id: 'Unsubscribe' });
@@ -111,7 +116,7 @@ export const ReleasedEvent = z
   .object({
     type: z.literal('released'),
     conversationId: Id,
-    reason: z.enum(['left', 'idle', 'disconnected', 'takenOver', 'revoked']),
+    reason: z.enum(RELEASE_REASONS),
     by: LockHolder.optional().meta({ description: 'Who took the lock over (reason takenOver)' }),
   })
   .meta({ id: 'ReleasedEvent', description: 'Your lock went' });

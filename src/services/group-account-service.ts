@@ -1,5 +1,5 @@
-import type { Account } from '../domain/types.js';
-import type { Principal } from '../auth/principal.js';
+import type { Account, User } from '../domain/types.js';
+import { personPrincipal, type Principal } from '../auth/principal.js';
 import type { CoreContext } from './context.js';
 import type { NumberService } from './number-service.js';
 import { AppError, forbidden, notFound, type FieldIssue } from '../errors.js';
@@ -75,6 +75,12 @@ export class GroupAccountService {
       await this.numbers.release(input.numbers);
       throw e;
     }
+  }
+
+  /** Every account a person can use: their personal account first, then the group accounts. */
+  async usableBy(user: User): Promise<Account[]> {
+    const personal = await this.c.store.accounts.getPersonal(user.id);
+    return [...(personal ? [personal] : []), ...(await this.list(personPrincipal(user)))];
   }
 
   /** The group accounts this principal has access to. */

@@ -205,18 +205,19 @@ export class MessagingService {
   }
 
   /**
-   * A reply in a conversation. With a lock token the write is fenced: the store commits it only if
-   * the token is still the conversation's current one (a stale holder is refused).
+   * A reply in a conversation. With a fence the write is conditional: the store commits it only if
+   * the lock's owner epoch and token are still the ones the owner checked (a stale holder, or an
+   * owner that lost the conversation to a newer activation, is refused).
    */
   async reply(
     p: Principal,
     conversationId: string,
-    input: { text: string; lockToken?: number | undefined },
+    input: { text: string; fence?: { ownerEpoch: number; lockToken: number } },
     claim?: IdempotencyClaim<Message>,
   ): Promise<Message> {
     const { conversation, account } = await accessibleConversation(this.c, p, conversationId);
-    // Group-account replies go through the lock (LockHost.reply), which passes its token here.
-    if (account.kind === 'group' && input.lockToken === undefined) {
+    // Group-account replies go through the lock (LockService.reply), which passes its token here.
+    if (account.kind === 'group' && input.fence === undefined) {
       throw new AppError('lock_required', 'Open the conversation to get its lock, then reply with its lockToken');
     }
     this.checkText(input.text);
@@ -230,7 +231,7 @@ export class MessagingService {
     const from = chooseSender(account.numbers, contact.phone, conversation.senderNumber, (n) => this.c.outbox.depth(n));
     if (!from) throw new AppError('no_sender_number', `${account.name} has no number to send from`);
     const item = this.outbound(account, contact, conversation, from.number, input.text, senderIdentity(p), this.c.clock.now(), null, conversation.folder);
-    const fence = input.lockToken !== undefined ? { conversationId: conversation.id, lockToken: input.lockToken } : undefined;
+    const fence = input.fence !== undefined ? { conversationId: conversation.id, ...input.fence } : undefined;
     const answer = (recorded: Recorded): Message => recorded[0]!.message;
     const [done] = await this.c.store.messages.enqueueOutbound([item], fence, claim?.record(answer));
     this.c.outbox.enqueue([done!.message]);

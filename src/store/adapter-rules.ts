@@ -1,5 +1,5 @@
 import type { Contact, Conversation, Message } from '../domain/types.js';
-import type { ContactImportRow } from './store.js';
+import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow } from './store.js';
 import { AppError } from '../errors.js';
 
 // Rules of the Store port that both adapters (sqlite, mongo) must apply identically. They live
@@ -70,6 +70,11 @@ export const staleLockToken = (): AppError =>
 /** MessageRepo.enqueueOutbound with an idempotency record whose (scope, key) has a live record. */
 export const idempotencyKeyTaken = (): AppError =>
   new AppError('idempotency_key_in_flight', 'Another request with this Idempotency-Key was recorded first');
+
+/** LockRepo.claimEpoch: the first token of `epoch`, above every token stored before. */
+export function firstTokenOfEpoch(epoch: number, storedToken: number): number {
+  return Math.max(epoch * LOCK_TOKEN_EPOCH_SPAN, storedToken + 1);
+}
 
 export function assertLockTokenAdvances(expected: number, next: number): void {
   if (!(next > expected)) throw new AppError('bad_request', `A lock token must increase (${expected} → ${next})`);

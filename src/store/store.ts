@@ -1,3 +1,4 @@
+import type { LockState } from '../../actors/conversation/index.js';
 import type {
   Account,
   ApiKey,
@@ -151,9 +152,14 @@ export interface NewOutbound {
   conversation: Conversation;
 }
 
-/** The lock's fencing condition: the write happens only if the conversation's lockToken equals it. */
+/**
+ * The lock's fencing condition: the write happens only if the conversation's owner epoch and
+ * lockToken both equal these (the owner that checked the token is still the owner, and the lock
+ * has not moved on since).
+ */
 export interface Fence {
   conversationId: string;
+  ownerEpoch: number;
   lockToken: number;
 }
 
@@ -186,8 +192,8 @@ export interface MessageRepo {
   /**
    * Records outbound messages (status 'queued') atomically: creates missing conversations, sets
    * lastMessage* and senderNumber when null; the folder of an existing conversation is unchanged.
-   * With `fence`, the whole write happens only if that conversation's lockToken matches, else it
-   * rejects with AppError('stale_lock_token').
+   * With `fence`, the whole write happens only if that conversation's owner epoch and lockToken
+   * match, else it rejects with AppError('stale_lock_token').
    * With `idempotency`, its record is written in the same atomic write, its response made from what
    * was recorded; when a live record (not expired at its createdAt) of the same scope and key exists,
    * nothing is written and it rejects with AppError('idempotency_key_in_flight'). An expired one is
@@ -264,7 +270,9 @@ export interface LockRecord {
   snapshot: string;
   /** The actor's current fencing token; equals the conversation's lockToken once saved. */
   token: number;
-  state: 'idle' | 'locked' | 'idleWarning';
+  /** The owner epoch of the activation that wrote it (see LockRepo.claimEpoch). */
+  ownerEpoch: number;
+  state: LockState;
   holderUserId: string | null;
   holderName: string | null;
   since: number | null;
@@ -272,14 +280,37 @@ export interface LockRecord {
   updatedAt: number;
 }
 
+/** Who may write a conversation's lock state: the activation of this epoch, from this token on. */
+export interface LockOwnership {
+  ownerEpoch: number;
+  lockToken: number;
+}
+
+/**
+ * Lock tokens are (owner epoch, counter) as one number: epoch × LOCK_TOKEN_EPOCH_SPAN + counter.
+ * Every activation starts above every token an older one could have handed out, even tokens it
+ * never saved.
+ */
+export const LOCK_TOKEN_EPOCH_SPAN = 2 ** 24;
+
 export interface LockRepo {
+  /** The conversation's owner epoch and lockToken; null when it does not exist. */
+  ownership(conversationId: string): Promise<LockOwnership | null>;
   /**
-   * One atomic, conditional write: when the conversation's lockToken is `expectedToken`, moves it
-   * to `record.token` (which must not be smaller) and upserts the record, resolving true;
-   * otherwise changes nothing and resolves false (another activation moved the lock on).
-   * Not found: 'not_found' when the conversation does not exist.
+   * A new activation's claim, durable when it resolves: when the conversation's owner epoch is
+   * `expectedEpoch`, sets it to expectedEpoch + 1 and the lockToken to the first token of that
+   * epoch (max(epoch × LOCK_TOKEN_EPOCH_SPAN, lockToken + 1)) and resolves the new ownership;
+   * null when another activation claimed first. 'not_found' when the conversation does not exist.
    */
-  save(record: LockRecord, expectedToken: number): Promise<boolean>;
+  claimEpoch(conversationId: string, expectedEpoch: number): Promise<LockOwnership | null>;
+  /**
+   * One atomic, conditional write: when the conversation's owner epoch is `record.ownerEpoch` and
+   * its lockToken is not above `record.token`, moves the lockToken to `record.token` and upserts
+   * the record, resolving true; otherwise changes nothing and resolves false (a newer activation
+   * owns the lock, or the write is older than one already saved).
+   * 'not_found' when the conversation does not exist.
+   */
+  save(record: LockRecord): Promise<boolean>;
   get(conversationId: string): Promise<LockRecord | null>;
   /** The records of these accounts whose state is not idle, by conversation id. */
   listActive(accountIds: string[]): Promise<LockRecord[]>;

@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { WEBHOOK_PATHS } from '../../src/core.js';
+import { WEBHOOK_PATHS } from '../../gateways/webhooks/webhook-paths.js';
 import { startBareUws, type BareServer } from './bare-uws.js';
 import { openReader, startBenchNode } from './bench-org.js';
 import { cpuWindow, loopWindow } from './cpu.js';

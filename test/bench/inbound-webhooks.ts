@@ -1,4 +1,4 @@
-import { WEBHOOK_PATHS } from '../../src/core.js';
+import { WEBHOOK_PATHS } from '../../gateways/webhooks/webhook-paths.js';
 import { startBareUws } from './bare-uws.js';
 import { buildBenchOrg, importStudents, openReader, probeCommits, startBenchNode, type CommitStats } from './bench-org.js';
 import type { LoadGenerator } from './load-client.js';

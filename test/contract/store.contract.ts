@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Account, Contact, Conversation, Department } from '../../src/domain/types.js';
-import type { ContactImportRow, LockRecord, NewIdempotencyRecord, Store } from '../../src/store/store.js';
+import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow, type LockRecord, type NewIdempotencyRecord, type Store } from '../../src/store/store.js';
 import { newId } from '../../src/ids.js';
 import {
   T0,
@@ -997,6 +997,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
           await store.conversations.advanceLockToken(c.id, 0, 7);
           const [result] = await store.messages.enqueueOutbound([outbound({}, T0 + 1)], {
             conversationId: c.id,
+            ownerEpoch: 0,
             lockToken: 7,
           });
           expect(result!.message.conversationId).toBe(c.id);
@@ -1009,7 +1010,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
           await store.conversations.advanceLockToken(c.id, 1, 2);
           const reply = outbound({}, T0 + 1);
           await rejection(
-            store.messages.enqueueOutbound([reply], { conversationId: c.id, lockToken: 1 }),
+            store.messages.enqueueOutbound([reply], { conversationId: c.id, ownerEpoch: 0, lockToken: 1 }),
             'stale_lock_token',
           );
           expect(await store.messages.get(reply.message.id)).toBeNull();
@@ -1022,7 +1023,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
           const reply = outbound({}, T0 + 1);
           const [granted, written] = await Promise.allSettled([
             store.conversations.advanceLockToken(c.id, 1, 2),
-            store.messages.enqueueOutbound([reply], { conversationId: c.id, lockToken: 1 }),
+            store.messages.enqueueOutbound([reply], { conversationId: c.id, ownerEpoch: 0, lockToken: 1 }),
           ]);
           expect(granted).toEqual({ status: 'fulfilled', value: true });
           expect(written.status).toBe('rejected');
@@ -1031,7 +1032,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
 
         it('refuses a fence on an unknown conversation', async () => {
           await rejection(
-            store.messages.enqueueOutbound([outbound()], { conversationId: 'nope', lockToken: 0 }),
+            store.messages.enqueueOutbound([outbound()], { conversationId: 'nope', ownerEpoch: 0, lockToken: 0 }),
             'not_found',
           );
         });
@@ -1106,7 +1107,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         it('writes no record when the messages are refused', async () => {
           const { conversation: c } = await store.messages.recordInbound(inbound({}, T0));
           await store.conversations.advanceLockToken(c.id, 0, 2);
-          await rejection(store.messages.enqueueOutbound([outbound({}, T0 + 1)], { conversationId: c.id, lockToken: 1 }, record()), 'stale_lock_token');
+          await rejection(store.messages.enqueueOutbound([outbound({}, T0 + 1)], { conversationId: c.id, ownerEpoch: 0, lockToken: 1 }, record()), 'stale_lock_token');
           const existing = await store.messages.enqueueOutbound([outbound({}, T0 + 2)]);
           await expect(store.messages.enqueueOutbound([outbound({ id: existing[0]!.message.id })], undefined, record())).rejects.toBeDefined();
           expect(await store.idempotency.get('user:U1', 'compose-1', T0 + 3)).toBeNull();
@@ -1361,6 +1362,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         accountId,
         snapshot: '{"value":"lockedBy"}',
         token: 1,
+        ownerEpoch: 0,
         state: 'locked',
         holderUserId: 'U1',
         holderName: 'Dana Reyes',
@@ -1373,7 +1375,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
       it('saves a lock and moves the conversation token in one conditional write', async () => {
         const account = await givenGroupAccount();
         const { conversation: c } = await givenConversation(account);
-        expect(await store.locks.save(record(c.id, account.id, { token: 1 }), 0)).toBe(true);
+        expect(await store.locks.save(record(c.id, account.id, { token: 1 }))).toBe(true);
         expect(await store.locks.get(c.id)).toEqual(record(c.id, account.id, { token: 1 }));
         expect((await store.conversations.get(c.id))?.lockToken).toBe(1);
       });
@@ -1381,19 +1383,76 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
       it('refuses a save from a stale activation and changes nothing', async () => {
         const account = await givenGroupAccount();
         const { conversation: c } = await givenConversation(account);
-        await store.locks.save(record(c.id, account.id, { token: 2 }), 0);
-        expect(await store.locks.save(record(c.id, account.id, { token: 3, holderUserId: 'U2' }), 1)).toBe(false);
+        await store.locks.save(record(c.id, account.id, { token: 2 }));
+        const newer = await store.locks.claimEpoch(c.id, 0);
+        expect(newer).toEqual({ ownerEpoch: 1, lockToken: LOCK_TOKEN_EPOCH_SPAN });
+        expect(await store.locks.save(record(c.id, account.id, { token: 3, holderUserId: 'U2' }))).toBe(false);
         expect((await store.locks.get(c.id))?.holderUserId).toBe('U1');
-        expect((await store.conversations.get(c.id))?.lockToken).toBe(2);
+        expect(await store.locks.ownership(c.id)).toEqual({ ownerEpoch: 1, lockToken: LOCK_TOKEN_EPOCH_SPAN });
+      });
+
+      it('refuses a save with the current token under a stale epoch', async () => {
+        const account = await givenGroupAccount();
+        const { conversation: c } = await givenConversation(account);
+        const first = (await store.locks.claimEpoch(c.id, 0))!;
+        await store.locks.save(record(c.id, account.id, { ownerEpoch: 1, token: first.lockToken + 1 }));
+        const second = (await store.locks.claimEpoch(c.id, 1))!;
+        // Both activations would hand out second.lockToken + 1 next; only the current one may write it.
+        const token = second.lockToken + 1;
+        expect(await store.locks.save(record(c.id, account.id, { ownerEpoch: 1, token, holderUserId: 'U2' }))).toBe(false);
+        expect(await store.locks.save(record(c.id, account.id, { ownerEpoch: 2, token, holderUserId: 'U3' }))).toBe(true);
+        expect((await store.locks.get(c.id))?.holderUserId).toBe('U3');
+        expect(await store.locks.ownership(c.id)).toEqual({ ownerEpoch: 2, lockToken: token });
+      });
+
+      it('refuses a save whose token is smaller than the saved one, and accepts an equal one', async () => {
+        const account = await givenGroupAccount();
+        const { conversation: c } = await givenConversation(account);
+        const { lockToken } = (await store.locks.claimEpoch(c.id, 0))!;
+        expect(await store.locks.save(record(c.id, account.id, { ownerEpoch: 1, token: lockToken + 2 }))).toBe(true);
+        expect(await store.locks.save(record(c.id, account.id, { ownerEpoch: 1, token: lockToken + 1, holderUserId: 'U2' }))).toBe(false);
+        expect((await store.locks.get(c.id))?.holderUserId).toBe('U1');
+        // The same token again: the holder's activity, saved later.
+        expect(await store.locks.save(record(c.id, account.id, { ownerEpoch: 1, token: lockToken + 2, updatedAt: T0 + 1 }))).toBe(true);
+        expect(await store.locks.ownership(c.id)).toEqual({ ownerEpoch: 1, lockToken: lockToken + 2 });
+      });
+
+      it('lets one of two activations claim the same epoch, and starts each epoch above every older token', async () => {
+        const account = await givenGroupAccount();
+        const { conversation: c } = await givenConversation(account);
+        await store.locks.save(record(c.id, account.id, { token: 9 }));
+        const claims = await Promise.all([store.locks.claimEpoch(c.id, 0), store.locks.claimEpoch(c.id, 0)]);
+        expect(claims.filter((x) => x !== null)).toEqual([{ ownerEpoch: 1, lockToken: LOCK_TOKEN_EPOCH_SPAN }]);
+        expect(await store.locks.claimEpoch(c.id, 0)).toBeNull();
+        const { lockToken } = (await store.locks.claimEpoch(c.id, 1))!;
+        expect(lockToken).toBe(2 * LOCK_TOKEN_EPOCH_SPAN);
+        await rejection(store.locks.claimEpoch(newId(), 0), 'not_found');
+        expect(await store.locks.ownership(newId())).toBeNull();
+      });
+
+      it('refuses a reply under a stale owner epoch, even with the current token', async () => {
+        const account = await givenGroupAccount();
+        const { conversation: c, contact: k } = await givenConversation(account);
+        const first = (await store.locks.claimEpoch(c.id, 0))!;
+        const second = (await store.locks.claimEpoch(c.id, 1))!;
+        const reply = (ownerEpoch: number, lockToken: number) => {
+          const message = outboundMessage({ account, contact: k }, { conversationId: c.id });
+          return { message, written: store.messages.enqueueOutbound([{ message, conversation: c }], { conversationId: c.id, ownerEpoch, lockToken }) };
+        };
+        const stale = reply(first.ownerEpoch, second.lockToken);
+        await rejection(stale.written, 'stale_lock_token');
+        expect(await store.messages.get(stale.message.id)).toBeNull();
+        await expect(reply(second.ownerEpoch, second.lockToken).written).resolves.toHaveLength(1);
       });
 
       it('fences replies on the token the lock moved to', async () => {
         const account = await givenGroupAccount();
         const { conversation: c, contact: k } = await givenConversation(account);
-        await store.locks.save(record(c.id, account.id, { token: 4 }), 0);
+        await store.locks.save(record(c.id, account.id, { token: 4 }));
         const reply = (token: number) =>
           store.messages.enqueueOutbound([{ message: outboundMessage({ account, contact: k }, { conversationId: c.id }), conversation: c }], {
             conversationId: c.id,
+            ownerEpoch: 0,
             lockToken: token,
           });
         await rejection(reply(3), 'stale_lock_token');
@@ -1406,15 +1465,15 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         const held = await givenConversation(a);
         const free = await givenConversation(a);
         const elsewhere = await givenConversation(b);
-        await store.locks.save(record(held.conversation.id, a.id, { state: 'idleWarning', releaseAt: T0 + 60_000 }), 0);
-        await store.locks.save(record(free.conversation.id, a.id, { state: 'idle', holderUserId: null, holderName: null, since: null }), 0);
-        await store.locks.save(record(elsewhere.conversation.id, b.id), 0);
+        await store.locks.save(record(held.conversation.id, a.id, { state: 'idleWarning', releaseAt: T0 + 60_000 }));
+        await store.locks.save(record(free.conversation.id, a.id, { state: 'idle', holderUserId: null, holderName: null, since: null }));
+        await store.locks.save(record(elsewhere.conversation.id, b.id));
         expect((await store.locks.listActive([a.id])).map((l) => [l.conversationId, l.state])).toEqual([[held.conversation.id, 'idleWarning']]);
         expect(await store.locks.listActive([])).toEqual([]);
       });
 
       it('says not_found for a conversation that does not exist', async () => {
-        await rejection(store.locks.save(record(newId(), newId()), 0), 'not_found');
+        await rejection(store.locks.save(record(newId(), newId())), 'not_found');
         expect(await store.locks.get(newId())).toBeNull();
       });
     });

@@ -86,3 +86,10 @@ export async function buildOrg(t: TestSwitchboard, options: { timeZone?: string 
     students,
   };
 }
+
+/** A student texts the group account from `phone`; resolves the conversation that started. */
+export async function conversationWith(t: TestSwitchboard, org: Org, phone: string, text = 'hello'): Promise<string> {
+  await t.http.post('/simulator/messages', { from: phone, to: org.account.numbers[0], text });
+  const contact = await t.sb.store.contacts.getByPhone(phone);
+  return (await t.sb.store.conversations.getByPair(org.account.id, contact!.id))!.id;
+}

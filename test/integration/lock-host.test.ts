@@ -1,22 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
-import { buildOrg, login, type Org } from '../helpers/org.js';
+import { startTestSwitchboard } from '../helpers/switchboard.js';
+import { buildOrg, conversationWith, login } from '../helpers/org.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { WsClient } from '../helpers/ws-client.js';
-import { until } from '../helpers/wait.js';
+import { nextEvent } from '../helpers/wait.js';
 
-// The actor host across restarts and failures: a held lock survives a restart with its deadlines,
-// and one broken conversation never takes the others down.
-
-async function conversationWith(t: TestSwitchboard, org: Org, phone: string): Promise<string> {
-  await t.http.post('/simulator/messages', { from: phone, to: org.account.numbers[0], text: 'hello' });
-  const contact = await t.sb.store.contacts.getByPhone(phone);
-  return (await t.sb.store.conversations.getByPair(org.account.id, contact!.id))!.id;
-}
+// The actor host across restarts and failures: a held lock survives a restart with its deadlines
+// (under the new activation's owner epoch, so with a new token), and one broken conversation never
+// takes the others down.
 
 describe('the lock actor host', () => {
-  it('keeps a held lock across a restart for a holder who comes back, with the same token', async () => {
+  it('keeps a held lock across a restart for a holder who comes back, with a new token; the old one is refused', async () => {
     const dir = tempDir();
     const clock = new ManualClock(Date.parse('2026-01-05T10:00:00-05:00'));
     try {
@@ -32,10 +27,14 @@ describe('the lock actor host', () => {
       const second = await startTestSwitchboard({}, { dataDir: dir.path, clock });
       try {
         const token = await login(second, 'dana@college.edu');
-        // Still hers after the restart (the reload grace had not run out), with the same token.
+        // Still hers after the restart (the reload grace had not run out), under a new token: the
+        // restarted node is a new activation, and tokens of the old one are fenced off.
         const back = await WsClient.connect(second.sb.wsUrl, token);
         const reopened = await back.request({ type: 'open', conversationId });
-        expect(reopened).toMatchObject({ granted: true, lockToken: opened.lockToken });
+        expect(reopened).toMatchObject({ granted: true, lockToken: expect.any(Number) });
+        expect(reopened.lockToken).toBeGreaterThan(opened.lockToken);
+        const stale = await back.request({ type: 'reply', conversationId, lockToken: opened.lockToken, text: 'from before the restart' });
+        expect(stale.code).toBe('stale_lock_token');
         // Coming back counts as activity: three quiet minutes from now, the warning.
         clock.advance(180_000 - 1);
         // Asserted after the host's pending work and a round trip on the same socket, so a warning
@@ -68,16 +67,17 @@ describe('the lock actor host', () => {
 
       const second = await startTestSwitchboard({}, { dataDir: dir.path, clock });
       try {
-        clock.advance(15_000);
-        const record = await until(
+        const released = nextEvent(
           second.sb.core.events,
-          async () => {
-            const r = await second.sb.store.locks.get(conversationId);
-            return r?.state === 'idle' ? r : null;
-          },
+          (e) => e.type === 'lockReleased' && e.conversationId === conversationId && e.reason === 'disconnected',
           'the lock released after the grace, on the restarted node',
         );
-        expect(record.holderUserId).toBeNull();
+        clock.advance(15_000);
+        await released;
+        // Told at once, saved behind: once the host has settled, the store has it too.
+        await second.sb.core.locks.settled();
+        const record = await second.sb.store.locks.get(conversationId);
+        expect(record).toMatchObject({ state: 'idle', holderUserId: null });
       } finally {
         await second.close();
       }
@@ -96,8 +96,7 @@ describe('the lock actor host', () => {
       expect((await dana.request({ type: 'open', conversationId: fine })).granted).toBe(true);
       // Corrupt the saved snapshot of the other conversation behind the host's back.
       await t.sb.store.locks.save(
-        { conversationId: broken, accountId: org.account.id, snapshot: '{"status":"active","value":{"nowhere":"x"},"context":{}', token: 0, state: 'locked', holderUserId: org.member.id, holderName: 'Dana Reyes', since: 0, releaseAt: null, updatedAt: 0 },
-        0,
+        { conversationId: broken, accountId: org.account.id, snapshot: '{"status":"active","value":{"nowhere":"x"},"context":{}', token: 0, ownerEpoch: 0, state: 'locked', holderUserId: org.member.id, holderName: 'Dana Reyes', since: 0, releaseAt: null, updatedAt: 0 },
       );
       const dean = await WsClient.connect(t.sb.wsUrl, org.deptAdmin.token);
       expect((await dean.request({ type: 'open', conversationId: broken })).granted).toBe(true);

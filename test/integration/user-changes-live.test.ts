@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
-import { PASSWORD, buildOrg, login, type Org } from '../helpers/org.js';
+import { PASSWORD, buildOrg, conversationWith, login, type Org } from '../helpers/org.js';
 import { WsClient } from '../helpers/ws-client.js';
 
 // Changes to a person reach their open connections at once, on real WebSocket clients: a
@@ -42,10 +42,7 @@ async function newMember(): Promise<{ id: string; email: string; token: string }
 
 /** A fresh conversation in the group account: a new student texts in. */
 async function newConversation(): Promise<string> {
-  const phone = `+1617555${String(3000 + ++seq).padStart(4, '0')}`;
-  await t.http.post('/simulator/messages', { from: phone, to: org.account.numbers[0], text: 'Hello?' });
-  const contact = await t.sb.store.contacts.getByPhone(phone);
-  return (await t.sb.store.conversations.getByPair(org.account.id, contact!.id))!.id;
+  return conversationWith(t, org, `+1617555${String(3000 + ++seq).padStart(4, '0')}`, 'Hello?');
 }
 
 describe("an admin's password reset", () => {

@@ -1,4 +1,5 @@
 import type { IdempotencyRecord, LockRecord } from '../store.js';
+import type { Filter } from 'mongodb';
 import type {
   Account,
   ApiKey,
@@ -64,7 +65,13 @@ export interface ConversationDoc extends Omit<Conversation, 'id'> {
   _id: string;
   /** Bumped by fenced writes so they conflict with a concurrent lock change (see mongo-messages.ts). */
   fenceWrites?: number;
+  /** The lock's owner epoch (LockRepo.claimEpoch); absent until the first activation, which reads as 0. */
+  ownerEpoch?: number;
 }
+
+/** A filter part matching a conversation whose owner epoch is `epoch` (absent counts as 0). */
+export const ownerEpochIs = (epoch: number): Filter<ConversationDoc> =>
+  epoch === 0 ? { $or: [{ ownerEpoch: 0 }, { ownerEpoch: { $exists: false } }] } : { ownerEpoch: epoch };
 
 export interface HistoryEntry {
   status: MessageStatus;

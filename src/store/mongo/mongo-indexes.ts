@@ -1,3 +1,4 @@
+import { HELD_LOCK_STATES } from '../../../actors/conversation/index.js';
 import type { Collections } from './mongo-context.js';
 import { NAME_COLLATION } from './mongo-context.js';
 
@@ -39,7 +40,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.conversations.createIndex({ accountId: 1, contactId: 1 }, { unique: true }),
     c.conversations.createIndex({ accountId: 1, folder: 1, lastMessageAt: -1, _id: -1 }),
     // The live board: held locks of a department's accounts.
-    c.locks.createIndex({ accountId: 1, _id: 1 }, { partialFilterExpression: { state: { $in: ['locked', 'idleWarning'] } } }),
+    c.locks.createIndex({ accountId: 1, _id: 1 }, { partialFilterExpression: { state: { $in: HELD_LOCK_STATES } } }),
 
     // Expired idempotency records go by themselves (the TTL monitor runs about once a minute;
     // reads ignore a record past expiresAt meanwhile), and prune() walks the same index.

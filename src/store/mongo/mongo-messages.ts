@@ -19,6 +19,7 @@ import {
   toMessage,
   type HistoryEntry,
   type MessageDoc,
+  ownerEpochIs,
 } from './mongo-documents.js';
 import { duplicateKeyOn, rethrowDuplicate } from './mongo-errors.js';
 import type { MongoIdempotencyRepo } from './mongo-idempotency.js';
@@ -284,7 +285,7 @@ export class MongoMessageRepo implements MessageRepo {
    */
   private async checkFence(fence: Fence, session: ClientSession): Promise<void> {
     const r = await this.m.c.conversations.updateOne(
-      { _id: fence.conversationId, lockToken: fence.lockToken },
+      { _id: fence.conversationId, lockToken: fence.lockToken, ...ownerEpochIs(fence.ownerEpoch) },
       { $inc: { fenceWrites: 1 } },
       { session },
     );

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Conversation, Folder } from '../../domain/types.js';
+import type { LockOwnership } from '../store.js';
 import { AppError } from '../../errors.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { rethrowUnique } from './sqlite-errors.js';
@@ -25,6 +26,7 @@ export class ConversationTable {
   private readonly saveRow: Database.Statement<[Conversation]>;
   private readonly casLockToken: Database.Statement<[{ id: string; expected: number; next: number }]>;
   private readonly byId: Database.Statement<[string], Conversation>;
+  private readonly ownershipOf: Database.Statement<[string], LockOwnership>;
   private readonly byPair: Database.Statement<[string, string], Conversation>;
   private readonly firstPage: Database.Statement<[ConversationPageParams], Conversation>;
   private readonly nextPage: Database.Statement<[ConversationPageParams], Conversation>;
@@ -46,6 +48,7 @@ export class ConversationTable {
     );
     this.casLockToken = db.prepare('UPDATE conversations SET lock_token = @next WHERE id = @id AND lock_token = @expected');
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM conversations WHERE id = ?`);
+    this.ownershipOf = db.prepare<[string], LockOwnership>('SELECT owner_epoch AS ownerEpoch, lock_token AS lockToken FROM conversations WHERE id = ?');
     this.byPair = db.prepare(`SELECT ${COLUMNS} FROM conversations WHERE account_id = ? AND contact_id = ?`);
     // Both pages are one range scan of conversations_by_folder (the row-value comparison is a range).
     this.firstPage = db.prepare(
@@ -61,6 +64,11 @@ export class ConversationTable {
 
   get(id: string): Conversation | null {
     return this.byId.get(id) ?? null;
+  }
+
+  /** The lock's owner epoch and token (what fenced writes are checked against). */
+  ownership(id: string): LockOwnership | null {
+    return this.ownershipOf.get(id) ?? null;
   }
 
   getByPair(accountId: string, contactId: string): Conversation | null {

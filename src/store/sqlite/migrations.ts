@@ -238,6 +238,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_nonces_by_expiry ON webhook_nonces (keep_until);
     `,
   },
+  {
+    version: 5,
+    name: 'lock owner epochs',
+    sql: `
+      -- Every activation of a conversation's lock claims the next epoch; lock writes and fenced
+      -- replies are conditional on it, so an older activation can no longer write.
+      ALTER TABLE conversations ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE conversation_locks ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -116,10 +116,10 @@ export class SqliteMessageRepo implements MessageRepo {
   ): Promise<Array<{ message: Message; conversation: Conversation }>> {
     return this.ctx.write(() => {
       if (fence) {
-        const fenced = this.conversations.get(fence.conversationId);
+        const fenced = this.conversations.ownership(fence.conversationId);
         if (!fenced) throw notFound('Conversation');
         // Checked and written in one op: no lock change can slip in between.
-        if (fenced.lockToken !== fence.lockToken) throw staleLockToken();
+        if (fenced.lockToken !== fence.lockToken || fenced.ownerEpoch !== fence.ownerEpoch) throw staleLockToken();
       }
       if (idempotency) this.idempotency.claim(idempotency);
       const recorded = items.map((item) => {

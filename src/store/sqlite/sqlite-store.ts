@@ -97,7 +97,7 @@ class SqliteStore implements Store {
     this.conversations = new SqliteConversationRepo(ctx, conversationTable);
     this.idempotency = new SqliteIdempotencyRepo(ctx);
     this.messages = new SqliteMessageRepo(ctx, conversationTable, this.idempotency);
-    this.locks = new SqliteLockRepo(ctx);
+    this.locks = new SqliteLockRepo(ctx, conversationTable);
     this.webhookNonces = new SqliteWebhookNonceRepo(ctx);
     this.nothingStored = db
       .prepare<[], number>(

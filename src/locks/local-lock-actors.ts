@@ -1,0 +1,25 @@
+import type { ActorHost } from '../actors-runtime/actor-host.js';
+import { ConversationLock } from './conversation-lock-actor.js';
+import type { LockCommand, LockReply } from './lock-commands.js';
+import type { LocalLockActors } from './lock-service.js';
+
+/** The lock service's view of this node's lock activations. */
+export function localLockActors(host: ActorHost<LockCommand, LockReply>): LocalLockActors {
+  return {
+    heldBy(userId) {
+      const held: Array<{ conversationId: string; accountId: string }> = [];
+      for (const id of host.activeIds()) {
+        const actor = host.peek(id);
+        if (actor instanceof ConversationLock && actor.isHeldBy(userId)) held.push({ conversationId: id, accountId: actor.accountId });
+      }
+      return held;
+    },
+    tell: (conversationId, command) => host.tell(conversationId, command),
+    isActive: (conversationId) => host.isActive(conversationId),
+    activeCount: () => host.activeCount(),
+    settled: () => host.settled(),
+    get isStopping() {
+      return host.isStopping;
+    },
+  };
+}

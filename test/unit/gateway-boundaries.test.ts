@@ -1,0 +1,30 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// Gateways are thin: they call the core's services, never reach past them into the store, the
+// clock or the configuration the services are built from (`core.context`). And the core knows no
+// URL paths: those belong to the edge, which hands the core whole URLs where it needs them.
+const GATEWAYS = fileURLToPath(new URL('../../gateways/', import.meta.url));
+const CORE = fileURLToPath(new URL('../../src/', import.meta.url));
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+describe('the REST gateway', () => {
+  it('reaches the core only through its services, not through core.context', () => {
+    const offenders = sources(join(GATEWAYS, 'rest')).filter((file) => readFileSync(file, 'utf8').includes('core.context'));
+    expect(offenders).toEqual([]);
+  });
+});
+
+describe('the core', () => {
+  it('owns no webhook URL paths', () => {
+    const offenders = sources(CORE).filter((file) => /['"`]\/webhooks/.test(readFileSync(file, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});
