@@ -8,7 +8,7 @@ export default defineConfig({
     // Integration tests start real servers; isolate them in forks so native addons (uWS,
     // better-sqlite3) are loaded once per worker and never shared across threads.
     pool: 'forks',
-    globalSetup: ['test/helpers/conformance-global.ts'],
+    globalSetup: ['test/helpers/conformance-global.ts', 'test/helpers/web-build-global.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts'] } },
       {
