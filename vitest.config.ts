@@ -19,6 +19,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // Real Chromium (Debian's) driving the web client served by a real gateway.
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 60_000 },
+      },
+      {
+        extends: true,
         // After everything else (groupOrder): did the suite meet every operation and frame?
         test: { name: 'conformance', include: ['test/conformance/**/*.test.ts'], sequence: { groupOrder: 1 } },
       },

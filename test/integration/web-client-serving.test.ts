@@ -84,6 +84,17 @@ describe('the web client, served by the gateway', () => {
     expect(gunzipSync(gz.body).equals(identity.body)).toBe(true);
   });
 
+  it('keeps the first load under 300 KB of compressed script and style', async () => {
+    let brotli = 0;
+    let gzip = 0;
+    for (const path of [script, style]) {
+      brotli += (await rawGet(t.sb.url, path, { 'accept-encoding': 'br' })).body.length;
+      gzip += (await rawGet(t.sb.url, path, { 'accept-encoding': 'gzip' })).body.length;
+    }
+    console.log(`first load, script + style: ${(brotli / 1024).toFixed(1)} KB brotli, ${(gzip / 1024).toFixed(1)} KB gzip`);
+    expect(gzip).toBeLessThanOrEqual(300 * 1024);
+  });
+
   it('never serves a file outside the build, however the path is written', async () => {
     for (const path of [
       '/assets/../package.json',

@@ -218,6 +218,8 @@ function contactName(c: Conversation): string {
 
 const history = h('ol', { class: 'history', 'aria-label': 'Messages', 'aria-live': 'polite' });
 const lockLine = h('p', { class: 'lock-line', role: 'status' });
+/** Why this tab's lock went (idle, taken over…): kept until the person holds a lock again. */
+const releaseNote = h('p', { class: 'release-note', role: 'status' });
 const replyBox = h('textarea', { id: 'reply', name: 'reply', rows: '3', 'aria-label': 'Reply', maxlength: '1600' });
 const replyButton = h('button', { type: 'submit' }, 'Send');
 const takeOverButton = h('button', { type: 'button', class: 'take-over', hidden: true }, 'Take over');
@@ -251,10 +253,12 @@ async function showConversation(id: string): Promise<void> {
     h('div', { class: 'conversation-head' }, h('h2', {}, contactName(conversation)), h('span', { class: 'muted' }, conversation.contact?.phone ?? ''), folderButton),
     history,
     lockLine,
+    releaseNote,
     form,
   );
   replyBox.value = '';
   lockLine.textContent = '';
+  releaseNote.textContent = '';
   takeOverButton.hidden = true;
   setReplyEnabled(account.kind === 'personal');
   await reloadMessages(open);
@@ -295,7 +299,10 @@ function applyLock(open: OpenConversation, lock: Lock, token: number | null): vo
   const me = state.me!.user;
   open.lock = lock;
   const mine = lock.holder?.userId === me.id;
-  if (mine && token !== null) open.lockToken = token;
+  if (mine && token !== null) {
+    open.lockToken = token;
+    releaseNote.textContent = '';
+  }
   if (!mine) open.lockToken = null;
   const held = lock.state !== 'idle' && !mine;
   document.body.dataset['lock'] = lock.state === 'idle' ? 'free' : mine ? 'mine' : 'theirs';
@@ -414,7 +421,7 @@ function onEvent(frame: Event): void {
           takenOver: `${frame.by?.name ?? 'An admin'} took over this conversation.`,
           revoked: 'Your access to this account was removed.',
         };
-        lockLine.textContent = why[frame.reason];
+        releaseNote.textContent = why[frame.reason];
       }
       return;
     case 'message':
@@ -520,7 +527,8 @@ function renderCompose(): void {
 
 /** The handset routes exist only in simulator mode on a loopback address (or SIMULATOR_ROUTES=true). */
 async function probeSimulator(): Promise<boolean> {
-  const res = await fetch('/simulator/messages?number=%2B10000000000').catch(() => null);
+  // Any valid phone will do: the route answers its (usually empty) inbox, or 404 when not served.
+  const res = await fetch('/simulator/messages?number=%2B12025550100').catch(() => null);
   return res?.status === 200;
 }
 

@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, signedIn } from '../helpers/browser.js';
+import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
+
+// Three people in three browser contexts on the demo organisation: Dana and Sam (staff) and Alex
+// (owner), all members of the Admissions Outreach group account. The lock's durations are short so
+// the idle warning comes within the test; the browser runs in real time, so every step waits for
+// the page to show a state (playwright's auto-waiting, with a deadline), never for a time.
+
+const PASSWORD = 'e2e-demo-password';
+const STUDENT = '+16175550101';
+const WAIT = { timeout: 10_000 };
+
+describe('the web client in a browser', () => {
+  let t: TestSwitchboard;
+  let browser: Browser;
+  let dana: Page;
+  let sam: Page;
+  let alex: Page;
+
+  beforeAll(async () => {
+    t = await startTestSwitchboard({
+      DEMO_SEED: 'true',
+      DEMO_PASSWORD: PASSWORD,
+      // Long enough for a loaded machine to finish a step before the warning, short enough to wait for.
+      LOCK_IDLE_WARNING_MS: '3000',
+      LOCK_RELEASE_AFTER_WARNING_MS: '3000',
+    });
+    browser = await launchChromium();
+    dana = (await signedIn(browser, t.sb.url, 'dana@example.edu', PASSWORD)).page;
+    sam = (await signedIn(browser, t.sb.url, 'sam@example.edu', PASSWORD)).page;
+    alex = (await signedIn(browser, t.sb.url, 'admin@example.edu', PASSWORD)).page;
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  const textBox = (page: Page) => page.getByRole('textbox', { name: 'Reply' });
+  const lockLine = (page: Page) => page.locator('.lock-line');
+
+  it('shows the personal account and the group account in its color in the navigation', async () => {
+    const items = dana.locator('nav[aria-label="Accounts"] li');
+    await expect.poll(() => items.count(), WAIT).toBe(2);
+    expect(await items.nth(0).textContent()).toContain('Dana Reyes (personal)');
+    expect(await items.nth(1).textContent()).toContain('Admissions Outreach');
+    const color = await items.nth(1).locator('.dot').evaluate((el) => getComputedStyle(el).backgroundColor);
+    expect(color).toBe('rgb(47, 111, 222)');
+  });
+
+  it('shows a student text from the simulator panel live in the Inbox, with an unread count', async () => {
+    await dana.goto(`${t.sb.url}/#/a/${t.sb.demo!.groupAccountCode}/inbox`);
+    await sam.goto(`${t.sb.url}/#/a/${t.sb.demo!.groupAccountCode}/inbox`);
+    await dana.getByText('Nothing waiting.').waitFor(WAIT);
+    await dana.getByLabel("Student's phone number").fill(STUDENT);
+    await dana.getByLabel('Texts to').selectOption(t.sb.demo!.poolNumbers[0]!);
+    await dana.getByLabel('Student text').fill('Hi, is the deadline Friday?');
+    await dana.getByRole('button', { name: 'Text in' }).click();
+    // Both staff see it arrive without reloading.
+    for (const page of [dana, sam]) {
+      await page.getByRole('link', { name: /Ana Lopez.*Hi, is the deadline Friday\?/ }).waitFor(WAIT);
+      await page.locator('[data-account="admissions-outreach"] .badge', { hasText: '1' }).waitFor(WAIT);
+    }
+  });
+
+  it('locks the conversation for the first to click in; the other sees who is responding and a locked text box', async () => {
+    await dana.getByRole('link', { name: /Ana Lopez/ }).click();
+    await lockLine(dana).getByText('You are responding').waitFor(WAIT);
+    await sam.getByRole('link', { name: /Ana Lopez/ }).click();
+    await lockLine(sam).getByText('Dana Reyes is responding').waitFor(WAIT);
+    expect(await textBox(sam).isDisabled()).toBe(true);
+    expect(await textBox(dana).isDisabled()).toBe(false);
+    // Sam is staff: no take-over button.
+    expect(await sam.getByRole('button', { name: 'Take over' }).isHidden()).toBe(true);
+  });
+
+  it('asks the idle holder "Are you still working?"; answering keeps the lock', async () => {
+    const dialog = dana.getByRole('dialog', { name: 'Are you still working?' });
+    await dialog.waitFor(WAIT);
+    await dialog.getByRole('button', { name: "Yes, I'm still working" }).click();
+    await dialog.waitFor({ state: 'hidden', ...WAIT });
+    expect(await lockLine(dana).textContent()).toBe('You are responding');
+    expect(await textBox(sam).isDisabled()).toBe(true);
+  });
+
+  it('releases the lock when the warning goes unanswered, and the other text box unlocks live', async () => {
+    await dana.getByRole('dialog', { name: 'Are you still working?' }).waitFor(WAIT);
+    await dana.getByText('The conversation was released because you were away.').waitFor(WAIT);
+    await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(false);
+    await lockLine(sam).getByText('Nobody is responding').waitFor(WAIT);
+  });
+
+  it('lets the next person click in, take the lock and reply; the reply shows the sender and its status', async () => {
+    await textBox(sam).click();
+    await lockLine(sam).getByText('You are responding').waitFor(WAIT);
+    await lockLine(dana).getByText('Sam Kim is responding').waitFor(WAIT);
+    expect(await textBox(dana).isDisabled()).toBe(true);
+    await textBox(sam).fill('Yes, Friday at 5pm.');
+    await sam.getByRole('button', { name: 'Send' }).click();
+    for (const page of [sam, dana]) {
+      await page.locator('.history li.outbound', { hasText: 'Yes, Friday at 5pm.' }).filter({ hasText: 'Sam Kim' }).waitFor(WAIT);
+    }
+    // The simulator delivers at once in tests: the status moves on live.
+    await sam.locator('.history li.outbound[data-status="delivered"]').waitFor(WAIT);
+    // And the student's phone in the simulator panel shows it.
+    await dana.locator('.phone-inbox li', { hasText: 'Yes, Friday at 5pm.' }).waitFor(WAIT);
+  });
+
+  it('lets an admin take the lock over; the previous holder is told who took it', async () => {
+    await alex.goto(`${t.sb.url}/#/a/${t.sb.demo!.groupAccountCode}/inbox`);
+    await alex.getByRole('link', { name: /Ana Lopez/ }).click();
+    await lockLine(alex).getByText('Sam Kim is responding').waitFor(WAIT);
+    await alex.getByRole('button', { name: 'Take over' }).click();
+    await lockLine(alex).getByText('You are responding').waitFor(WAIT);
+    await sam.getByText('Alex Admin took over this conversation.').waitFor(WAIT);
+    await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(true);
+  });
+
+  it('releases the lock when the holder leaves the conversation', async () => {
+    await alex.getByRole('link', { name: 'Inbox' }).nth(1).click();
+    await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(false);
+    await expect.poll(() => textBox(dana).isDisabled(), WAIT).toBe(false);
+  });
+
+  it('refuses a reply to an opted-out student and says why', async () => {
+    await dana.getByLabel('Student text').fill('STOP');
+    await dana.getByRole('button', { name: 'Text in' }).click();
+    await dana.locator('.history li.inbound', { hasText: 'STOP' }).waitFor(WAIT);
+    await textBox(dana).click();
+    await lockLine(dana).getByText('You are responding').waitFor(WAIT);
+    await textBox(dana).fill('Are you sure?');
+    await dana.getByRole('button', { name: 'Send' }).click();
+    await dana.getByRole('alert').filter({ hasText: 'opted_out' }).waitFor(WAIT);
+  });
+
+  // A figure, not an assertion: from the server deciding a lock change (its core event) to the
+  // other browser's text box locking or unlocking (a MutationObserver in the page). Same machine,
+  // same clock. Another person takes and leaves the lock over a plain WebSocket.
+  it('measures the time from a lock change on the server to the other browser’s text box', async () => {
+    await dana.goto(`${t.sb.url}/#/a/${t.sb.demo!.groupAccountCode}/inbox`);
+    await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(false);
+    const conversationId = sam.url().split('/').at(-1)!;
+    const session = (await (await fetch(`${t.sb.url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@example.edu', password: PASSWORD }) })).json()) as { token: string };
+    const socket = new WebSocket(`${t.sb.wsUrl}?token=${session.token}`);
+    const acks = new Map<string, (f: unknown) => void>();
+    socket.on('message', (d) => {
+      const f = JSON.parse(d.toString()) as { type: string; re?: string };
+      if (f.re) acks.get(f.re)?.(f);
+    });
+    await new Promise((resolve) => acks.set('hello', resolve));
+    let seq = 0;
+    const command = (type: 'open' | 'leave') =>
+      new Promise((resolve) => {
+        const id = String(++seq);
+        acks.set(id, resolve);
+        socket.send(JSON.stringify({ type, id, conversationId }));
+      });
+
+    const serverAt: number[] = [];
+    const off = t.sb.core.events.on((e) => {
+      if (e.type === 'lock' && e.view.conversationId === conversationId) serverAt.push(Date.now());
+    });
+    await sam.evaluate(() => {
+      const box = document.getElementById('reply')!;
+      const seen: number[] = [];
+      (window as unknown as { lockSeen: number[] }).lockSeen = seen;
+      new MutationObserver(() => seen.push(performance.timeOrigin + performance.now())).observe(box, { attributes: true, attributeFilter: ['disabled'] });
+    });
+    const cycles = 30;
+    for (let i = 0; i < cycles; i++) {
+      await command('open');
+      await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(true);
+      await command('leave');
+      await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(false);
+    }
+    off();
+    socket.close();
+    const browserAt = await sam.evaluate(() => (window as unknown as { lockSeen: number[] }).lockSeen);
+    expect(serverAt).toHaveLength(cycles * 2);
+    expect(browserAt).toHaveLength(cycles * 2);
+    const delays = serverAt.map((at, i) => browserAt[i]! - at).sort((a, b) => a - b);
+    const pick = (q: number) => delays[Math.min(delays.length - 1, Math.ceil(q * delays.length) - 1)]!.toFixed(1);
+    console.log(`lock change → other browser's text box (${delays.length} changes): p50 ${pick(0.5)} ms, p95 ${pick(0.95)} ms, max ${pick(1)} ms`);
+  });
+});
