@@ -27,6 +27,7 @@ describe('the web client in a browser', () => {
       // Long enough for a loaded machine to finish a step before the warning, short enough to wait for.
       LOCK_IDLE_WARNING_MS: '3000',
       LOCK_RELEASE_AFTER_WARNING_MS: '3000',
+      LOCK_DISCONNECT_GRACE_MS: '1000',
     });
     browser = await launchChromium();
     dana = (await signedIn(browser, t.sb.url, 'dana@example.edu', PASSWORD)).page;
@@ -135,13 +136,43 @@ describe('the web client in a browser', () => {
     await dana.getByRole('alert').filter({ hasText: 'opted_out' }).waitFor(WAIT);
   });
 
+  it('archives a conversation and moves it back', async () => {
+    await dana.getByRole('button', { name: 'Archive' }).click();
+    await dana.getByRole('heading', { name: 'Admissions Outreach: Inbox' }).waitFor(WAIT);
+    await dana.getByText('Nothing waiting.').waitFor(WAIT);
+    await dana.locator('[data-account="admissions-outreach"]').getByRole('link', { name: 'Archived' }).click();
+    await dana.getByRole('link', { name: /Ana Lopez/ }).click();
+    await dana.getByRole('button', { name: 'Move to Inbox' }).click();
+    await dana.getByRole('heading', { name: 'Admissions Outreach: Archived' }).waitFor(WAIT);
+    await dana.locator('[data-account="admissions-outreach"]').getByRole('link', { name: 'Inbox' }).click();
+    await dana.getByRole('link', { name: /Ana Lopez/ }).waitFor(WAIT);
+  });
+
+  it('composes from a chosen account with the live measure; personal options only for the personal account', async () => {
+    await alex.getByRole('link', { name: 'New text' }).click();
+    await alex.getByLabel('From').selectOption({ label: 'Alex Admin (personal)' });
+    await alex.getByLabel('Send to my students only').waitFor(WAIT);
+    await alex.getByLabel('Send as staff member').waitFor(WAIT);
+    await alex.getByLabel('From').selectOption({ label: 'Admissions Outreach' });
+    await alex.getByLabel('Send to my students only').waitFor({ state: 'hidden', ...WAIT });
+    await alex.locator('#text').fill('Hi {FirstName}, the fair is on Friday 🎉');
+    await alex.locator('#measure', { hasText: 'UCS-2 · 1 segment' }).waitFor(WAIT);
+    await alex.locator('#to').fill('+17815550103');
+    await alex.getByRole('button', { name: 'Send' }).click();
+    await alex.getByText('Queued 1 text.').waitFor(WAIT);
+    // Staff have no "send as staff member".
+    await sam.getByRole('link', { name: 'New text' }).click();
+    await sam.getByLabel('Send to my students only').waitFor(WAIT);
+    expect(await sam.getByLabel('Send as staff member').count()).toBe(0);
+  });
+
   // A figure, not an assertion: from the server deciding a lock change (its core event) to the
   // other browser's text box locking or unlocking (a MutationObserver in the page). Same machine,
   // same clock. Another person takes and leaves the lock over a plain WebSocket.
   it('measures the time from a lock change on the server to the other browser’s text box', async () => {
     await dana.goto(`${t.sb.url}/#/a/${t.sb.demo!.groupAccountCode}/inbox`);
-    await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(false);
-    const conversationId = sam.url().split('/').at(-1)!;
+    const href = await dana.getByRole('link', { name: /Ana Lopez/ }).getAttribute('href');
+    const conversationId = href!.split('/').at(-1)!;
     const session = (await (await fetch(`${t.sb.url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@example.edu', password: PASSWORD }) })).json()) as { token: string };
     const socket = new WebSocket(`${t.sb.wsUrl}?token=${session.token}`);
     const acks = new Map<string, (f: unknown) => void>();
@@ -158,6 +189,11 @@ describe('the web client in a browser', () => {
         socket.send(JSON.stringify({ type, id, conversationId }));
       });
 
+    // Alex holds the lock; Sam looks at the conversation, locked out.
+    await command('open');
+    await sam.goto(`${t.sb.url}/#/c/${conversationId}`);
+    await lockLine(sam).getByText('Alex Admin is responding').waitFor(WAIT);
+
     const serverAt: number[] = [];
     const off = t.sb.core.events.on((e) => {
       if (e.type === 'lock' && e.view.conversationId === conversationId) serverAt.push(Date.now());
@@ -170,18 +206,47 @@ describe('the web client in a browser', () => {
     });
     const cycles = 30;
     for (let i = 0; i < cycles; i++) {
-      await command('open');
-      await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(true);
       await command('leave');
       await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(false);
+      await command('open');
+      await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(true);
     }
     off();
-    socket.close();
     const browserAt = await sam.evaluate(() => (window as unknown as { lockSeen: number[] }).lockSeen);
+    await command('leave');
+    socket.close();
     expect(serverAt).toHaveLength(cycles * 2);
     expect(browserAt).toHaveLength(cycles * 2);
     const delays = serverAt.map((at, i) => browserAt[i]! - at).sort((a, b) => a - b);
     const pick = (q: number) => delays[Math.min(delays.length - 1, Math.ceil(q * delays.length) - 1)]!.toFixed(1);
     console.log(`lock change → other browser's text box (${delays.length} changes): p50 ${pick(0.5)} ms, p95 ${pick(0.95)} ms, max ${pick(1)} ms`);
+  });
+
+  it('reconnects after a lost connection, says so, and subscribes again', async () => {
+    await dana.goto(`${t.sb.url}/#/a/${t.sb.demo!.groupAccountCode}/inbox`);
+    await dana.getByRole('link', { name: /Ana Lopez/ }).waitFor(WAIT);
+    await dana.evaluate(() => {
+      const states: string[] = [];
+      (window as unknown as { connectionStates: string[] }).connectionStates = states;
+      new MutationObserver(() => states.push(document.body.dataset['connection'] ?? '')).observe(document.body, { attributes: true, attributeFilter: ['data-connection'] });
+    });
+    t.sb.ws.closeAll();
+    await expect.poll(() => dana.evaluate(() => (window as unknown as { connectionStates: string[] }).connectionStates.join(',')), WAIT).toMatch(/reconnecting.*open$/);
+    await dana.getByLabel("Student's phone number").fill('+16175550102');
+    await dana.getByLabel('Student text').fill('Do you take transfer credits?');
+    await dana.getByRole('button', { name: 'Text in' }).click();
+    await dana.getByRole('link', { name: /Ben Okafor.*transfer credits/ }).waitFor(WAIT);
+  });
+
+  it('never leaves a stuck lock when the holder closes the tab', async () => {
+    await dana.getByRole('link', { name: /Ben Okafor/ }).click();
+    await lockLine(dana).getByText('You are responding').waitFor(WAIT);
+    await sam.goto(`${t.sb.url}/#/a/${t.sb.demo!.groupAccountCode}/inbox`);
+    await sam.getByRole('link', { name: /Ben Okafor/ }).click();
+    await lockLine(sam).getByText('Dana Reyes is responding').waitFor(WAIT);
+    await dana.close();
+    // After the disconnect grace (1 s here) the lock goes and Sam's text box unlocks.
+    await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(false);
+    await lockLine(sam).getByText('Nobody is responding').waitFor(WAIT);
   });
 });
