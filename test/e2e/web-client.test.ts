@@ -13,6 +13,17 @@ const PASSWORD = 'e2e-demo-password';
 const STUDENT = '+16175550101';
 const WAIT = { timeout: 10_000 };
 
+/**
+ * Page script (a string: it runs in the browser, and this file is type-checked without the DOM)
+ * that records `value` into window[name] each time `attribute` of `element` changes.
+ */
+function recordChanges(name: string, element: string, attribute: string, value: string): string {
+  return `(() => {
+    const seen = (window.${name} = []);
+    new MutationObserver(() => seen.push(${value})).observe(${element}, { attributes: true, attributeFilter: ['${attribute}'] });
+  })()`;
+}
+
 describe('the web client in a browser', () => {
   let t: TestSwitchboard;
   let browser: Browser;
@@ -47,7 +58,7 @@ describe('the web client in a browser', () => {
     await expect.poll(() => items.count(), WAIT).toBe(2);
     expect(await items.nth(0).textContent()).toContain('Dana Reyes (personal)');
     expect(await items.nth(1).textContent()).toContain('Admissions Outreach');
-    const color = await items.nth(1).locator('.dot').evaluate((el) => getComputedStyle(el).backgroundColor);
+    const color = await dana.evaluate<string>(`getComputedStyle(document.querySelector('[data-account="admissions-outreach"] .dot')).backgroundColor`);
     expect(color).toBe('rgb(47, 111, 222)');
   });
 
@@ -198,12 +209,7 @@ describe('the web client in a browser', () => {
     const off = t.sb.core.events.on((e) => {
       if (e.type === 'lock' && e.view.conversationId === conversationId) serverAt.push(Date.now());
     });
-    await sam.evaluate(() => {
-      const box = document.getElementById('reply')!;
-      const seen: number[] = [];
-      (window as unknown as { lockSeen: number[] }).lockSeen = seen;
-      new MutationObserver(() => seen.push(performance.timeOrigin + performance.now())).observe(box, { attributes: true, attributeFilter: ['disabled'] });
-    });
+    await sam.evaluate(recordChanges('lockSeen', "document.getElementById('reply')", 'disabled', 'performance.timeOrigin + performance.now()'));
     const cycles = 30;
     for (let i = 0; i < cycles; i++) {
       await command('leave');
@@ -212,7 +218,7 @@ describe('the web client in a browser', () => {
       await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(true);
     }
     off();
-    const browserAt = await sam.evaluate(() => (window as unknown as { lockSeen: number[] }).lockSeen);
+    const browserAt = await sam.evaluate<number[]>('window.lockSeen');
     await command('leave');
     socket.close();
     expect(serverAt).toHaveLength(cycles * 2);
@@ -225,13 +231,9 @@ describe('the web client in a browser', () => {
   it('reconnects after a lost connection, says so, and subscribes again', async () => {
     await dana.goto(`${t.sb.url}/#/a/${t.sb.demo!.groupAccountCode}/inbox`);
     await dana.getByRole('link', { name: /Ana Lopez/ }).waitFor(WAIT);
-    await dana.evaluate(() => {
-      const states: string[] = [];
-      (window as unknown as { connectionStates: string[] }).connectionStates = states;
-      new MutationObserver(() => states.push(document.body.dataset['connection'] ?? '')).observe(document.body, { attributes: true, attributeFilter: ['data-connection'] });
-    });
+    await dana.evaluate(recordChanges('connectionStates', 'document.body', 'data-connection', 'document.body.dataset.connection'));
     t.sb.ws.closeAll();
-    await expect.poll(() => dana.evaluate(() => (window as unknown as { connectionStates: string[] }).connectionStates.join(',')), WAIT).toMatch(/reconnecting.*open$/);
+    await expect.poll(() => dana.evaluate<string>("window.connectionStates.join(',')"), WAIT).toMatch(/reconnecting.*open$/);
     await dana.getByLabel("Student's phone number").fill('+16175550102');
     await dana.getByLabel('Student text').fill('Do you take transfer credits?');
     await dana.getByRole('button', { name: 'Text in' }).click();
@@ -248,5 +250,18 @@ describe('the web client in a browser', () => {
     // After the disconnect grace (1 s here) the lock goes and Sam's text box unlocks.
     await expect.poll(() => textBox(sam).isDisabled(), WAIT).toBe(false);
     await lockLine(sam).getByText('Nobody is responding').waitFor(WAIT);
+  });
+
+  it('drops a group account from the navigation and the screen the moment access to it is removed', async () => {
+    const signIn = await fetch(`${t.sb.url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@example.edu', password: PASSWORD }) });
+    const { token, user } = (await signIn.json()) as { token: string; user: { id: string } };
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const users = (await (await fetch(`${t.sb.url}/api/v1/users`, { headers: auth })).json()) as { items: Array<{ id: string; email: string }> };
+    const danaId = users.items.find((u) => u.email === 'dana@example.edu')!.id;
+    const put = await fetch(`${t.sb.url}/api/v1/group-accounts/${t.sb.demo!.groupAccountCode}/members`, { method: 'PUT', headers: auth, body: JSON.stringify({ memberIds: [user.id, danaId] }) });
+    expect(put.status).toBe(200);
+    await expect.poll(() => sam.locator('nav[aria-label="Accounts"] li').count(), WAIT).toBe(1);
+    await sam.getByRole('heading', { name: 'Sam Kim: Inbox' }).waitFor(WAIT);
+    await sam.getByRole('alert').filter({ hasText: 'access_revoked' }).waitFor(WAIT);
   });
 });

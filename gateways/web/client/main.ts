@@ -84,10 +84,12 @@ function renderSignIn(message?: string): void {
 }
 
 async function signOut(): Promise<void> {
+  await leaveConversation();
   await api.DELETE('/api/v1/sessions').catch(() => undefined);
   session.token = null;
   state.live?.stop();
   state.live = null;
+  state.me = null;
   renderSignIn();
 }
 
@@ -107,6 +109,8 @@ async function start(): Promise<void> {
     return;
   }
   state.me = me;
+  state.unread.clear();
+  state.open = null;
   const header = h(
     'header',
     {},
@@ -129,10 +133,14 @@ async function start(): Promise<void> {
       renderSignIn('Your session ended: please sign in again.');
     },
   });
-  window.addEventListener('hashchange', () => void route());
-  window.addEventListener('pagehide', () => state.live?.stop());
   await route();
 }
+
+window.addEventListener('hashchange', () => {
+  if (state.me && state.live) void route();
+});
+// A closed or reloaded tab closes its socket at once; the server keeps the lock for its grace.
+window.addEventListener('pagehide', () => state.live?.stop());
 
 function showConnection(s: ConnectionState, detail?: string): void {
   notice.className = `notice ${s}`;
@@ -216,7 +224,7 @@ function contactName(c: Conversation): string {
 
 // ---- a conversation, and its lock -----------------------------------------------------------------
 
-const history = h('ol', { class: 'history', 'aria-label': 'Messages', 'aria-live': 'polite' });
+const messageList = h('ol', { class: 'history', 'aria-label': 'Messages', 'aria-live': 'polite' });
 const lockLine = h('p', { class: 'lock-line', role: 'status' });
 /** Why this tab's lock went (idle, taken over…): kept until the person holds a lock again. */
 const releaseNote = h('p', { class: 'release-note', role: 'status' });
@@ -251,7 +259,7 @@ async function showConversation(id: string): Promise<void> {
   };
   main.replaceChildren(
     h('div', { class: 'conversation-head' }, h('h2', {}, contactName(conversation)), h('span', { class: 'muted' }, conversation.contact?.phone ?? ''), folderButton),
-    history,
+    messageList,
     lockLine,
     releaseNote,
     form,
@@ -276,7 +284,7 @@ async function reloadMessages(open: OpenConversation): Promise<void> {
 
 function renderHistory(open: OpenConversation): void {
   const items = [...open.messages.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
-  history.replaceChildren(
+  messageList.replaceChildren(
     ...items.map((m) =>
       h(
         'li',
@@ -286,7 +294,7 @@ function renderHistory(open: OpenConversation): void {
       ),
     ),
   );
-  history.lastElementChild?.scrollIntoView({ block: 'nearest' });
+  messageList.lastElementChild?.scrollIntoView({ block: 'nearest' });
 }
 
 async function takeLock(open: OpenConversation): Promise<void> {
@@ -444,9 +452,26 @@ function onEvent(frame: Event): void {
       return;
     }
     case 'error':
-      showError(new FrameError(frame.code, frame.message));
+      // Access to an account was removed: it leaves the navigation (and the screen, if open).
+      if ('accountId' in frame) void reloadAccounts(frame.accountId, new FrameError(frame.code, frame.message)).catch(showError);
+      else showError(new FrameError(frame.code, frame.message));
       return;
   }
+}
+
+async function reloadAccounts(lostAccountId: string, why: FrameError): Promise<void> {
+  const me = ok(await api.GET('/api/v1/me'));
+  state.me = me;
+  state.unread.delete(lostAccountId);
+  renderNav();
+  const view = state.view;
+  const onLost = (view?.kind === 'folder' || view?.kind === 'conversation') && view.account.id === lostAccountId;
+  if (onLost) {
+    if (state.open) state.open.lockToken = null; // the server released it (revoked)
+    history.replaceState(null, '', '#/a/personal/inbox'); // no hashchange: routed here
+    await route();
+  }
+  showError(why);
 }
 
 // ---- compose ------------------------------------------------------------------------------------
