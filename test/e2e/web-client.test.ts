@@ -252,6 +252,31 @@ describe('the web client in a browser', () => {
     await lockLine(sam).getByText('Nobody is responding').waitFor(WAIT);
   });
 
+  it('creates a group account with the wizard, showing a refusal next to its field', async () => {
+    await alex.getByRole('link', { name: 'New group account' }).click();
+    await alex.getByLabel('Name').fill('Financial Aid Texting');
+    await alex.getByRole('button', { name: 'Next' }).click();
+    await alex.getByLabel('Area code').fill('617');
+    await alex.getByRole('button', { name: 'Search' }).click();
+    const boxes = alex.getByRole('list', { name: 'Available numbers' }).getByRole('checkbox');
+    await boxes.nth(5).waitFor(WAIT);
+    for (let i = 0; i < 5; i++) await boxes.nth(i).check();
+    await alex.getByRole('button', { name: 'Next' }).click();
+    await alex.getByRole('button', { name: 'Next' }).click();
+    await alex.getByRole('checkbox', { name: /Alex Admin/ }).check();
+    await alex.getByRole('checkbox', { name: /Dana Reyes/ }).check();
+    await alex.getByRole('button', { name: 'Next' }).click();
+    await alex.getByRole('button', { name: 'Create group account' }).click();
+    // Five numbers: the server refuses, and the wizard goes back to the numbers with its reason.
+    await alex.locator('#numbers-error').filter({ hasText: /\S/ }).waitFor(WAIT);
+    await boxes.nth(5).check();
+    await alex.getByText('6 of 6 chosen').waitFor(WAIT);
+    for (let i = 0; i < 3; i++) await alex.getByRole('button', { name: 'Next' }).click();
+    await alex.getByRole('button', { name: 'Create group account' }).click();
+    await alex.getByRole('heading', { name: 'Financial Aid Texting: Inbox' }).waitFor(WAIT);
+    await alex.locator('nav li', { hasText: 'Financial Aid Texting' }).waitFor(WAIT);
+  });
+
   it('drops a group account from the navigation and the screen the moment access to it is removed', async () => {
     const signIn = await fetch(`${t.sb.url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@example.edu', password: PASSWORD }) });
     const { token, user } = (await signIn.json()) as { token: string; user: { id: string } };

@@ -2,6 +2,7 @@ import './style.css';
 import { api, ApiError, ok, session, type Account, type Conversation, type Lock, type Me, type Message } from './api.js';
 import { h, time } from './dom.js';
 import { FrameError, Live, type ConnectionState, type Event } from './live.js';
+import { renderWizard } from './wizard.js';
 
 // The thin client: it renders what the REST API and the WebSocket say and sends commands. Every
 // rule (access, locks, opt-out, lengths) is decided by the server; refusals are shown as they come.
@@ -182,7 +183,12 @@ function renderNav(): void {
       h('a', { href: `#/a/${ref}/archived` }, 'Archived'),
     );
   });
-  nav.replaceChildren(h('a', { href: '#/compose', class: 'compose-link' }, 'New text'), h('ul', {}, ...items));
+  const admin = state.me?.user.role !== 'staff';
+  nav.replaceChildren(
+    h('a', { href: '#/compose', class: 'compose-link' }, 'New text'),
+    ...(admin ? [h('a', { href: '#/new-group-account', class: 'compose-link' }, 'New group account')] : []),
+    h('ul', {}, ...items),
+  );
 }
 
 // ---- routing ------------------------------------------------------------------------------------
@@ -195,6 +201,26 @@ async function route(): Promise<void> {
   try {
     if (kind === 'c' && a) return await showConversation(a);
     if (kind === 'compose') return renderCompose();
+    if (kind === 'new-group-account') {
+      state.view = { kind: 'compose' };
+      return renderWizard(main, (account) => {
+        // The new account is one of mine if I am among its members: show it in the navigation.
+        void api
+          .GET('/api/v1/me')
+          .then(ok)
+          .then(async (me) => {
+            state.me = me;
+            const mine = me.accounts.find((a) => a.id === account.id);
+            if (mine) {
+              await loadUnread(mine);
+              await state.live?.request({ type: 'subscribe', account: mine.apiCode ?? 'personal' });
+            }
+            renderNav();
+            location.hash = mine ? `#/a/${mine.apiCode}/inbox` : '#/a/personal/inbox';
+          })
+          .catch(showError);
+      });
+    }
     const account = me.accounts.find((x) => (x.apiCode ?? 'personal') === a) ?? me.accounts[0]!;
     await showFolder(account, b === 'archived' ? 'archived' : 'inbox');
   } catch (e) {
