@@ -62,6 +62,17 @@ try {
   await sam.locator('#measure', { hasText: 'segment' }).waitFor();
   await shot(sam, 'compose');
 
+  const alex = (await signedIn(browser, base, 'admin@example.edu', PASSWORD, { width: 1280, height: 760 })).page;
+  await alex.getByRole('link', { name: 'New group account' }).click();
+  await alex.getByLabel('Name').fill('Financial Aid Texting');
+  await alex.getByRole('button', { name: 'Next' }).click();
+  await alex.getByLabel('Area code').fill('617');
+  await alex.getByRole('button', { name: 'Search' }).click();
+  const boxes = alex.getByRole('list', { name: 'Available numbers' }).getByRole('checkbox');
+  await boxes.nth(5).waitFor();
+  for (let i = 0; i < 6; i++) await boxes.nth(i).check();
+  await shot(alex, 'group-account-wizard');
+
   const phone = (await signedIn(browser, base, 'dana@example.edu', PASSWORD, { width: 390, height: 800 })).page;
   await phone.goto(`${base}/#/a/${group}/inbox`);
   await phone.getByRole('link', { name: /Ana Lopez/ }).click();
