@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildClient } from '../../gateways/web/build.js';
-import { launchChromium, signedIn } from '../helpers/browser.js';
+import { launchChromium, signedIn, wizardUpToNumbers } from '../helpers/browser.js';
 import { startTestSwitchboard } from '../helpers/switchboard.js';
 
 // `npm run screenshots`: the main screens of the web client, taken in Chromium on the demo
@@ -63,14 +63,7 @@ try {
   await shot(sam, 'compose');
 
   const alex = (await signedIn(browser, base, 'admin@example.edu', PASSWORD, { width: 1280, height: 760 })).page;
-  await alex.getByRole('link', { name: 'New group account' }).click();
-  await alex.getByLabel('Name').fill('Financial Aid Texting');
-  await alex.getByRole('button', { name: 'Next' }).click();
-  await alex.getByLabel('Area code').fill('617');
-  await alex.getByRole('button', { name: 'Search' }).click();
-  const boxes = alex.getByRole('list', { name: 'Available numbers' }).getByRole('checkbox');
-  await boxes.nth(5).waitFor();
-  for (let i = 0; i < 6; i++) await boxes.nth(i).check();
+  await wizardUpToNumbers(alex, 'Financial Aid Texting', 6);
   await shot(alex, 'group-account-wizard');
 
   const phone = (await signedIn(browser, base, 'dana@example.edu', PASSWORD, { width: 390, height: 800 })).page;

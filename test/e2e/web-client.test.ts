@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, signedIn } from '../helpers/browser.js';
+import { launchChromium, signedIn, wizardUpToNumbers } from '../helpers/browser.js';
 import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
 
 // Three people in three browser contexts on the demo organisation: Dana and Sam (staff) and Alex
@@ -253,14 +253,7 @@ describe('the web client in a browser', () => {
   });
 
   it('creates a group account with the wizard, showing a refusal next to its field', async () => {
-    await alex.getByRole('link', { name: 'New group account' }).click();
-    await alex.getByLabel('Name').fill('Financial Aid Texting');
-    await alex.getByRole('button', { name: 'Next' }).click();
-    await alex.getByLabel('Area code').fill('617');
-    await alex.getByRole('button', { name: 'Search' }).click();
-    const boxes = alex.getByRole('list', { name: 'Available numbers' }).getByRole('checkbox');
-    await boxes.nth(5).waitFor(WAIT);
-    for (let i = 0; i < 5; i++) await boxes.nth(i).check();
+    const boxes = await wizardUpToNumbers(alex, 'Financial Aid Texting', 5);
     await alex.getByRole('button', { name: 'Next' }).click();
     await alex.getByRole('button', { name: 'Next' }).click();
     await alex.getByRole('checkbox', { name: /Alex Admin/ }).check();
