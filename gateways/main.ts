@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `Switchboard is running at ${sb.url}`,
+    `  Open:       ${sb.url}/   in a browser, and sign in${sb.demo ? ' with the demo login below' : ''}`,
     `  API:        ${sb.url}/api/v1   (OpenAPI: ${sb.url}/api/v1/openapi.json)`,
     `  Plivo:      ${config.plivo.mode === 'plivo' ? 'real Plivo' : sb.simulatorHandsets ? `built-in simulator (handsets at ${sb.url}/simulator/messages)` : 'built-in simulator (handset routes off: SIMULATOR_ROUTES=true serves them)'}`,
     `  Data:       ${config.dataDir}`,

@@ -26,6 +26,7 @@ import { WS_PATH, registerWsGateway, type WsGateway } from './ws/ws-gateway.js';
 import type { Bus } from '../src/bus/bus.js';
 import { MemoryBus } from '../src/bus/memory-bus.js';
 import { NatsBus } from '../src/bus/nats-bus.js';
+import { CLIENT_DIST_DIR, loadClientFiles, registerClientRoutes } from './web/static.routes.js';
 
 // The composition root of one node: store, provider (Plivo or the in-process simulator), core,
 // and the uWS app with every route. Tests start it on port 0 exactly as `npm start` does.
@@ -58,6 +59,8 @@ export interface StartOptions {
   bus?: Bus;
   /** Called once the port is bound, before start-up is done (the node answers 503 until then). */
   onListening?: (url: string) => void;
+  /** Serve the web client built into this directory (default: gateways/web/dist). */
+  clientDir?: string;
 }
 
 export async function startSwitchboard(config: Config, log: Logger, options: StartOptions = {}): Promise<Switchboard> {
@@ -135,6 +138,9 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   identityRoutes(router, core, API_BASE);
   contactRoutes(router, core, API_BASE);
   accountRoutes(router, core, API_BASE);
+  const client = loadClientFiles(options.clientDir ?? CLIENT_DIST_DIR);
+  if (!client) log.warn({ dir: options.clientDir ?? CLIENT_DIST_DIR }, 'the web client is not built; `npm start` builds it');
+  registerClientRoutes(router, client);
   plivoWebhookRoutes(router, core, {
     publicUrl: () => publicUrl,
     authToken: () => webhookToken,
@@ -154,7 +160,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   const started = core;
   const close = async () => {
     listening.close();
-    ws.closeAll();
+    ws.stop();
     await started.stop();
     await simulator?.close();
     await bus.close();

@@ -47,7 +47,10 @@ export interface WsOptions {
 
 export interface WsGateway {
   connectionCount(): number;
+  /** Closes every socket (1001); the gateway goes on accepting new ones. */
   closeAll(): void;
+  /** Shutdown: closes every socket and stops listening to the core's events. */
+  stop(): void;
 }
 
 type Ws = WebSocket<Connection>;
@@ -514,6 +517,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   return {
     connectionCount: () => sockets.size,
     closeAll: () => {
+      for (const ws of [...sockets.values()]) ws.end(CloseCode.goingAway, 'server shutting down');
+    },
+    stop: () => {
       board.close();
       for (const ws of [...sockets.values()]) ws.end(CloseCode.goingAway, 'server shutting down');
       stopConnections();

@@ -1,0 +1,77 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { buildClient } from '../../gateways/web/build.js';
+import { launchChromium, signedIn, wizardUpToNumbers } from '../helpers/browser.js';
+import { startTestSwitchboard } from '../helpers/switchboard.js';
+
+// `npm run screenshots`: the main screens of the web client, taken in Chromium on the demo
+// organisation, into docs/screenshots/ (shown in the README). Re-run after changing the client.
+
+const OUT = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const PASSWORD = 'screenshots-demo';
+
+mkdirSync(OUT, { recursive: true });
+await buildClient();
+const t = await startTestSwitchboard({ DEMO_SEED: 'true', DEMO_PASSWORD: PASSWORD, LOCK_IDLE_WARNING_MS: '4000' });
+const browser = await launchChromium();
+try {
+  const base = t.sb.url;
+  const group = t.sb.demo!.groupAccountCode;
+  const shot = async (page: import('playwright-core').Page, name: string) => {
+    await page.screenshot({ path: `${OUT}${name}.png` });
+    process.stdout.write(`wrote docs/screenshots/${name}.png\n`);
+  };
+
+  const first = await (await browser.newContext({ viewport: { width: 1280, height: 760 } })).newPage();
+  await first.goto(`${base}/`);
+  await first.getByLabel('Email').fill('dana@example.edu');
+  await shot(first, 'sign-in');
+
+  const dana = (await signedIn(browser, base, 'dana@example.edu', PASSWORD, { width: 1280, height: 760 })).page;
+  const sam = (await signedIn(browser, base, 'sam@example.edu', PASSWORD, { width: 1280, height: 760 })).page;
+  await dana.goto(`${base}/#/a/${group}/inbox`);
+  for (const [from, text] of [
+    ['+16175550101', 'Hi, is the deadline Friday?'],
+    ['+16175550102', 'Do you take transfer credits?'],
+  ] as const) {
+    await dana.getByLabel("Student's phone number").fill(from);
+    await dana.getByLabel('Texts to').selectOption(t.sb.demo!.poolNumbers[0]!);
+    await dana.getByLabel('Student text').fill(text);
+    await dana.getByRole('button', { name: 'Text in' }).click();
+    await dana.getByRole('link', { name: new RegExp(text.replace('?', '\\?')) }).waitFor();
+  }
+  await shot(dana, 'inbox');
+
+  await dana.getByRole('link', { name: /Ana Lopez/ }).click();
+  await dana.getByText('You are responding').waitFor();
+  await dana.getByRole('textbox', { name: 'Reply' }).fill('Yes, Friday at 5pm.');
+  await dana.getByRole('button', { name: 'Send' }).click();
+  await dana.locator('.history li[data-status="delivered"]').waitFor();
+  await sam.goto(`${base}/#/a/${group}/inbox`);
+  await sam.getByRole('link', { name: /Ana Lopez/ }).click();
+  await sam.getByText('Dana Reyes is responding').waitFor();
+  await shot(sam, 'conversation-locked');
+
+  await dana.getByRole('dialog', { name: 'Are you still working?' }).waitFor({ timeout: 15_000 });
+  await shot(dana, 'still-working');
+  await dana.getByRole('button', { name: "Yes, I'm still working" }).click();
+
+  await sam.getByRole('link', { name: 'New text' }).click();
+  await sam.locator('#to').fill('+16175550101, +16175550102');
+  await sam.locator('#text').fill('Hi {FirstName}, the open day is Saturday at 10am. Reply STOP to opt out.');
+  await sam.locator('#measure', { hasText: 'segment' }).waitFor();
+  await shot(sam, 'compose');
+
+  const alex = (await signedIn(browser, base, 'admin@example.edu', PASSWORD, { width: 1280, height: 760 })).page;
+  await wizardUpToNumbers(alex, 'Financial Aid Texting', 6);
+  await shot(alex, 'group-account-wizard');
+
+  const phone = (await signedIn(browser, base, 'dana@example.edu', PASSWORD, { width: 390, height: 800 })).page;
+  await phone.goto(`${base}/#/a/${group}/inbox`);
+  await phone.getByRole('link', { name: /Ana Lopez/ }).click();
+  await phone.getByText('You are responding').waitFor();
+  await shot(phone, 'phone-width');
+} finally {
+  await browser.close();
+  await t.close();
+}
