@@ -159,6 +159,11 @@ export class Core {
    * Started, and the first-start bootstrap (demo seed or first owner) done: requests may come in.
    * Before that a sign-in could find no user yet, and a command could race the lock recovery.
    */
+  /** The node's clock (a simulated one in tests): timers at the edges run on it too. */
+  get clock(): Clock {
+    return this.o.clock;
+  }
+
   get ready(): boolean {
     return this.open;
   }

@@ -8,9 +8,7 @@ import type { Principal } from '../../src/auth/principal.js';
 import type { User } from '../../src/domain/types.js';
 import { AppError, isAppError } from '../../src/errors.js';
 import { ClientFrame, PROTOCOL_VERSION, RequestId, type AckBody, type ServerFrame } from '../../src/schemas/ws.js';
-import { lostAccounts, resolveAccountRef } from '../../src/services/account-access.js';
 import { canManageDepartment } from '../../src/auth/access.js';
-import { requireDepartmentAdmin } from '../../src/services/auth-service.js';
 import { issuesOf } from '../rest/parse.js';
 import { lockView, messageView } from '../rest/views.js';
 import { text } from '../http/types.js';
@@ -87,7 +85,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   // connections): node id, a random boot id, a counter.
   const boot = randomBytes(4).toString('hex');
   let seq = 0;
-  const clock = core.context.clock;
+  const clock = core.clock;
   const sessionTimers = new SessionTimers(clock, (tokenHash, userId) => expireSession(userId, tokenHash));
 
   const send = (ws: Ws, frame: ServerFrame): void => {
@@ -268,7 +266,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       case 'ping':
         return { pong: clock.now() };
       case 'subscribe': {
-        const account = await resolveAccountRef(core.context, p, frame.account);
+        const account = await core.groupAccounts.resolve(p, frame.account);
         if (conn.closed) return {};
         ws.subscribe(accountTopic(account.id));
         if (!(conn.accounts ??= new Set()).has(account.id)) {
@@ -279,7 +277,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         return { account: { id: account.id, apiCode: account.apiCode, name: account.name }, locks: locks.map(lockView) };
       }
       case 'unsubscribe': {
-        const account = await resolveAccountRef(core.context, p, frame.account);
+        const account = await core.groupAccounts.resolve(p, frame.account);
         if (!conn.closed && conn.accounts?.delete(account.id)) {
           ws.unsubscribe(accountTopic(account.id));
           unwatch(accountTopic(account.id));
@@ -287,7 +285,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         return {};
       }
       case 'watchLocks': {
-        await requireDepartmentAdmin(core.context, conn.user, frame.departmentId);
+        await core.auth.requireDepartmentAdmin(conn.user, frame.departmentId);
         if (conn.closed) return {};
         ws.subscribe(boardTopic(frame.departmentId));
         if (!(conn.boards ??= new Set()).has(frame.departmentId)) {
@@ -469,7 +467,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     const subscribed = new Set(socketsOf(userId).flatMap((ws) => [...(ws.getUserData().accounts ?? [])]));
     const someone = socketsOf(userId)[0]?.getUserData();
     if (!someone || subscribed.size === 0) return;
-    for (const accountId of await lostAccounts(core.context, principalOf(someone), subscribed)) revokeAccount(userId, accountId);
+    for (const accountId of await core.groupAccounts.lostBy(principalOf(someone), subscribed)) revokeAccount(userId, accountId);
   }
 
   function socketsOf(userId: string): Ws[] {

@@ -17,6 +17,11 @@ const DUMMY_HASH = hashPassword('not-a-real-password');
 export class AuthService {
   private readonly limiter: LoginLimiter;
 
+  /** The department, when `user` may manage it (its board, its keys); else not_found / forbidden. */
+  requireDepartmentAdmin(user: User, departmentId: string): Promise<Department> {
+    return requireDepartmentAdmin(this.c, user, departmentId);
+  }
+
   constructor(private readonly c: CoreContext) {
     this.limiter = new LoginLimiter(c.config.login, c.clock);
   }

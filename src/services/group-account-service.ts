@@ -6,6 +6,7 @@ import { AppError, forbidden, notFound, type FieldIssue } from '../errors.js';
 import { canManageAccount, canUseGroupAccount, hasAccountAccess } from '../auth/access.js';
 import { requireDepartmentAdmin, requireUser } from './auth-service.js';
 import { uniqueApiCode } from '../domain/api-code.js';
+import { lostAccounts, resolveAccountRef } from './account-access.js';
 import { newId } from '../ids.js';
 
 // Group accounts: shared, department-owned texting accounts with a pool of six numbers.
@@ -81,6 +82,16 @@ export class GroupAccountService {
   async usableBy(user: User): Promise<Account[]> {
     const personal = await this.c.store.accounts.getPersonal(user.id);
     return [...(personal ? [personal] : []), ...(await this.list(personPrincipal(user)))];
+  }
+
+  /** The account behind `personal` or an apiCode, when the principal may use it (else not_found). */
+  resolve(p: Principal, ref: string): Promise<Account> {
+    return resolveAccountRef(this.c, p, ref);
+  }
+
+  /** Of these accounts, the ones the principal can no longer use. */
+  lostBy(p: Principal, accountIds: Iterable<string>): Promise<string[]> {
+    return lostAccounts(this.c, p, accountIds);
   }
 
   /** The group accounts this principal has access to. */
