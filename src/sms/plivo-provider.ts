@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import * as plivo from 'plivo';
 import { AppError, type ErrorCode } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -16,6 +18,20 @@ import type {
 // client (the SDK's ignore `options.url` and console.log their parameters), and errors that may
 // be plain Errors, message-only Errors or even strings, mapped to AppError provider_* codes.
 // Nothing from an SDK error's `moreInfo` (the request body: message text, numbers) is kept.
+
+// The SDK sends every request through the default instance of the axios copy it loads, and
+// passes no redirect option: axios then follows redirects through follow-redirects, which would
+// re-post a message (text, the student's number) to whatever a 3xx's Location names. Plivo's API
+// never redirects, so none is followed: the copy's default is set once, here, before any request.
+// It is process-wide for that copy, as the SDK's own keep-alive agents are (plivo.md gotcha 10);
+// nothing else in Switchboard uses axios. Without follow-redirects, axios also calls node:http
+// directly, a layer less on every send.
+interface AxiosDefaults {
+  defaults: { maxRedirects?: number };
+}
+const sdkRequire = createRequire(import.meta.url);
+const sdkAxios = sdkRequire(sdkRequire.resolve('axios', { paths: [dirname(sdkRequire.resolve('plivo'))] })) as AxiosDefaults;
+sdkAxios.defaults.maxRedirects = 0;
 
 export interface PlivoProviderOptions {
   authId: string;

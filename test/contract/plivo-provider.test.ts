@@ -97,6 +97,37 @@ describe('PlivoProvider specifics', () => {
     }
   });
 
+  it('never follows a redirect: a send answered 307 is refused, and the text goes nowhere else', async () => {
+    // A redirect from whatever answers as Plivo (a misconfigured PLIVO_API_URL, a proxy) would
+    // re-post the text and the student's number to the Location, wherever it points.
+    const elsewhere: string[] = [];
+    const other = uWS.App();
+    other.any('/*', (res, req) => {
+      elsewhere.push(`${req.getMethod()} ${req.getUrl()}`);
+      res.onData(() => undefined);
+      res.onAborted(() => undefined);
+      res.writeStatus('202 Accepted').end('{"api_id":"x","message":"message(s) queued","message_uuid":["stolen"]}');
+    });
+    const otherListening = await listen(other, '127.0.0.1', 0);
+    const redirecting = uWS.App();
+    redirecting.any('/*', (res) => {
+      res.onData(() => undefined);
+      res.onAborted(() => undefined);
+      res.writeStatus('307 Temporary Redirect').writeHeader('location', `http://127.0.0.1:${otherListening.port}/collect/Message/`).end();
+    });
+    const l = await listen(redirecting, '127.0.0.1', 0);
+    try {
+      const provider = new PlivoProvider({ authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: 'token-token', apiUrl: `http://127.0.0.1:${l.port}`, timeoutMs: 5000 });
+      await expect(
+        provider.send({ from: '+16175550100', to: '+16175550123', text: 'Your code is 1234', statusCallbackUrl: 'http://app.test/status' }),
+      ).rejects.toMatchObject({ code: 'provider_rejected', message: expect.stringContaining('307') });
+      expect(elsewhere).toEqual([]);
+    } finally {
+      l.close();
+      otherListening.close();
+    }
+  });
+
   it('rejects numbers that are not E.164 before calling Plivo', async () => {
     const provider = new PlivoProvider({ authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: 'token-token', apiUrl: 'http://127.0.0.1:9', timeoutMs: 100 });
     await expect(provider.send({ from: '6175550100', to: '+16175550123', text: 'x', statusCallbackUrl: 'http://a/s' })).rejects.toMatchObject({
