@@ -11,6 +11,8 @@ import { WEBHOOK_PREFIX, webhookUrls } from './webhooks/webhook-paths.js';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { PlivoProvider } from '../src/sms/plivo-provider.js';
 import { PlivoSimulator } from '../src/sms/simulator/plivo-simulator.js';
+import { SimulatorThread } from '../src/sms/simulator/simulator-thread.js';
+import type { SimulatorService } from '../src/sms/simulator/simulator-service.js';
 import { seedDemo, type DemoSeed } from '../src/demo/seed.js';
 import { createOwner } from '../src/services/bootstrap.js';
 import { Router } from './http/router.js';
@@ -44,7 +46,10 @@ export interface Switchboard {
   config: Config;
   core: Core;
   store: Store;
+  /** The in-process simulator when it runs on the main thread (a simulated clock, or SIMULATOR_THREAD=false). */
   simulator: PlivoSimulator | null;
+  /** The worker thread's id when the in-process simulator runs on one. */
+  simulatorThreadId: number | null;
   /** Whether the simulator's handset routes (/simulator/messages, /simulator/calls) are served. */
   simulatorHandsets: boolean;
   demo: DemoSeed | null;
@@ -101,28 +106,58 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   options.onListening?.(localUrl);
 
   let simulator: PlivoSimulator | null = null;
+  let simulatorThread: SimulatorThread | null = null;
+  let simulatorService: SimulatorService | null = null;
   let simulatorHandsets = false;
   let provider: SmsProvider;
   let webhookToken: string;
   if (config.plivo.mode === 'simulator') {
-    simulator = await PlivoSimulator.open({
-      file: join(config.dataDir, 'simulator.db'),
-      clock,
-      log: log.child({ component: 'simulator' }),
-      deliveryDelayMs: config.simulator.deliveryDelayMs,
-      retryScale: config.simulator.retryScale,
-    });
+    const file = join(config.dataDir, 'simulator.db');
+    const simulatorLog = log.child({ component: 'simulator' });
+    let service: SimulatorService;
+    // On its own thread Plivo's side of each send is off the node's event loop; a simulated clock
+    // cannot cross into a worker, so with one the simulator shares the main thread.
+    if (config.simulator.thread && clock === systemClock) {
+      try {
+        simulatorThread = await SimulatorThread.start(
+          {
+            file,
+            deliveryDelayMs: config.simulator.deliveryDelayMs,
+            retryScale: config.simulator.retryScale,
+            logLevel: config.logLevel,
+            logBase: { ...simulatorLog.bindings() },
+          },
+          simulatorLog,
+        );
+      } catch (e) {
+        listening.close();
+        await store.close();
+        await bus.close();
+        throw e;
+      }
+      service = simulatorThread;
+    } else {
+      simulator = await PlivoSimulator.open({
+        file,
+        clock,
+        log: simulatorLog,
+        deliveryDelayMs: config.simulator.deliveryDelayMs,
+        retryScale: config.simulator.retryScale,
+      });
+      service = simulator;
+    }
+    simulatorService = service;
     simulatorHandsets = handsetRoutes(config, log);
     // The simulator's Plivo API is always served: the provider below calls it, and it checks the
     // simulator's auth id and token as Plivo does. The handsets have no authentication.
-    registerSimulatorRoutes(router, simulator, { apiPrefix: SIMULATOR_API_PREFIX, handsets: simulatorHandsets });
+    registerSimulatorRoutes(router, service, { apiPrefix: SIMULATOR_API_PREFIX, handsets: simulatorHandsets });
     provider = new PlivoProvider({
-      authId: simulator.authId,
-      authToken: simulator.authToken,
+      authId: service.authId,
+      authToken: service.authToken,
       apiUrl: localUrl + SIMULATOR_API_PREFIX,
       timeoutMs: config.plivoTimeoutMs,
     });
-    webhookToken = simulator.authToken;
+    webhookToken = service.authToken;
   } else {
     provider = new PlivoProvider({
       authId: config.plivo.authId,
@@ -162,7 +197,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     listening.close();
     ws.stop();
     await started.stop();
-    await simulator?.close();
+    await simulatorService?.close();
     await bus.close();
     await store.close();
   };
@@ -185,7 +220,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     await close().catch(() => undefined);
     throw e;
   }
-  return { url: localUrl, wsUrl: localUrl.replace(/^http/, 'ws') + WS_PATH, ws, port: listening.port, config, core, store, simulator, simulatorHandsets, demo, close };
+  return { url: localUrl, wsUrl: localUrl.replace(/^http/, 'ws') + WS_PATH, ws, port: listening.port, config, core, store, simulator, simulatorThreadId: simulatorThread?.threadId ?? null, simulatorHandsets, demo, close };
 }
 
 /**

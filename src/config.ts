@@ -81,6 +81,7 @@ const EnvSchema = z
     SIMULATOR_DELIVERY_DELAY_MS: duration.default(250),
     SIMULATOR_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
     SIMULATOR_ROUTES: bool.optional(),
+    SIMULATOR_THREAD: bool.default(true),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -144,6 +145,8 @@ export interface Config {
     retryScale: number;
     /** Serve the unauthenticated handset routes (/simulator/...); unset: only on a loopback HOST. */
     handsetRoutes: boolean | undefined;
+    /** Run the in-process simulator on a worker thread (not with a simulated clock). */
+    thread: boolean;
   };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -220,7 +223,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
     maxBodyBytes: e.MAX_BODY_BYTES,
     webhooks: { maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES, nonceRetentionMs: e.WEBHOOK_NONCE_RETENTION_MS },
-    simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE, handsetRoutes: e.SIMULATOR_ROUTES },
+    simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE, handsetRoutes: e.SIMULATOR_ROUTES, thread: e.SIMULATOR_THREAD },
     logLevel: e.LOG_LEVEL,
   };
 }

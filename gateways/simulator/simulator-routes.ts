@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PlivoSimulator } from '../../src/sms/simulator/plivo-simulator.js';
+import type { SimulatorService } from '../../src/sms/simulator/simulator-service.js';
 import type { ApiOperation } from '../../src/sms/simulator/plivo-api.js';
 import type { Router } from '../http/router.js';
 import { json, type Handler, type HttpResult } from '../http/types.js';
@@ -32,7 +32,7 @@ const CallIn = z.object({
 
 const InboxQuery = z.object({ number: z.string().min(1).max(32) });
 
-export function registerSimulatorRoutes(router: Router, sim: PlivoSimulator, options: SimulatorRouteOptions): void {
+export function registerSimulatorRoutes(router: Router, sim: SimulatorService, options: SimulatorRouteOptions): void {
   const account = `${options.apiPrefix.replace(/\/+$/, '')}/v1/Account/:authId`;
 
   const api =
@@ -69,9 +69,9 @@ export function registerSimulatorRoutes(router: Router, sim: PlivoSimulator, opt
 
   if (!options.handsets) return;
   router.post('/simulator/messages', async (req) => json(200, await sim.textIn(jsonBody(req, TextIn))));
-  router.get('/simulator/messages', (req) => {
+  router.get('/simulator/messages', async (req) => {
     const { number } = queryOf(req, InboxQuery);
-    return json(200, { number, messages: sim.inbox(number) });
+    return json(200, { number, messages: await sim.inbox(number) });
   });
   router.post('/simulator/calls', async (req) => json(200, await sim.placeCall(jsonBody(req, CallIn))));
 }
