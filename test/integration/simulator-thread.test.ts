@@ -1,4 +1,6 @@
-import { isMainThread, threadId } from 'node:worker_threads';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isMainThread, threadId, type Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/domain/types.js';
@@ -88,5 +90,41 @@ describe('SimulatorThread', () => {
       dir.remove();
     }
     await expect(sim.inbox('+16175550123')).rejects.toThrow('the simulator is closed');
+  });
+
+  it('when its worker dies: a call in flight fails, and its Plivo API answers as an unreachable Plivo (503, retried later)', async () => {
+    const dir = tempDir();
+    // A message_url that never answers keeps the worker's textIn waiting for its first attempt.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const sim = await SimulatorThread.start(
+      { file: join(dir.path, 'simulator.db'), deliveryDelayMs: 0, retryScale: 0, logLevel: 'silent', logBase: {} },
+      silentLogger,
+    );
+    try {
+      const auth = `Basic ${Buffer.from(`${sim.authId}:${sim.authToken}`).toString('base64')}`;
+      const api = (op: Parameters<typeof sim.api.handle>[0], id: string | undefined, body: Record<string, unknown>) =>
+        sim.api.handle(op, { method: 'POST', authId: sim.authId, id, authorization: auth, contentType: 'application/json', rawQuery: '', body: Buffer.from(JSON.stringify(body)) });
+      const app = await api('application.create', undefined, { app_name: 'waits', message_url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/m` });
+      expect(app.status).toBe(201);
+      const bought = await api('phoneNumber.buy', '16175550100', { app_id: app.body!['app_id'] });
+      expect(bought.status, JSON.stringify(bought.body)).toBe(201);
+
+      const inFlight = sim.textIn({ from: '+16175550123', to: '+16175550100', text: 'hello?' });
+      const settled = inFlight.then(
+        () => 'answered',
+        (e: unknown) => (e as Error).message,
+      );
+      // Killed as a crash would kill it (a private field: nothing else may end the worker).
+      await (sim as unknown as { worker: Worker }).worker.terminate();
+      expect(await settled).toBe('the simulator thread has stopped');
+      const after = await api('application.create', undefined, { app_name: 'later' });
+      expect(after).toEqual({ status: 503, body: { api_id: expect.any(String), error: 'the simulator thread has stopped' } });
+    } finally {
+      await sim.close();
+      silent.closeAllConnections();
+      silent.close();
+      dir.remove();
+    }
   });
 });

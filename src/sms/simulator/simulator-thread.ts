@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { AppError, ERROR_CODES, type ErrorCode, type FieldIssue } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -60,13 +61,34 @@ function revive(e: SerializedError): Error {
   return err;
 }
 
+/** The worker stopped (or was closed) before it answered a call. */
+class ThreadStopped extends Error {
+  override name = 'ThreadStopped';
+}
+
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
 }
 
+// When the worker is gone, its Plivo API answers as an unreachable Plivo would, so the provider
+// does what it does with Plivo: a call that was handed over and never answered may have been
+// accepted (the worker can die after its commit), so it is a gateway timeout, which the outbox
+// records as `unknown` and never re-sends; a call made once it is gone reached nothing, so it is
+// unavailable, which the outbox retries later.
+const unanswered = (reason: string): ApiResponse => ({ status: 504, body: { api_id: randomUUID(), error: `${reason} before answering` } });
+const unreachable = (reason: string): ApiResponse => ({ status: 503, body: { api_id: randomUUID(), error: reason } });
+
 export class SimulatorThread implements SimulatorService {
-  readonly api = { handle: (op: ApiOperation, req: ApiRequest) => this.call<ApiResponse>({ method: 'api', args: [op, req] }) };
+  readonly api = {
+    handle: (op: ApiOperation, req: ApiRequest): Promise<ApiResponse> =>
+      this.stopped !== null
+        ? Promise.resolve(unreachable(this.stopped))
+        : this.call<ApiResponse>({ method: 'api', args: [op, req] }).catch((e: unknown) => {
+            if (e instanceof ThreadStopped) return unanswered(e.message);
+            throw e;
+          }),
+  };
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   /** Why calls are refused: the worker is gone or closing. */
@@ -149,7 +171,7 @@ export class SimulatorThread implements SimulatorService {
   }
 
   private call<T>(c: SimulatorCall): Promise<T> {
-    if (this.stopped !== null) return Promise.reject(new Error(this.stopped));
+    if (this.stopped !== null) return Promise.reject(new ThreadStopped(this.stopped));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
@@ -170,7 +192,7 @@ export class SimulatorThread implements SimulatorService {
     this.stopped ??= reason;
     const waiting = [...this.pending.values()];
     this.pending.clear();
-    for (const p of waiting) p.reject(new Error(reason));
+    for (const p of waiting) p.reject(new ThreadStopped(reason));
   }
 }
 
