@@ -115,8 +115,8 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     const file = join(config.dataDir, 'simulator.db');
     const simulatorLog = log.child({ component: 'simulator' });
     let service: SimulatorService;
-    // On its own thread Plivo's side of each send is off the node's event loop; a simulated clock
-    // cannot cross into a worker, so with one the simulator shares the main thread.
+    // On its own thread (SIMULATOR_THREAD) Plivo's side of each send is off the node's event loop;
+    // a simulated clock cannot cross into a worker, so with one the simulator shares the main thread.
     if (config.simulator.thread && clock === systemClock) {
       try {
         simulatorThread = await SimulatorThread.start(

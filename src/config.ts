@@ -81,7 +81,7 @@ const EnvSchema = z
     SIMULATOR_DELIVERY_DELAY_MS: duration.default(250),
     SIMULATOR_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
     SIMULATOR_ROUTES: bool.optional(),
-    SIMULATOR_THREAD: bool.default(true),
+    SIMULATOR_THREAD: bool.default(false),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {

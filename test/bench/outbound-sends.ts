@@ -32,10 +32,10 @@ import { startStandaloneSimulator, type StandaloneSimulator } from './standalone
 export interface OutboundVariant {
   maxInFlight: number;
   /**
-   * `in-process`: the single-node default, the simulator on the node's worker thread; `main-thread`:
-   * the simulator on the node's event loop (SIMULATOR_THREAD=false); `standalone`: its own process.
+   * `in-process`: the single-node default, the simulator on the node's event loop; `thread`: on the
+   * node's worker thread (SIMULATOR_THREAD=true); `standalone`: in its own process.
    */
-  simulator: 'in-process' | 'main-thread' | 'standalone';
+  simulator: 'in-process' | 'thread' | 'standalone';
   /**
    * `after`: the simulator delays delivery (sent/delivered callbacks) by DELAYED_DELIVERY_MS, past
    * the window; judged. `live`: no delay, the reports compete with the sends; a diagnostic.
@@ -52,8 +52,8 @@ export function variantLabel(v: OutboundVariant): string {
 
 /** `32-in-process-after` → the variant (BENCH_OUTBOUND). */
 function parseVariant(label: string): OutboundVariant {
-  const m = /^(\d+)-(in-process|main-thread|standalone)-(after|live)$/.exec(label);
-  if (!m) throw new Error(`BENCH_OUTBOUND: ${label} is not <in-flight>-<in-process|main-thread|standalone>-<after|live>`);
+  const m = /^(\d+)-(in-process|thread|standalone)-(after|live)$/.exec(label);
+  if (!m) throw new Error(`BENCH_OUTBOUND: ${label} is not <in-flight>-<in-process|thread|standalone>-<after|live>`);
   return { maxInFlight: Number(m[1]), simulator: m[2] as OutboundVariant['simulator'], reports: m[3] as OutboundVariant['reports'] };
 }
 
@@ -74,7 +74,7 @@ export const OUTBOUND_DEFAULTS: OutboundOptions = {
   variants: [
     { maxInFlight: 16, simulator: 'in-process', reports: 'after' },
     { maxInFlight: 32, simulator: 'in-process', reports: 'after' },
-    { maxInFlight: 32, simulator: 'main-thread', reports: 'after' },
+    { maxInFlight: 32, simulator: 'thread', reports: 'after' },
     { maxInFlight: 32, simulator: 'in-process', reports: 'live' },
     { maxInFlight: 32, simulator: 'standalone', reports: 'live' },
   ],
@@ -83,8 +83,8 @@ export const OUTBOUND_DEFAULTS: OutboundOptions = {
 
 const POOL_NUMBERS = 6;
 const SIMULATOR_PLACE: Record<OutboundVariant['simulator'], string> = {
-  'in-process': 'in-process simulator (worker thread)',
-  'main-thread': 'simulator on the main thread',
+  'in-process': 'in-process simulator',
+  thread: 'simulator on a worker thread',
   standalone: 'simulator in own process',
 };
 const SUBMITTED_OR_LATER = new Set<Message['status']>(['submitted', 'sent', 'delivered', 'undelivered']);
@@ -159,7 +159,7 @@ async function oneVariant(gen: LoadGenerator, o: OutboundOptions, variant: Outbo
   const env: Record<string, string> = {
     NUMBER_MAX_IN_FLIGHT: String(maxInFlight),
     SIMULATOR_DELIVERY_DELAY_MS: String(deliveryDelayMs),
-    SIMULATOR_THREAD: String(variant.simulator !== 'main-thread'),
+    SIMULATOR_THREAD: String(variant.simulator === 'thread'),
   };
   if (variant.simulator === 'standalone') {
     sim = await startStandaloneSimulator({ deliveryDelayMs });
@@ -276,15 +276,15 @@ export async function outboundBenchmark(gen: LoadGenerator, o: OutboundOptions =
   const notes: string[] = [
     `outbound: judged = the send path (POST → queued → per-number queues → accepted by the simulator via the SDK → submitted) with the ` +
       `simulator's delivery delayed ${DELAYED_DELIVERY_MS / 60_000} min ("reports after window": only Plivo's immediate queued callback ` +
-      `shares the window), the simulator on its worker thread as a single node runs it; "live reports" (3 callbacks per message in the window), ` +
-      `"simulator on the main thread" (SIMULATOR_THREAD=false) and "simulator in own process" are diagnostics`,
+      `shares the window); "live reports" (3 callbacks per message in the window), "simulator on a worker thread" (SIMULATOR_THREAD=true) ` +
+      `and "simulator in own process" are diagnostics`,
   ];
   for (const v of variants) {
     const where = `${SIMULATOR_PLACE[v.simulator]}, ${v.reports === 'after' ? 'reports after window' : 'live reports'}`;
-    // Judged: the send path with the simulator in the node as a single node runs it (on its worker
-    // thread) and the delivery reports outside the window. Live reports, the simulator on the
-    // node's event loop and the standalone simulator are diagnostics (what the reports cost; what
-    // the thread saves the event loop; the node with the simulator in another process).
+    // Judged: the send path with the simulator in the node (the single-node default) and the
+    // delivery reports outside the window. Live reports, the simulator on a worker thread and the
+    // standalone simulator are diagnostics (what the reports cost; what the thread does to the
+    // event loop; the node with the simulator in another process).
     const judged = v.simulator === 'in-process' && v.reports === 'after';
     rows.push(
       row({

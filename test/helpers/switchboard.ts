@@ -7,10 +7,7 @@ import { tempDir } from './temp-dir.js';
 
 // A whole Switchboard (uWS gateway, core, SQLite in a temp dir, the in-process Plivo simulator)
 // on port 0, as `npm start` runs it, with test-friendly defaults: no send pacing, immediate
-// delivery reports, fast webhook retries, and the simulator on the main thread, where a test can
-// reach into it (`sb.simulator`) and where it starts without a second TypeScript loader (a worker
-// thread takes a second or two to load it from source; simulator-thread.test.ts runs that one).
-// `close()` stops it and removes its data.
+// delivery reports, fast webhook retries. `close()` stops it and removes its data.
 
 export interface TestSwitchboard {
   sb: Switchboard;
@@ -25,7 +22,6 @@ export const FAST_ENV = {
   NUMBER_SEND_INTERVAL_MS: '0',
   SIMULATOR_DELIVERY_DELAY_MS: '0',
   SIMULATOR_RETRY_SCALE: '0.001',
-  SIMULATOR_THREAD: 'false',
 };
 
 export async function startTestSwitchboard(env: Record<string, string> = {}, options: StartOptions & { dataDir?: string } = {}): Promise<TestSwitchboard> {

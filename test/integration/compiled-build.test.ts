@@ -42,7 +42,11 @@ describe('the compiled build', () => {
   it('starts on plain Node, serves, and shuts down cleanly', async () => {
     const data = tempDir();
     try {
-      const sb = await spawnSwitchboard({ DATA_DIR: data.path, DEMO_SEED: 'true', DEMO_PASSWORD: 'demo-password-1' }, { compiledMain: join(out, 'gateways', 'main.js') });
+      // The simulator on its worker thread: the worker's entry is found in the compiled layout too.
+      const sb = await spawnSwitchboard(
+        { DATA_DIR: data.path, DEMO_SEED: 'true', DEMO_PASSWORD: 'demo-password-1', SIMULATOR_THREAD: 'true' },
+        { compiledMain: join(out, 'gateways', 'main.js') },
+      );
       expect((await sb.http.get('/readyz')).status).toBe(200);
       const login = await sb.http.post('/api/v1/sessions', { email: 'admin@example.edu', password: 'demo-password-1' });
       expect(login.status).toBe(201);

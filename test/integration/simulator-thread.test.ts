@@ -11,7 +11,7 @@ import { buildOrg, type Org } from '../helpers/org.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/wait.js';
 
-// The in-process simulator on a worker thread, as `npm start` runs it: Plivo's side of a send (its
+// The in-process simulator on a worker thread (SIMULATOR_THREAD=true): Plivo's side of a send (its
 // API, database and signed webhooks) off the node's event loop, its HTTP surface unchanged on the
 // node's port.
 
