@@ -3,11 +3,11 @@ import { killAll } from '../helpers/child-switchboard.js';
 import { killAllSimulators } from '../bench/standalone-simulator.js';
 import { formatReport, runChaos } from './run-chaos.js';
 
-// Jepsen-style: six staff contend for three conversations on a three-node cluster while a node
-// is killed and restarted, a node is paused past its lease and resumed, and a NATS server is
-// killed and restarted; student texts come in throughout. The checker (./checker.ts) must find
-// no two holders at once, no reply accepted under a stale token, and every delivered text stored
-// exactly once.
+// Jepsen-style: five staff and a department admin (who takes over now and then) contend for
+// three conversations on a three-node cluster while a node is killed and restarted, a node is
+// paused past its lease and resumed, and a NATS server is killed and restarted; student texts come
+// in throughout. The checker (./checker.ts) must find no two holders at once, no reply accepted
+// under a stale token, and every delivered text stored exactly once.
 //
 // Behind CHAOS=1 (`CHAOS=1 npx vitest run --project chaos`, or `npm run chaos` for longer runs):
 // it runs seven processes (three nodes, three NATS servers, the simulator) for about a minute and a
@@ -30,6 +30,7 @@ describe.skipIf(!process.env.CHAOS)('a three-node cluster under faults', () => {
     expect(report.faults.some((f) => f.startsWith('SIGSTOP'))).toBe(true);
     expect(report.faults.some((f) => f.startsWith('SIGKILL nats'))).toBe(true);
     expect(report.result.counts.grants).toBeGreaterThan(20);
+    expect(report.commands['takeOver'] ?? 0).toBeGreaterThan(0);
     expect(report.result.counts.repliesAccepted).toBeGreaterThan(10);
     expect(report.result.counts.textsSent).toBeGreaterThan(20);
     expect(report.result.violations.map((v) => `${v.rule}: ${v.detail}`)).toEqual([]);

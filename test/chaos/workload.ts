@@ -22,7 +22,8 @@ const ANSWER_DEADLINE_MS = 4_000;
 export interface ChaosOrg {
   apiCode: string;
   numbers: string[];
-  staff: Array<{ id: string; name: string; email: string; token: string }>;
+  /** The last one is a department admin, who takes over locks held by others now and then. */
+  staff: Array<{ id: string; name: string; email: string; token: string; admin: boolean }>;
   conversations: Array<{ id: string; phone: string }>;
 }
 
@@ -42,7 +43,10 @@ export async function textIn(cluster: ChaosCluster, from: string, to: string, te
   return { uuid: body.messageUuid, delivered: body.delivery?.state === 'delivered' };
 }
 
-/** A department, `staff` staff members in one group account of six numbers, and `conversations` students who texted it. */
+/**
+ * A department, `staff` people in one group account of six numbers (the last a department admin),
+ * and `conversations` students who texted it.
+ */
 export async function buildChaosOrg(cluster: ChaosCluster, o: { staff: number; conversations: number }): Promise<ChaosOrg> {
   const http = new Http(cluster.liveUrls()[0]!);
   const session = await http.post('/api/v1/sessions', { email: OWNER.email, password: OWNER.password });
@@ -52,13 +56,14 @@ export async function buildChaosOrg(cluster: ChaosCluster, o: { staff: number; c
   expectStatus('department', dept, 201);
   const staff: ChaosOrg['staff'] = [];
   for (let i = 0; i < o.staff; i++) {
+    const admin = i === o.staff - 1;
     const email = `staff${i + 1}@chaos.test`;
-    const name = `Staff ${i + 1}`;
-    const created = await http.post('/api/v1/users', { email, name, role: 'staff', departmentIds: [dept.body.id], password: PASSWORD, personalAreaCode: '617' }, owner);
+    const name = admin ? `Admin ${i + 1}` : `Staff ${i + 1}`;
+    const created = await http.post('/api/v1/users', { email, name, role: admin ? 'deptAdmin' : 'staff', departmentIds: [dept.body.id], password: PASSWORD, personalAreaCode: '617' }, owner);
     expectStatus('user', created, 201);
     const signedIn = await http.post('/api/v1/sessions', { email, password: PASSWORD });
     expectStatus('staff sign-in', signedIn, 201);
-    staff.push({ id: created.body.id, name, email, token: signedIn.body.token });
+    staff.push({ id: created.body.id, name, email, token: signedIn.body.token, admin });
   }
   const available = await http.get('/api/v1/numbers/available?areaCode=617&limit=6', owner);
   expectStatus('numbers', available, 200);
@@ -128,8 +133,9 @@ class StaffClient {
     while (!stopped()) {
       if (!(await this.connect(stopped))) break;
       const conversation = org.conversations[Math.floor(this.random() * org.conversations.length)]!.id;
-      const granted = await this.open(conversation);
-      if (granted === null) {
+      let granted = await this.open(conversation);
+      if (granted === 'held' && this.person.admin && this.random() < 0.3) granted = await this.takeOver(conversation);
+      if (granted === null || granted === 'held') {
         await pause(50 + this.random() * 150);
         continue;
       }
@@ -204,15 +210,25 @@ class StaffClient {
     return { answer, invokedAt, observedAt };
   }
 
-  /** The token granted, or null (someone else holds it, or no answer). */
-  private async open(conversationId: string): Promise<number | null> {
+  /** The token granted, 'held' (by someone else), or null (refused or no answer). */
+  private async open(conversationId: string): Promise<number | 'held' | null> {
     const { answer, invokedAt, observedAt } = await this.call({ type: 'open', conversationId });
     if (answer?.type !== 'ack') return null;
     if (!answer.granted) {
       this.history.counts.openRefused++;
-      return null;
+      return 'held';
     }
-    const token = answer.lockToken as number;
+    return this.granted(conversationId, answer.lockToken as number, { invokedAt, observedAt });
+  }
+
+  /** A department admin takes the lock from its holder. */
+  private async takeOver(conversationId: string): Promise<number | null> {
+    const { answer, invokedAt, observedAt } = await this.call({ type: 'takeOver', conversationId });
+    if (answer?.type !== 'ack') return null;
+    return this.granted(conversationId, answer.lockToken as number, { invokedAt, observedAt });
+  }
+
+  private granted(conversationId: string, token: number, { invokedAt, observedAt }: { invokedAt: number; observedAt: number }): number {
     this.held.set(conversationId, token);
     this.history.record({ kind: 'grant', conversationId, holder: this.person.name, token, invokedAt, observedAt, node: this.node });
     return token;
