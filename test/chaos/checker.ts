@@ -12,7 +12,7 @@
 // - once a grant with token T' has been observed, the server may never again say that a smaller
 //   token T is current: not by accepting a reply under T (a stale reply), nor by answering an
 //   invocation made after that observation with "you hold it" under T (two holders at once);
-// - once the holder of T was told its lock ended (leave answered "not yours", `released`), no
+// - once the holder of T was told its lock ended (an answer showing someone else or nobody), no
 //   reply under T may be accepted afterwards;
 // - a reply is durable before it is acknowledged, and a refused reply is never stored.
 // Inbound texts: each one the simulator delivered (a 2xx went back to it) is stored exactly once.
@@ -32,8 +32,14 @@ export type LockObservation =
   | (Timed & { kind: 'grant'; conversationId: string; holder: string; token: number; node: string })
   /** An answer to a command of `holder`'s showed them as the holder while they knew `token` as theirs. */
   | (Timed & { kind: 'holding'; conversationId: string; holder: string; token: number; node: string })
-  /** The holder of `token` learnt its lock ended (`leave` answered with someone else or nobody, or `released`). */
+  /**
+   * An answer to a command of the holder of `token` showed someone else or nobody holding the lock.
+   * (Only answers: a `released` event may arrive after the answer to the next `open`, so it cannot
+   * say which grant it ended.)
+   */
   | (Timed & { kind: 'release'; conversationId: string; holder: string; token: number; how: string })
+  /** `open` or `takeOver` without an answer: it may have granted `holder` a token nobody saw, at any time after `invokedAt`. */
+  | { kind: 'openUnanswered'; conversationId: string; holder: string; invokedAt: number }
   /**
    * A reply under `token`: `accepted` (acked), `refused` (an error answer, `code`), or `unknown`
    * (no answer: the socket died or the deadline passed). `ref` is unique and appears in the text.
@@ -170,10 +176,14 @@ function checkConversation(conversationId: string, observations: readonly LockOb
     answered.find((g) => g.observedAt < at && g.token > token && (holderOtherThan === undefined || g.holder !== holderOtherThan));
 
   const releases = observations.filter((o) => o.kind === 'release');
+  const unanswered = observations.filter((o) => o.kind === 'openUnanswered');
   for (const o of observations) {
     if (o.kind === 'holding') {
       const newer = supersededBefore(o.token, o.invokedAt, o.holder);
-      if (newer) {
+      // An open of theirs that went unanswered may have granted them the lock anew, under a token
+      // they never saw: "you hold it" then says nothing about the token they knew.
+      const unseenGrant = unanswered.some((u) => u.holder === o.holder && u.invokedAt < o.observedAt);
+      if (newer && !unseenGrant) {
         add(
           'two-holders-at-once',
           `${o.holder} was told it holds the lock (token ${tokenText(o.token)}, on ${o.node}) after ${newer.holder} had been granted ${tokenText(newer.token)} (on ${newer.node})`,

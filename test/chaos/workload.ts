@@ -149,7 +149,7 @@ class StaffClient {
       if (this.held.get(conversation) !== granted) continue;
       const ending = this.random();
       if (ending < 0.7 || stopped()) await this.leave(conversation, granted);
-      else if (ending < 0.85) await this.goIdle(conversation);
+      else if (ending < 0.85) await this.goIdle(conversation, granted);
       else this.drop();
     }
     this.ws?.close();
@@ -182,14 +182,9 @@ class StaffClient {
     return true;
   }
 
+  /** A `released` event ends an idle wait; what it ended is judged by the next command's answer. */
   private onFrame(frame: Frame): void {
-    if (frame.type !== 'released') return;
-    const token = this.held.get(frame.conversationId);
-    if (token === undefined) return;
-    const now = performance.now();
-    this.history.record({ kind: 'release', conversationId: frame.conversationId, holder: this.person.name, token, invokedAt: now, observedAt: now, how: `released:${frame.reason}` });
-    this.held.delete(frame.conversationId);
-    this.releasedWaiters.get(frame.conversationId)?.();
+    if (frame.type === 'released' && frame.reason !== 'left') this.releasedWaiters.get(frame.conversationId)?.();
   }
 
   /** Sends a command; its answer, or null when the socket died or the deadline passed (then the socket is dropped). */
@@ -213,6 +208,7 @@ class StaffClient {
   /** The token granted, 'held' (by someone else), or null (refused or no answer). */
   private async open(conversationId: string): Promise<number | 'held' | null> {
     const { answer, invokedAt, observedAt } = await this.call({ type: 'open', conversationId });
+    if (answer === null) this.history.record({ kind: 'openUnanswered', conversationId, holder: this.person.name, invokedAt });
     if (answer?.type !== 'ack') return null;
     if (!answer.granted) {
       this.history.counts.openRefused++;
@@ -224,6 +220,7 @@ class StaffClient {
   /** A department admin takes the lock from its holder. */
   private async takeOver(conversationId: string): Promise<number | null> {
     const { answer, invokedAt, observedAt } = await this.call({ type: 'takeOver', conversationId });
+    if (answer === null) this.history.record({ kind: 'openUnanswered', conversationId, holder: this.person.name, invokedAt });
     if (answer?.type !== 'ack') return null;
     return this.granted(conversationId, answer.lockToken as number, { invokedAt, observedAt });
   }
@@ -267,8 +264,11 @@ class StaffClient {
     else this.history.record({ ...base, observedAt: null, outcome: 'unknown' });
   }
 
-  /** Stops answering: the idle warning goes unanswered and the lock is released. */
-  private async goIdle(conversationId: string): Promise<void> {
+  /**
+   * Stops answering: the idle warning goes unanswered and the lock is released. Then asks (an
+   * `activity`) whether the lock is still theirs, which the checker can place in time.
+   */
+  private async goIdle(conversationId: string, token: number): Promise<void> {
     const deadline = Number(CHAOS_TIMINGS.LOCK_IDLE_WARNING_MS) + Number(CHAOS_TIMINGS.LOCK_RELEASE_AFTER_WARNING_MS) + 3_000;
     const ws = this.ws;
     if (!ws) return;
@@ -282,6 +282,7 @@ class StaffClient {
       }
     });
     this.releasedWaiters.delete(conversationId);
+    if (this.ws !== null && this.ws.closed === null) await this.activity(conversationId, token);
   }
 
   /** The tab closes or the network goes: the socket ends without a leave. */
