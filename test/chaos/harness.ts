@@ -16,12 +16,14 @@ import { startStandaloneSimulator, type StandaloneSimulator } from '../bench/sta
 
 export const OWNER = { email: 'owner@chaos.test', password: 'chaos owner password' };
 
-/** Short lock timings, so that idle holders, closed sockets and leases play out within a run. */
+/** Short lock timings and leases, so that idle holders, closed sockets and paused nodes play out within a run. */
 export const CHAOS_TIMINGS = {
   LOCK_IDLE_WARNING_MS: '1500',
   LOCK_RELEASE_AFTER_WARNING_MS: '500',
   LOCK_DISCONNECT_GRACE_MS: '1000',
   NODE_LEASE_MS: '1000',
+  // Placement survives the loss of one NATS server only on replicated buckets.
+  NATS_KV_REPLICAS: '3',
 } as const;
 
 /** How long the forwarder waits for one node before trying the next (a paused node never answers). */
