@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { checkHistory, type CheckResult } from './checker.js';
-import { ChaosCluster } from './harness.js';
+import { checkHistory, type CheckResult, type LockObservation } from './checker.js';
+import { ChaosCluster, type Fault } from './harness.js';
 import { History, buildChaosOrg, runNemesis, runStaff, runTexts } from './workload.js';
 
 // One chaos run: start the cluster, build the organisation, run the staff, the student texts and
@@ -26,6 +26,8 @@ export interface ChaosReport {
   unanswered: number;
   reconnects: number;
   faults: string[];
+  /** Everything the checker judged, with the faults' times on the same clock, for a post-mortem. */
+  history: { observations: LockObservation[]; faults: Fault[]; texts: string[] };
 }
 
 /** How long, after the run, the texts the simulator still retries may take to be acknowledged. */
@@ -90,6 +92,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       unanswered: history.counts.unanswered,
       reconnects: history.counts.reconnects,
       faults: cluster.faults.map((f) => f.what),
+      history: { observations: history.observations, faults: cluster.faults, texts: history.texts },
     };
   } finally {
     await cluster.close();
