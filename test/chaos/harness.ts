@@ -161,6 +161,8 @@ export class ChaosCluster implements AsyncDisposable {
         OWNER_EMAIL: OWNER.email,
         OWNER_PASSWORD: OWNER.password,
         NUMBER_SEND_INTERVAL_MS: '0',
+        // Kept by spawnSwitchboard and shown when a node fails to start.
+        LOG_LEVEL: 'warn',
         // Every client signs in from 127.0.0.1.
         LOGIN_MAX_FAILURES_PER_ADDRESS: '0',
         ...CHAOS_TIMINGS,
@@ -208,7 +210,7 @@ export class ChaosCluster implements AsyncDisposable {
 
   private async startNode(i: number): Promise<void> {
     const node = this.nodes[i]!;
-    node.child = await spawnSwitchboard({ ...this.env, NODE_ID: node.id });
+    node.child = await spawnSwitchboard({ ...this.env, NODE_ID: node.id }, { startTimeoutMs: 120_000 });
     this.setState(node, 'up');
   }
 
