@@ -170,7 +170,15 @@ class StaffClient {
       }
       const node = live[(this.index + this.history.counts.reconnects) % live.length]!;
       try {
-        this.ws = await WsClient.connect(wsUrlOf(node.child!.url), this.person.token);
+        // A node paused during the upgrade never answers it: give up at the deadline, and close
+        // the socket should the upgrade complete after all.
+        const connecting = WsClient.connect(wsUrlOf(node.child!.url), this.person.token);
+        const ws = await Promise.race([connecting, pause(ANSWER_DEADLINE_MS).then(() => null)]);
+        if (ws === null) {
+          connecting.then((late) => late.close(), () => undefined);
+          throw new Error('no upgrade before the deadline');
+        }
+        this.ws = ws;
         this.node = node.id;
         this.ws.socket.on('message', (data) => this.onFrame(JSON.parse(data.toString()) as Frame));
       } catch {
