@@ -4,9 +4,9 @@ import { ChaosCluster, type Fault } from './harness.js';
 import { History, buildChaosOrg, runNemesis, runStaff, runTexts } from './workload.js';
 
 // One chaos run: start the cluster, build the organisation, run the staff, the student texts and
-// the nemesis for `seconds`, heal, wait for every text the simulator still retries, stop the
-// nodes, read the store file and check the history. Used by the vitest test (test/chaos/) and by
-// `npm run chaos`.
+// the nemesis for `seconds` (and until every kind of fault has happened), heal, wait for every
+// text the simulator still retries, stop the nodes, read the store file and check the history.
+// Used by the vitest test (test/chaos/) and by `npm run chaos`.
 
 export interface ChaosOptions {
   seconds: number;
@@ -41,22 +41,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const org = await buildChaosOrg(cluster, { staff: o.staff ?? 6, conversations: o.conversations ?? 3 });
     log(`chaos: ${org.staff.length} staff on ${org.conversations.length} conversations; workload starts`);
     const history = new History();
-    let stop = false;
-    const stopped = () => stop;
+    // The run ends once its time is up and every kind of fault has happened.
+    let timeUp = false;
+    let everyKind = false;
+    const stopped = () => timeUp && everyKind;
     const runMs = o.seconds * 1000;
+    const nemesis = { firstAfterMs: Math.min(5_000, runMs / 6), spacingMs: Math.max(2_000, runMs / 8), everyKind: () => (everyKind = true) };
     const running = Promise.all([
       runStaff(cluster, org, history, o.seed, stopped),
       runTexts(cluster, org, history, o.seed, stopped),
-      runNemesis(cluster, o.seed, { firstAfterMs: Math.min(5_000, runMs / 6), spacingMs: Math.max(2_000, runMs / 8) }, stopped),
+      runNemesis(cluster, o.seed, nemesis, stopped),
     ]);
-    const timer = setTimeout(() => {
-      stop = true;
-    }, runMs);
+    const timer = setTimeout(() => (timeUp = true), runMs);
     try {
       await running;
     } finally {
       clearTimeout(timer);
-      stop = true;
+      timeUp = everyKind = true;
     }
     log(`chaos: workload done (${cluster.faults.length} faults); waiting for the simulator's retries`);
     const sent = new Set(history.texts);

@@ -324,9 +324,15 @@ export async function runTexts(cluster: ChaosCluster, org: ChaosOrg, history: Hi
 /**
  * The faults, one after another until `stopped()`: SIGKILL a node and restart it; SIGSTOP a node
  * past its lease, then SIGCONT; SIGKILL a NATS server, then restart it. Each fault is healed
- * before the next begins, so the run ends with every process up.
+ * before the next begins, so the run ends with every process up. `everyKind` is called once each
+ * kind has happened (a run lasts at least that long, however slowly a loaded machine restarts).
  */
-export async function runNemesis(cluster: ChaosCluster, seed: number, o: { firstAfterMs: number; spacingMs: number }, stopped: () => boolean): Promise<void> {
+export async function runNemesis(
+  cluster: ChaosCluster,
+  seed: number,
+  o: { firstAfterMs: number; spacingMs: number; everyKind: () => void },
+  stopped: () => boolean,
+): Promise<void> {
   const random = prng(seed * 1_000 + 998);
   const pick = (n: number) => Math.floor(random() * n);
   const lease = Number(CHAOS_TIMINGS.NODE_LEASE_MS);
@@ -354,6 +360,7 @@ export async function runNemesis(cluster: ChaosCluster, seed: number, o: { first
         await cluster.restartNats(i);
       }
     }
+    if (k === 2) o.everyKind();
     if (!stopped()) await pause(o.spacingMs);
   }
 }
