@@ -24,6 +24,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The chaos test: a three-node cluster under faults, only with CHAOS=1 (test/chaos/chaos.test.ts).
+        test: { name: 'chaos', include: ['test/chaos/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 60_000 },
+      },
+      {
+        extends: true,
         // After everything else (groupOrder): did the suite meet every operation and frame?
         test: { name: 'conformance', include: ['test/conformance/**/*.test.ts'], sequence: { groupOrder: 1 } },
       },

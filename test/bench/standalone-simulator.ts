@@ -18,7 +18,8 @@ export interface StandaloneSimulator {
   close(): Promise<void>;
 }
 
-export async function startStandaloneSimulator(env: { deliveryDelayMs: number }): Promise<StandaloneSimulator> {
+/** `retryScale` multiplies Plivo's webhook retry schedule (60/120/240 s); 0.001 by default. */
+export async function startStandaloneSimulator(env: { deliveryDelayMs: number; retryScale?: number }): Promise<StandaloneSimulator> {
   const dir = tempDir('switchboard-bench-sim-');
   const authId = `MA${randomBytes(9).toString('hex').toUpperCase()}`;
   const authToken = randomBytes(24).toString('base64url');
@@ -31,7 +32,7 @@ export async function startStandaloneSimulator(env: { deliveryDelayMs: number })
       SIMULATOR_AUTH_ID: authId,
       SIMULATOR_AUTH_TOKEN: authToken,
       SIMULATOR_DELIVERY_DELAY_MS: String(env.deliveryDelayMs),
-      SIMULATOR_RETRY_SCALE: '0.001',
+      SIMULATOR_RETRY_SCALE: String(env.retryScale ?? 0.001),
       LOG_LEVEL: 'silent',
     },
     stdio: ['ignore', 'pipe', 'inherit'],

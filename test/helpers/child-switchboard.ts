@@ -21,7 +21,9 @@ export interface ChildSwitchboard {
   stop(): Promise<void>;
 }
 
-export async function spawnSwitchboard(env: Record<string, string>, o: { compiledMain?: string } = {}): Promise<ChildSwitchboard> {
+/** `startTimeoutMs`: how long to wait for it to run (30 s; a loaded machine starts seven processes slower). */
+export async function spawnSwitchboard(env: Record<string, string>, o: { compiledMain?: string; startTimeoutMs?: number } = {}): Promise<ChildSwitchboard> {
+  const startTimeoutMs = o.startTimeoutMs ?? 30_000;
   const child = spawn(process.execPath, o.compiledMain ? [o.compiledMain] : ['--import', 'tsx', MAIN], {
     env: {
       ...process.env,
@@ -46,7 +48,7 @@ export async function spawnSwitchboard(env: Record<string, string>, o: { compile
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Switchboard did not start within 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`Switchboard did not start within ${startTimeoutMs / 1000} s:\n${output}`)), startTimeoutMs);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
       const m = /Switchboard is running at (http:\/\/\S+)/.exec(output);

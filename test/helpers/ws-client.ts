@@ -43,6 +43,8 @@ export class WsClient {
     const socket = new WebSocket(target, protocols);
     const client = new WsClient(socket);
     const hello = client.next((f) => f.type === 'ack' && f.re === 'hello', 'the hello');
+    // Awaited below; until then its deadline may pass while the upgrade hangs (a paused server).
+    hello.catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
