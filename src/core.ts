@@ -118,7 +118,7 @@ export class Core {
       idempotency: this.idempotency,
       durations,
       passivateAfterMs,
-      placement: singleNodePlacement,
+      placement: singleNodePlacement(),
       emit: (e) => this.events.emit(e),
     });
     this.locks = locks.service;

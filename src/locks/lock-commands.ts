@@ -4,6 +4,9 @@ import type { AccountLockView } from './lock-view.js';
 // data, so the actor may run on another node (see src/actors-runtime/actor-ref.ts). The service
 // has authorised the person before it sends any of these; the actor only applies the lock's rules.
 
+/** The actor kind of a conversation's lock in placement (src/actors-runtime/placement.ts). */
+export const CONVERSATION_ACTOR = 'conversation';
+
 export type LockCommand =
   | { type: 'open'; userId: string; name: string; connId: string }
   /** Only for a person the service found to be an admin of the conversation's department. */

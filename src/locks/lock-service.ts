@@ -6,7 +6,7 @@ import type { LockRecord } from '../store/store.js';
 import type { ActorRef } from '../actors-runtime/actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import type { AccountLockView, OpenResult } from './lock-view.js';
-import type { LockCommand, LockReply } from './lock-commands.js';
+import { CONVERSATION_ACTOR, type LockCommand, type LockReply } from './lock-commands.js';
 import { AppError } from '../errors.js';
 import { canManageDepartment } from '../auth/access.js';
 import { accessibleConversation, lostAccounts } from '../services/account-access.js';
@@ -48,7 +48,7 @@ export class LockService {
   async start(): Promise<void> {
     const accounts = await this.c.store.accounts.listGroup();
     for (const record of await this.c.store.locks.listActive(accounts.map((a) => a.id))) {
-      if (this.placement.owns(record.conversationId)) await this.ask(record.conversationId, { type: 'recover' });
+      if (this.placement.owns(CONVERSATION_ACTOR, record.conversationId)) await this.ask(record.conversationId, { type: 'recover' });
     }
   }
 

@@ -33,7 +33,7 @@ describe('owner epochs', () => {
         idempotency: core.idempotency,
         durations: { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 },
         passivateAfterMs: 60_000,
-        placement: singleNodePlacement,
+        placement: singleNodePlacement(),
         emit: () => undefined,
       });
       try {
