@@ -15,7 +15,7 @@ import type { Account } from '../domain/types.js';
 import type { CoreEvent } from '../events.js';
 import { LOCK_TOKEN_EPOCH_SPAN, type LockOwnership, type LockRecord, type Store } from '../store/store.js';
 import { AppError, notFound } from '../errors.js';
-import { Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
+import { NotOwner, Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
 import type { LockCommand, LockReply } from './lock-commands.js';
 import type { AccountLockView } from './lock-view.js';
 
@@ -56,6 +56,7 @@ export class ConversationLockBehavior implements ActorBehavior<LockCommand, Lock
     // on the store refuses every write of an older activation (a paused or restarted owner).
     const before = await this.d.store.locks.ownership(self.id);
     if (!before) throw notFound('Conversation');
+    if (!self.owned()) throw new NotOwner(`this node no longer owns conversation ${self.id}`);
     const owned = await this.d.store.locks.claimEpoch(self.id, before.ownerEpoch);
     if (!owned) throw new Passivated(); // another activation claimed it first: the command retries
     // Read after the claim: the last state any older activation managed to save, and no more.

@@ -22,7 +22,7 @@ import { requireDepartmentAdmin, requireUser } from '../services/auth-service.js
 export interface LocalLockActors {
   /** The conversations whose lock `userId` holds on this node's activations, with their accounts. */
   heldBy(userId: string): Array<{ conversationId: string; accountId: string }>;
-  /** Delivers to the activation on this node only (no activation: nothing to tell). */
+  /** Delivers to the actor's activation wherever it is active (no activation: nothing to tell). */
   tell(conversationId: string, command: LockCommand): Promise<LockReply | undefined>;
   isActive(conversationId: string): boolean;
   activeCount(): number;

@@ -2,7 +2,8 @@ import { cpSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { personPrincipal } from '../../src/auth/principal.js';
-import { singleNodePlacement } from '../../src/actors-runtime/placement.js';
+import { singleNodePlacement, type Placement } from '../../src/actors-runtime/placement.js';
+import { NotOwner } from '../../src/actors-runtime/actor-host.js';
 import { createLocks } from '../../src/locks/lock-wiring.js';
 import { startTestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, conversationWith } from '../helpers/org.js';
@@ -98,6 +99,39 @@ describe('owner epochs', () => {
     } finally {
       dir.remove();
       crashed.remove();
+    }
+  });
+
+  it('claims no owner epoch for an activation on a node that stopped owning the conversation while it activated', async () => {
+    const t = await startTestSwitchboard();
+    try {
+      const org = await buildOrg(t);
+      const conversationId = await conversationWith(t, org, '+16175553104');
+      const dana = personPrincipal((await t.sb.store.users.get(org.member.id))!);
+      const { core } = t.sb;
+      const before = await t.sb.store.locks.ownership(conversationId);
+      // Owned when the activation starts, no longer by the time it would claim the epoch (the
+      // node's lease ran out while it read the store).
+      let asked = 0;
+      const placement: Placement = { ...singleNodePlacement('node-x'), owns: () => asked++ === 0 };
+      const locks = createLocks({
+        c: core.context,
+        messaging: core.messaging,
+        idempotency: core.idempotency,
+        durations: { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 },
+        passivateAfterMs: 60_000,
+        placement,
+        emit: () => undefined,
+      });
+      try {
+        await expect(locks.service.open(dana, 'conn-x', conversationId)).rejects.toBeInstanceOf(NotOwner);
+        expect(asked).toBe(2);
+        expect(await t.sb.store.locks.ownership(conversationId)).toEqual(before);
+      } finally {
+        await locks.host.stop();
+      }
+    } finally {
+      await t.close();
     }
   });
 
