@@ -113,8 +113,9 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
       this.actor = createActor(conversationLockMachine, { input, clock });
     }
     this.holderConnIds = restored ? holderConnectionsOf(restored) : [];
-    // What clients already know: nothing new to say about a freshly activated actor.
-    this.lastPublished = publishKey(this.actor.getSnapshot());
+    // What clients already know: the lock as it was saved, under its old token. A restored holder
+    // has a new token now, and is told it (wherever their socket is) once the activation resumes.
+    this.lastPublished = restored && record ? publishKey(JSON.parse(record.snapshot) as LockSnapshot) : publishKey(this.actor.getSnapshot());
     this.actor.on('*', (e) => this.emitted.push(e as LockEmitted));
     let started = false;
     this.actor.subscribe({

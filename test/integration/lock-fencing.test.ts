@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/clock.js';
 import { personPrincipal } from '../../src/auth/principal.js';
 import { singleNodePlacement, type Placement } from '../../src/actors-runtime/placement.js';
 import { NotOwner } from '../../src/actors-runtime/actor-host.js';
+import type { CoreEvent } from '../../src/events.js';
 import { createLocks } from '../../src/locks/lock-wiring.js';
 import { startTestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, conversationWith } from '../helpers/org.js';
@@ -99,6 +100,47 @@ describe('owner epochs', () => {
     } finally {
       dir.remove();
       crashed.remove();
+    }
+  });
+
+  it("tells a restored holder their new token on the connection they hold it through, whoever's command activated the lock", async () => {
+    const t = await startTestSwitchboard();
+    try {
+      const org = await buildOrg(t);
+      const conversationId = await conversationWith(t, org, '+16175553105');
+      const dana = personPrincipal((await t.sb.store.users.get(org.member.id))!);
+      const dean = personPrincipal((await t.sb.store.users.get(org.deptAdmin.id))!);
+      const { core } = t.sb;
+      const opened = await core.locks.open(dana, 'node-a:boot:1', conversationId);
+      if (!opened.granted) throw new Error('the first open should be granted');
+      await core.locks.settled();
+      // Another activation (the owner moved to another node) restores Dana's lock; Dean's look
+      // at the conversation is what activates it there.
+      const told: CoreEvent[] = [];
+      const newer = createLocks({
+        c: core.context,
+        messaging: core.messaging,
+        idempotency: core.idempotency,
+        durations: { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 },
+        passivateAfterMs: 60_000,
+        placement: singleNodePlacement(),
+        emit: (e) => told.push(e),
+      });
+      try {
+        expect(await newer.service.open(dean, 'node-b:boot:1', conversationId)).toMatchObject({ granted: false });
+        const tokens = told.filter((e) => e.type === 'lock' && e.lockToken !== null);
+        expect(tokens).toHaveLength(1);
+        expect(tokens[0]).toMatchObject({ holderConnIds: ['node-a:boot:1'], view: { holder: { userId: org.member.id } } });
+        const renewed = (tokens[0] as Extract<CoreEvent, { type: 'lock' }>).lockToken!;
+        expect(renewed).toBeGreaterThan(opened.lockToken);
+        // The token she was told is the one the lock takes.
+        const sent = await newer.service.reply(dana, conversationId, renewed, 'with the new token');
+        expect(sent.text).toBe('with the new token');
+      } finally {
+        await newer.host.stop();
+      }
+    } finally {
+      await t.close();
     }
   });
 
