@@ -5,6 +5,7 @@ import { personPrincipal } from '../../src/auth/principal.js';
 import { singleNodePlacement, type Placement } from '../../src/actors-runtime/placement.js';
 import { NotOwner } from '../../src/actors-runtime/actor-host.js';
 import type { CoreEvent } from '../../src/events.js';
+import type { Core } from '../../src/core.js';
 import { createLocks } from '../../src/locks/lock-wiring.js';
 import { startTestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, conversationWith } from '../helpers/org.js';
@@ -14,6 +15,19 @@ import { tempDir } from '../helpers/temp-dir.js';
 // another that took over, here two actor hosts on one store) can never both commit. The newer
 // activation claimed the next epoch before its first grant; the store refuses every write of the
 // older one, even when that one still believes in a token it handed out.
+
+/** Another activation of the node's conversations (as on another node), on the same store. */
+function secondActivation(core: Core, o: { placement?: Placement; emit?: (e: CoreEvent) => void } = {}) {
+  return createLocks({
+    c: core.context,
+    messaging: core.messaging,
+    idempotency: core.idempotency,
+    durations: { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 },
+    passivateAfterMs: 60_000,
+    placement: o.placement ?? singleNodePlacement(),
+    emit: o.emit ?? (() => undefined),
+  });
+}
 
 describe('owner epochs', () => {
   it('refuses the reply of an activation that a newer one superseded, and stores nothing', async () => {
@@ -29,15 +43,7 @@ describe('owner epochs', () => {
 
       // A second activation elsewhere (the first one paused, say): it claims the next epoch and
       // restores Dana's lock under a new token.
-      const newer = createLocks({
-        c: core.context,
-        messaging: core.messaging,
-        idempotency: core.idempotency,
-        durations: { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 },
-        passivateAfterMs: 60_000,
-        placement: singleNodePlacement(),
-        emit: () => undefined,
-      });
+      const newer = secondActivation(core);
       try {
         const reopened = await newer.service.open(dana, 'conn-b', conversationId);
         expect(reopened).toMatchObject({ granted: true });
@@ -117,15 +123,7 @@ describe('owner epochs', () => {
       // Another activation (the owner moved to another node) restores Dana's lock; Dean's look
       // at the conversation is what activates it there.
       const told: CoreEvent[] = [];
-      const newer = createLocks({
-        c: core.context,
-        messaging: core.messaging,
-        idempotency: core.idempotency,
-        durations: { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 },
-        passivateAfterMs: 60_000,
-        placement: singleNodePlacement(),
-        emit: (e) => told.push(e),
-      });
+      const newer = secondActivation(core, { emit: (e) => told.push(e) });
       try {
         expect(await newer.service.open(dean, 'node-b:boot:1', conversationId)).toMatchObject({ granted: false });
         const tokens = told.filter((e) => e.type === 'lock' && e.lockToken !== null);
@@ -156,15 +154,7 @@ describe('owner epochs', () => {
       // node's lease ran out while it read the store).
       let asked = 0;
       const placement: Placement = { ...singleNodePlacement('node-x'), owns: () => asked++ === 0 };
-      const locks = createLocks({
-        c: core.context,
-        messaging: core.messaging,
-        idempotency: core.idempotency,
-        durations: { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 },
-        passivateAfterMs: 60_000,
-        placement,
-        emit: () => undefined,
-      });
+      const locks = secondActivation(core, { placement });
       try {
         await expect(locks.service.open(dana, 'conn-x', conversationId)).rejects.toBeInstanceOf(NotOwner);
         expect(asked).toBe(2);
