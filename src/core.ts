@@ -123,10 +123,12 @@ export class Core {
       passivateAfterMs,
       placement: o.placement ?? singleNodePlacement(o.nodeId),
       emit: (e) => this.events.emit(e),
-      // One request may take a lease (a slow owner is still its owner); one ask may take two, so a
-      // dead owner's actors are taken over within it.
+      boot: this.events.boot,
+      // One request may take a lease (a slow owner is still its owner); one ask outlasts a lease
+      // and the requests that found its owner gone, so a dead or paused owner's actors are taken
+      // over within it.
       ...(o.placement
-        ? { cluster: { bus: o.bus, requestTimeoutMs: o.config.cluster.nodeLeaseMs, deadlineMs: 2 * o.config.cluster.nodeLeaseMs + 1_000 } }
+        ? { cluster: { bus: o.bus, requestTimeoutMs: o.config.cluster.nodeLeaseMs, deadlineMs: 3 * o.config.cluster.nodeLeaseMs + 1_000 } }
         : {}),
     });
     this.locks = locks.service;

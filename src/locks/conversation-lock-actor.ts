@@ -41,6 +41,8 @@ export interface ConversationLockDeps {
   durations: LockDurations;
   /** Where lock changes are announced (one place, so the transport can change). */
   emit: (e: CoreEvent) => void;
+  /** Which of these connections are still open somewhere (their process runs): the others are gone. */
+  liveConnections: (connIds: readonly string[]) => Promise<ReadonlySet<string>>;
 }
 
 export class ConversationLockBehavior implements ActorBehavior<LockCommand, LockReply> {
@@ -138,7 +140,15 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     started = true;
     if (!restored) return;
     try {
-      await this.command(() => this.actor.send({ type: 'RESUME', now: this.now() }));
+      // The holder's connections of a process that is gone (this node's earlier run, a node that
+      // died) will not come back as they were: their reload grace starts now. Those on live
+      // processes keep the lock and are told its new token.
+      const through = holderConnectionsOf(restored);
+      const live = through.length > 0 ? await this.d.liveConnections(through) : new Set<string>();
+      await this.command(() => {
+        this.actor.send({ type: 'RESUME', now: this.now() });
+        for (const connId of through) if (!live.has(connId)) this.actor.send({ type: 'DISCONNECT', connId, now: this.now() });
+      });
     } catch (e) {
       this.actor.stop(); // the host never saw this activation: its timers must not run on
       throw e;
@@ -188,10 +198,8 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
           return { type: 'done' };
         });
       case 'recover':
-        return this.command(() => {
-          for (const connId of holderConnectionsOf(this.actor.getSnapshot())) this.actor.send({ type: 'DISCONNECT', connId, now: this.now() });
-          return { type: 'done' };
-        });
+        // The activation itself did the work (see start): its timers run, gone holders' grace started.
+        return Promise.resolve({ type: 'done' });
       case 'reply':
         return this.reply(c.userId, c.lockToken);
     }

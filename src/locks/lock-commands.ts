@@ -20,7 +20,10 @@ export type LockCommand =
    * through is one of these (another connection of theirs keeps it).
    */
   | { type: 'revoke'; userId: string; onlyThrough?: string[] }
-  /** The holder's connections belonged to a process that is gone: their reload grace starts now. */
+  /**
+   * Activates a held lock whose owner is gone (a restart, a dead node): its deadlines run again, and
+   * the grace of holders whose connections were on a process that is gone starts now.
+   */
   | { type: 'recover' }
   | { type: 'reply'; userId: string; lockToken: number };
 

@@ -2,7 +2,8 @@ import type { LockDurations } from '../../actors/conversation/index.js';
 import type { CoreContext } from '../services/context.js';
 import type { MessagingService } from '../services/messaging-service.js';
 import type { Idempotency } from '../services/idempotency.js';
-import type { CoreEvent } from '../events.js';
+import { isConnectionOf, nodeOfConnection, type CoreEvent } from '../events.js';
+import type { Logger } from '../logger.js';
 import { ActorHost } from '../actors-runtime/actor-host.js';
 import { LocalActorRef } from '../actors-runtime/actor-ref.js';
 import { NatsActorRef } from '../actors-runtime/nats-actor-ref.js';
@@ -21,6 +22,8 @@ export interface LockWiring {
   passivateAfterMs: number;
   placement: Placement;
   emit: (e: CoreEvent) => void;
+  /** This process among the runs of its node id (CoreEvents.boot): its connection ids carry it. */
+  boot: string;
   /** A cluster: commands reach the conversation's owning node over this bus. Absent: one node, in process. */
   cluster?: { bus: Bus; requestTimeoutMs: number; deadlineMs: number };
 }
@@ -38,7 +41,14 @@ export interface Locks {
  */
 export function createLocks(w: LockWiring): Locks {
   const host = new ActorHost(
-    new ConversationLockBehavior({ store: w.c.store, clock: w.c.clock, log: w.c.log, durations: w.durations, emit: w.emit }),
+    new ConversationLockBehavior({
+      store: w.c.store,
+      clock: w.c.clock,
+      log: w.c.log,
+      durations: w.durations,
+      emit: w.emit,
+      liveConnections: liveConnections(w.placement, w.boot, w.c.log),
+    }),
     { clock: w.c.clock, log: w.c.log, passivateAfterMs: w.passivateAfterMs, owns: (id) => w.placement.owns(CONVERSATION_ACTOR, id) },
   );
   if (!w.cluster) {
@@ -55,16 +65,42 @@ export function createLocks(w: LockWiring): Locks {
     deadlineMs: w.cluster.deadlineMs,
     log: w.c.log.child({ component: 'actor-ref' }),
   });
-  // Without a lease this node may no longer run any actor: other nodes may take them over now.
-  const stopFollowing = w.placement.onLeaseLost(() => host.passivateAll());
   const local = localLockActors(host, (id, command) => ref.tell(id, command));
   const service = new LockService(w.c, ref, local, w.messaging, w.idempotency, w.placement);
+  // Without a lease this node may no longer run any actor: other nodes may take them over now.
+  const stopFollowing = w.placement.onLeaseLost(() => host.passivateAll());
+  // A node died: the deadlines of the locks it held must keep running somewhere.
+  const stopAdopting = w.placement.onNodeLapsed((node) => {
+    service.adoptOrphans().catch((err: unknown) => w.c.log.error({ err, node }, 'adopting the locks of a lapsed node failed'));
+  });
   return {
     service,
     host,
     stop: () => {
       stopFollowing();
+      stopAdopting();
       ref.stop();
     },
+  };
+}
+
+/**
+ * Which connections are still open somewhere: this process's own, and those of other nodes whose
+ * lease is live. A connection of this node id but an earlier run (a restart) is gone.
+ */
+function liveConnections(placement: Placement, boot: string, log: Logger): (connIds: readonly string[]) => Promise<ReadonlySet<string>> {
+  return async (connIds) => {
+    const self = placement.nodeId;
+    let nodes = new Set<string>();
+    if (connIds.some((id) => nodeOfConnection(id) !== self)) {
+      try {
+        nodes = await placement.liveNodes();
+      } catch (err) {
+        // Cannot tell: nobody loses a lock for it (the idle deadlines still run).
+        log.warn({ err }, 'could not read which nodes are live; keeping the holders of a restored lock');
+        return new Set(connIds);
+      }
+    }
+    return new Set(connIds.filter((id) => isConnectionOf(id, self, boot) || (nodeOfConnection(id) !== self && nodes.has(nodeOfConnection(id)))));
   };
 }

@@ -26,6 +26,7 @@ function secondActivation(core: Core, o: { placement?: Placement; emit?: (e: Cor
     passivateAfterMs: 60_000,
     placement: o.placement ?? singleNodePlacement(),
     emit: o.emit ?? (() => undefined),
+    boot: 'second',
   });
 }
 
@@ -123,7 +124,11 @@ describe('owner epochs', () => {
       // Another activation (the owner moved to another node) restores Dana's lock; Dean's look
       // at the conversation is what activates it there.
       const told: CoreEvent[] = [];
-      const newer = secondActivation(core, { emit: (e) => told.push(e) });
+      const newer = secondActivation(core, {
+        emit: (e) => told.push(e),
+        // Dana's socket is on a node that is alive.
+        placement: { ...singleNodePlacement('node-b'), liveNodes: () => Promise.resolve(new Set(['node-a', 'node-b'])) },
+      });
       try {
         expect(await newer.service.open(dean, 'node-b:boot:1', conversationId)).toMatchObject({ granted: false });
         const tokens = told.filter((e) => e.type === 'lock' && e.lockToken !== null);
