@@ -174,11 +174,25 @@ export class KvPlacement implements Placement {
     return () => this.lapsedListeners.delete(listener);
   }
 
+  /**
+   * Stops renewing and gives the lease back: called once this node's actors have stopped, so the
+   * other nodes take them over at once instead of waiting for the lease to lapse.
+   */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    const held = this.live;
     this.stopped = true;
     for (const t of [this.renewTimer, this.watchdog, this.pollTimer]) if (t) clearTimeout(t);
     this.claims.clear();
     this.liveUntil = 0;
+    if (!held) return;
+    try {
+      // Only the lease this node still holds (a delete on its revision, so it never removes a
+      // newer one). A failure leaves it to lapse.
+      await this.nodes.delete(this.nodeId, { previousSeq: this.leaseRevision });
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not give the node lease back; it lapses within the lease');
+    }
   }
 
   /** Takes a lease under a new incarnation; retries until `deadline` (wall clock) while a lease of this node id still exists. */

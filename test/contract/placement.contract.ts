@@ -103,6 +103,17 @@ export function placementContract(name: string, harness: () => PlacementHarness)
       expect(await b.placement.liveNodes()).not.toContain(a.placement.nodeId);
     });
 
+    it('gives the actors of a node that stops cleanly to the others at once, without waiting for its lease', async () => {
+      if (!harness().multiNode) return;
+      const a = await node('a');
+      const b = await node('b');
+      const id = actor();
+      await a.placement.resolve('conversation', id);
+      await a.placement.stop();
+      expect(await b.placement.resolve('conversation', id)).toBe(b.placement.nodeId);
+      expect(await b.placement.liveNodes()).not.toContain(a.placement.nodeId);
+    });
+
     it('refuses the stale claim of the slower of two nodes taking over one lapsed actor', async () => {
       if (!harness().multiNode) return;
       const a = await node('a');

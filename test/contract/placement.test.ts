@@ -42,9 +42,10 @@ describe('on a three-server JetStream cluster', () => {
           // What a process sees first on waking: its watchdog's view of the clock.
           void placement.live;
         },
+        // The connection goes first: a crashed process gives nothing back.
         crash: async () => {
-          await placement.stop();
           await nc.close();
+          await placement.stop();
         },
       };
     },
