@@ -28,6 +28,8 @@ import { WS_PATH, registerWsGateway, type WsGateway } from './ws/ws-gateway.js';
 import type { Bus } from '../src/bus/bus.js';
 import { MemoryBus } from '../src/bus/memory-bus.js';
 import { NatsBus } from '../src/bus/nats-bus.js';
+import { KvPlacement } from '../src/actors-runtime/kv-placement.js';
+import type { Placement } from '../src/actors-runtime/placement.js';
 import { CLIENT_DIST_DIR, loadClientFiles, registerClientRoutes } from './web/static.routes.js';
 
 // The composition root of one node: store, provider (Plivo or the in-process simulator), core,
@@ -76,9 +78,13 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   // The bus first: a cluster node that cannot reach NATS stops here, before it takes any data.
   const bus = options.bus ?? (await openBus(config, log));
   let store: Store;
+  let placement: Placement | undefined;
   try {
+    // A cluster node takes its lease before it runs any actor.
+    placement = await openPlacement(bus, config, log);
     store = options.store ?? (await openStore(config, log));
   } catch (e) {
+    await placement?.stop();
     await bus.close();
     throw e;
   }
@@ -97,6 +103,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     listening = await listen(app, config.host, config.port);
   } catch (e) {
     await store.close();
+    await placement?.stop();
     await bus.close();
     throw e;
   }
@@ -168,7 +175,17 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     webhookToken = config.plivo.authToken;
   }
 
-  core = new Core({ config, store, provider, clock, log, bus, nodeId: config.cluster.nodeId, webhookUrls: () => webhookUrls(publicUrl) });
+  core = new Core({
+    config,
+    store,
+    provider,
+    clock,
+    log,
+    bus,
+    nodeId: config.cluster.nodeId,
+    webhookUrls: () => webhookUrls(publicUrl),
+    ...(placement ? { placement } : {}),
+  });
   opsRoutes(router, core);
   identityRoutes(router, core, API_BASE);
   contactRoutes(router, core, API_BASE);
@@ -198,6 +215,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     ws.stop();
     await started.stop();
     await simulatorService?.close();
+    await placement?.stop();
     await bus.close();
     await store.close();
   };
@@ -255,6 +273,18 @@ async function openBus(config: Config, log: Logger): Promise<Bus> {
   });
   busLog.info({ server: bus.server }, 'connected to NATS');
   return bus;
+}
+
+/** On a NATS bus: placement on JetStream KV, with this node's lease taken. */
+async function openPlacement(bus: Bus, config: Config, log: Logger): Promise<Placement | undefined> {
+  if (!(bus instanceof NatsBus)) return undefined;
+  return KvPlacement.start({
+    nc: bus.connection,
+    nodeId: config.cluster.nodeId,
+    leaseMs: config.cluster.nodeLeaseMs,
+    replicas: config.cluster.kvReplicas,
+    log: log.child({ component: 'placement' }),
+  });
 }
 
 async function openStore(config: Config, log: Logger): Promise<Store> {

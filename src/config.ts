@@ -31,6 +31,9 @@ const EnvSchema = z
       .pipe(z.string().regex(/^(?:(?:nats|tls):\/\/)?[A-Za-z0-9.\-[\]:@_%]+(?:,(?:(?:nats|tls):\/\/)?[A-Za-z0-9.\-[\]:@_%]+)*$/, 'must be NATS server URLs separated by commas (nats://host:4222,nats://other:4222)'))
       .optional(),
     NATS_CONNECT_TIMEOUT_MS: duration.pipe(z.number().min(100, 'must be at least 100')).default(5_000),
+    // A node's lease on the cluster (the KV bucket's max_age); renewed every third of it.
+    NODE_LEASE_MS: z.coerce.number().int().min(300, 'must be at least 300').max(60_000).default(3_000),
+    NATS_KV_REPLICAS: z.coerce.number().int().refine((n) => n === 1 || n === 3 || n === 5, 'must be 1, 3 or 5').default(1),
     MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
     NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
     DEMO_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
@@ -115,7 +118,16 @@ export interface Config {
     | { mode: 'plivo'; authId: string; authToken: string; apiUrl: string | undefined; appId: string | undefined };
   plivoTimeoutMs: number;
   /** `natsUrl`: the NATS servers (comma-separated); unset, the node runs alone on an in-process bus. */
-  cluster: { natsUrl: string | undefined; natsConnectTimeoutMs: number; mongodbUri: string | undefined; nodeId: string };
+  cluster: {
+    natsUrl: string | undefined;
+    natsConnectTimeoutMs: number;
+    mongodbUri: string | undefined;
+    nodeId: string;
+    /** A node's lease (placement): not renewed for this long, its actors go to other nodes. */
+    nodeLeaseMs: number;
+    /** Replicas of the placement buckets on JetStream (1, 3 or 5). */
+    kvReplicas: number;
+  };
   demo: { seed: boolean; password: string | undefined };
   /** The first owner, created on the first start of an empty store (instead of the demo). */
   owner: { email: string; name: string; password: string; areaCode: string } | null;
@@ -183,7 +195,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? { mode: 'plivo', authId: e.PLIVO_AUTH_ID, authToken: e.PLIVO_AUTH_TOKEN, apiUrl: e.PLIVO_API_URL, appId: e.PLIVO_APP_ID }
         : { mode: 'simulator' },
     plivoTimeoutMs: e.PLIVO_TIMEOUT_MS,
-    cluster: { natsUrl: e.NATS_URL, natsConnectTimeoutMs: e.NATS_CONNECT_TIMEOUT_MS, mongodbUri: e.MONGODB_URI, nodeId: e.NODE_ID ?? defaultNodeId() },
+    cluster: {
+      natsUrl: e.NATS_URL,
+      natsConnectTimeoutMs: e.NATS_CONNECT_TIMEOUT_MS,
+      mongodbUri: e.MONGODB_URI,
+      nodeId: e.NODE_ID ?? defaultNodeId(),
+      nodeLeaseMs: e.NODE_LEASE_MS,
+      kvReplicas: e.NATS_KV_REPLICAS,
+    },
     demo: { seed: e.DEMO_SEED, password: e.DEMO_PASSWORD },
     owner:
       e.OWNER_EMAIL !== undefined && e.OWNER_PASSWORD !== undefined

@@ -21,7 +21,7 @@ import type { LockService } from './locks/lock-service.js';
 import type { LockCommand, LockReply } from './locks/lock-commands.js';
 import { createLocks } from './locks/lock-wiring.js';
 import type { ActorHost } from './actors-runtime/actor-host.js';
-import { singleNodePlacement } from './actors-runtime/placement.js';
+import { singleNodePlacement, type Placement } from './actors-runtime/placement.js';
 import { Idempotency } from './services/idempotency.js';
 
 // The core of one node: services over the ports (Store, SmsProvider, Bus), the send queues and the
@@ -40,6 +40,8 @@ export interface CoreOptions {
   /** The URLs Plivo reaches our webhooks at (signed against them); known once the port is bound. */
   webhookUrls: () => { message: string; status: string; voice: string };
   metrics?: Metrics;
+  /** Which node runs which actor: a cluster's placement (actors are then reached over the bus); absent, this node runs them all. */
+  placement?: Placement;
 }
 
 export class Core {
@@ -56,6 +58,7 @@ export class Core {
   readonly webhooks: WebhookService;
   readonly locks: LockService;
   private readonly lockActors: ActorHost<LockCommand, LockReply>;
+  private readonly stopLocks: () => void;
   readonly idempotency: Idempotency;
   readonly context: CoreContext;
   private readonly stopWatching: () => void;
@@ -118,11 +121,19 @@ export class Core {
       idempotency: this.idempotency,
       durations,
       passivateAfterMs,
-      placement: singleNodePlacement,
+      placement: o.placement ?? singleNodePlacement(o.nodeId),
       emit: (e) => this.events.emit(e),
+      boot: this.events.boot,
+      // One request may take a lease (a slow owner is still its owner); one ask outlasts a lease
+      // and the requests that found its owner gone, so a dead or paused owner's actors are taken
+      // over within it.
+      ...(o.placement
+        ? { cluster: { bus: o.bus, requestTimeoutMs: o.config.cluster.nodeLeaseMs, deadlineMs: 3 * o.config.cluster.nodeLeaseMs + 1_000 } }
+        : {}),
     });
     this.locks = locks.service;
     this.lockActors = locks.host;
+    this.stopLocks = locks.stop;
     // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
     // Every node hears people's changes and releases the locks of the actors it hosts.
     this.stopWatching = this.events.watch({ kind: 'people' }, (e) => this.revokeAccess(e));
@@ -193,6 +204,7 @@ export class Core {
     this.open = false;
     this.started = false;
     this.outbox.stop();
+    this.stopLocks();
     await this.lockActors.stop();
     this.idempotency.stop();
     this.stopWatching();

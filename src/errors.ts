@@ -49,6 +49,7 @@ export type ErrorCode =
   | 'provider_timeout'
   // this node
   | 'not_ready'
+  | 'actor_unavailable'
   // everything else
   | 'internal';
 
@@ -94,6 +95,7 @@ const STATUS: Record<ErrorCode, number> = {
   provider_unavailable: 502,
   provider_timeout: 504,
   not_ready: 503,
+  actor_unavailable: 503,
   internal: 500,
 };
 
@@ -143,6 +145,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   provider_timeout: 'Plivo did not answer in time (PLIVO_TIMEOUT_MS).',
   not_ready:
     'The server is starting (migrations, first-start seeding, lock recovery, Plivo set-up); try again after the Retry-After seconds. GET /readyz says when it is ready.',
+  actor_unavailable:
+    'The server that runs this conversation could not be reached in time (in a cluster, while a failed server\'s conversations move to another); try again after the Retry-After seconds.',
   internal: 'A fault on our side; it is logged.',
 };
 
@@ -176,7 +180,7 @@ export class AppError extends Error {
 
   /** Expected errors (4xx, and refusals while starting) are answers, not faults: they are not logged as errors. */
   get expected(): boolean {
-    return this.status < 500 || this.code === 'not_ready';
+    return this.status < 500 || this.code === 'not_ready' || this.code === 'actor_unavailable';
   }
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Conversation, Message } from './domain/types.js';
 import type { AccountLockView, LockHolderIdentity, ReleaseReason } from './locks/lock-view.js';
 import { subjectToken, type Bus, type Unsubscribe } from './bus/bus.js';
@@ -44,6 +45,11 @@ export function connectionId(nodeId: string, boot: string, seq: number): string 
   return `${nodeId}:${boot}:${seq}`;
 }
 
+/** Whether the connection was opened by this very process (node id and boot). */
+export function isConnectionOf(connId: string, nodeId: string, boot: string): boolean {
+  return connId.startsWith(`${nodeId}:${boot}:`);
+}
+
 export function nodeOfConnection(connId: string): string {
   const end = connId.indexOf(':');
   return end > 0 ? connId.slice(0, end) : connId;
@@ -61,6 +67,8 @@ export interface CoreEventsOptions {
 
 export class CoreEvents implements EventSink {
   readonly nodeId: string;
+  /** This process, among the runs of one node id: connection ids carry it (see connectionId). */
+  readonly boot = randomBytes(4).toString('hex');
   private readonly base: string;
 
   constructor(private readonly o: CoreEventsOptions) {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Core } from '../../src/core.js';
@@ -82,8 +81,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
   /** Topics some socket on this node watches, and the bus subscription that feeds each. */
   const interest = new Map<string, { watchers: number; stop: () => void; known: Promise<void> }>();
   // Connection ids must never repeat, also across restarts (a restored lock remembers its holder's
-  // connections): node id, a random boot id, a counter.
-  const boot = randomBytes(4).toString('hex');
+  // connections): node id, the process's random boot id, a counter.
   let seq = 0;
   const clock = core.clock;
   const sessionTimers = new SessionTimers(clock, (tokenHash, userId) => expireSession(userId, tokenHash));
@@ -140,7 +138,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
             return;
           }
           const conn: Connection = {
-            id: connectionId(core.events.nodeId, boot, ++seq),
+            id: connectionId(core.events.nodeId, core.events.boot, ++seq),
             user: p.user,
             userStale: changesBefore !== userChanges,
             sessionTokenHash: p.sessionTokenHash,

@@ -30,6 +30,11 @@ export interface ActorSelf {
   passivate(): void;
   /** The activation's state changed outside a command: look again at whether it is idle. */
   changed(): void;
+  /**
+   * Whether placement still gives this node the actor. An activation asks right before it claims
+   * its owner epoch, so a node that is not the owner never fences the owner off.
+   */
+  owned(): boolean;
 }
 
 export interface ActorBehavior<Command, Reply> {
@@ -42,11 +47,18 @@ export interface ActorHostOptions {
   log: Logger;
   /** An idle activation is stopped after this long without use. */
   passivateAfterMs: number;
+  /** Whether this node owns actor `id` now (placement); absent: it owns every actor (one node). */
+  owns?: (id: string) => boolean;
 }
 
 /** The activation was stopped before a queued command reached it; the command retries afresh. */
 export class Passivated extends Error {
   override name = 'Passivated';
+}
+
+/** This node does not own the actor (placement gave it to another node, or this node lost its lease). */
+export class NotOwner extends Error {
+  override name = 'NotOwner';
 }
 
 interface Entry<Command, Reply> {
@@ -129,6 +141,14 @@ export class ActorHost<Command, Reply> {
     }
   }
 
+  /**
+   * Stops every activation at once, and goes on taking commands (for the actors placement gives
+   * this node again): the node lost its lease, so other nodes may run these actors now.
+   */
+  passivateAll(): void {
+    for (const e of [...this.entries.values()]) this.passivate(e);
+  }
+
   /** Stops every activation; resolves once their background work is done. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -152,12 +172,23 @@ export class ActorHost<Command, Reply> {
   }
 
   private async activate(id: string): Promise<Entry<Command, Reply>> {
+    const owned = () => this.o.owns?.(id) ?? true;
+    if (!owned()) throw new NotOwner(`this node does not own ${id}`);
     const entry: Entry<Command, Reply> = {
       self: {
         id,
-        enqueue: (work) => this.enqueue(entry, work),
+        // An activation's own work (a timer's transition) runs only while this node owns it.
+        enqueue: (work) =>
+          this.enqueue(entry, () => {
+            if (!owned()) {
+              this.passivate(entry);
+              throw new Passivated();
+            }
+            return work();
+          }),
         passivate: () => this.passivate(entry),
         changed: () => this.passivateIfIdle(entry),
+        owned,
       },
       actor: null,
       mailbox: Promise.resolve(),

@@ -140,6 +140,11 @@ export class NatsBus implements Bus {
     }
   }
 
+  /** The connection, for the ports that use JetStream on it (placement). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
   /** The server this node is connected to now (tests of failover). */
   get server(): string {
     return this.nc.getServer();

@@ -15,7 +15,7 @@ import type { Account } from '../domain/types.js';
 import type { CoreEvent } from '../events.js';
 import { LOCK_TOKEN_EPOCH_SPAN, type LockOwnership, type LockRecord, type Store } from '../store/store.js';
 import { AppError, notFound } from '../errors.js';
-import { Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
+import { NotOwner, Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
 import type { LockCommand, LockReply } from './lock-commands.js';
 import type { AccountLockView } from './lock-view.js';
 
@@ -41,6 +41,8 @@ export interface ConversationLockDeps {
   durations: LockDurations;
   /** Where lock changes are announced (one place, so the transport can change). */
   emit: (e: CoreEvent) => void;
+  /** Which of these connections are still open somewhere (their process runs): the others are gone. */
+  liveConnections: (connIds: readonly string[]) => Promise<ReadonlySet<string>>;
 }
 
 export class ConversationLockBehavior implements ActorBehavior<LockCommand, LockReply> {
@@ -56,6 +58,7 @@ export class ConversationLockBehavior implements ActorBehavior<LockCommand, Lock
     // on the store refuses every write of an older activation (a paused or restarted owner).
     const before = await this.d.store.locks.ownership(self.id);
     if (!before) throw notFound('Conversation');
+    if (!self.owned()) throw new NotOwner(`this node no longer owns conversation ${self.id}`);
     const owned = await this.d.store.locks.claimEpoch(self.id, before.ownerEpoch);
     if (!owned) throw new Passivated(); // another activation claimed it first: the command retries
     // Read after the claim: the last state any older activation managed to save, and no more.
@@ -112,8 +115,9 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
       this.actor = createActor(conversationLockMachine, { input, clock });
     }
     this.holderConnIds = restored ? holderConnectionsOf(restored) : [];
-    // What clients already know: nothing new to say about a freshly activated actor.
-    this.lastPublished = publishKey(this.actor.getSnapshot());
+    // What clients already know: the lock as it was saved, under its old token. A restored holder
+    // has a new token now, and is told it (wherever their socket is) once the activation resumes.
+    this.lastPublished = restored && record ? publishKey(JSON.parse(record.snapshot) as LockSnapshot) : publishKey(this.actor.getSnapshot());
     this.actor.on('*', (e) => this.emitted.push(e as LockEmitted));
     let started = false;
     this.actor.subscribe({
@@ -136,7 +140,15 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     started = true;
     if (!restored) return;
     try {
-      await this.command(() => this.actor.send({ type: 'RESUME', now: this.now() }));
+      // The holder's connections of a process that is gone (this node's earlier run, a node that
+      // died) will not come back as they were: their reload grace starts now. Those on live
+      // processes keep the lock and are told its new token.
+      const through = holderConnectionsOf(restored);
+      const live = through.length > 0 ? await this.d.liveConnections(through) : new Set<string>();
+      await this.command(() => {
+        this.actor.send({ type: 'RESUME', now: this.now() });
+        for (const connId of through) if (!live.has(connId)) this.actor.send({ type: 'DISCONNECT', connId, now: this.now() });
+      });
     } catch (e) {
       this.actor.stop(); // the host never saw this activation: its timers must not run on
       throw e;
@@ -186,10 +198,8 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
           return { type: 'done' };
         });
       case 'recover':
-        return this.command(() => {
-          for (const connId of holderConnectionsOf(this.actor.getSnapshot())) this.actor.send({ type: 'DISCONNECT', connId, now: this.now() });
-          return { type: 'done' };
-        });
+        // The activation itself did the work (see start): its timers run, gone holders' grace started.
+        return Promise.resolve({ type: 'done' });
       case 'reply':
         return this.reply(c.userId, c.lockToken);
     }

@@ -3,8 +3,14 @@ import { ConversationLock } from './conversation-lock-actor.js';
 import type { LockCommand, LockReply } from './lock-commands.js';
 import type { LocalLockActors } from './lock-service.js';
 
-/** The lock service's view of this node's lock activations. */
-export function localLockActors(host: ActorHost<LockCommand, LockReply>): LocalLockActors {
+/**
+ * The lock service's view of this node's lock activations. `tell`: how a command reaches an actor
+ * only where it is active (default: this node's host; in a cluster, the owning node).
+ */
+export function localLockActors(
+  host: ActorHost<LockCommand, LockReply>,
+  tell: (conversationId: string, command: LockCommand) => Promise<LockReply | undefined> = (id, command) => host.tell(id, command),
+): LocalLockActors {
   return {
     heldBy(userId) {
       const held: Array<{ conversationId: string; accountId: string }> = [];
@@ -14,7 +20,7 @@ export function localLockActors(host: ActorHost<LockCommand, LockReply>): LocalL
       }
       return held;
     },
-    tell: (conversationId, command) => host.tell(conversationId, command),
+    tell,
     isActive: (conversationId) => host.isActive(conversationId),
     activeCount: () => host.activeCount(),
     settled: () => host.settled(),

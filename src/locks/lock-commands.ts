@@ -4,6 +4,9 @@ import type { AccountLockView } from './lock-view.js';
 // data, so the actor may run on another node (see src/actors-runtime/actor-ref.ts). The service
 // has authorised the person before it sends any of these; the actor only applies the lock's rules.
 
+/** The actor kind of a conversation's lock in placement (src/actors-runtime/placement.ts). */
+export const CONVERSATION_ACTOR = 'conversation';
+
 export type LockCommand =
   | { type: 'open'; userId: string; name: string; connId: string }
   /** Only for a person the service found to be an admin of the conversation's department. */
@@ -17,7 +20,10 @@ export type LockCommand =
    * through is one of these (another connection of theirs keeps it).
    */
   | { type: 'revoke'; userId: string; onlyThrough?: string[] }
-  /** The holder's connections belonged to a process that is gone: their reload grace starts now. */
+  /**
+   * Activates a held lock whose owner is gone (a restart, a dead node): its deadlines run again, and
+   * the grace of holders whose connections were on a process that is gone starts now.
+   */
   | { type: 'recover' }
   | { type: 'reply'; userId: string; lockToken: number };
 

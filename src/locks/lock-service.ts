@@ -6,7 +6,7 @@ import type { LockRecord } from '../store/store.js';
 import type { ActorRef } from '../actors-runtime/actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import type { AccountLockView, OpenResult } from './lock-view.js';
-import type { LockCommand, LockReply } from './lock-commands.js';
+import { CONVERSATION_ACTOR, type LockCommand, type LockReply } from './lock-commands.js';
 import { AppError } from '../errors.js';
 import { canManageDepartment } from '../auth/access.js';
 import { accessibleConversation, lostAccounts } from '../services/account-access.js';
@@ -22,7 +22,7 @@ import { requireDepartmentAdmin, requireUser } from '../services/auth-service.js
 export interface LocalLockActors {
   /** The conversations whose lock `userId` holds on this node's activations, with their accounts. */
   heldBy(userId: string): Array<{ conversationId: string; accountId: string }>;
-  /** Delivers to the activation on this node only (no activation: nothing to tell). */
+  /** Delivers to the actor's activation wherever it is active (no activation: nothing to tell). */
   tell(conversationId: string, command: LockCommand): Promise<LockReply | undefined>;
   isActive(conversationId: string): boolean;
   activeCount(): number;
@@ -31,6 +31,9 @@ export interface LocalLockActors {
 }
 
 export class LockService {
+  private adopting: Promise<void> | null = null;
+  private adoptAgain = false;
+
   constructor(
     private readonly c: CoreContext,
     private readonly actors: ActorRef<LockCommand, LockReply>,
@@ -40,16 +43,44 @@ export class LockService {
     private readonly placement: Placement,
   ) {}
 
-  /**
-   * Re-activates the held locks this node owns, so their timers run again. The holders'
-   * connections were on the process that stopped: their grace starts now, so a holder who
-   * reconnects keeps the lock and an absent one loses it.
-   */
+  /** Takes over the held locks nobody runs (see adoptOrphans). */
   async start(): Promise<void> {
-    const accounts = await this.c.store.accounts.listGroup();
-    for (const record of await this.c.store.locks.listActive(accounts.map((a) => a.id))) {
-      if (this.placement.owns(record.conversationId)) await this.ask(record.conversationId, { type: 'recover' });
+    await this.adoptOrphans();
+  }
+
+  /**
+   * Re-activates the held locks that no live node runs, so their deadlines fire again: at start
+   * (this node's earlier run, nodes that died while none was up) and when a node's lease lapses.
+   * Placement decides which node takes each (a lock another live node runs is not touched). The
+   * restored lock starts the grace of holders whose connections were on a process that is gone,
+   * so a holder who reconnects keeps the lock and an absent one loses it; holders on live nodes
+   * keep it under a new token.
+   */
+  adoptOrphans(): Promise<void> {
+    if (this.adopting) {
+      this.adoptAgain = true;
+      return this.adopting;
     }
+    const run = async (): Promise<void> => {
+      do {
+        this.adoptAgain = false;
+        const accounts = await this.c.store.accounts.listGroup();
+        for (const record of await this.c.store.locks.listActive(accounts.map((a) => a.id))) {
+          const id = record.conversationId;
+          if (this.local.isActive(id)) continue;
+          try {
+            if ((await this.placement.resolve(CONVERSATION_ACTOR, id)) !== this.placement.nodeId) continue;
+            await this.ask(id, { type: 'recover' });
+          } catch (err) {
+            // One lock that cannot be adopted now must not keep the others waiting: the next
+            // command, or the next lapse, tries it again.
+            this.c.log.warn({ err, conversationId: id }, 'could not adopt a held lock');
+          }
+        }
+      } while (this.adoptAgain);
+    };
+    this.adopting = run().finally(() => (this.adopting = null));
+    return this.adopting;
   }
 
   activeCount(): number {

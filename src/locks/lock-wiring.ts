@@ -2,13 +2,16 @@ import type { LockDurations } from '../../actors/conversation/index.js';
 import type { CoreContext } from '../services/context.js';
 import type { MessagingService } from '../services/messaging-service.js';
 import type { Idempotency } from '../services/idempotency.js';
-import type { CoreEvent } from '../events.js';
+import { isConnectionOf, nodeOfConnection, type CoreEvent } from '../events.js';
+import type { Logger } from '../logger.js';
 import { ActorHost } from '../actors-runtime/actor-host.js';
 import { LocalActorRef } from '../actors-runtime/actor-ref.js';
+import { NatsActorRef } from '../actors-runtime/nats-actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
+import type { Bus } from '../bus/bus.js';
 import { ConversationLockBehavior } from './conversation-lock-actor.js';
 import { localLockActors } from './local-lock-actors.js';
-import type { LockCommand, LockReply } from './lock-commands.js';
+import { CONVERSATION_ACTOR, type LockCommand, type LockReply } from './lock-commands.js';
 import { LockService } from './lock-service.js';
 
 export interface LockWiring {
@@ -19,14 +22,85 @@ export interface LockWiring {
   passivateAfterMs: number;
   placement: Placement;
   emit: (e: CoreEvent) => void;
+  /** This process among the runs of its node id (CoreEvents.boot): its connection ids carry it. */
+  boot: string;
+  /** A cluster: commands reach the conversation's owning node over this bus. Absent: one node, in process. */
+  cluster?: { bus: Bus; requestTimeoutMs: number; deadlineMs: number };
 }
 
-/** One node's lock service over its own actor host, reached through the in-process reference. */
-export function createLocks(w: LockWiring): { service: LockService; host: ActorHost<LockCommand, LockReply> } {
+export interface Locks {
+  service: LockService;
+  host: ActorHost<LockCommand, LockReply>;
+  /** Stops the node's part in the cluster (answering other nodes, following its lease). */
+  stop(): void;
+}
+
+/**
+ * One node's lock service over its own actor host: reached through the in-process reference on a
+ * single node, through NATS to whichever node placement gives the conversation in a cluster.
+ */
+export function createLocks(w: LockWiring): Locks {
   const host = new ActorHost(
-    new ConversationLockBehavior({ store: w.c.store, clock: w.c.clock, log: w.c.log, durations: w.durations, emit: w.emit }),
-    { clock: w.c.clock, log: w.c.log, passivateAfterMs: w.passivateAfterMs },
+    new ConversationLockBehavior({
+      store: w.c.store,
+      clock: w.c.clock,
+      log: w.c.log,
+      durations: w.durations,
+      emit: w.emit,
+      liveConnections: liveConnections(w.placement, w.boot, w.c.log),
+    }),
+    { clock: w.c.clock, log: w.c.log, passivateAfterMs: w.passivateAfterMs, owns: (id) => w.placement.owns(CONVERSATION_ACTOR, id) },
   );
-  const service = new LockService(w.c, new LocalActorRef(host), localLockActors(host), w.messaging, w.idempotency, w.placement);
-  return { service, host };
+  if (!w.cluster) {
+    const service = new LockService(w.c, new LocalActorRef(host), localLockActors(host), w.messaging, w.idempotency, w.placement);
+    return { service, host, stop: () => undefined };
+  }
+  const ref = new NatsActorRef({
+    kind: CONVERSATION_ACTOR,
+    host,
+    placement: w.placement,
+    bus: w.cluster.bus,
+    prefix: 'sb',
+    requestTimeoutMs: w.cluster.requestTimeoutMs,
+    deadlineMs: w.cluster.deadlineMs,
+    log: w.c.log.child({ component: 'actor-ref' }),
+  });
+  const local = localLockActors(host, (id, command) => ref.tell(id, command));
+  const service = new LockService(w.c, ref, local, w.messaging, w.idempotency, w.placement);
+  // Without a lease this node may no longer run any actor: other nodes may take them over now.
+  const stopFollowing = w.placement.onLeaseLost(() => host.passivateAll());
+  // A node died: the deadlines of the locks it held must keep running somewhere.
+  const stopAdopting = w.placement.onNodeLapsed((node) => {
+    service.adoptOrphans().catch((err: unknown) => w.c.log.error({ err, node }, 'adopting the locks of a lapsed node failed'));
+  });
+  return {
+    service,
+    host,
+    stop: () => {
+      stopFollowing();
+      stopAdopting();
+      ref.stop();
+    },
+  };
+}
+
+/**
+ * Which connections are still open somewhere: this process's own, and those of other nodes whose
+ * lease is live. A connection of this node id but an earlier run (a restart) is gone.
+ */
+function liveConnections(placement: Placement, boot: string, log: Logger): (connIds: readonly string[]) => Promise<ReadonlySet<string>> {
+  return async (connIds) => {
+    const self = placement.nodeId;
+    let nodes = new Set<string>();
+    if (connIds.some((id) => nodeOfConnection(id) !== self)) {
+      try {
+        nodes = await placement.liveNodes();
+      } catch (err) {
+        // Cannot tell: nobody loses a lock for it (the idle deadlines still run).
+        log.warn({ err }, 'could not read which nodes are live; keeping the holders of a restored lock');
+        return new Set(connIds);
+      }
+    }
+    return new Set(connIds.filter((id) => isConnectionOf(id, self, boot) || (nodeOfConnection(id) !== self && nodes.has(nodeOfConnection(id)))));
+  };
 }

@@ -12,6 +12,7 @@ import { killAllGenerators, LoadGenerator } from './load-client.js';
 import { killAllSimulators } from './standalone-simulator.js';
 import { formatTable, type BenchOutcome } from './report.js';
 import { runWsBenchmarksDetailed } from './ws/run-ws.js';
+import { clusterBenchmark } from './cluster.js';
 
 // `npm run bench`: the benchmarks one after the other, each against a baseline measured in the
 // same run (the machine is shared and noisy: ratios are what count), then one table, and the
@@ -31,6 +32,8 @@ const BENCHMARKS: Record<string, (gen: LoadGenerator) => Promise<BenchOutcome>> 
   locks: () => wsBenchmark('roundTrip', 'locks'),
   fanout: () => wsBenchmark('fanout', 'fanout'),
   connections: () => wsBenchmark('connections', 'connections'),
+  // Brings its own nodes (child processes), NATS cluster and simulator.
+  cluster: () => clusterBenchmark(),
 };
 
 async function wsBenchmark(only: string, name: string): Promise<BenchOutcome> {

@@ -2,7 +2,10 @@ import { cpSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { personPrincipal } from '../../src/auth/principal.js';
-import { singleNodePlacement } from '../../src/actors-runtime/placement.js';
+import { singleNodePlacement, type Placement } from '../../src/actors-runtime/placement.js';
+import { NotOwner } from '../../src/actors-runtime/actor-host.js';
+import type { CoreEvent } from '../../src/events.js';
+import type { Core } from '../../src/core.js';
 import { createLocks } from '../../src/locks/lock-wiring.js';
 import { startTestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, conversationWith } from '../helpers/org.js';
@@ -12,6 +15,20 @@ import { tempDir } from '../helpers/temp-dir.js';
 // another that took over, here two actor hosts on one store) can never both commit. The newer
 // activation claimed the next epoch before its first grant; the store refuses every write of the
 // older one, even when that one still believes in a token it handed out.
+
+/** Another activation of the node's conversations (as on another node), on the same store. */
+function secondActivation(core: Core, o: { placement?: Placement; emit?: (e: CoreEvent) => void } = {}) {
+  return createLocks({
+    c: core.context,
+    messaging: core.messaging,
+    idempotency: core.idempotency,
+    durations: { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 },
+    passivateAfterMs: 60_000,
+    placement: o.placement ?? singleNodePlacement(),
+    emit: o.emit ?? (() => undefined),
+    boot: 'second',
+  });
+}
 
 describe('owner epochs', () => {
   it('refuses the reply of an activation that a newer one superseded, and stores nothing', async () => {
@@ -27,15 +44,7 @@ describe('owner epochs', () => {
 
       // A second activation elsewhere (the first one paused, say): it claims the next epoch and
       // restores Dana's lock under a new token.
-      const newer = createLocks({
-        c: core.context,
-        messaging: core.messaging,
-        idempotency: core.idempotency,
-        durations: { idleWarningMs: 180_000, releaseAfterWarningMs: 60_000, disconnectGraceMs: 15_000 },
-        passivateAfterMs: 60_000,
-        placement: singleNodePlacement,
-        emit: () => undefined,
-      });
+      const newer = secondActivation(core);
       try {
         const reopened = await newer.service.open(dana, 'conn-b', conversationId);
         expect(reopened).toMatchObject({ granted: true });
@@ -98,6 +107,68 @@ describe('owner epochs', () => {
     } finally {
       dir.remove();
       crashed.remove();
+    }
+  });
+
+  it("tells a restored holder their new token on the connection they hold it through, whoever's command activated the lock", async () => {
+    const t = await startTestSwitchboard();
+    try {
+      const org = await buildOrg(t);
+      const conversationId = await conversationWith(t, org, '+16175553105');
+      const dana = personPrincipal((await t.sb.store.users.get(org.member.id))!);
+      const dean = personPrincipal((await t.sb.store.users.get(org.deptAdmin.id))!);
+      const { core } = t.sb;
+      const opened = await core.locks.open(dana, 'node-a:boot:1', conversationId);
+      if (!opened.granted) throw new Error('the first open should be granted');
+      await core.locks.settled();
+      // Another activation (the owner moved to another node) restores Dana's lock; Dean's look
+      // at the conversation is what activates it there.
+      const told: CoreEvent[] = [];
+      const newer = secondActivation(core, {
+        emit: (e) => told.push(e),
+        // Dana's socket is on a node that is alive.
+        placement: { ...singleNodePlacement('node-b'), liveNodes: () => Promise.resolve(new Set(['node-a', 'node-b'])) },
+      });
+      try {
+        expect(await newer.service.open(dean, 'node-b:boot:1', conversationId)).toMatchObject({ granted: false });
+        const tokens = told.filter((e) => e.type === 'lock' && e.lockToken !== null);
+        expect(tokens).toHaveLength(1);
+        expect(tokens[0]).toMatchObject({ holderConnIds: ['node-a:boot:1'], view: { holder: { userId: org.member.id } } });
+        const renewed = (tokens[0] as Extract<CoreEvent, { type: 'lock' }>).lockToken!;
+        expect(renewed).toBeGreaterThan(opened.lockToken);
+        // The token she was told is the one the lock takes.
+        const sent = await newer.service.reply(dana, conversationId, renewed, 'with the new token');
+        expect(sent.text).toBe('with the new token');
+      } finally {
+        await newer.host.stop();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('claims no owner epoch for an activation on a node that stopped owning the conversation while it activated', async () => {
+    const t = await startTestSwitchboard();
+    try {
+      const org = await buildOrg(t);
+      const conversationId = await conversationWith(t, org, '+16175553104');
+      const dana = personPrincipal((await t.sb.store.users.get(org.member.id))!);
+      const { core } = t.sb;
+      const before = await t.sb.store.locks.ownership(conversationId);
+      // Owned when the activation starts, no longer by the time it would claim the epoch (the
+      // node's lease ran out while it read the store).
+      let asked = 0;
+      const placement: Placement = { ...singleNodePlacement('node-x'), owns: () => asked++ === 0 };
+      const locks = secondActivation(core, { placement });
+      try {
+        await expect(locks.service.open(dana, 'conn-x', conversationId)).rejects.toBeInstanceOf(NotOwner);
+        expect(asked).toBe(2);
+        expect(await t.sb.store.locks.ownership(conversationId)).toEqual(before);
+      } finally {
+        await locks.host.stop();
+      }
+    } finally {
+      await t.close();
     }
   });
 

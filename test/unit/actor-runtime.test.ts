@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
 import { AppError } from '../../src/errors.js';
-import { ActorHost, type ActorBehavior, type ActorSelf, type HostedActor } from '../../src/actors-runtime/actor-host.js';
+import { ActorHost } from '../../src/actors-runtime/actor-host.js';
+import { CounterBehavior } from '../contract/actor-ref.contract.js';
 import { LocalActorRef } from '../../src/actors-runtime/actor-ref.js';
 import type { LockCommand, LockReply } from '../../src/locks/lock-commands.js';
 import type { AccountLockView } from '../../src/locks/lock-view.js';
@@ -50,31 +51,11 @@ describe('lock commands and replies', () => {
   });
 });
 
-/** A counter: the smallest actor that shows the host is generic. */
-class CounterBehavior implements ActorBehavior<{ add: number } | { fail: true }, { total: number }> {
-  activations = 0;
-  async activate(_self: ActorSelf): Promise<HostedActor<{ add: number } | { fail: true }, { total: number }>> {
-    this.activations++;
-    let total = 0;
-    return {
-      receive: async (c) => {
-        if ('fail' in c) throw new AppError('conflict', 'counter refuses');
-        const before = total;
-        await Promise.resolve(); // a command that yields must still not interleave with the next
-        total = before + c.add;
-        return { total };
-      },
-      isIdle: () => true,
-      settled: async () => undefined,
-      stop: () => undefined,
-    };
-  }
-}
-
 describe('the generic actor host behind an in-process actor reference', () => {
   const setup = () => {
     const clock = new ManualClock();
-    const behavior = new CounterBehavior();
+    // A counter: the smallest actor that shows the host is generic.
+    const behavior = new CounterBehavior('local', { idle: true });
     const host = new ActorHost(behavior, { clock, log: silentLogger, passivateAfterMs: 1_000 });
     return { clock, behavior, host, ref: new LocalActorRef(host) };
   };
@@ -102,7 +83,7 @@ describe('the generic actor host behind an in-process actor reference', () => {
     clock.advance(1);
     await host.settled();
     expect(host.isActive('x')).toBe(false);
-    expect(await ref.ask('x', { add: 1 })).toEqual({ total: 1 });
+    expect(await ref.ask('x', { add: 1 })).toMatchObject({ total: 1 });
     expect(behavior.activations).toBe(2);
   });
 });

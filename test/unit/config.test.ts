@@ -16,7 +16,8 @@ describe('configuration', () => {
 
   it('takes NATS servers as a comma-separated list, and names each node uniquely unless NODE_ID does', () => {
     const c = loadConfig({ NATS_URL: ' nats://a:4222, nats://b:4222 ,', NODE_ID: 'node-1' });
-    expect(c.cluster).toMatchObject({ natsUrl: 'nats://a:4222,nats://b:4222', nodeId: 'node-1', natsConnectTimeoutMs: 5_000 });
+    expect(c.cluster).toMatchObject({ natsUrl: 'nats://a:4222,nats://b:4222', nodeId: 'node-1', natsConnectTimeoutMs: 5_000, nodeLeaseMs: 3_000, kvReplicas: 1 });
+    expect(loadConfig({ NODE_LEASE_MS: '1500', NATS_KV_REPLICAS: '3' }).cluster).toMatchObject({ nodeLeaseMs: 1_500, kvReplicas: 3 });
     const [one, two] = [loadConfig({}).cluster.nodeId, loadConfig({}).cluster.nodeId];
     expect(one).toMatch(/^[A-Za-z0-9_-]+-[0-9a-f]{6}$/);
     expect(one).not.toBe(two);
@@ -33,6 +34,8 @@ describe('configuration', () => {
     [{ NATS_URL: 'http://nats:4222' }, 'NATS_URL'],
     [{ NATS_URL: 'nats://a:4222, nats://b c:4222' }, 'NATS_URL'],
     [{ NODE_ID: 'node.1' }, 'NODE_ID'],
+    [{ NODE_LEASE_MS: '100' }, 'NODE_LEASE_MS'],
+    [{ NATS_KV_REPLICAS: '2' }, 'NATS_KV_REPLICAS'],
     [{ PORT: '70000' }, 'PORT'],
     [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
     [{ PLIVO_AUTH_ID: 'MAXXXXXXXXXXXXXXXXXX' }, 'PLIVO_AUTH_TOKEN'],

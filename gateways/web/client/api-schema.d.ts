@@ -761,7 +761,7 @@ export interface components {
          * @description Stable error codes: docs/errors.md
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthenticated" | "forbidden" | "invalid_credentials" | "invalid_current_password" | "invalid_signature" | "not_found" | "method_not_allowed" | "conflict" | "email_taken" | "department_code_taken" | "api_code_taken" | "number_taken" | "stale_lock_token" | "rate_limited" | "access_revoked" | "lock_required" | "no_lock" | "lock_held" | "api_key_cannot_reply" | "idempotency_key_invalid" | "idempotency_key_reused" | "idempotency_key_in_flight" | "opted_out" | "message_too_long" | "message_empty" | "no_recipients" | "group_account_option" | "conflicting_options" | "quiet_hours" | "confirm_late_send" | "no_sender_number" | "provider_rejected" | "provider_rate_limited" | "provider_auth" | "provider_unavailable" | "provider_timeout" | "not_ready" | "internal";
+        ErrorCode: "bad_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthenticated" | "forbidden" | "invalid_credentials" | "invalid_current_password" | "invalid_signature" | "not_found" | "method_not_allowed" | "conflict" | "email_taken" | "department_code_taken" | "api_code_taken" | "number_taken" | "stale_lock_token" | "rate_limited" | "access_revoked" | "lock_required" | "no_lock" | "lock_held" | "api_key_cannot_reply" | "idempotency_key_invalid" | "idempotency_key_reused" | "idempotency_key_in_flight" | "opted_out" | "message_too_long" | "message_empty" | "no_recipients" | "group_account_option" | "conflicting_options" | "quiet_hours" | "confirm_late_send" | "no_sender_number" | "provider_rejected" | "provider_rate_limited" | "provider_auth" | "provider_unavailable" | "provider_timeout" | "not_ready" | "actor_unavailable" | "internal";
         GroupAccountCreate: {
             name: string;
             apiCode?: string;
@@ -1070,7 +1070,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 503: `provider_rate_limited`, `not_ready` */
+        /** @description 503: `provider_rate_limited`, `not_ready`, `actor_unavailable` */
         Unavailable: {
             headers: {
                 [name: string]: unknown;
@@ -1079,7 +1079,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Any other refusal or fault: 405 (`method_not_allowed`); 500 (`internal`); 502 (`provider_rejected`, `provider_auth`, `provider_unavailable`); 503 (`provider_rate_limited`, `not_ready`); 504 (`provider_timeout`) */
+        /** @description Any other refusal or fault: 405 (`method_not_allowed`); 500 (`internal`); 502 (`provider_rejected`, `provider_auth`, `provider_unavailable`); 503 (`provider_rate_limited`, `not_ready`, `actor_unavailable`); 504 (`provider_timeout`) */
         Error: {
             headers: {
                 [name: string]: unknown;

@@ -1,0 +1,93 @@
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/logger.js';
+import { ActorHost } from '../../src/actors-runtime/actor-host.js';
+import { LocalActorRef } from '../../src/actors-runtime/actor-ref.js';
+import { NatsActorRef } from '../../src/actors-runtime/nats-actor-ref.js';
+import { KvPlacement } from '../../src/actors-runtime/kv-placement.js';
+import { NatsBus } from '../../src/bus/nats-bus.js';
+import { startNats, type NatsCluster } from '../helpers/nats-server.js';
+import { actorRefContract, CounterBehavior, type CounterCommand, type CounterReply } from './actor-ref.contract.js';
+
+// The actor reference in process (one node), and over NATS between nodes that each sit on their
+// own server of a three-server JetStream cluster, placed by KV.
+
+const LEASE_MS = 900;
+
+actorRefContract('in process', () => ({
+  nodes: 1,
+  start: async (nodeId) => {
+    const behavior = new CounterBehavior(nodeId);
+    const host = new ActorHost(behavior, { clock: new ManualClock(), log: silentLogger, passivateAfterMs: 60_000 });
+    const ref = new LocalActorRef(host);
+    return {
+      nodeId,
+      ask: (id, c) => ref.ask(id, c),
+      host,
+      behavior,
+      pause: () => undefined,
+      crash: () => host.stop(),
+      stopServing: () => undefined,
+    };
+  },
+}));
+
+describe('across a three-server JetStream cluster', () => {
+  let nats: NatsCluster;
+  let started = 0;
+  beforeAll(async () => {
+    nats = await startNats(3);
+  });
+  afterAll(async () => {
+    await nats?.close();
+  });
+  actorRefContract('NATS request/reply, KV placement', () => ({
+    nodes: 2,
+    start: async (nodeId, o) => {
+      const bus = await NatsBus.connect({ servers: nats.servers[started++ % 3]!.url, name: nodeId });
+      let skew = 0;
+      const placement = await KvPlacement.start({ nc: bus.connection, nodeId, leaseMs: LEASE_MS, replicas: 3, log: silentLogger, now: () => performance.now() + skew });
+      const behavior = new CounterBehavior(nodeId);
+      const host = new ActorHost<CounterCommand, CounterReply>(behavior, {
+        clock: new ManualClock(),
+        log: silentLogger,
+        passivateAfterMs: 60_000,
+        owns: (id) => placement.owns('counter', id),
+      });
+      placement.onLeaseLost(() => host.passivateAll());
+      const ref = new NatsActorRef({
+        kind: 'counter',
+        host,
+        placement,
+        bus,
+        prefix: 'sb',
+        requestTimeoutMs: LEASE_MS,
+        deadlineMs: o?.deadlineMs ?? 2 * LEASE_MS + 1_000,
+        log: silentLogger,
+      });
+      let crashed = false;
+      return {
+        nodeId,
+        ask: (id, c) => ref.ask(id, c),
+        tell: (id, c) => ref.tell(id, c),
+        host,
+        behavior,
+        pause: () => {
+          skew += LEASE_MS;
+          void placement.live;
+        },
+        crash: async () => {
+          if (crashed) return;
+          crashed = true;
+          // The connection goes first: a crashed process gives nothing back.
+          await bus.close();
+          ref.stop();
+          await placement.stop();
+          await host.stop();
+        },
+        stopServing: () => ref.stop(),
+      };
+    },
+  }));
+});
