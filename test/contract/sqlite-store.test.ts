@@ -7,7 +7,7 @@ import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
 import type { Store } from '../../src/store/store.js';
 import { storeContract } from './store.contract.js';
-import { T0, department } from './store-fixtures.js';
+import { T0, contact, conversation, department, groupAccount, outboundMessage } from './store-fixtures.js';
 
 // Real files, one fresh temporary directory per test, removed afterwards.
 const dirs: string[] = [];
@@ -56,6 +56,34 @@ describe('SQLite store', () => {
       expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
     } finally {
       db.close();
+    }
+  });
+
+  it('saves lock snapshots write-behind (no fsync of their own), while epochs and messages commit synced', async () => {
+    const commits: boolean[] = [];
+    const file = tempFile();
+    const store = await createSqliteStore({ file, onCommit: (_ops, durable) => commits.push(durable) });
+    try {
+      const d = await store.departments.create(department());
+      const account = await store.accounts.create(groupAccount(d.id), []);
+      const c = await store.contacts.create(contact());
+      const [sent] = await store.messages.enqueueOutbound([{ message: outboundMessage({ account, contact: c }), conversation: conversation(account.id, c.id) }]);
+      const id = sent!.conversation.id;
+      commits.length = 0;
+      const { ownerEpoch, lockToken } = (await store.locks.claimEpoch(id, 0))!;
+      const record = { conversationId: id, accountId: account.id, snapshot: '{}', ownerEpoch, state: 'locked' as const, holderUserId: 'U1', holderName: 'Dana', since: T0, releaseAt: null, updatedAt: T0 };
+      expect(await store.locks.save({ ...record, token: lockToken + 1 })).toBe(true);
+      expect(await store.locks.save({ ...record, token: lockToken + 2 })).toBe(true);
+      expect(commits).toEqual([true, false, false]);
+      // Committed all the same: another connection sees it at once.
+      const other = new Database(file, { readonly: true });
+      try {
+        expect(other.prepare('SELECT token FROM conversation_locks WHERE conversation_id = ?').pluck().get(id)).toBe(lockToken + 2);
+      } finally {
+        other.close();
+      }
+    } finally {
+      await store.close();
     }
   });
 

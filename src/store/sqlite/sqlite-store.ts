@@ -27,8 +27,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Ops per group commit at most (see write-batcher.ts). */
   maxBatch?: number;
-  /** Called after each group commit with its size (metrics). */
-  onCommit?: (ops: number) => void;
+  /** Called after each group commit with its size and whether it was synced (metrics). */
+  onCommit?: (ops: number, durable: boolean) => void;
 }
 
 const MEMORY = ':memory:';
@@ -79,6 +79,7 @@ class SqliteStore implements Store {
     const ctx: SqliteContext = {
       db,
       write: (op) => this.batcher.run(op),
+      writeBehind: (op) => this.batcher.runBehind(op),
       read: (fn) => {
         try {
           return Promise.resolve(fn());
