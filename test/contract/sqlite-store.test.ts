@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -81,6 +81,59 @@ describe('SQLite store', () => {
         expect(other.prepare('SELECT token FROM conversation_locks WHERE conversation_id = ?').pluck().get(id)).toBe(lockToken + 2);
       } finally {
         other.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('checkpoints the WAL on a worker thread, never inside a commit on the event loop', async () => {
+    const file = tempFile();
+    const reports: Array<{ log: number; checkpointed: number }> = [];
+    let reported: (() => void) | null = null;
+    const store = await createSqliteStore({
+      file,
+      checkpointEveryCommits: 50,
+      onCheckpoint: (r) => {
+        reports.push(r);
+        reported?.();
+      },
+    });
+    try {
+      const raw = new Database(file, { readonly: true });
+      try {
+        for (let i = 0; i < 49; i++) await store.departments.create(department({ code: `D${i}` }));
+        expect(reports).toEqual([]);
+        const checkpointed = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no checkpoint reported within 10 s')), 10_000);
+          reported = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        await store.departments.create(department({ code: 'D49' })); // the 50th commit asks for one
+        await checkpointed;
+        expect(reports[0]!.log).toBeGreaterThan(0);
+        expect(reports[0]!.checkpointed).toBe(reports[0]!.log);
+        expect(raw.prepare('SELECT count(*) FROM departments').pluck().get()).toBe(50);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('leaves SQLite’s own checkpoint (inside the commit that crosses 1,000 pages) off', async () => {
+    const file = tempFile();
+    const store = await createSqliteStore({ file, checkpointEveryCommits: Number.MAX_SAFE_INTEGER });
+    try {
+      const walPages = () => (statSync(`${file}-wal`).size - 32) / (4096 + 24);
+      // Each commit appends at least one page; with auto-checkpoint the log would be rewound to its
+      // start after 1,000 pages and stay about that long.
+      for (let i = 0; walPages() <= 1_100; i++) {
+        expect(i).toBeLessThan(1_200);
+        await Promise.all([0, 1, 2].map((k) => store.departments.create(department({ code: `D${i}-${k}`, name: `Department ${'x'.repeat(1_000)} ${i}-${k}` }))));
       }
     } finally {
       await store.close();
