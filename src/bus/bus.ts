@@ -70,8 +70,11 @@ export function checkSubject(subject: string, pattern: boolean): void {
 
 /** Whether `subject` matches `pattern` (NATS rules). */
 export function subjectMatches(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
+  return tokensMatch(pattern.split('.'), subject.split('.'));
+}
+
+/** The same on tokens split beforehand (a pattern's once, when it subscribes). */
+export function tokensMatch(p: readonly string[], s: readonly string[]): boolean {
   for (let i = 0; i < p.length; i++) {
     const t = p[i]!;
     if (t === '>') return s.length > i;
@@ -83,6 +86,61 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 
 /** NATS's default max_payload; the memory bus keeps the same limit so a single node refuses what a cluster would. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * Refuses a payload whose JSON would pass `max` bytes, as encodePayload does, without encoding it
+ * when a cheap upper bound already shows that it fits (a bus that hands over the object itself
+ * need not build a string only to measure it). Near the limit, or for what the bound cannot judge
+ * (toJSON, bigint, deep or cyclic values), it encodes: the exact answer, and JSON's own refusals.
+ */
+export function checkPayload(subject: string, payload: unknown, max: number): void {
+  if (jsonBytesBound(payload, max, 0) <= max) return;
+  encodePayload(subject, payload, max);
+}
+
+const UNKNOWN = Number.POSITIVE_INFINITY;
+/** Deeper than this is left to JSON.stringify (which also refuses cycles). */
+const MAX_DEPTH = 32;
+
+/**
+ * At least the UTF-8 length of `value`'s JSON, and more than `budget` as soon as it may exceed it.
+ * A UTF-16 unit takes at most 6 bytes in JSON (a control character escaped as \u00XX; otherwise at
+ * most 3 bytes of UTF-8, or 2 for an escaped quote or backslash); a number at most 24 characters.
+ */
+function jsonBytesBound(value: unknown, budget: number, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return 2 + 6 * value.length;
+    case 'number':
+      return 24;
+    case 'boolean':
+      return 5;
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return 4; // dropped from objects, null in arrays and at the top
+    case 'bigint':
+      return UNKNOWN;
+    case 'object': {
+      if (value === null) return 4;
+      if (depth >= MAX_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') return UNKNOWN;
+      let total = 2;
+      if (Array.isArray(value)) {
+        for (const item of value) {
+          total += 1 + jsonBytesBound(item, budget - total, depth + 1);
+          if (total > budget) return total;
+        }
+        return total;
+      }
+      for (const key in value) {
+        if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+        total += 4 + 6 * key.length + jsonBytesBound((value as Record<string, unknown>)[key], budget - total, depth + 1);
+        if (total > budget) return total;
+      }
+      return total;
+    }
+  }
+}
 
 /** The JSON a payload travels as, refused past `max` bytes. */
 export function encodePayload(subject: string, payload: unknown, max: number): string {

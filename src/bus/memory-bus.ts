@@ -1,11 +1,13 @@
 import {
   BusError,
+  checkPayload,
   checkSubject,
   DEFAULT_MAX_PAYLOAD_BYTES,
   encodePayload,
   errorEnvelope,
   openEnvelope,
   subjectMatches,
+  tokensMatch,
   type Bus,
   type BusHandler,
   type RequestOptions,
@@ -17,11 +19,14 @@ import {
 // order: the core relies on an event having reached this node's sockets when the command that
 // caused it is acknowledged (a lock frame before its ack), as it did when events were direct calls.
 // Subscribers share the publisher's object, as they did with direct calls: a JSON copy per event
-// cost more than the rest of the event's path. Payloads are still encoded, so what a cluster
-// would refuse (too big, not serialisable) is refused here too; subscribers treat them as read-only.
+// cost more than the rest of the event's path. What a cluster would refuse (too big, not
+// serialisable) is refused here too, measured without encoding when it clearly fits
+// (checkPayload); subscribers treat payloads as read-only.
 
 interface Sub {
   pattern: string;
+  /** The pattern's tokens (wildcard subscriptions), split once. */
+  tokens: string[];
   handler: BusHandler;
   /** Subscription order, kept across the exact and the wildcard subscriptions. */
   seq: number;
@@ -37,7 +42,9 @@ interface Resp {
 export class MemoryBus implements Bus {
   readonly maxPayloadBytes: number;
   // Exact subjects by name (a node watches many accounts: a publish must not scan them all), and
-  // the few wildcard patterns in a list.
+  // the few wildcard patterns in a list. Both lists are replaced, never changed in place, so a
+  // publish can walk the list it found without copying it (a handler that subscribes changes the
+  // next publish, not this one).
   private exact = new Map<string, Sub[]>();
   private wildcards: Sub[] = [];
   private seq = 0;
@@ -54,33 +61,39 @@ export class MemoryBus implements Bus {
   publish(subject: string, payload: unknown): void {
     this.open();
     checkSubject(subject, false);
-    encodePayload(subject, payload, this.maxPayloadBytes);
-    // A snapshot: a handler that subscribes changes the next publish, not this one; one that
-    // unsubscribes another stops it at once.
-    const exact = this.exact.get(subject) ?? [];
-    const wild = this.wildcards.filter((s) => subjectMatches(s.pattern, subject));
-    const targets = wild.length === 0 ? exact.slice() : [...exact, ...wild].sort((a, b) => a.seq - b.seq);
-    for (const s of targets) {
-      if (!s.active) continue;
-      try {
-        s.handler(payload, subject);
-      } catch (err) {
-        this.o.onHandlerError?.(err, subject);
-      }
+    checkPayload(subject, payload, this.maxPayloadBytes);
+    const exact = this.exact.get(subject);
+    let wild: Sub[] | null = null;
+    if (this.wildcards.length > 0) {
+      const tokens = subject.split('.');
+      for (const s of this.wildcards) if (tokensMatch(s.tokens, tokens)) (wild ??= []).push(s);
+    }
+    // One that unsubscribes another during this publish stops it at once (`active`).
+    if (wild === null) {
+      if (exact) for (const s of exact) this.deliver(s, payload, subject);
+      return;
+    }
+    const targets = exact ? [...exact, ...wild].sort((a, b) => a.seq - b.seq) : wild;
+    for (const s of targets) this.deliver(s, payload, subject);
+  }
+
+  private deliver(s: Sub, payload: unknown, subject: string): void {
+    if (!s.active) return;
+    try {
+      s.handler(payload, subject);
+    } catch (err) {
+      this.o.onHandlerError?.(err, subject);
     }
   }
 
   subscribe(pattern: string, handler: BusHandler): Unsubscribe {
     this.open();
     checkSubject(pattern, true);
-    const sub: Sub = { pattern, handler, seq: this.seq++, active: true };
-    const wildcard = pattern.split('.').some((t) => t === '*' || t === '>');
-    if (wildcard) this.wildcards.push(sub);
-    else {
-      const list = this.exact.get(pattern);
-      if (list) list.push(sub);
-      else this.exact.set(pattern, [sub]);
-    }
+    const tokens = pattern.split('.');
+    const sub: Sub = { pattern, tokens, handler, seq: this.seq++, active: true };
+    const wildcard = tokens.some((t) => t === '*' || t === '>');
+    if (wildcard) this.wildcards = [...this.wildcards, sub];
+    else this.exact.set(pattern, [...(this.exact.get(pattern) ?? []), sub]);
     return () => {
       if (!sub.active) return;
       sub.active = false;

@@ -9,7 +9,7 @@ import type { AccountLockView, OpenResult } from './lock-view.js';
 import { CONVERSATION_ACTOR, type LockCommand, type LockReply } from './lock-commands.js';
 import { AppError } from '../errors.js';
 import { canManageDepartment } from '../auth/access.js';
-import { accessibleConversation, lostAccounts } from '../services/account-access.js';
+import { accessibleConversation, accessibleConversationAccount, ConversationAccounts, lostAccounts } from '../services/account-access.js';
 import { personPrincipal, type Principal } from '../auth/principal.js';
 import { requireDepartmentAdmin, requireUser } from '../services/auth-service.js';
 
@@ -31,6 +31,7 @@ export interface LocalLockActors {
 }
 
 export class LockService {
+  private readonly conversationAccounts = new ConversationAccounts();
   private adopting: Promise<void> | null = null;
   private adoptAgain = false;
 
@@ -222,7 +223,7 @@ export class LockService {
 
   /** Access check: the conversation's group account (personal conversations have no lock). */
   private async groupAccountOf(p: Principal, conversationId: string): Promise<Account> {
-    const { account } = await accessibleConversation(this.c, p, conversationId);
+    const account = await accessibleConversationAccount(this.c, p, conversationId, this.conversationAccounts);
     if (account.kind !== 'group') throw new AppError('no_lock', 'Personal-account conversations have no lock');
     return account;
   }

@@ -42,3 +42,40 @@ export async function accessibleConversation(c: CoreContext, p: Principal, id: s
   if (!conversation || !account || !(await canAccess(c, p, account))) throw notFound('Conversation');
   return { conversation, account };
 }
+
+/**
+ * Which account each conversation belongs to, as far as this node has read it. A conversation
+ * never changes account, so the fact may be kept; the account itself and the person's access to it
+ * are still read every time (both change). Bounded: past `max` entries it starts afresh.
+ */
+export class ConversationAccounts {
+  private readonly known = new Map<string, string>();
+
+  constructor(private readonly max = 100_000) {}
+
+  get(conversationId: string): string | undefined {
+    return this.known.get(conversationId);
+  }
+
+  remember(conversationId: string, accountId: string): void {
+    if (this.known.size >= this.max) this.known.clear();
+    this.known.set(conversationId, accountId);
+  }
+}
+
+/**
+ * The account of a conversation the principal may use, for callers that need nothing else of the
+ * conversation (the lock commands, many a second): the same answers as accessibleConversation,
+ * without re-reading a conversation whose account is known.
+ */
+export async function accessibleConversationAccount(c: CoreContext, p: Principal, id: string, accounts: ConversationAccounts): Promise<Account> {
+  const accountId = accounts.get(id);
+  if (accountId === undefined) {
+    const { account } = await accessibleConversation(c, p, id);
+    accounts.remember(id, account.id);
+    return account;
+  }
+  const account = await c.store.accounts.get(accountId);
+  if (!account || !(await canAccess(c, p, account))) throw notFound('Conversation');
+  return account;
+}

@@ -309,6 +309,9 @@ export interface LockRepo {
    * the record, resolving true; otherwise changes nothing and resolves false (a newer activation
    * owns the lock, or the write is older than one already saved).
    * 'not_found' when the conversation does not exist.
+   * Write-behind: it need not be durable when it resolves (the owner told its clients already, and
+   * a lost save is made harmless by the next epoch), but it is never lost while a durable write
+   * committed after it (a claim, a fenced reply) survives.
    */
   save(record: LockRecord): Promise<boolean>;
   get(conversationId: string): Promise<LockRecord | null>;

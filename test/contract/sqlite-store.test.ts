@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,7 +7,7 @@ import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
 import type { Store } from '../../src/store/store.js';
 import { storeContract } from './store.contract.js';
-import { T0, department } from './store-fixtures.js';
+import { T0, contact, conversation, department, groupAccount, outboundMessage } from './store-fixtures.js';
 
 // Real files, one fresh temporary directory per test, removed afterwards.
 const dirs: string[] = [];
@@ -56,6 +56,87 @@ describe('SQLite store', () => {
       expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
     } finally {
       db.close();
+    }
+  });
+
+  it('saves lock snapshots write-behind (no fsync of their own), while epochs and messages commit synced', async () => {
+    const commits: boolean[] = [];
+    const file = tempFile();
+    const store = await createSqliteStore({ file, onCommit: (_ops, durable) => commits.push(durable) });
+    try {
+      const d = await store.departments.create(department());
+      const account = await store.accounts.create(groupAccount(d.id), []);
+      const c = await store.contacts.create(contact());
+      const [sent] = await store.messages.enqueueOutbound([{ message: outboundMessage({ account, contact: c }), conversation: conversation(account.id, c.id) }]);
+      const id = sent!.conversation.id;
+      commits.length = 0;
+      const { ownerEpoch, lockToken } = (await store.locks.claimEpoch(id, 0))!;
+      const record = { conversationId: id, accountId: account.id, snapshot: '{}', ownerEpoch, state: 'locked' as const, holderUserId: 'U1', holderName: 'Dana', since: T0, releaseAt: null, updatedAt: T0 };
+      expect(await store.locks.save({ ...record, token: lockToken + 1 })).toBe(true);
+      expect(await store.locks.save({ ...record, token: lockToken + 2 })).toBe(true);
+      expect(commits).toEqual([true, false, false]);
+      // Committed all the same: another connection sees it at once.
+      const other = new Database(file, { readonly: true });
+      try {
+        expect(other.prepare('SELECT token FROM conversation_locks WHERE conversation_id = ?').pluck().get(id)).toBe(lockToken + 2);
+      } finally {
+        other.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('checkpoints the WAL on a worker thread, never inside a commit on the event loop', async () => {
+    const file = tempFile();
+    const reports: Array<{ log: number; checkpointed: number }> = [];
+    let reported: (() => void) | null = null;
+    const store = await createSqliteStore({
+      file,
+      checkpointEveryCommits: 50,
+      onCheckpoint: (r) => {
+        reports.push(r);
+        reported?.();
+      },
+    });
+    try {
+      const raw = new Database(file, { readonly: true });
+      try {
+        for (let i = 0; i < 49; i++) await store.departments.create(department({ code: `D${i}` }));
+        expect(reports).toEqual([]);
+        const checkpointed = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no checkpoint reported within 10 s')), 10_000);
+          reported = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        await store.departments.create(department({ code: 'D49' })); // the 50th commit asks for one
+        await checkpointed;
+        expect(reports[0]!.log).toBeGreaterThan(0);
+        expect(reports[0]!.checkpointed).toBe(reports[0]!.log);
+        expect(raw.prepare('SELECT count(*) FROM departments').pluck().get()).toBe(50);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('leaves SQLite’s own checkpoint (inside the commit that crosses 1,000 pages) off', async () => {
+    const file = tempFile();
+    const store = await createSqliteStore({ file, checkpointEveryCommits: Number.MAX_SAFE_INTEGER });
+    try {
+      const walPages = () => (statSync(`${file}-wal`).size - 32) / (4096 + 24);
+      // Each commit appends at least one page; with auto-checkpoint the log would be rewound to its
+      // start after 1,000 pages and stay about that long.
+      for (let i = 0; walPages() <= 1_100; i++) {
+        expect(i).toBeLessThan(1_200);
+        await Promise.all([0, 1, 2].map((k) => store.departments.create(department({ code: `D${i}-${k}`, name: `Department ${'x'.repeat(1_000)} ${i}-${k}` }))));
+      }
+    } finally {
+      await store.close();
     }
   });
 

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TestSwitchboard } from '../helpers/switchboard.js';
 import { login, type Org } from '../helpers/org.js';
 import { WsClient, type Frame } from '../helpers/ws-client.js';
@@ -255,6 +255,29 @@ describe('the conversation lock over WebSockets', () => {
     const dana = await connect(org.member.token);
     const answer = await dana.request({ type: 'open', conversationId: r.body.messages[0].conversationId });
     expect(answer.code).toBe('no_lock');
+  });
+
+  it('reads a conversation once for its lock commands; the account and the person’s access every time', async () => {
+    const conversationId = await newConversation();
+    const dana = await connect(org.member.token);
+    const conversations = vi.spyOn(t.sb.store.conversations, 'get');
+    const accounts = vi.spyOn(t.sb.store.accounts, 'get');
+    const members = vi.spyOn(t.sb.store.accounts, 'isMember');
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+        expect((await dana.request({ type: 'leave', conversationId })).lock.state).toBe('idle');
+      }
+      const read = (spy: typeof conversations | typeof accounts | typeof members) => spy.mock.calls.filter((c) => c.includes(conversationId) || c.includes(org.account.id)).length;
+      // Once by the lock service, once by the actor's activation.
+      expect(read(conversations)).toBe(2);
+      expect(read(accounts)).toBeGreaterThanOrEqual(6);
+      expect(read(members)).toBeGreaterThanOrEqual(6);
+    } finally {
+      conversations.mockRestore();
+      accounts.mockRestore();
+      members.mockRestore();
+    }
   });
 
   it('cuts a removed member off at once: subscription gone, lock released', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
 import { AppError } from '../../src/errors.js';
@@ -72,6 +72,37 @@ describe('the generic actor host behind an in-process actor reference', () => {
     const error = await ref.ask('x', { fail: true }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ code: 'conflict', message: 'counter refuses' });
+  });
+
+  it('hands commands and replies over in process without encoding them', async () => {
+    const { ref } = setup();
+    await ref.ask('x', { add: 1 }); // activated: what follows is one command's path
+    const stringify = vi.spyOn(JSON, 'stringify');
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(await ref.ask('x', { add: 2 })).toEqual({ total: 3 });
+      expect(stringify).not.toHaveBeenCalled();
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+      parse.mockRestore();
+    }
+  });
+
+  it('refuses to compile a reference for commands or replies that are not plain data', () => {
+    const hostOf = <C, R>(): ActorHost<C, R> => setup().host as unknown as ActorHost<C, R>;
+    // Plain data, optional fields included, is accepted.
+    expect(new LocalActorRef(hostOf<{ type: 'a'; ids?: string[]; at: number | null }, { view: { holder?: { name: string } } }>())).toBeInstanceOf(LocalActorRef);
+    // @ts-expect-error a Date does not survive the wire (it arrives as a string)
+    new LocalActorRef(hostOf<{ at: Date }, { total: number }>());
+    // @ts-expect-error nor does a Map (it arrives as {})
+    new LocalActorRef(hostOf<{ add: number }, { seen: Map<string, number> }>());
+    // @ts-expect-error nor a function
+    new LocalActorRef(hostOf<{ done: () => void }, { total: number }>());
+    // @ts-expect-error nor undefined in an array (it arrives as null)
+    new LocalActorRef(hostOf<{ ids: Array<string | undefined> }, { total: number }>());
+    // @ts-expect-error nor a bigint (JSON refuses it)
+    new LocalActorRef(hostOf<{ n: bigint }, { total: number }>());
   });
 
   it('passivates an idle actor after passivateAfterMs and activates it afresh on next use', async () => {

@@ -147,6 +147,59 @@ describe('WriteBatcher', () => {
     await expect(batcher.run(insert('b'))).rejects.toThrow('closed');
   });
 
+  describe('write-behind ops', () => {
+    const level = () => db.pragma('synchronous', { simple: true }) as number;
+    const synced: boolean[] = [];
+    let full: WriteBatcher;
+    beforeEach(() => {
+      db.pragma('synchronous = FULL');
+      synced.length = 0;
+      full = new WriteBatcher(db, { onCommit: (_n, durable) => synced.push(durable) });
+    });
+
+    it('commits a batch of write-behind ops without an fsync (synchronous=NORMAL), and durable ops with FULL', async () => {
+      const seen: Array<[string, number]> = [];
+      const op = (id: string) => () => {
+        seen.push([id, level()]);
+        return insert(id)();
+      };
+      await Promise.all([full.runBehind(op('a')), full.runBehind(op('b'))]);
+      await full.run(op('c'));
+      await full.runBehind(op('d'));
+      expect(seen).toEqual([['a', 1], ['b', 1], ['c', 2], ['d', 1]]);
+      expect(synced).toEqual([false, true, false]);
+      expect(committed()).toEqual(['a', 'b', 'c', 'd']);
+    });
+
+    it('syncs a write-behind op with any durable op of its batch, ordered before the ops queued after it', async () => {
+      const order: string[] = [];
+      const behind = full.runBehind(() => {
+        order.push('snapshot');
+        insert('lock-state')();
+      });
+      const durable = full.run(() => {
+        order.push('reply');
+        // The reply's fence reads what the snapshot wrote: same connection, same order.
+        expect(observer.prepare('SELECT 1 FROM items WHERE id = ?').get('lock-state')).toBeUndefined();
+        expect(db.prepare('SELECT 1 FROM items WHERE id = ?').get('lock-state')).toBeDefined();
+        expect(level()).toBe(2);
+        insert('reply')();
+      });
+      await Promise.all([behind, durable]);
+      expect(order).toEqual(['snapshot', 'reply']);
+      expect(synced).toEqual([true]);
+    });
+
+    it('never raises the level of a connection that is below FULL', async () => {
+      db.pragma('synchronous = OFF');
+      const off = new WriteBatcher(db, { onCommit: (_n, durable) => synced.push(durable) });
+      const levels: number[] = [];
+      await off.runBehind(() => levels.push(level()));
+      await off.run(() => levels.push(level()));
+      expect(levels).toEqual([0, 0]);
+    });
+  });
+
   it('refuses an op that returns a promise (a write must be synchronous to be atomic)', async () => {
     await expect(batcher.run(() => Promise.resolve(1))).rejects.toThrow(TypeError);
   });

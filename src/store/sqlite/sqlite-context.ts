@@ -6,6 +6,12 @@ export interface SqliteContext {
   readonly db: Database.Database;
   /** Runs a synchronous write op in the next group commit; resolves once it is durable. */
   write<T>(op: () => T): Promise<T>;
+  /**
+   * The same, for state whose loss in a crash is harmless by design (lock snapshots): ordered with
+   * every other write, resolved once committed, durable with the next durable write at the latest
+   * (see write-batcher.ts). Never for what is acknowledged as durable.
+   */
+  writeBehind<T>(op: () => T): Promise<T>;
   /** Runs a synchronous read now (reads need no batching: WAL readers never wait for the writer). */
   read<T>(fn: () => T): Promise<T>;
 }

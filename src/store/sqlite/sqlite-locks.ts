@@ -79,8 +79,11 @@ export class SqliteLockRepo implements LockRepo {
     });
   }
 
+  // Write-behind (the owner told its clients already; a lost save is made harmless by the next
+  // epoch), so it commits without an fsync of its own: see write-batcher.ts for why a reply
+  // committed after it can never be durable without it.
   save(record: LockRecord): Promise<boolean> {
-    return this.ctx.write(() => {
+    return this.ctx.writeBehind(() => {
       if (this.cas.run({ id: record.conversationId, epoch: record.ownerEpoch, next: record.token }).changes !== 1) {
         if (this.exists.get(record.conversationId) === undefined) throw notFound('Conversation');
         return false;

@@ -16,6 +16,7 @@ import { SqliteLockRepo } from './sqlite-locks.js';
 import { SqliteIdempotencyRepo } from './sqlite-idempotency.js';
 import { SqliteWebhookNonceRepo } from './sqlite-webhook-nonces.js';
 import { WriteBatcher } from './write-batcher.js';
+import { WalCheckpointer, type CheckpointReport } from './wal-checkpointer.js';
 import { preparePrivateDatabaseFile, type PermissionWarning } from './private-file.js';
 
 export interface SqliteStoreOptions {
@@ -27,8 +28,14 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Ops per group commit at most (see write-batcher.ts). */
   maxBatch?: number;
-  /** Called after each group commit with its size (metrics). */
-  onCommit?: (ops: number) => void;
+  /** Called after each group commit with its size and whether it was synced (metrics). */
+  onCommit?: (ops: number, durable: boolean) => void;
+  /** A file's WAL is checkpointed on a worker thread after this many commits (see wal-checkpointer.ts). */
+  checkpointEveryCommits?: number;
+  /** Told after each checkpoint on the worker (tests, benchmarks). */
+  onCheckpoint?: (r: CheckpointReport) => void;
+  /** Told when a checkpoint on the worker failed (the WAL then grows until one succeeds). */
+  onCheckpointError?: (message: string) => void;
 }
 
 const MEMORY = ':memory:';
@@ -44,7 +51,17 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5_000)}`);
     migrate(db);
-    return new SqliteStore(db, options);
+    let checkpointer: WalCheckpointer | null = null;
+    if (options.file !== MEMORY) {
+      // Checkpoints (page copies and two fsyncs) go to a worker thread, off the event loop.
+      db.pragma('wal_autocheckpoint = 0');
+      checkpointer = new WalCheckpointer(options.file, {
+        busyTimeoutMs: Math.trunc(options.busyTimeoutMs ?? 5_000),
+        ...(options.onCheckpoint ? { onCheckpoint: options.onCheckpoint } : {}),
+        ...(options.onCheckpointError ? { onError: options.onCheckpointError } : {}),
+      });
+    }
+    return new SqliteStore(db, options, checkpointer);
   } catch (e) {
     db.close();
     throw toStoreError(e);
@@ -66,19 +83,30 @@ class SqliteStore implements Store {
   readonly webhookNonces: SqliteWebhookNonceRepo;
   private readonly batcher: WriteBatcher;
   private readonly nothingStored: Database.Statement<[], number>;
+  private closing: Promise<void> | null = null;
 
   constructor(
     private readonly db: Database.Database,
     options: SqliteStoreOptions,
+    private readonly checkpointer: WalCheckpointer | null,
   ) {
+    const every = Math.max(1, options.checkpointEveryCommits ?? 100);
+    let sinceCheckpoint = 0;
     this.batcher = new WriteBatcher(db, {
       mapError: toStoreError,
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
-      ...(options.onCommit === undefined ? {} : { onCommit: options.onCommit }),
+      onCommit: (ops, durable) => {
+        options.onCommit?.(ops, durable);
+        if (checkpointer && ++sinceCheckpoint >= every) {
+          sinceCheckpoint = 0;
+          checkpointer.request();
+        }
+      },
     });
     const ctx: SqliteContext = {
       db,
       write: (op) => this.batcher.run(op),
+      writeBehind: (op) => this.batcher.runBehind(op),
       read: (fn) => {
         try {
           return Promise.resolve(fn());
@@ -115,10 +143,16 @@ class SqliteStore implements Store {
     }
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     if (!this.db.open) return;
     // Pending writes commit first: their callers are waiting for a durable answer.
     this.batcher.close();
+    await this.checkpointer?.close();
     this.db.close();
   }
 }

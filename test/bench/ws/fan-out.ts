@@ -146,7 +146,7 @@ export async function fanoutBenchmark(ctx: WsBenchContext): Promise<WsOutcome> {
         `  before measuring, other processes used ${quietSb} of a core (bare: ${quietBare}); CPU while measuring (share of one core): server ${sb.cpu.server}, load ${sb.cpu.load}, other processes on the machine ${sb.cpu.others} (bare run: server ${bare.cpu.server}, load ${bare.cpu.load}, others ${bare.cpu.others})`,
         `  server event loop: delay p50 ${loop.delayP50} ms p99 ${loop.delayP99} ms max ${loop.delayMax} ms, utilisation ${loop.utilization}; ` +
           `GC ${loop.gcPauses} pauses, ${loop.gcTotalMs} ms in all, p99 ${loop.gcP99Ms} ms, max ${loop.gcMaxMs} ms; ` +
-          `SQLite group commits ${loop.commits} for ${loop.committedOps} writes (max batch ${loop.maxBatch})`,
+          `SQLite group commits ${loop.commits} (${loop.syncedCommits} synced) for ${loop.committedOps} writes (max batch ${loop.maxBatch})`,
         ...(profiled ? [`  profile: ${profiled}`] : []),
       );
       details[`run${run}`] = { switchboard: sb, bare, serverLoop: loop, operatorConnectMs: ops.ms };

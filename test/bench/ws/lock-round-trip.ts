@@ -82,7 +82,7 @@ export async function lockRoundTripBenchmark(ctx: WsBenchContext): Promise<WsOut
         `  before measuring, other processes used ${quietSb} of a core (echo: ${quietEcho}); CPU while measuring (share of one core): server ${sb.cpu.server}, load ${sb.cpu.load}, other processes on the machine ${sb.cpu.others} (echo run: server ${echo.cpu.server}, load ${echo.cpu.load}, others ${echo.cpu.others})`,
         `  server event loop: delay p50 ${loop.delayP50} ms p99 ${loop.delayP99} ms max ${loop.delayMax} ms, utilisation ${loop.utilization}; ` +
           `GC ${loop.gcPauses} pauses, ${loop.gcTotalMs} ms in all, p99 ${loop.gcP99Ms} ms, max ${loop.gcMaxMs} ms; ` +
-          `SQLite group commits ${loop.commits} for ${loop.committedOps} writes (${loop.commits ? ((loop.committedOps ?? 0) / loop.commits).toFixed(1) : '—'} per commit, max ${loop.maxBatch})`,
+          `SQLite group commits ${loop.commits} (${loop.syncedCommits} synced) for ${loop.committedOps} writes (${loop.commits ? ((loop.committedOps ?? 0) / loop.commits).toFixed(1) : '—'} per commit, max ${loop.maxBatch})`,
         ...runNotes,
       );
       details[`run${run}`] = { switchboard: sb, echo, ping, serverLoop: loop, connectMs: connected.ms };
