@@ -80,7 +80,7 @@ describe('the generic actor host behind an in-process actor reference', () => {
     const stringify = vi.spyOn(JSON, 'stringify');
     const parse = vi.spyOn(JSON, 'parse');
     try {
-      expect(await ref.ask('x', { add: 2 })).toEqual({ total: 3 });
+      expect(await ref.ask('x', { add: 2 })).toEqual({ total: 3, node: 'local' });
       expect(stringify).not.toHaveBeenCalled();
       expect(parse).not.toHaveBeenCalled();
     } finally {
