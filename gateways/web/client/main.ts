@@ -122,7 +122,8 @@ async function start(): Promise<void> {
   root.replaceChildren(header, notice, alertBox, h('div', { class: 'shell' }, nav, main, side));
   await Promise.all(me.accounts.map((a) => loadUnread(a)));
   renderNav();
-  state.simulator = await probeSimulator();
+  // The server says whether it runs on the simulator with its handset routes served.
+  state.simulator = me.simulator?.handsetRoutes === true;
   if (state.simulator) renderSimulator();
   state.live = new Live({
     token: session.token!,
@@ -575,13 +576,6 @@ function renderCompose(): void {
 }
 
 // ---- simulator: a student's phone ------------------------------------------------------------------
-
-/** The handset routes exist only in simulator mode on a loopback address (or SIMULATOR_ROUTES=true). */
-async function probeSimulator(): Promise<boolean> {
-  // Any valid phone will do: the route answers its (usually empty) inbox, or 404 when not served.
-  const res = await fetch('/simulator/messages?number=%2B12025550100').catch(() => null);
-  return res?.status === 200;
-}
 
 const phoneNumber = h('input', { id: 'phone-from', value: '+16175550101', 'aria-label': "Student's phone number" });
 const phoneInbox = h('ol', { class: 'phone-inbox', 'aria-label': "The student's phone" });
