@@ -8,8 +8,14 @@ import { requireDepartmentAdmin, requireUser } from './auth-service.js';
 import { uniqueApiCode } from '../domain/api-code.js';
 import { lostAccounts, resolveAccountRef } from './account-access.js';
 import { newId } from '../ids.js';
+import type { CoreEvent } from '../events.js';
 
 // Group accounts: shared, department-owned texting accounts with a pool of six numbers.
+
+/** The event telling people they lost (`removed`) or were given (`added`) access to the account. */
+export function membershipEvent(account: Account, removed: string[], added: string[]): Extract<CoreEvent, { type: 'membership' }> {
+  return { type: 'membership', accountId: account.id, apiCode: account.apiCode, name: account.name, removedUserIds: removed, addedUserIds: added };
+}
 
 export interface GroupAccountInput {
   name: string;
@@ -54,8 +60,9 @@ export class GroupAccountService {
     await this.numbers.acquire(input.numbers);
     const now = this.c.clock.now();
     const members = [...new Set(input.memberIds)];
+    let account: Account;
     try {
-      const account = await this.c.store.accounts.create(
+      account = await this.c.store.accounts.create(
         {
           id: newId(),
           kind: 'group',
@@ -71,11 +78,16 @@ export class GroupAccountService {
         },
         members,
       );
-      return { account, memberIds: members };
     } catch (e) {
       await this.numbers.release(input.numbers);
       throw e;
     }
+    // Everyone who may use the new account sees it appear: its members, the department's admins, owners.
+    const memberSet = new Set(members);
+    const users = await this.c.store.users.list();
+    const given = users.filter((u) => !u.disabled && canUseGroupAccount(u, account, memberSet.has(u.id))).map((u) => u.id);
+    this.c.events.emit(membershipEvent(account, [], given));
+    return { account, memberIds: members };
   }
 
   /** Every account a person can use: their personal account first, then the group accounts. */
@@ -167,7 +179,7 @@ export class GroupAccountService {
     const members = await this.c.store.accounts.listMembers(account.id);
     await this.c.store.accounts.delete(account.id);
     await this.numbers.release(account.numbers);
-    this.c.events.emit({ type: 'membership', accountId: account.id, removedUserIds: members, addedUserIds: [] });
+    this.c.events.emit(membershipEvent(account, members, []));
   }
 
   async setMembers(p: Principal, apiCode: string, memberIds: string[]): Promise<string[]> {
@@ -175,8 +187,14 @@ export class GroupAccountService {
     const issues = await this.memberIssues(account.departmentId!, memberIds);
     if (issues.length > 0) throw new AppError('validation_failed', 'Some members cannot be added', { details: issues });
     const { added, removed } = await this.c.store.accounts.setMembers(account.id, [...new Set(memberIds)]);
-    // Removal takes effect at once, also on open connections: the gateway listens for this.
-    this.c.events.emit({ type: 'membership', accountId: account.id, removedUserIds: removed, addedUserIds: added });
+    // Removal takes effect at once, also on open connections: the gateway listens for this. A new
+    // member who could already use the account (an admin of its department, an owner) gains nothing.
+    const given: string[] = [];
+    for (const id of added) {
+      const u = await this.c.store.users.get(id);
+      if (u && !canUseGroupAccount(u, account, false) && canUseGroupAccount(u, account, true)) given.push(id);
+    }
+    this.c.events.emit(membershipEvent(account, removed, given));
     return this.c.store.accounts.listMembers(account.id);
   }
 

@@ -206,19 +206,8 @@ async function route(): Promise<void> {
       state.view = { kind: 'compose' };
       return renderWizard(main, (account) => {
         // The new account is one of mine if I am among its members: show it in the navigation.
-        void api
-          .GET('/api/v1/me')
-          .then(ok)
-          .then(async (me) => {
-            state.me = me;
-            const mine = me.accounts.find((a) => a.id === account.id);
-            if (mine) {
-              await loadUnread(mine);
-              await state.live?.request({ type: 'subscribe', account: mine.apiCode ?? 'personal' });
-            }
-            renderNav();
-            location.hash = mine ? `#/a/${mine.apiCode}/inbox` : '#/a/personal/inbox';
-          })
+        void addAccount(account.id)
+          .then((mine) => (location.hash = mine ? `#/a/${mine.apiCode}/inbox` : '#/a/personal/inbox'))
           .catch(showError);
       });
     }
@@ -478,12 +467,32 @@ function onEvent(frame: Event): void {
       if (view?.kind === 'folder' && view.account.id === frame.accountId) void showFolder(view.account, view.folder).catch(showError);
       return;
     }
+    case 'accessGranted':
+      void addAccount(frame.account.id).catch(showError);
+      return;
     case 'error':
       // Access to an account was removed: it leaves the navigation (and the screen, if open).
       if ('accountId' in frame) void reloadAccounts(frame.accountId, new FrameError(frame.code, frame.message)).catch(showError);
       else showError(new FrameError(frame.code, frame.message));
       return;
   }
+}
+
+/**
+ * An account given to me (accessGranted, or one I created): the navigation shows it, with its
+ * unread count, and its events start. Already known (told twice): nothing to do.
+ */
+async function addAccount(accountId: string): Promise<Account | undefined> {
+  if (state.me?.accounts.some((a) => a.id === accountId)) return state.me.accounts.find((a) => a.id === accountId);
+  const me = ok(await api.GET('/api/v1/me'));
+  state.me = me;
+  const mine = me.accounts.find((a) => a.id === accountId);
+  if (mine) {
+    await loadUnread(mine);
+    await state.live?.request({ type: 'subscribe', account: mine.apiCode ?? 'personal' });
+  }
+  renderNav();
+  return mine;
 }
 
 async function reloadAccounts(lostAccountId: string, why: FrameError): Promise<void> {
