@@ -1,14 +1,15 @@
 import './style.css';
-import { api, ApiError, ok, session, type Account, type Conversation, type Lock, type Me, type Message } from './api.js';
+import { api, ApiError, describe, ok, session, type Account, type Conversation, type Lock, type Me, type Message } from './api.js';
 import { h, time } from './dom.js';
 import { FrameError, Live, type ConnectionState, type Event } from './live.js';
 import { renderWizard } from './wizard.js';
+import { renderBoard, type BoardScreen } from './board.js';
 
 // The thin client: it renders what the REST API and the WebSocket say and sends commands. Every
 // rule (access, locks, opt-out, lengths) is decided by the server; refusals are shown as they come.
 
 type Folder = 'inbox' | 'archived';
-type View = { kind: 'folder'; account: Account; folder: Folder } | { kind: 'conversation'; conversation: Conversation; account: Account } | { kind: 'compose' };
+type View = { kind: 'folder'; account: Account; folder: Folder } | { kind: 'conversation'; conversation: Conversation; account: Account } | { kind: 'compose' } | { kind: 'screen' };
 
 interface OpenConversation {
   conversation: Conversation;
@@ -31,6 +32,8 @@ const state = {
   open: null as OpenConversation | null,
   simulator: false,
   lastActivityAt: 0,
+  /** The lock board, while it is on screen. */
+  board: null as BoardScreen | null,
 };
 
 const root = document.getElementById('app')!;
@@ -44,11 +47,6 @@ function showError(e: unknown): void {
 function clearError(): void {
   alertBox.hidden = true;
   alertBox.textContent = '';
-}
-function describe(e: unknown): string {
-  if (e instanceof ApiError) return `${e.message}${e.details.length ? ': ' + e.details.map((d) => `${d.path} ${d.message}`).join('; ') : ''} (${e.code})`;
-  if (e instanceof FrameError) return `${e.message} (${e.code})`;
-  return e instanceof Error ? e.message : String(e);
 }
 
 // ---- sign in --------------------------------------------------------------------------------
@@ -155,6 +153,7 @@ async function resubscribe(): Promise<void> {
   for (const a of state.me?.accounts ?? []) {
     await state.live?.request({ type: 'subscribe', account: a.apiCode ?? 'personal' }).catch(showError);
   }
+  await state.board?.watch();
   if (state.open?.locked) await takeLock(state.open).catch(showError);
   if (state.open) await reloadMessages(state.open).catch(showError);
 }
@@ -187,7 +186,7 @@ function renderNav(): void {
   const admin = state.me?.user.role !== 'staff';
   nav.replaceChildren(
     h('a', { href: '#/compose', class: 'compose-link' }, 'New text'),
-    ...(admin ? [h('a', { href: '#/new-group-account', class: 'compose-link' }, 'New group account')] : []),
+    ...(admin ? [h('a', { href: '#/new-group-account', class: 'compose-link' }, 'New group account'), h('a', { href: '#/board', class: 'compose-link' }, 'Lock board')] : []),
     h('ul', {}, ...items),
   );
 }
@@ -199,7 +198,11 @@ async function route(): Promise<void> {
   const [, kind, a, b] = location.hash.split('/');
   const me = state.me!;
   if (state.open && !(kind === 'c' && a === state.open.conversation.id)) await leaveConversation();
+  state.board?.stop();
+  state.board = null;
+  document.body.classList.toggle('kiosk', kind === 'kiosk');
   try {
+    if (kind === 'board' || kind === 'kiosk') return await showBoard(kind === 'kiosk');
     if (kind === 'c' && a) return await showConversation(a);
     if (kind === 'compose') return renderCompose();
     if (kind === 'new-group-account') {
@@ -216,6 +219,14 @@ async function route(): Promise<void> {
   } catch (e) {
     showError(e);
   }
+}
+
+async function showBoard(kiosk: boolean): Promise<void> {
+  state.view = { kind: 'screen' };
+  const board = await renderBoard(main, { live: () => state.live, accounts: () => state.me?.accounts ?? [], kiosk });
+  // Routed elsewhere while it loaded: it is not on screen.
+  if (/^#\/(board|kiosk)/.test(location.hash) && !state.board) state.board = board;
+  else board.stop();
 }
 
 async function showFolder(account: Account, folder: Folder): Promise<void> {
@@ -467,12 +478,16 @@ function onEvent(frame: Event): void {
       if (view?.kind === 'folder' && view.account.id === frame.accountId) void showFolder(view.account, view.folder).catch(showError);
       return;
     }
+    case 'board':
+      state.board?.apply(frame);
+      return;
     case 'accessGranted':
       void addAccount(frame.account.id).catch(showError);
       return;
     case 'error':
       // Access to an account was removed: it leaves the navigation (and the screen, if open).
       if ('accountId' in frame) void reloadAccounts(frame.accountId, new FrameError(frame.code, frame.message)).catch(showError);
+      else if ('departmentId' in frame) state.board?.revoked(frame.departmentId, frame.message);
       else showError(new FrameError(frame.code, frame.message));
       return;
   }

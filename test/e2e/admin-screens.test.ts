@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, signedIn } from '../helpers/browser.js';
+import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
+
+// The admins' screens of the web client in Chromium, on the demo organisation: the operators' lock
+// board (Alex, the owner, watches while Dana, staff, takes, keeps and leaves a lock; Sam, staff,
+// is refused the board), managing an existing account's members, and the CSV contact import.
+// The browser runs in real time: every step waits for the page to show a state, never for a time.
+
+const PASSWORD = 'e2e-admin-password';
+const WAIT = { timeout: 10_000 };
+
+describe("the admins' screens in a browser", () => {
+  let t: TestSwitchboard;
+  let browser: Browser;
+  let alex: Page;
+  let dana: Page;
+  let sam: Page;
+
+  beforeAll(async () => {
+    t = await startTestSwitchboard({
+      DEMO_SEED: 'true',
+      DEMO_PASSWORD: PASSWORD,
+      // The idle warning comes within the test; answering it keeps the lock for another period.
+      LOCK_IDLE_WARNING_MS: '3000',
+      LOCK_RELEASE_AFTER_WARNING_MS: '20000',
+    });
+    browser = await launchChromium();
+    alex = (await signedIn(browser, t.sb.url, 'admin@example.edu', PASSWORD)).page;
+    dana = (await signedIn(browser, t.sb.url, 'dana@example.edu', PASSWORD)).page;
+    sam = (await signedIn(browser, t.sb.url, 'sam@example.edu', PASSWORD)).page;
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  describe('the lock board', () => {
+    it('shows who holds what live on the kiosk view: responding, idle warning with its release time, gone when left', async () => {
+      await alex.goto(`${t.sb.url}/#/kiosk`);
+      const board = alex.getByRole('table', { name: 'Admissions locks' });
+      await alex.getByText('0 conversations held').waitFor(WAIT);
+      // Kiosk: no navigation, nothing to click.
+      expect(await alex.locator('nav').isHidden()).toBe(true);
+      // Every state the board's rows go through, recorded in the page (it never reloads).
+      await alex.evaluate(`(() => {
+        const seen = (window.boardSeen = []);
+        const body = document.querySelector('table[aria-label="Admissions locks"] tbody');
+        new MutationObserver(() => {
+          const rows = [...body.querySelectorAll('tr')].map((r) => r.dataset.state + ':' + r.querySelector('.holder').textContent).join(',');
+          if (seen.at(-1) !== rows) seen.push(rows);
+        }).observe(body, { childList: true, subtree: true });
+      })()`);
+
+      await dana.goto(`${t.sb.url}/#/a/${t.sb.demo!.groupAccountCode}/inbox`);
+      await dana.getByLabel('Texts to').selectOption(t.sb.demo!.poolNumbers[0]!);
+      await dana.getByLabel('Student text').fill('When do classes start?');
+      await dana.getByRole('button', { name: 'Text in' }).click();
+      await dana.getByRole('link', { name: /When do classes start\?/ }).click();
+      await dana.locator('.lock-line').getByText('You are responding').waitFor(WAIT);
+
+      // Dana's row: her name and the student; then her idle warning with the time it lets go.
+      const row = board.locator('tr', { hasText: 'Dana Reyes' });
+      await row.waitFor(WAIT);
+      await row.getByText('Ana Lopez').waitFor(WAIT);
+      await row.getByText(/Idle warning: released at \d/).waitFor(WAIT);
+      await alex.getByText('1 conversation held, 1 in idle warning').waitFor(WAIT);
+      await dana.getByRole('button', { name: "Yes, I'm still working" }).click();
+      await row.getByText('Responding').waitFor(WAIT);
+
+      await dana.getByRole('link', { name: 'Inbox' }).nth(1).click();
+      await row.waitFor({ state: 'detached', ...WAIT });
+      await alex.getByText('0 conversations held').waitFor(WAIT);
+      const seen = await alex.evaluate<string[]>('window.boardSeen');
+      expect(seen).toEqual(['locked:Dana Reyes', 'idleWarning:Dana Reyes', 'locked:Dana Reyes', '']);
+    });
+
+    it('is refused to staff, with the reason', async () => {
+      expect(await sam.getByRole('link', { name: 'Lock board' }).count()).toBe(0);
+      await sam.goto(`${t.sb.url}/#/board`);
+      await sam.getByRole('alert').filter({ hasText: '(forbidden)' }).waitFor(WAIT);
+      expect(await sam.getByRole('table', { name: 'Admissions locks' }).locator('tbody tr').count()).toBe(0);
+    });
+  });
+});
