@@ -83,4 +83,50 @@ describe("the admins' screens in a browser", () => {
       expect(await sam.getByRole('table', { name: 'Admissions locks' }).locator('tbody tr').count()).toBe(0);
     });
   });
+
+  describe("managing an account's members", () => {
+    /** A person of the demo department, created through the API by the owner. */
+    async function staffMember(name: string, email: string, disabled = false): Promise<void> {
+      const session = await t.http.post('/api/v1/sessions', { email: 'admin@example.edu', password: PASSWORD });
+      const owner = session.body.token as string;
+      const [department] = (await t.http.get('/api/v1/departments', owner)).body.items as Array<{ id: string }>;
+      const created = await t.http.post('/api/v1/users', { email, name, role: 'staff', departmentIds: [department!.id], password: PASSWORD, personalAreaCode: '617' }, owner);
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      if (disabled) expect((await t.http.patch(`/api/v1/users/${created.body.id}`, { disabled: true }, owner)).status).toBe(200);
+    }
+
+    it('adds a member, who sees the account appear live; shows a refusal next to the field; removes them, who lose it live', async () => {
+      await staffMember('Robin Diaz', 'robin@example.edu');
+      await staffMember('Casey Ward', 'casey@example.edu', true);
+      const robin = (await signedIn(browser, t.sb.url, 'robin@example.edu', PASSWORD)).page;
+      const robinsAccounts = robin.locator('nav[aria-label="Accounts"] li');
+      expect(await robinsAccounts.count()).toBe(1);
+
+      await alex.goto(`${t.sb.url}/#/a/personal/inbox`);
+      await alex.locator('[data-account="admissions-outreach"]').getByRole('link', { name: 'Members' }).click();
+      await alex.getByRole('heading', { name: 'Members of Admissions Outreach' }).waitFor(WAIT);
+      const current = alex.getByRole('list', { name: 'Current members' });
+      for (const name of ['Alex Admin', 'Dana Reyes', 'Sam Kim']) await current.getByText(name).waitFor(WAIT);
+
+      await alex.getByLabel('Add a member').selectOption({ label: 'Robin Diaz (robin@example.edu)' });
+      await alex.getByRole('button', { name: 'Add', exact: true }).click();
+      await current.getByText('Robin Diaz').waitFor(WAIT);
+      await alex.getByText('Robin Diaz was added.').waitFor(WAIT);
+      // Robin's open page gets the account without a reload.
+      await expect.poll(() => robinsAccounts.count(), WAIT).toBe(2);
+      await robin.locator('[data-account="admissions-outreach"]').getByRole('link', { name: 'Inbox' }).click();
+      await robin.getByRole('heading', { name: 'Admissions Outreach: Inbox' }).waitFor(WAIT);
+
+      // A disabled person cannot be a member: the server's reason lands next to the field.
+      await alex.getByLabel('Add a member').selectOption({ label: 'Casey Ward (casey@example.edu), disabled' });
+      await alex.getByRole('button', { name: 'Add', exact: true }).click();
+      await alex.locator('#add-member-error', { hasText: 'Casey Ward is disabled' }).waitFor(WAIT);
+      expect(await current.getByText('Casey Ward').count()).toBe(0);
+
+      await alex.getByRole('button', { name: 'Remove Robin Diaz' }).click();
+      await alex.getByText('Robin Diaz was removed.').waitFor(WAIT);
+      await expect.poll(() => robinsAccounts.count(), WAIT).toBe(1);
+      await robin.getByRole('alert').filter({ hasText: 'access_revoked' }).waitFor(WAIT);
+    });
+  });
 });

@@ -4,6 +4,7 @@ import { h, time } from './dom.js';
 import { FrameError, Live, type ConnectionState, type Event } from './live.js';
 import { renderWizard } from './wizard.js';
 import { renderBoard, type BoardScreen } from './board.js';
+import { renderMembers } from './members.js';
 
 // The thin client: it renders what the REST API and the WebSocket say and sends commands. Every
 // rule (access, locks, opt-out, lengths) is decided by the server; refusals are shown as they come.
@@ -170,6 +171,7 @@ function unreadOf(accountId: string): number {
 }
 
 function renderNav(): void {
+  const admin = state.me?.user.role !== 'staff';
   const items = (state.me?.accounts ?? []).map((a) => {
     const ref = a.apiCode ?? 'personal';
     const dot = h('span', { class: 'dot', 'aria-hidden': 'true' });
@@ -181,9 +183,9 @@ function renderNav(): void {
       h('div', { class: 'account' }, dot, h('span', { class: 'name' }, a.kind === 'personal' ? `${a.name} (personal)` : a.name), n > 0 ? h('span', { class: 'badge', 'aria-label': `${n} unread` }, String(n)) : null),
       h('a', { href: `#/a/${ref}/inbox` }, 'Inbox'),
       h('a', { href: `#/a/${ref}/archived` }, 'Archived'),
+      admin && a.kind === 'group' ? h('a', { href: `#/members/${ref}` }, 'Members') : null,
     );
   });
-  const admin = state.me?.user.role !== 'staff';
   nav.replaceChildren(
     h('a', { href: '#/compose', class: 'compose-link' }, 'New text'),
     ...(admin ? [h('a', { href: '#/new-group-account', class: 'compose-link' }, 'New group account'), h('a', { href: '#/board', class: 'compose-link' }, 'Lock board')] : []),
@@ -203,6 +205,10 @@ async function route(): Promise<void> {
   document.body.classList.toggle('kiosk', kind === 'kiosk');
   try {
     if (kind === 'board' || kind === 'kiosk') return await showBoard(kind === 'kiosk');
+    if (kind === 'members' && a) {
+      state.view = { kind: 'screen' };
+      return await renderMembers(main, a);
+    }
     if (kind === 'c' && a) return await showConversation(a);
     if (kind === 'compose') return renderCompose();
     if (kind === 'new-group-account') {
