@@ -129,4 +129,44 @@ describe("the admins' screens in a browser", () => {
       await robin.getByRole('alert').filter({ hasText: 'access_revoked' }).waitFor(WAIT);
     });
   });
+
+  describe('importing contacts from CSV', () => {
+    const upload = async (name: string, lines: string[]) => {
+      await alex.getByLabel('CSV file').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(lines.join('\n')) });
+      await alex.getByRole('button', { name: 'Import', exact: true }).click();
+    };
+
+    it('lists the rejected rows with their reasons and imports nothing; the corrected file is imported', async () => {
+      await alex.goto(`${t.sb.url}/#/a/personal/inbox`);
+      await alex.getByRole('link', { name: 'Import contacts' }).click();
+      await upload('fall-intake.csv', [
+        'FirstName,LastName,Phone,StaffId,Program',
+        'Maya,Chen,(617) 555-0190,,Nursing',
+        'Leo,Park,not a phone,,Biology',
+        'Zoe,Hart,617-555-0191,nobody@example.edu,History',
+        'Ian,Ross,617 555 0190,,Art',
+      ]);
+      await alex.getByText('3 row(s) need fixing; nothing was imported (validation_failed)').waitFor(WAIT);
+      const rejected = alex.getByRole('table', { name: 'Rejected rows' }).locator('tbody tr');
+      expect(await rejected.allTextContents()).toEqual([
+        '3Phone"not a phone" is not a valid phone number',
+        '4StaffIdno user "nobody@example.edu"',
+        '5Phone+16175550190 is also on row 2',
+      ]);
+      const session = await t.http.post('/api/v1/sessions', { email: 'admin@example.edu', password: PASSWORD });
+      expect((await t.http.get('/api/v1/contacts?search=Maya', session.body.token)).body.items).toEqual([]);
+
+      // Fixed, with one student already on file (Ana Lopez, by her phone): two new, one updated.
+      await upload('fall-intake-fixed.csv', [
+        'FirstName,LastName,Phone,StaffId,Program',
+        'Maya,Chen,(617) 555-0190,,Nursing',
+        'Leo,Park,617-555-0192,,Biology',
+        'Ana,Lopez,+16175550101,dana@example.edu,Law',
+      ]);
+      await alex.getByText('Imported fall-intake-fixed.csv: 2 new, 1 updated.').waitFor(WAIT);
+      expect(await alex.getByRole('table', { name: 'Rejected rows' }).count()).toBe(0);
+      const maya = (await t.http.get('/api/v1/contacts?search=Maya', session.body.token)).body.items;
+      expect(maya).toMatchObject([{ firstName: 'Maya', phone: '+16175550190', customFields: { Program: 'Nursing' } }]);
+    });
+  });
 });

@@ -5,6 +5,7 @@ import { FrameError, Live, type ConnectionState, type Event } from './live.js';
 import { renderWizard } from './wizard.js';
 import { renderBoard, type BoardScreen } from './board.js';
 import { renderMembers } from './members.js';
+import { renderImport } from './contacts-import.js';
 
 // The thin client: it renders what the REST API and the WebSocket say and sends commands. Every
 // rule (access, locks, opt-out, lengths) is decided by the server; refusals are shown as they come.
@@ -188,7 +189,7 @@ function renderNav(): void {
   });
   nav.replaceChildren(
     h('a', { href: '#/compose', class: 'compose-link' }, 'New text'),
-    ...(admin ? [h('a', { href: '#/new-group-account', class: 'compose-link' }, 'New group account'), h('a', { href: '#/board', class: 'compose-link' }, 'Lock board')] : []),
+    ...(admin ? [h('a', { href: '#/new-group-account', class: 'compose-link' }, 'New group account'), h('a', { href: '#/board', class: 'compose-link' }, 'Lock board'), h('a', { href: '#/import', class: 'compose-link' }, 'Import contacts')] : []),
     h('ul', {}, ...items),
   );
 }
@@ -205,6 +206,10 @@ async function route(): Promise<void> {
   document.body.classList.toggle('kiosk', kind === 'kiosk');
   try {
     if (kind === 'board' || kind === 'kiosk') return await showBoard(kind === 'kiosk');
+    if (kind === 'import') {
+      state.view = { kind: 'screen' };
+      return renderImport(main);
+    }
     if (kind === 'members' && a) {
       state.view = { kind: 'screen' };
       return await renderMembers(main, a);
