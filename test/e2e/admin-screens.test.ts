@@ -76,6 +76,21 @@ describe("the admins' screens in a browser", () => {
       expect(seen).toEqual(['locked:Dana Reyes', 'idleWarning:Dana Reyes', 'locked:Dana Reyes', '']);
     });
 
+    it('keeps itself connected: after a lost connection it watches the board again', async () => {
+      await alex.evaluate(`(() => {
+        const seen = (window.connectionStates = []);
+        new MutationObserver(() => seen.push(document.body.dataset.connection)).observe(document.body, { attributes: true, attributeFilter: ['data-connection'] });
+      })()`);
+      t.sb.ws.closeAll();
+      await expect.poll(() => alex.evaluate<string>("window.connectionStates.join(',')"), WAIT).toMatch(/reconnecting.*open$/);
+      // A lock taken after the reconnect reaches the board: the new socket watches it.
+      await dana.getByRole('link', { name: /When do classes start\?/ }).click();
+      await dana.locator('.lock-line').getByText('You are responding').waitFor(WAIT);
+      await alex.getByRole('table', { name: 'Admissions locks' }).locator('tr', { hasText: 'Dana Reyes' }).waitFor(WAIT);
+      await dana.getByRole('link', { name: 'Inbox' }).nth(1).click();
+      await alex.getByText('0 conversations held').waitFor(WAIT);
+    });
+
     it('is refused to staff, with the reason', async () => {
       expect(await sam.getByRole('link', { name: 'Lock board' }).count()).toBe(0);
       await sam.goto(`${t.sb.url}/#/board`);

@@ -54,6 +54,7 @@ export async function renderMembers(target: HTMLElement, apiCode: string): Promi
     if (members.length === 0) list.replaceChildren(h('li', { class: 'muted' }, "No members: only the department's admins and owners can use it."));
     const others = [...people.values()].filter((u) => !members.includes(u.id));
     candidate.replaceChildren(...others.map((u) => h('option', { value: u.id }, label(u.id))));
+    if (others.length === 0) candidate.replaceChildren(h('option', { value: '' }, 'Everyone in the department is a member'));
     add.disabled = others.length === 0;
   };
 
