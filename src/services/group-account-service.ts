@@ -83,10 +83,7 @@ export class GroupAccountService {
       throw e;
     }
     // Everyone who may use the new account sees it appear: its members, the department's admins, owners.
-    const memberSet = new Set(members);
-    const users = await this.c.store.users.list();
-    const given = users.filter((u) => !u.disabled && canUseGroupAccount(u, account, memberSet.has(u.id))).map((u) => u.id);
-    this.c.events.emit(membershipEvent(account, [], given));
+    this.c.events.emit(membershipEvent(account, [], await this.usersOf(account, members)));
     return { account, memberIds: members };
   }
 
@@ -176,10 +173,11 @@ export class GroupAccountService {
 
   async delete(p: Principal, apiCode: string): Promise<void> {
     const account = await this.manageable(p, apiCode);
-    const members = await this.c.store.accounts.listMembers(account.id);
+    // Everyone who could use it loses it: its members, and the department's admins and owners.
+    const users = await this.usersOf(account, await this.c.store.accounts.listMembers(account.id));
     await this.c.store.accounts.delete(account.id);
     await this.numbers.release(account.numbers);
-    this.c.events.emit(membershipEvent(account, members, []));
+    this.c.events.emit(membershipEvent(account, users, []));
   }
 
   async setMembers(p: Principal, apiCode: string, memberIds: string[]): Promise<string[]> {
@@ -187,14 +185,18 @@ export class GroupAccountService {
     const issues = await this.memberIssues(account.departmentId!, memberIds);
     if (issues.length > 0) throw new AppError('validation_failed', 'Some members cannot be added', { details: issues });
     const { added, removed } = await this.c.store.accounts.setMembers(account.id, [...new Set(memberIds)]);
-    // Removal takes effect at once, also on open connections: the gateway listens for this. A new
-    // member who could already use the account (an admin of its department, an owner) gains nothing.
-    const given: string[] = [];
-    for (const id of added) {
-      const u = await this.c.store.users.get(id);
-      if (u && !canUseGroupAccount(u, account, false) && canUseGroupAccount(u, account, true)) given.push(id);
-    }
-    this.c.events.emit(membershipEvent(account, removed, given));
+    // Removal takes effect at once, also on open connections: the gateway listens for this. A
+    // member added or removed who can use the account anyway (an admin of its department, an
+    // owner) gains or loses nothing: they are not told, and keep their locks.
+    const changed = async (ids: string[]) => {
+      const out: string[] = [];
+      for (const id of ids) {
+        const u = await this.c.store.users.get(id);
+        if (u && !canUseGroupAccount(u, account, false)) out.push(id);
+      }
+      return out;
+    };
+    this.c.events.emit(membershipEvent(account, await changed(removed), await changed(added)));
     return this.c.store.accounts.listMembers(account.id);
   }
 
@@ -202,6 +204,13 @@ export class GroupAccountService {
     const account = await this.get(p, apiCode);
     if (!canManageAccount(p, account)) throw forbidden('Only an owner or an admin of its department can change a group account');
     return account;
+  }
+
+  /** The active people who may use the account with these members: members, the department's admins, owners. */
+  private async usersOf(account: Account, memberIds: string[]): Promise<string[]> {
+    const members = new Set(memberIds);
+    const users = await this.c.store.users.list();
+    return users.filter((u) => !u.disabled && canUseGroupAccount(u, account, members.has(u.id))).map((u) => u.id);
   }
 
   private async requireFree(numbers: string[]): Promise<void> {

@@ -5,8 +5,8 @@ import type { CoreEvent } from '../../src/events.js';
 import { wsTestbed } from '../helpers/ws-testbed.js';
 
 // Being given access to a group account reaches the person's open sockets at once
-// (`accessGranted`), as losing it does (`access_revoked`): without it a person added to an
-// account saw it only after a reload. Real `ws` clients against the gateway on port 0.
+// (`accessGranted`), as losing it does (`access_revoked`); people whose access does not change
+// are told nothing. Real `ws` clients against the gateway on port 0.
 
 const bed = wsTestbed({ phoneBlock: 4000 });
 const { connect, newConversation } = bed;
@@ -25,21 +25,26 @@ async function person(role: 'deptAdmin' | 'staff', departmentIds: string[]): Pro
 }
 
 /**
- * Who the core tells they were given access while `action` runs (the bus of a single node delivers
- * as it publishes, one copy per person, so they are all in when the request is answered).
+ * Who the core tells they were given (or lost) access while `action` runs (the bus of a single
+ * node delivers as it publishes, one copy per person, so they are all in when the request is
+ * answered).
  */
-async function givenAccess(accountName: string, action: () => Promise<void>): Promise<string[]> {
+async function accessChanges(accountName: string, action: () => Promise<void>): Promise<{ given: string[]; taken: string[] }> {
   const given: string[] = [];
+  const taken: string[] = [];
   const off = t.sb.core.events.watchAll((e: CoreEvent) => {
-    if (e.type === 'membership' && e.name === accountName) given.push(...e.addedUserIds);
+    if (e.type !== 'membership' || e.name !== accountName) return;
+    given.push(...e.addedUserIds);
+    taken.push(...e.removedUserIds);
   });
   try {
     await action();
   } finally {
     off();
   }
-  return given;
+  return { given, taken };
 }
+const givenAccess = async (accountName: string, action: () => Promise<void>) => (await accessChanges(accountName, action)).given;
 const granted = (accountId: string) => (f: Record<string, any>) => f.type === 'accessGranted' && f.account.id === accountId;
 
 describe('accessGranted', () => {
@@ -91,5 +96,43 @@ describe('accessGranted', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     await ws.next(granted(org.account.id), 'the accessGranted frame');
     expect((await ws.request({ type: 'subscribe', account: org.account.apiCode })).type).toBe('ack');
+  });
+});
+
+describe('access_revoked', () => {
+  const putMembers = async (memberIds: string[]) => {
+    const put = await t.http.put(`/api/v1/group-accounts/${org.account.apiCode}/members`, { memberIds }, org.owner.token);
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+  };
+
+  it('is not sent to a department admin removed from the members, who can use the account anyway; their lock stays', async () => {
+    const members = (await t.http.get(`/api/v1/group-accounts/${org.account.apiCode}/members`, org.owner.token)).body.memberIds as string[];
+    await putMembers([...new Set([...members, org.deptAdmin.id])]);
+    const conversationId = await newConversation();
+    const ws = await connect(org.deptAdmin.token);
+    await ws.request({ type: 'subscribe', account: org.account.apiCode });
+    expect((await ws.request({ type: 'open', conversationId })).granted).toBe(true);
+
+    const { taken } = await accessChanges('Admissions Outreach', () => putMembers(members.filter((m) => m !== org.deptAdmin.id)));
+    expect(taken).toEqual([]);
+    const still = await ws.request({ type: 'activity', conversationId });
+    expect(still.lock).toMatchObject({ state: 'locked', holder: { userId: org.deptAdmin.id } });
+    expect(ws.frames.filter((f) => f.type === 'error' || f.type === 'released')).toEqual([]);
+  });
+
+  it('is sent to everyone who could use a deleted account: members, the department’s admins, owners', async () => {
+    const numbers = ((await t.http.get('/api/v1/numbers/available?areaCode=312&limit=6', org.deptAdmin.token)).body.items as Array<{ number: string }>).map((n) => n.number);
+    const created = await t.http.post('/api/v1/group-accounts', { name: 'Short Lived', departmentId: org.departmentId, color: '#AA3377', numbers, memberIds: [org.member.id] }, org.deptAdmin.token);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const admin = await connect(org.deptAdmin.token);
+    await admin.request({ type: 'subscribe', account: 'short-lived' });
+
+    const { taken } = await accessChanges('Short Lived', async () => {
+      expect((await t.http.delete('/api/v1/group-accounts/short-lived', org.deptAdmin.token)).status).toBe(204);
+    });
+    expect(taken).toEqual(expect.arrayContaining([org.member.id, org.deptAdmin.id, org.owner.id]));
+    expect(taken).not.toContain(org.nonMember.id);
+    expect(taken).not.toContain(org.otherAdmin.id);
+    await admin.next((f) => f.type === 'error' && f.code === 'access_revoked' && f.accountId === created.body.id, 'the access_revoked notice');
   });
 });
