@@ -110,37 +110,42 @@ describe("the admins' screens in a browser", () => {
       if (disabled) expect((await t.http.patch(`/api/v1/users/${created.body.id}`, { disabled: true }, owner)).status).toBe(200);
     }
 
-    it('adds a member, who sees the account appear live; shows a refusal next to the field; removes them, who lose it live', async () => {
+    let robin: Page;
+    const robinsAccounts = () => robin.locator('nav[aria-label="Accounts"] li');
+    const current = () => alex.getByRole('list', { name: 'Current members' });
+
+    it('adds a member, who sees the account appear in their open page without a reload', async () => {
       await staffMember('Robin Diaz', 'robin@example.edu');
       await staffMember('Casey Ward', 'casey@example.edu', true);
-      const robin = (await signedIn(browser, t.sb.url, 'robin@example.edu', PASSWORD)).page;
-      const robinsAccounts = robin.locator('nav[aria-label="Accounts"] li');
-      expect(await robinsAccounts.count()).toBe(1);
+      robin = (await signedIn(browser, t.sb.url, 'robin@example.edu', PASSWORD)).page;
+      expect(await robinsAccounts().count()).toBe(1);
 
       await alex.goto(`${t.sb.url}/#/a/personal/inbox`);
       await alex.locator('[data-account="admissions-outreach"]').getByRole('link', { name: 'Members' }).click();
       await alex.getByRole('heading', { name: 'Members of Admissions Outreach' }).waitFor(WAIT);
-      const current = alex.getByRole('list', { name: 'Current members' });
-      for (const name of ['Alex Admin', 'Dana Reyes', 'Sam Kim']) await current.getByText(name).waitFor(WAIT);
+      for (const name of ['Alex Admin', 'Dana Reyes', 'Sam Kim']) await current().getByText(name).waitFor(WAIT);
 
       await alex.getByLabel('Add a member').selectOption({ label: 'Robin Diaz (robin@example.edu)' });
       await alex.getByRole('button', { name: 'Add', exact: true }).click();
-      await current.getByText('Robin Diaz').waitFor(WAIT);
+      await current().getByText('Robin Diaz').waitFor(WAIT);
       await alex.getByText('Robin Diaz was added.').waitFor(WAIT);
       // Robin's open page gets the account without a reload.
-      await expect.poll(() => robinsAccounts.count(), WAIT).toBe(2);
+      await expect.poll(() => robinsAccounts().count(), WAIT).toBe(2);
       await robin.locator('[data-account="admissions-outreach"]').getByRole('link', { name: 'Inbox' }).click();
       await robin.getByRole('heading', { name: 'Admissions Outreach: Inbox' }).waitFor(WAIT);
+    });
 
-      // A disabled person cannot be a member: the server's reason lands next to the field.
+    it("shows the server's refusal next to the field: a disabled person cannot be a member", async () => {
       await alex.getByLabel('Add a member').selectOption({ label: 'Casey Ward (casey@example.edu), disabled' });
       await alex.getByRole('button', { name: 'Add', exact: true }).click();
       await alex.locator('#add-member-error', { hasText: 'Casey Ward is disabled' }).waitFor(WAIT);
-      expect(await current.getByText('Casey Ward').count()).toBe(0);
+      expect(await current().getByText('Casey Ward').count()).toBe(0);
+    });
 
+    it('removes a member, whose open page loses the account at once', async () => {
       await alex.getByRole('button', { name: 'Remove Robin Diaz' }).click();
       await alex.getByText('Robin Diaz was removed.').waitFor(WAIT);
-      await expect.poll(() => robinsAccounts.count(), WAIT).toBe(1);
+      await expect.poll(() => robinsAccounts().count(), WAIT).toBe(1);
       await robin.getByRole('alert').filter({ hasText: 'access_revoked' }).waitFor(WAIT);
     });
   });
@@ -150,8 +155,12 @@ describe("the admins' screens in a browser", () => {
       await alex.getByLabel('CSV file').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(lines.join('\n')) });
       await alex.getByRole('button', { name: 'Import', exact: true }).click();
     };
+    const contactsNamed = async (name: string) => {
+      const session = await t.http.post('/api/v1/sessions', { email: 'admin@example.edu', password: PASSWORD });
+      return (await t.http.get(`/api/v1/contacts?search=${name}`, session.body.token)).body.items as unknown[];
+    };
 
-    it('lists the rejected rows with their reasons and imports nothing; the corrected file is imported', async () => {
+    it('lists the rejected rows of a refused file with their reasons, and imports nothing', async () => {
       await alex.goto(`${t.sb.url}/#/a/personal/inbox`);
       await alex.getByRole('link', { name: 'Import contacts' }).click();
       await upload('fall-intake.csv', [
@@ -168,10 +177,10 @@ describe("the admins' screens in a browser", () => {
         '4StaffIdno user "nobody@example.edu"',
         '5Phone+16175550190 is also on row 2',
       ]);
-      const session = await t.http.post('/api/v1/sessions', { email: 'admin@example.edu', password: PASSWORD });
-      expect((await t.http.get('/api/v1/contacts?search=Maya', session.body.token)).body.items).toEqual([]);
+      expect(await contactsNamed('Maya')).toEqual([]);
+    });
 
-      // Fixed, with one student already on file (Ana Lopez, by her phone): two new, one updated.
+    it('imports the corrected file: new students created, one already on file (by phone) updated', async () => {
       await upload('fall-intake-fixed.csv', [
         'FirstName,LastName,Phone,StaffId,Program',
         'Maya,Chen,(617) 555-0190,,Nursing',
@@ -180,8 +189,7 @@ describe("the admins' screens in a browser", () => {
       ]);
       await alex.getByText('Imported fall-intake-fixed.csv: 2 new, 1 updated.').waitFor(WAIT);
       expect(await alex.getByRole('table', { name: 'Rejected rows' }).count()).toBe(0);
-      const maya = (await t.http.get('/api/v1/contacts?search=Maya', session.body.token)).body.items;
-      expect(maya).toMatchObject([{ firstName: 'Maya', phone: '+16175550190', customFields: { Program: 'Nursing' } }]);
+      expect(await contactsNamed('Maya')).toMatchObject([{ firstName: 'Maya', phone: '+16175550190', customFields: { Program: 'Nursing' } }]);
     });
   });
 });
