@@ -187,7 +187,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     ...(placement ? { placement } : {}),
   });
   opsRoutes(router, core);
-  identityRoutes(router, core, API_BASE);
+  identityRoutes(router, core, API_BASE, { simulator: simulator ? { handsetRoutes: simulatorHandsets } : null });
   contactRoutes(router, core, API_BASE);
   accountRoutes(router, core, API_BASE);
   const client = loadClientFiles(options.clientDir ?? CLIENT_DIST_DIR);

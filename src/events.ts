@@ -12,8 +12,13 @@ import { subjectToken, type Bus, type Unsubscribe } from './bus/bus.js';
 export type CoreEvent =
   | { type: 'message'; accountId: string; message: Message }
   | { type: 'conversation'; accountId: string; conversation: Conversation }
-  /** `removedUserIds`: people who lost access to the account (removed members; people who left its department or lost the role that gave access). */
-  | { type: 'membership'; accountId: string; removedUserIds: string[]; addedUserIds: string[] }
+  /**
+   * Who may use a group account changed. `removedUserIds`: people who lost access to it (removed
+   * members; people who left its department or lost the role that gave access). `addedUserIds`:
+   * people who were given access (new members, everyone who may use a new account, people whose
+   * new role or department opens it to them); it names the account for them (`apiCode`, `name`).
+   */
+  | { type: 'membership'; accountId: string; apiCode: string | null; name: string; removedUserIds: string[]; addedUserIds: string[] }
   | { type: 'sessionRevoked'; userId: string; tokenHash: string | null }
   /** A person's record changed (role, departments, disabled…): whatever was judged on the old one is judged again. */
   | { type: 'userChanged'; userId: string }
@@ -144,8 +149,9 @@ export class CoreEvents implements EventSink {
         yield [this.account(e.accountId), e];
         return;
       case 'membership':
-        // One event per person who lost access: it concerns them, wherever their sockets are.
+        // One event per person who lost or gained access: it concerns them, wherever their sockets are.
         for (const userId of e.removedUserIds) yield [this.person(userId), { ...e, removedUserIds: [userId], addedUserIds: [] }];
+        for (const userId of e.addedUserIds) yield [this.person(userId), { ...e, removedUserIds: [], addedUserIds: [userId] }];
         return;
       case 'sessionRevoked':
       case 'userChanged':

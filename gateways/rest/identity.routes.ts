@@ -3,12 +3,18 @@ import type { Router } from '../http/router.js';
 import { json, noContent } from '../http/types.js';
 import { authed } from './authed.js';
 import { jsonBody, queryOf } from './parse.js';
-import { accountView, apiKeyView, departmentView, userView } from './views.js';
+import { accountView, apiKeyView, departmentView, respond, userView } from './views.js';
+import * as V from '../../src/schemas/views.js';
 import { ApiKeyCreate, DepartmentCreate, SessionCreate, UserCreate, UserListQuery, UserPatch } from '../../src/schemas/rest.js';
 import { forbidden } from '../../src/errors.js';
 
+export interface IdentityRoutesOptions {
+  /** What GET /me says of the provider: null on real Plivo; on the simulator, whether its handset routes are served. */
+  simulator: V.Me['simulator'];
+}
+
 // Sessions, the caller's own view, departments, people and API keys.
-export function identityRoutes(r: Router, core: Core, base: string): void {
+export function identityRoutes(r: Router, core: Core, base: string, o: IdentityRoutesOptions): void {
   r.post(`${base}/sessions`, async (req) => {
     const { email, password } = jsonBody(req, SessionCreate);
     const { token, user, expiresAt } = await core.auth.login(email, password, req.remoteAddress);
@@ -28,7 +34,7 @@ export function identityRoutes(r: Router, core: Core, base: string): void {
     authed(core, async (_req, p) => {
       if (p.kind !== 'user') throw forbidden('GET /me is for people; an API key has no profile');
       const accounts = await core.groupAccounts.usableBy(p.user);
-      return json(200, { user: userView(p.user), accounts: accounts.map((a) => accountView(a)) });
+      return respond(200, V.Me, { user: userView(p.user), accounts: accounts.map((a) => accountView(a)), simulator: o.simulator });
     }),
   );
 

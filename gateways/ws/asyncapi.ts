@@ -39,6 +39,7 @@ const EVENTS: Record<string, [z.ZodType, string]> = {
   message: [W.MessageEvent, 'A message of a subscribed account was stored or changed status (queued → sent → delivered …).'],
   conversation: [W.ConversationEvent, 'A conversation of a subscribed account moved folder or got a new message.'],
   accessRevoked: [W.AccessRevokedEvent, 'Your access to an account was removed; its events stop (no `re`).'],
+  accessGranted: [W.AccessGrantedEvent, 'You were given access to a group account: to every socket of yours, whatever it subscribed to. Its events start once you subscribe to it.'],
 };
 
 const ERROR: [string, z.ZodType, string] = [

@@ -418,6 +418,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         return;
       case 'membership':
         for (const userId of e.removedUserIds) revokeAccount(userId, e.accountId);
+        for (const userId of e.addedUserIds) {
+          for (const ws of socketsOf(userId)) send(ws, { type: 'accessGranted', account: { id: e.accountId, apiCode: e.apiCode, name: e.name } });
+        }
         return;
       case 'sessionRevoked':
         endSessions(e.userId, e.tokenHash);

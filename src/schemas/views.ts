@@ -68,7 +68,21 @@ export const AccountView = z
   .meta({ id: 'Account' });
 export type AccountView = z.infer<typeof AccountView>;
 export const AccountList = z.object({ items: z.array(AccountView) }).meta({ id: 'AccountList' });
-export const Me = z.object({ user: UserView, accounts: z.array(AccountView).meta({ description: 'Personal first, then the group accounts' }) }).meta({ id: 'Me' });
+export const SimulatorInfo = z
+  .object({
+    handsetRoutes: z.boolean().meta({
+      description: "Whether this server serves the simulator's student-phone routes (/simulator/messages, /simulator/calls): on a loopback HOST, or with SIMULATOR_ROUTES=true",
+    }),
+  })
+  .meta({ id: 'SimulatorInfo' });
+export const Me = z
+  .object({
+    user: UserView,
+    accounts: z.array(AccountView).meta({ description: 'Personal first, then the group accounts' }),
+    simulator: SimulatorInfo.nullable().meta({ description: 'null: texts go through Plivo. Otherwise this server runs on the built-in Plivo simulator' }),
+  })
+  .meta({ id: 'Me' });
+export type Me = z.infer<typeof Me>;
 export const Members = z.object({ memberIds: z.array(Id) }).meta({ id: 'Members' });
 
 export const ContactView = z

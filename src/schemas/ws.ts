@@ -72,8 +72,9 @@ export const Hello = z
   })
   .meta({ id: 'Hello', description: 'The first frame of every connection' });
 
+const AccountSummary = z.object({ id: Id, apiCode: ApiCode.nullable(), name: z.string() });
 export const SubscribeAck = ack('SubscribeAck', 'subscribe: the account, and every lock held in it now (none for a personal account); its events follow', {
-  account: z.object({ id: Id, apiCode: ApiCode.nullable(), name: z.string() }),
+  account: AccountSummary,
   locks: z.array(LockView),
 });
 export const EmptyAck = ack('EmptyAck', 'unsubscribe, unwatchLocks: done', {});
@@ -140,6 +141,12 @@ export const AccessRevokedEvent = z
     z.object({ ...revoked, departmentId: Id.meta({ description: 'The department whose lock board stops' }) }),
   ])
   .meta({ id: 'AccessRevokedEvent', description: "Your access to an account, or to a department's lock board, was removed: its events stop" });
+export const AccessGrantedEvent = z
+  .object({
+    type: z.literal('accessGranted'),
+    account: AccountSummary.meta({ description: 'The group account: `subscribe` to it by its apiCode for its events; GET /me lists it with its color and numbers' }),
+  })
+  .meta({ id: 'AccessGrantedEvent', description: 'You were given access to a group account (added as a member, a new account you may use, a new role or department)' });
 
 export const ServerFrame = z.union([
   Hello,
@@ -159,6 +166,7 @@ export const ServerFrame = z.union([
   MessageEvent,
   ConversationEvent,
   AccessRevokedEvent,
+  AccessGrantedEvent,
 ]);
 export type ServerFrame = z.output<typeof ServerFrame>;
 

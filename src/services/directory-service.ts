@@ -1,4 +1,4 @@
-import type { Contact, Department, Role, User } from '../domain/types.js';
+import type { Account, Contact, Department, Role, User } from '../domain/types.js';
 import type { ContactImportRow } from '../store/store.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from './context.js';
@@ -8,6 +8,7 @@ import { hashPassword } from '../auth/passwords.js';
 import { canManageDepartment, canUseGroupAccount, isAdmin } from '../auth/access.js';
 import { requireUser, type AuthService } from './auth-service.js';
 import { provisionUser } from './provision-user.js';
+import { membershipEvent } from './group-account-service.js';
 import { newId } from '../ids.js';
 import { CsvError, readCsvRows } from '../domain/csv.js';
 import { importColumns, importRow, type ImportColumns, type ImportRowContext } from '../domain/contact-import.js';
@@ -154,24 +155,32 @@ export class DirectoryService {
     this.c.events.emit({ type: 'userChanged', userId: id });
     if (endSessions) this.c.events.emit({ type: 'sessionRevoked', userId: id, tokenHash: null });
     if (patch.role !== undefined || patch.departmentIds !== undefined) {
-      for (const accountId of await this.lostGroupAccounts(target, updated, leftAccountIds)) {
-        // Their sockets are unsubscribed (access_revoked) and their locks there released.
-        this.c.events.emit({ type: 'membership', accountId, removedUserIds: [id], addedUserIds: [] });
-      }
+      const { lost, gained } = await this.groupAccessChanges(target, updated, leftAccountIds);
+      // Lost: their sockets are unsubscribed (access_revoked) and their locks there released.
+      for (const account of lost) this.c.events.emit(membershipEvent(account, [id], []));
+      // Gained (a new role or department): their sockets are told (accessGranted).
+      for (const account of gained) this.c.events.emit(membershipEvent(account, [], [id]));
     }
     return updated;
   }
 
   /**
-   * The group accounts `before` could use and `after` cannot: memberships they left, and the
-   * accounts of departments they no longer manage (a department admin moved, an owner demoted).
+   * The group accounts `before` could use and `after` cannot (memberships they left, the accounts
+   * of departments they no longer manage: a department admin moved, an owner demoted), and those
+   * `after` can use and `before` could not (a department they now manage).
    */
-  private async lostGroupAccounts(before: User, after: User, leftAccountIds: string[]): Promise<string[]> {
+  private async groupAccessChanges(before: User, after: User, leftAccountIds: string[]): Promise<{ lost: Account[]; gained: Account[] }> {
     const memberNow = new Set((await this.c.store.accounts.listGroup({ memberId: after.id })).map((a) => a.id));
     const memberBefore = new Set([...memberNow, ...leftAccountIds]);
-    return (await this.c.store.accounts.listGroup())
-      .filter((a) => canUseGroupAccount(before, a, memberBefore.has(a.id)) && !canUseGroupAccount(after, a, memberNow.has(a.id)))
-      .map((a) => a.id);
+    const lost: Account[] = [];
+    const gained: Account[] = [];
+    for (const a of await this.c.store.accounts.listGroup()) {
+      const could = canUseGroupAccount(before, a, memberBefore.has(a.id));
+      const can = canUseGroupAccount(after, a, memberNow.has(a.id));
+      if (could && !can) lost.push(a);
+      if (can && !could) gained.push(a);
+    }
+    return { lost, gained };
   }
 
   /** May `me` give someone this role in these departments? */

@@ -8,8 +8,14 @@ import { requireDepartmentAdmin, requireUser } from './auth-service.js';
 import { uniqueApiCode } from '../domain/api-code.js';
 import { lostAccounts, resolveAccountRef } from './account-access.js';
 import { newId } from '../ids.js';
+import type { CoreEvent } from '../events.js';
 
 // Group accounts: shared, department-owned texting accounts with a pool of six numbers.
+
+/** The event telling people they lost (`removed`) or were given (`added`) access to the account. */
+export function membershipEvent(account: Account, removed: string[], added: string[]): Extract<CoreEvent, { type: 'membership' }> {
+  return { type: 'membership', accountId: account.id, apiCode: account.apiCode, name: account.name, removedUserIds: removed, addedUserIds: added };
+}
 
 export interface GroupAccountInput {
   name: string;
@@ -54,8 +60,9 @@ export class GroupAccountService {
     await this.numbers.acquire(input.numbers);
     const now = this.c.clock.now();
     const members = [...new Set(input.memberIds)];
+    let account: Account;
     try {
-      const account = await this.c.store.accounts.create(
+      account = await this.c.store.accounts.create(
         {
           id: newId(),
           kind: 'group',
@@ -71,11 +78,13 @@ export class GroupAccountService {
         },
         members,
       );
-      return { account, memberIds: members };
     } catch (e) {
       await this.numbers.release(input.numbers);
       throw e;
     }
+    // Everyone who may use the new account sees it appear: its members, the department's admins, owners.
+    this.c.events.emit(membershipEvent(account, [], await this.usersOf(account, members)));
+    return { account, memberIds: members };
   }
 
   /** Every account a person can use: their personal account first, then the group accounts. */
@@ -164,10 +173,11 @@ export class GroupAccountService {
 
   async delete(p: Principal, apiCode: string): Promise<void> {
     const account = await this.manageable(p, apiCode);
-    const members = await this.c.store.accounts.listMembers(account.id);
+    // Everyone who could use it loses it: its members, and the department's admins and owners.
+    const users = await this.usersOf(account, await this.c.store.accounts.listMembers(account.id));
     await this.c.store.accounts.delete(account.id);
     await this.numbers.release(account.numbers);
-    this.c.events.emit({ type: 'membership', accountId: account.id, removedUserIds: members, addedUserIds: [] });
+    this.c.events.emit(membershipEvent(account, users, []));
   }
 
   async setMembers(p: Principal, apiCode: string, memberIds: string[]): Promise<string[]> {
@@ -175,8 +185,18 @@ export class GroupAccountService {
     const issues = await this.memberIssues(account.departmentId!, memberIds);
     if (issues.length > 0) throw new AppError('validation_failed', 'Some members cannot be added', { details: issues });
     const { added, removed } = await this.c.store.accounts.setMembers(account.id, [...new Set(memberIds)]);
-    // Removal takes effect at once, also on open connections: the gateway listens for this.
-    this.c.events.emit({ type: 'membership', accountId: account.id, removedUserIds: removed, addedUserIds: added });
+    // Removal takes effect at once, also on open connections: the gateway listens for this. A
+    // member added or removed who can use the account anyway (an admin of its department, an
+    // owner) gains or loses nothing: they are not told, and keep their locks.
+    const changed = async (ids: string[]) => {
+      const out: string[] = [];
+      for (const id of ids) {
+        const u = await this.c.store.users.get(id);
+        if (u && !canUseGroupAccount(u, account, false)) out.push(id);
+      }
+      return out;
+    };
+    this.c.events.emit(membershipEvent(account, await changed(removed), await changed(added)));
     return this.c.store.accounts.listMembers(account.id);
   }
 
@@ -184,6 +204,13 @@ export class GroupAccountService {
     const account = await this.get(p, apiCode);
     if (!canManageAccount(p, account)) throw forbidden('Only an owner or an admin of its department can change a group account');
     return account;
+  }
+
+  /** The active people who may use the account with these members: members, the department's admins, owners. */
+  private async usersOf(account: Account, memberIds: string[]): Promise<string[]> {
+    const members = new Set(memberIds);
+    const users = await this.c.store.users.list();
+    return users.filter((u) => !u.disabled && canUseGroupAccount(u, account, members.has(u.id))).map((u) => u.id);
   }
 
   private async requireFree(numbers: string[]): Promise<void> {

@@ -62,7 +62,34 @@ try {
   await sam.locator('#measure', { hasText: 'segment' }).waitFor();
   await shot(sam, 'compose');
 
+  // The lock board on a wall screen: Dana holds Ana's conversation, Sam takes Ben's and goes idle.
+  await sam.goto(`${base}/#/a/${group}/inbox`);
+  await sam.getByRole('link', { name: /Ben Okafor/ }).click();
+  await sam.getByText('You are responding').waitFor();
   const alex = (await signedIn(browser, base, 'admin@example.edu', PASSWORD, { width: 1280, height: 760 })).page;
+  await alex.goto(`${base}/#/kiosk`);
+  await alex.locator('tr[data-state="idleWarning"]', { hasText: 'Ben Okafor' }).waitFor({ timeout: 15_000 });
+  // Dana is still working: her row shows as responding.
+  const stillWorking = dana.getByRole('button', { name: "Yes, I'm still working" });
+  if (await stillWorking.isVisible()) await stillWorking.click();
+  await alex.locator('tr[data-state="locked"]', { hasText: 'Ana Lopez' }).waitFor({ timeout: 15_000 });
+  await shot(alex, 'lock-board');
+
+  // Someone of the department to add.
+  const owner = (await t.http.post('/api/v1/sessions', { email: 'admin@example.edu', password: PASSWORD })).body.token as string;
+  const [department] = (await t.http.get('/api/v1/departments', owner)).body.items as Array<{ id: string }>;
+  await t.http.post('/api/v1/users', { email: 'robin@example.edu', name: 'Robin Diaz', role: 'staff', departmentIds: [department!.id], password: PASSWORD, personalAreaCode: '617' }, owner);
+  await alex.goto(`${base}/#/members/${group}`);
+  await alex.getByRole('heading', { name: 'Members of Admissions Outreach' }).waitFor();
+  await shot(alex, 'members');
+
+  await alex.goto(`${base}/#/import`);
+  const csv = ['FirstName,LastName,Phone,StaffId,Program', 'Maya,Chen,(617) 555-0190,,Nursing', 'Leo,Park,617-555-01,,Biology', 'Zoe,Hart,617-555-0191,nobody@example.edu,History'];
+  await alex.getByLabel('CSV file').setInputFiles({ name: 'fall-intake.csv', mimeType: 'text/csv', buffer: Buffer.from(csv.join('\n')) });
+  await alex.getByRole('button', { name: 'Import', exact: true }).click();
+  await alex.getByRole('table', { name: 'Rejected rows' }).waitFor();
+  await shot(alex, 'contact-import');
+
   await wizardUpToNumbers(alex, 'Financial Aid Texting', 6);
   await shot(alex, 'group-account-wizard');
 

@@ -28,13 +28,15 @@ describe('core events on the bus', () => {
     expect(seen[3]!.event).toMatchObject({ holderConnIds: [holders[1]], lockToken: 42 });
   });
 
-  it("sends a membership change to each removed person, and a connection's warning to its node", () => {
+  it("sends a membership change to each person who lost or gained access, and a connection's warning to its node", () => {
     const { events, seen } = node();
-    events.emit({ type: 'membership', accountId: 'acc1', removedUserIds: ['u1', 'u2'], addedUserIds: ['u3'] });
+    events.emit({ type: 'membership', accountId: 'acc1', apiCode: 'outreach', name: 'Outreach', removedUserIds: ['u1', 'u2'], addedUserIds: ['u3'] });
     events.emit({ type: 'lockIdleWarning', conversationId: 'c1', accountId: 'acc1', userId: 'u1', connIds: ['node-b:x:1'], releaseAt: 5 });
-    expect(seen.map((s) => [s.subject, (s.event as { removedUserIds?: string[] }).removedUserIds])).toEqual([
-      ['sb.evt.person.u1', ['u1']],
-      ['sb.evt.person.u2', ['u2']],
+    const change = (e: CoreEvent) => (e.type === 'membership' ? [e.removedUserIds, e.addedUserIds] : undefined);
+    expect(seen.map((s) => [s.subject, change(s.event)])).toEqual([
+      ['sb.evt.person.u1', [['u1'], []]],
+      ['sb.evt.person.u2', [['u2'], []]],
+      ['sb.evt.person.u3', [[], ['u3']]],
       ['sb.evt.node.node-b', undefined],
     ]);
   });

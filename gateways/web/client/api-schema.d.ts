@@ -809,6 +809,8 @@ export interface components {
             user: components["schemas"]["User"];
             /** @description Personal first, then the group accounts */
             accounts: components["schemas"]["Account"][];
+            /** @description null: texts go through Plivo. Otherwise this server runs on the built-in Plivo simulator */
+            simulator: components["schemas"]["SimulatorInfo"] | null;
         };
         Measure: {
             text: string;
@@ -947,6 +949,10 @@ export interface components {
             /** Format: email */
             email: string;
             password: string;
+        };
+        SimulatorInfo: {
+            /** @description Whether this server serves the simulator's student-phone routes (/simulator/messages, /simulator/calls): on a loopback HOST, or with SIMULATOR_ROUTES=true */
+            handsetRoutes: boolean;
         };
         User: {
             /** @description A sortable 26-character id */

@@ -1,5 +1,6 @@
 import createClient, { type Middleware } from 'openapi-fetch';
 import type { components, paths } from './api-schema.js';
+import { FrameError } from './live.js';
 
 // The REST client, typed from docs/openapi.json (api-schema.d.ts is generated from it by
 // `npm run docs`): a route, parameter or field the description does not publish does not compile.
@@ -54,4 +55,11 @@ export function ok<T>(answer: { data?: T; error?: unknown; response: Response })
   if (body?.error?.code) throw new ApiError(body.error.code, body.error.message ?? body.error.code, body.error.details ?? []);
   if (answer.response.ok) return undefined as T;
   throw new ApiError('http_' + answer.response.status, `The server answered ${answer.response.status}`);
+}
+
+/** A refusal as people read it: the server's message, the fields it names, and its code. */
+export function describe(e: unknown): string {
+  if (e instanceof ApiError) return `${e.message}${e.details.length ? ': ' + e.details.map((d) => `${d.path} ${d.message}`).join('; ') : ''} (${e.code})`;
+  if (e instanceof FrameError) return `${e.message} (${e.code})`;
+  return e instanceof Error ? e.message : String(e);
 }

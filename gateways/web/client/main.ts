@@ -1,14 +1,17 @@
 import './style.css';
-import { api, ApiError, ok, session, type Account, type Conversation, type Lock, type Me, type Message } from './api.js';
+import { api, ApiError, describe, ok, session, type Account, type Conversation, type Lock, type Me, type Message } from './api.js';
 import { h, time } from './dom.js';
 import { FrameError, Live, type ConnectionState, type Event } from './live.js';
 import { renderWizard } from './wizard.js';
+import { renderBoard, type BoardScreen } from './board.js';
+import { renderMembers } from './members.js';
+import { renderImport } from './contacts-import.js';
 
 // The thin client: it renders what the REST API and the WebSocket say and sends commands. Every
 // rule (access, locks, opt-out, lengths) is decided by the server; refusals are shown as they come.
 
 type Folder = 'inbox' | 'archived';
-type View = { kind: 'folder'; account: Account; folder: Folder } | { kind: 'conversation'; conversation: Conversation; account: Account } | { kind: 'compose' };
+type View = { kind: 'folder'; account: Account; folder: Folder } | { kind: 'conversation'; conversation: Conversation; account: Account } | { kind: 'compose' } | { kind: 'screen' };
 
 interface OpenConversation {
   conversation: Conversation;
@@ -31,6 +34,8 @@ const state = {
   open: null as OpenConversation | null,
   simulator: false,
   lastActivityAt: 0,
+  /** The lock board, while it is on screen. */
+  board: null as BoardScreen | null,
 };
 
 const root = document.getElementById('app')!;
@@ -44,11 +49,6 @@ function showError(e: unknown): void {
 function clearError(): void {
   alertBox.hidden = true;
   alertBox.textContent = '';
-}
-function describe(e: unknown): string {
-  if (e instanceof ApiError) return `${e.message}${e.details.length ? ': ' + e.details.map((d) => `${d.path} ${d.message}`).join('; ') : ''} (${e.code})`;
-  if (e instanceof FrameError) return `${e.message} (${e.code})`;
-  return e instanceof Error ? e.message : String(e);
 }
 
 // ---- sign in --------------------------------------------------------------------------------
@@ -122,7 +122,8 @@ async function start(): Promise<void> {
   root.replaceChildren(header, notice, alertBox, h('div', { class: 'shell' }, nav, main, side));
   await Promise.all(me.accounts.map((a) => loadUnread(a)));
   renderNav();
-  state.simulator = await probeSimulator();
+  // The server says whether it runs on the simulator with its handset routes served.
+  state.simulator = me.simulator?.handsetRoutes === true;
   if (state.simulator) renderSimulator();
   state.live = new Live({
     token: session.token!,
@@ -154,6 +155,7 @@ async function resubscribe(): Promise<void> {
   for (const a of state.me?.accounts ?? []) {
     await state.live?.request({ type: 'subscribe', account: a.apiCode ?? 'personal' }).catch(showError);
   }
+  await state.board?.watch();
   if (state.open?.locked) await takeLock(state.open).catch(showError);
   if (state.open) await reloadMessages(state.open).catch(showError);
 }
@@ -170,6 +172,7 @@ function unreadOf(accountId: string): number {
 }
 
 function renderNav(): void {
+  const admin = state.me?.user.role !== 'staff';
   const items = (state.me?.accounts ?? []).map((a) => {
     const ref = a.apiCode ?? 'personal';
     const dot = h('span', { class: 'dot', 'aria-hidden': 'true' });
@@ -181,12 +184,12 @@ function renderNav(): void {
       h('div', { class: 'account' }, dot, h('span', { class: 'name' }, a.kind === 'personal' ? `${a.name} (personal)` : a.name), n > 0 ? h('span', { class: 'badge', 'aria-label': `${n} unread` }, String(n)) : null),
       h('a', { href: `#/a/${ref}/inbox` }, 'Inbox'),
       h('a', { href: `#/a/${ref}/archived` }, 'Archived'),
+      admin && a.kind === 'group' ? h('a', { href: `#/members/${ref}` }, 'Members') : null,
     );
   });
-  const admin = state.me?.user.role !== 'staff';
   nav.replaceChildren(
     h('a', { href: '#/compose', class: 'compose-link' }, 'New text'),
-    ...(admin ? [h('a', { href: '#/new-group-account', class: 'compose-link' }, 'New group account')] : []),
+    ...(admin ? [h('a', { href: '#/new-group-account', class: 'compose-link' }, 'New group account'), h('a', { href: '#/board', class: 'compose-link' }, 'Lock board'), h('a', { href: '#/import', class: 'compose-link' }, 'Import contacts')] : []),
     h('ul', {}, ...items),
   );
 }
@@ -198,26 +201,27 @@ async function route(): Promise<void> {
   const [, kind, a, b] = location.hash.split('/');
   const me = state.me!;
   if (state.open && !(kind === 'c' && a === state.open.conversation.id)) await leaveConversation();
+  state.board?.stop();
+  state.board = null;
+  document.body.classList.toggle('kiosk', kind === 'kiosk');
   try {
+    if (kind === 'board' || kind === 'kiosk') return await showBoard(kind === 'kiosk');
+    if (kind === 'import') {
+      state.view = { kind: 'screen' };
+      return renderImport(main);
+    }
+    if (kind === 'members' && a) {
+      state.view = { kind: 'screen' };
+      return await renderMembers(main, a);
+    }
     if (kind === 'c' && a) return await showConversation(a);
     if (kind === 'compose') return renderCompose();
     if (kind === 'new-group-account') {
       state.view = { kind: 'compose' };
       return renderWizard(main, (account) => {
         // The new account is one of mine if I am among its members: show it in the navigation.
-        void api
-          .GET('/api/v1/me')
-          .then(ok)
-          .then(async (me) => {
-            state.me = me;
-            const mine = me.accounts.find((a) => a.id === account.id);
-            if (mine) {
-              await loadUnread(mine);
-              await state.live?.request({ type: 'subscribe', account: mine.apiCode ?? 'personal' });
-            }
-            renderNav();
-            location.hash = mine ? `#/a/${mine.apiCode}/inbox` : '#/a/personal/inbox';
-          })
+        void addAccount(account.id)
+          .then((mine) => (location.hash = mine ? `#/a/${mine.apiCode}/inbox` : '#/a/personal/inbox'))
           .catch(showError);
       });
     }
@@ -226,6 +230,14 @@ async function route(): Promise<void> {
   } catch (e) {
     showError(e);
   }
+}
+
+async function showBoard(kiosk: boolean): Promise<void> {
+  state.view = { kind: 'screen' };
+  const board = await renderBoard(main, { live: () => state.live, accounts: () => state.me?.accounts ?? [], kiosk });
+  // Routed elsewhere while it loaded: it is not on screen.
+  if (/^#\/(board|kiosk)/.test(location.hash) && !state.board) state.board = board;
+  else board.stop();
 }
 
 async function showFolder(account: Account, folder: Folder): Promise<void> {
@@ -477,12 +489,36 @@ function onEvent(frame: Event): void {
       if (view?.kind === 'folder' && view.account.id === frame.accountId) void showFolder(view.account, view.folder).catch(showError);
       return;
     }
+    case 'board':
+      state.board?.apply(frame);
+      return;
+    case 'accessGranted':
+      void addAccount(frame.account.id).catch(showError);
+      return;
     case 'error':
       // Access to an account was removed: it leaves the navigation (and the screen, if open).
       if ('accountId' in frame) void reloadAccounts(frame.accountId, new FrameError(frame.code, frame.message)).catch(showError);
+      else if ('departmentId' in frame) state.board?.revoked(frame.departmentId, frame.message);
       else showError(new FrameError(frame.code, frame.message));
       return;
   }
+}
+
+/**
+ * An account given to me (accessGranted, or one I created): the navigation shows it, with its
+ * unread count, and its events start. Already known (told twice): nothing to do.
+ */
+async function addAccount(accountId: string): Promise<Account | undefined> {
+  if (state.me?.accounts.some((a) => a.id === accountId)) return state.me.accounts.find((a) => a.id === accountId);
+  const me = ok(await api.GET('/api/v1/me'));
+  state.me = me;
+  const mine = me.accounts.find((a) => a.id === accountId);
+  if (mine) {
+    await loadUnread(mine);
+    await state.live?.request({ type: 'subscribe', account: mine.apiCode ?? 'personal' });
+  }
+  renderNav();
+  return mine;
 }
 
 async function reloadAccounts(lostAccountId: string, why: FrameError): Promise<void> {
@@ -575,13 +611,6 @@ function renderCompose(): void {
 }
 
 // ---- simulator: a student's phone ------------------------------------------------------------------
-
-/** The handset routes exist only in simulator mode on a loopback address (or SIMULATOR_ROUTES=true). */
-async function probeSimulator(): Promise<boolean> {
-  // Any valid phone will do: the route answers its (usually empty) inbox, or 404 when not served.
-  const res = await fetch('/simulator/messages?number=%2B12025550100').catch(() => null);
-  return res?.status === 200;
-}
 
 const phoneNumber = h('input', { id: 'phone-from', value: '+16175550101', 'aria-label': "Student's phone number" });
 const phoneInbox = h('ol', { class: 'phone-inbox', 'aria-label': "The student's phone" });
