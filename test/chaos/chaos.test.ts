@@ -9,14 +9,16 @@ import { formatReport, runChaos } from './run-chaos.js';
 // in throughout. The checker (./checker.ts) must find no two holders at once, no reply accepted
 // under a stale token, and every delivered text stored exactly once.
 //
-// Behind CHAOS=1 (`CHAOS=1 npx vitest run --project chaos`, or `npm run chaos` for longer runs):
-// it runs seven processes (three nodes, three NATS servers, the simulator) for about a minute and a
-// half. CHAOS_SEED replays a run's choices (the seed is printed); CHAOS_SECONDS sets its length.
+// Part of `npm test` (CHAOS=0 leaves it out of a quick local run; `npm run chaos` runs longer ones
+// with any seed): seven processes (three nodes, three NATS servers, the simulator) for about a
+// minute. The seed is fixed so every run makes the same choices (who opens what, when each fault
+// comes); CHAOS_SEED and CHAOS_SECONDS change them. Processes' timing still varies from run to
+// run, which is what the checker judges.
 
-const seconds = Number(process.env.CHAOS_SECONDS ?? 45);
-const seed = Number(process.env.CHAOS_SEED ?? 1 + Math.floor(Math.random() * 1_000_000));
+const seconds = Number(process.env.CHAOS_SECONDS ?? 30);
+const seed = Number(process.env.CHAOS_SEED ?? 7);
 
-describe.skipIf(!process.env.CHAOS)('a three-node cluster under faults', () => {
+describe.skipIf(process.env.CHAOS === '0')('a three-node cluster under faults', () => {
   afterAll(async () => {
     await killAll();
     killAllSimulators();
