@@ -20,9 +20,12 @@ import { Metrics } from './metrics.js';
 import type { LockService } from './locks/lock-service.js';
 import type { LockCommand, LockReply } from './locks/lock-commands.js';
 import { createLocks } from './locks/lock-wiring.js';
-import type { ActorHost } from './actors-runtime/actor-host.js';
 import { singleNodePlacement } from './actors-runtime/placement.js';
 import { Idempotency } from './services/idempotency.js';
+import { ActorHost } from './actors-runtime/actor-host.js';
+import { LocalActorRef } from './actors-runtime/actor-ref.js';
+import { CampaignBehavior, type CampaignCommand, type CampaignReply } from './campaigns/campaign-actor.js';
+import { CampaignService } from './campaigns/campaign-service.js';
 
 // The core of one node: services over the ports (Store, SmsProvider, Bus), the send queues and the
 // events. Gateways call it; it knows nothing about HTTP or WebSockets.
@@ -57,6 +60,9 @@ export class Core {
   readonly locks: LockService;
   private readonly lockActors: ActorHost<LockCommand, LockReply>;
   readonly idempotency: Idempotency;
+  readonly campaigns: CampaignService;
+  private readonly campaignBehavior: CampaignBehavior;
+  private readonly campaignActors: ActorHost<CampaignCommand, CampaignReply>;
   readonly context: CoreContext;
   private readonly stopWatching: () => void;
   private appId: string | null = null;
@@ -123,6 +129,10 @@ export class Core {
     });
     this.locks = locks.service;
     this.lockActors = locks.host;
+    // Campaigns on an actor host of their own: single-active per campaign, placed like locks.
+    this.campaignBehavior = new CampaignBehavior(this.context);
+    this.campaignActors = new ActorHost(this.campaignBehavior, { clock: o.clock, log: o.log.child({ component: 'campaigns' }), passivateAfterMs });
+    this.campaigns = new CampaignService(this.context, this.idempotency, new LocalActorRef(this.campaignActors), singleNodePlacement);
     // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
     // Every node hears people's changes and releases the locks of the actors it hosts.
     this.stopWatching = this.events.watch({ kind: 'people' }, (e) => this.revokeAccess(e));
@@ -184,8 +194,10 @@ export class Core {
       configured ?? (await this.o.provider.ensureApplication({ name: 'switchboard', messageUrl: urls.message, answerUrl: urls.voice }));
     const { recoveredUnknown, requeued } = await this.outbox.start();
     await this.locks.start();
+    // After the outbox: a campaign's interrupted sends are `unknown` before it resumes handing over.
+    const campaigns = await this.campaigns.recover();
     this.idempotency.start();
-    this.o.log.info({ appId: this.appId, requeued, recoveredUnknown }, 'core started');
+    this.o.log.info({ appId: this.appId, requeued, recoveredUnknown, campaigns }, 'core started');
     this.started = true;
   }
 
@@ -193,6 +205,8 @@ export class Core {
     this.open = false;
     this.started = false;
     this.outbox.stop();
+    await this.campaignActors.stop();
+    this.campaignBehavior.close();
     await this.lockActors.stop();
     this.idempotency.stop();
     this.stopWatching();

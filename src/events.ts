@@ -1,4 +1,4 @@
-import type { Conversation, Message } from './domain/types.js';
+import type { CampaignCounts, CampaignStateName, Conversation, Message } from './domain/types.js';
 import type { AccountLockView, LockHolderIdentity, ReleaseReason } from './locks/lock-view.js';
 import { subjectToken, type Bus, type Unsubscribe } from './bus/bus.js';
 
@@ -11,6 +11,8 @@ import { subjectToken, type Bus, type Unsubscribe } from './bus/bus.js';
 export type CoreEvent =
   | { type: 'message'; accountId: string; message: Message }
   | { type: 'conversation'; accountId: string; conversation: Conversation }
+  /** A campaign's state or counts changed (coalesced per campaign, see CampaignProgress). */
+  | { type: 'campaign'; accountId: string; campaign: CampaignProgressView }
   /** `removedUserIds`: people who lost access to the account (removed members; people who left its department or lost the role that gave access). */
   | { type: 'membership'; accountId: string; removedUserIds: string[]; addedUserIds: string[] }
   | { type: 'sessionRevoked'; userId: string; tokenHash: string | null }
@@ -20,6 +22,13 @@ export type CoreEvent =
   | { type: 'lock'; view: AccountLockView; departmentId: string | null; holderConnIds: string[]; lockToken: number | null }
   | { type: 'lockIdleWarning'; conversationId: string; accountId: string; userId: string; connIds: string[]; releaseAt: number }
   | { type: 'lockReleased'; conversationId: string; accountId: string; userId: string; connIds: string[]; reason: ReleaseReason; by?: LockHolderIdentity };
+
+export interface CampaignProgressView {
+  id: string;
+  state: CampaignStateName;
+  pausedReason: 'person' | 'quietHours' | null;
+  counts: CampaignCounts;
+}
 
 export type Listener = (e: CoreEvent) => void;
 
@@ -133,6 +142,7 @@ export class CoreEvents implements EventSink {
     switch (e.type) {
       case 'message':
       case 'conversation':
+      case 'campaign':
         yield [this.account(e.accountId), e];
         return;
       case 'membership':
