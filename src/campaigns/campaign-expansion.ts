@@ -48,15 +48,17 @@ export async function nextExpansionBatch(
   let to: ExpansionCursor;
   if (cursor.phase === 'phones') {
     const slice = source.phones.slice(cursor.offset, cursor.offset + EXPANSION_BATCH);
-    inputs = [];
-    for (const raw of slice) {
-      const phone = toE164(raw);
-      const contact =
-        phone === null
-          ? null
-          : await d.store.contacts.getOrCreateByPhone({ id: newId(now), firstName: '', lastName: '', phone, staffId: null, customFields: {}, createdAt: now, updatedAt: now });
-      inputs.push({ raw, contact });
-    }
+    // All at once: the store commits the writes of one turn together (group commit).
+    inputs = await Promise.all(
+      slice.map(async (raw) => {
+        const phone = toE164(raw);
+        const contact =
+          phone === null
+            ? null
+            : await d.store.contacts.getOrCreateByPhone({ id: newId(now), firstName: '', lastName: '', phone, staffId: null, customFields: {}, createdAt: now, updatedAt: now });
+        return { raw, contact };
+      }),
+    );
     to = { ...cursor, offset: cursor.offset + slice.length, ordinal: cursor.ordinal + slice.length };
   } else if (cursor.phase === 'contactIds') {
     const slice = source.contactIds.slice(cursor.offset, cursor.offset + EXPANSION_BATCH);
