@@ -6,6 +6,7 @@ import { profiled } from './profiler.js';
 import { cpuWindow, describeLoop, loopWindow } from './cpu.js';
 import { row, type BenchOutcome } from './report.js';
 import { seedInbox } from './seed-inbox.js';
+import { prng } from '../helpers/prng.js';
 
 // Inbox listing: pages of 50 conversations of one account that holds a million messages over
 // twenty thousand conversations, over HTTP, one request at a time on one connection. A fifth of
@@ -23,18 +24,6 @@ export interface InboxOptions {
 }
 
 export const INBOX_DEFAULTS: InboxOptions = { conversations: 20_000, messagesPerConversation: 50, pageSize: 50, requests: 2_000, warmup: 200, deadlineMs: 60_000 };
-
-/** A small deterministic PRNG (mulberry32), so every run asks for the same pages. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function summarise(values: number[]): LatencySummary {
   const s = [...values].sort((a, b) => a - b);

@@ -17,6 +17,7 @@ import { PASSWORD, login } from '../helpers/org.js';
 import type { Reply } from '../helpers/http.js';
 import { middayTimeZone } from '../helpers/time-zones.js';
 import { WsClient } from '../helpers/ws-client.js';
+import { prng } from '../helpers/prng.js';
 
 // A crash between "handed to Plivo" and "recorded" must never send twice: after a restart, a
 // message left in `sending` becomes `unknown` for a person to decide; a message still `queued`
@@ -233,18 +234,6 @@ const CRASH_RECIPIENTS = Number(process.env.CAMPAIGN_CRASH_RECIPIENTS ?? 600);
 const KILLS = 5;
 const FULL_SPEED = { NUMBER_SEND_INTERVAL_MS: '0', NUMBER_MAX_IN_FLIGHT: '8' };
 
-/** A small seeded generator (mulberry32): the same kill points on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function recipientStatuses(dataDir: string, campaignId: string): Array<{ phone: string; status: string }> {
   const db = new Database(join(dataDir, 'switchboard.db'));
   try {
@@ -258,7 +247,7 @@ describe('kill -9 during a campaign, five times', () => {
   afterEach(killAll);
 
   it('texts every recipient once, except the interrupted ones, which are unknown and never resent', async () => {
-    const random = seeded(20261201);
+    const random = prng(20261201);
     await withRig(CRASH_RECIPIENTS, async ({ org, sends, dataDir, spawn }) => {
       let child = await spawn(FULL_SPEED);
       const created = await child.http.post('/api/v1/campaigns', { groupAccountCode: org.apiCode, name: 'Crash test', text: 'Hi {FirstName}, welcome!', recipients: { contactIds: org.contactIds } }, org.token);
