@@ -3,7 +3,6 @@ import { ApiCode, Id, Role } from './common.js';
 import { LOCK_STATES } from '../../actors/conversation/index.js';
 import type { AccountLockView, LockHolderIdentity } from '../locks/lock-view.js';
 import type { CampaignCounts as CampaignCountsRecord, CampaignRecipient } from '../domain/types.js';
-import type { CampaignProgressView } from '../events.js';
 import { CAMPAIGN_STATES } from '../../actors/campaign/index.js';
 import type { Equal } from './type-equality.js';
 
@@ -268,4 +267,3 @@ export const CampaignRecipientList = z.object({ items: z.array(CampaignRecipient
 
 true satisfies Equal<z.infer<typeof CampaignCounts>, CampaignCountsRecord>;
 true satisfies Equal<z.infer<typeof RecipientStatus>, CampaignRecipient['status']>;
-true satisfies Equal<z.infer<typeof CampaignCounts>, CampaignProgressView['counts']>;
