@@ -18,8 +18,9 @@ import { nextExpansionBatch } from './campaign-expansion.js';
 // - expansion: the source becomes recipient rows in batches (campaign-expansion.ts), in the
 //   background, also while sending (the first recipients go out before the last are read);
 // - hand-over: each pool number's queue in the outbox is kept fed with the campaign's next
-//   recipients for that number: with pacing lifted, up to 256 ahead; with pacing on, one text at
-//   the moment the number may send it, so a pause holds everything not sent yet. The opt-out is checked again at hand-over, right
+//   recipients for that number: with pacing lifted, up to 256 ahead; with pacing on, one text
+//   just before the number may send it (1 s, or a quarter interval), so a pause holds everything
+//   else. The opt-out is checked again at hand-over, right
 //   before the text is queued; the message and the recipient's `messageId` commit in one write, so
 //   a recipient is handed over once, and the outbox's crash rule (a `sending` message without a
 //   provider id becomes `unknown`, never re-sent) covers campaign texts too;
@@ -40,6 +41,8 @@ export interface CampaignReply {
 
 /** Texts handed to a number's queue ahead of its sends when pacing is lifted (with pacing: one). */
 const UNPACED_WINDOW = 256;
+/** With pacing, a text is handed over this long (at most a quarter interval) before its number may send it. */
+const HAND_OVER_LEAD_MS = 1_000;
 
 export class CampaignBehavior implements ActorBehavior<CampaignCommand, CampaignReply> {
   private readonly active = new Map<string, CampaignActor>();
@@ -285,11 +288,13 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
       return;
     }
     if (this.window === 1) {
-      // Paced: hand a number its next text only when it may send it, so that a pause holds
-      // everything not yet sent (nothing waits in the queue for the interval to pass).
-      const readyAt = outbox.readyAt(number);
-      if (readyAt > this.now()) {
-        this.wakeAt(number, readyAt);
+      // Paced: hand a number its next text just before it may send it (the hand-over's write
+      // must not delay the send), so that a pause holds everything else; nothing else waits in
+      // the queue for the interval to pass.
+      const interval = this.c.config.sending.numberSendIntervalMs;
+      const handAt = outbox.readyAt(number) - Math.min(Math.floor(interval / 4), HAND_OVER_LEAD_MS);
+      if (handAt > this.now()) {
+        this.wakeAt(number, handAt);
         return;
       }
     }

@@ -49,7 +49,7 @@ async function throughput(): Promise<{ rows: ResultRow[]; details: Record<string
   try {
     const org = await buildBenchOrg(node);
     // Baseline: a compose of BASELINE texts on the same node.
-    const composeTo = Array.from({ length: BASELINE }, (_, i) => studentPhone(i, 9));
+    const composeTo = Array.from({ length: BASELINE }, (_, i) => studentPhone(i, 5));
     const b0 = performance.now();
     const composed = countSubmitted(node, BASELINE, 600_000);
     const r = await node.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: composeTo, text: 'Hi', sendAnyway: true }, org.token);
