@@ -22,6 +22,7 @@ import { opsRoutes } from './rest/ops.routes.js';
 import { identityRoutes } from './rest/identity.routes.js';
 import { contactRoutes } from './rest/contacts.routes.js';
 import { accountRoutes } from './rest/accounts.routes.js';
+import { campaignRoutes } from './rest/campaigns.routes.js';
 import { plivoWebhookRoutes } from './webhooks/plivo.routes.js';
 import { registerSimulatorRoutes } from './simulator/simulator-routes.js';
 import { WS_PATH, registerWsGateway, type WsGateway } from './ws/ws-gateway.js';
@@ -190,6 +191,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
   identityRoutes(router, core, API_BASE, { simulator: simulator ? { handsetRoutes: simulatorHandsets } : null });
   contactRoutes(router, core, API_BASE);
   accountRoutes(router, core, API_BASE);
+  campaignRoutes(router, core, API_BASE);
   const client = loadClientFiles(options.clientDir ?? CLIENT_DIST_DIR);
   if (!client) log.warn({ dir: options.clientDir ?? CLIENT_DIST_DIR }, 'the web client is not built; `npm start` builds it');
   registerClientRoutes(router, client);

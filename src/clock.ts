@@ -9,15 +9,27 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** Node fires a timer of more than this many ms at once (it takes it for 1 ms). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A system timer; one further away than MAX_TIMER_MS (a campaign scheduled weeks ahead) is a chain of shorter ones. */
+interface SystemTimer {
+  current: NodeJS.Timeout;
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    // Timers of the core never keep the process alive on their own: shutdown is explicit.
-    t.unref?.();
-    return t as unknown as TimerHandle;
+    const timer = {} as SystemTimer;
+    const arm = (left: number): void => {
+      timer.current = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
+      // Timers of the core never keep the process alive on their own: shutdown is explicit.
+      timer.current.unref?.();
+    };
+    arm(ms);
+    return timer as unknown as TimerHandle;
   },
-  clearTimeout: (handle) => clearTimeout(handle as unknown as NodeJS.Timeout),
+  clearTimeout: (handle) => clearTimeout((handle as unknown as SystemTimer).current),
 };
 
 /** A clock that only moves when told to: `advance(ms)` fires due timers in deadline order. */

@@ -49,6 +49,7 @@ const EnvSchema = z
     NUMBER_SEND_INTERVAL_MS: duration.default(12_000),
     NUMBER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(256).default(8),
     MESSAGE_MAX_LENGTH: z.coerce.number().int().min(1).max(1600).default(306),
+    CAMPAIGN_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(50).max(10_000).default(250),
     SESSION_TTL_MS: duration.default(12 * 3600 * 1000),
     LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(0).max(1000).default(5),
     LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(50),
@@ -132,7 +133,7 @@ export interface Config {
   /** The first owner, created on the first start of an empty store (instead of the demo). */
   owner: { email: string; name: string; password: string; areaCode: string } | null;
   lock: { idleWarningMs: number; releaseAfterWarningMs: number; disconnectGraceMs: number; passivateAfterMs: number };
-  sending: { numberSendIntervalMs: number; numberMaxInFlight: number; maxLength: number };
+  sending: { numberSendIntervalMs: number; numberMaxInFlight: number; maxLength: number; campaignProgressIntervalMs: number };
   replies: { help: string; optOut: string; optIn: string };
   sessionTtlMs: number;
   /** Failed sign-ins (src/auth/login-limiter.ts). */
@@ -218,6 +219,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       numberSendIntervalMs: e.NUMBER_SEND_INTERVAL_MS,
       numberMaxInFlight: e.NUMBER_MAX_IN_FLIGHT,
       maxLength: e.MESSAGE_MAX_LENGTH,
+      campaignProgressIntervalMs: e.CAMPAIGN_PROGRESS_INTERVAL_MS,
     },
     replies: { help: e.HELP_REPLY, optOut: e.OPT_OUT_REPLY, optIn: e.OPT_IN_REPLY },
     sessionTtlMs: e.SESSION_TTL_MS,

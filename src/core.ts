@@ -23,6 +23,8 @@ import { createLocks } from './locks/lock-wiring.js';
 import type { ActorHost } from './actors-runtime/actor-host.js';
 import { singleNodePlacement, type Placement } from './actors-runtime/placement.js';
 import { Idempotency } from './services/idempotency.js';
+import type { CampaignService } from './campaigns/campaign-service.js';
+import { createCampaigns } from './campaigns/campaign-wiring.js';
 
 // The core of one node: services over the ports (Store, SmsProvider, Bus), the send queues and the
 // events. Gateways call it; it knows nothing about HTTP or WebSockets.
@@ -60,6 +62,8 @@ export class Core {
   private readonly lockActors: ActorHost<LockCommand, LockReply>;
   private readonly stopLocks: () => void;
   readonly idempotency: Idempotency;
+  readonly campaigns: CampaignService;
+  private readonly stopCampaigns: () => Promise<void>;
   readonly context: CoreContext;
   private readonly stopWatching: () => void;
   private appId: string | null = null;
@@ -115,25 +119,30 @@ export class Core {
     this.inbound = new InboundService(this.context, this.messaging);
     this.webhooks = new WebhookService(this.context);
     const { passivateAfterMs, ...durations } = o.config.lock;
+    const placement = o.placement ?? singleNodePlacement(o.nodeId);
+    // One request may take a lease (a slow owner is still its owner); one ask outlasts a lease
+    // and the requests that found its owner gone, so a dead or paused owner's actors are taken
+    // over within it.
+    const cluster = o.placement
+      ? { cluster: { bus: o.bus, requestTimeoutMs: o.config.cluster.nodeLeaseMs, deadlineMs: 3 * o.config.cluster.nodeLeaseMs + 1_000 } }
+      : {};
     const locks = createLocks({
       c: this.context,
       messaging: this.messaging,
       idempotency: this.idempotency,
       durations,
       passivateAfterMs,
-      placement: o.placement ?? singleNodePlacement(o.nodeId),
+      placement,
       emit: (e) => this.events.emit(e),
       boot: this.events.boot,
-      // One request may take a lease (a slow owner is still its owner); one ask outlasts a lease
-      // and the requests that found its owner gone, so a dead or paused owner's actors are taken
-      // over within it.
-      ...(o.placement
-        ? { cluster: { bus: o.bus, requestTimeoutMs: o.config.cluster.nodeLeaseMs, deadlineMs: 3 * o.config.cluster.nodeLeaseMs + 1_000 } }
-        : {}),
+      ...cluster,
     });
     this.locks = locks.service;
     this.lockActors = locks.host;
     this.stopLocks = locks.stop;
+    const campaigns = createCampaigns({ c: this.context, idempotency: this.idempotency, passivateAfterMs, placement, ...cluster });
+    this.campaigns = campaigns.service;
+    this.stopCampaigns = campaigns.stop;
     // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).
     // Every node hears people's changes and releases the locks of the actors it hosts.
     this.stopWatching = this.events.watch({ kind: 'people' }, (e) => this.revokeAccess(e));
@@ -195,8 +204,10 @@ export class Core {
       configured ?? (await this.o.provider.ensureApplication({ name: 'switchboard', messageUrl: urls.message, answerUrl: urls.voice }));
     const { recoveredUnknown, requeued } = await this.outbox.start();
     await this.locks.start();
+    // After the outbox: a campaign's interrupted sends are `unknown` before it resumes handing over.
+    const campaigns = await this.campaigns.recover();
     this.idempotency.start();
-    this.o.log.info({ appId: this.appId, requeued, recoveredUnknown }, 'core started');
+    this.o.log.info({ appId: this.appId, requeued, recoveredUnknown, campaigns }, 'core started');
     this.started = true;
   }
 
@@ -205,6 +216,7 @@ export class Core {
     this.started = false;
     this.outbox.stop();
     this.stopLocks();
+    await this.stopCampaigns();
     await this.lockActors.stop();
     this.idempotency.stop();
     this.stopWatching();

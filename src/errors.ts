@@ -41,6 +41,8 @@ export type ErrorCode =
   | 'quiet_hours'
   | 'confirm_late_send'
   | 'no_sender_number'
+  | 'campaign_state'
+  | 'schedule_out_of_range'
   // provider
   | 'provider_rejected'
   | 'provider_rate_limited'
@@ -89,6 +91,8 @@ const STATUS: Record<ErrorCode, number> = {
   quiet_hours: 422,
   confirm_late_send: 422,
   no_sender_number: 422,
+  campaign_state: 409,
+  schedule_out_of_range: 422,
   provider_rejected: 502,
   provider_rate_limited: 503,
   provider_auth: 502,
@@ -135,9 +139,11 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   no_recipients: 'Nobody to send to (after filters and opt-outs; `details` counts the skipped).',
   group_account_option: 'sendToMyStudentsOnly / sendAsStaff are personal-account features.',
   conflicting_options: 'sendToMyStudentsOnly and sendAsStaff cannot be combined.',
-  quiet_hours: 'Bulk sends are paused between 22:00 and 06:00 in the department time zone.',
-  confirm_late_send: 'A bulk send after 20:00 needs sendAnyway: true.',
+  quiet_hours: 'Bulk sends and campaigns are paused between 22:00 and 06:00 in the department time zone (a campaign cannot start, resume or be scheduled then).',
+  confirm_late_send: 'A bulk send, or a campaign started, resumed or scheduled after 20:00, needs sendAnyway: true.',
   no_sender_number: 'The account has no number to send from (or none is available to rent).',
+  campaign_state: 'The campaign cannot do that in its state (e.g. resume a completed one, pause a draft); the message says which state it is in.',
+  schedule_out_of_range: '`scheduledAt` is in the past or more than a year ahead.',
   provider_rejected: 'Plivo refused the request.',
   provider_rate_limited: 'Plivo throttled us (429); the send is retried in order.',
   provider_auth: 'Plivo refused our credentials.',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Conversation, Message } from './domain/types.js';
+import type { CampaignCounts, CampaignStateName, Conversation, Message } from './domain/types.js';
 import type { AccountLockView, LockHolderIdentity, ReleaseReason } from './locks/lock-view.js';
 import { subjectToken, type Bus, type Unsubscribe } from './bus/bus.js';
 
@@ -12,6 +12,8 @@ import { subjectToken, type Bus, type Unsubscribe } from './bus/bus.js';
 export type CoreEvent =
   | { type: 'message'; accountId: string; message: Message }
   | { type: 'conversation'; accountId: string; conversation: Conversation }
+  /** A campaign's state or counts changed (coalesced per campaign, see CampaignProgress). */
+  | { type: 'campaign'; accountId: string; campaign: CampaignProgressView }
   /**
    * Who may use a group account changed. `removedUserIds`: people who lost access to it (removed
    * members; people who left its department or lost the role that gave access). `addedUserIds`:
@@ -26,6 +28,13 @@ export type CoreEvent =
   | { type: 'lock'; view: AccountLockView; departmentId: string | null; holderConnIds: string[]; lockToken: number | null }
   | { type: 'lockIdleWarning'; conversationId: string; accountId: string; userId: string; connIds: string[]; releaseAt: number }
   | { type: 'lockReleased'; conversationId: string; accountId: string; userId: string; connIds: string[]; reason: ReleaseReason; by?: LockHolderIdentity };
+
+export interface CampaignProgressView {
+  id: string;
+  state: CampaignStateName;
+  pausedReason: 'person' | 'quietHours' | null;
+  counts: CampaignCounts;
+}
 
 export type Listener = (e: CoreEvent) => void;
 
@@ -146,6 +155,7 @@ export class CoreEvents implements EventSink {
     switch (e.type) {
       case 'message':
       case 'conversation':
+      case 'campaign':
         yield [this.account(e.accountId), e];
         return;
       case 'membership':

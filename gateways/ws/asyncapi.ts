@@ -38,6 +38,7 @@ const EVENTS: Record<string, [z.ZodType, string]> = {
   released: [W.ReleasedEvent, 'To the previous holder: why the lock went.'],
   message: [W.MessageEvent, 'A message of a subscribed account was stored or changed status (queued → sent → delivered …).'],
   conversation: [W.ConversationEvent, 'A conversation of a subscribed account moved folder or got a new message.'],
+  campaign: [W.CampaignEvent, "A campaign of a subscribed account changed state or counts; coalesced: at most one per campaign per CAMPAIGN_PROGRESS_INTERVAL_MS (250 ms), carrying the latest state and counts."],
   accessRevoked: [W.AccessRevokedEvent, 'Your access to an account was removed; its events stop (no `re`).'],
   accessGranted: [W.AccessGrantedEvent, 'You were given access to a group account: to every socket of yours, whatever it subscribed to. Its events start once you subscribe to it.'],
 };

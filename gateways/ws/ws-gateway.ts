@@ -399,6 +399,9 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
         publish(accountTopic(e.accountId), () => ({ type: 'conversation', conversationId: c.id, accountId: c.accountId, folder: c.folder, unread: c.unread, lastMessageAt: c.lastMessageAt }));
         return;
       }
+      case 'campaign':
+        publish(accountTopic(e.accountId), () => ({ type: 'campaign', accountId: e.accountId, ...e.campaign }));
+        return;
       case 'lock': {
         const frame = { type: 'lock' as const, ...e.view };
         if (e.lockToken !== null) {

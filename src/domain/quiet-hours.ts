@@ -36,14 +36,26 @@ export function isLateEvening(at: number, timeZone: string): boolean {
 /** When quiet hours end (the next 06:00 local), or `at` itself when it is not quiet. */
 export function quietHoursEnd(at: number, timeZone: string): number {
   if (!isQuietHours(at, timeZone)) return at;
-  const { hour, minute, second } = localTime(at, timeZone);
-  const hoursUntil = hour >= QUIET_START_HOUR ? 24 - hour + QUIET_END_HOUR : QUIET_END_HOUR - hour;
+  const { hour } = localTime(at, timeZone);
+  return nextLocalHour(at, timeZone, QUIET_END_HOUR, hour >= QUIET_START_HOUR ? 24 - hour + QUIET_END_HOUR : QUIET_END_HOUR - hour);
+}
+
+/** When quiet hours begin next (the next 22:00 local), or `at` itself when it is quiet already. */
+export function quietHoursStart(at: number, timeZone: string): number {
+  if (isQuietHours(at, timeZone)) return at;
+  const { hour } = localTime(at, timeZone);
+  return nextLocalHour(at, timeZone, QUIET_START_HOUR, QUIET_START_HOUR - hour);
+}
+
+/** The time `hoursUntil` wall-clock hours after the start of `at`'s hour, where the local clock reads `hour`:00. */
+function nextLocalHour(at: number, timeZone: string, hour: number, hoursUntil: number): number {
+  const { minute, second } = localTime(at, timeZone);
   // Wall-clock arithmetic, then correct for a change of UTC offset in between (DST nights): the
-  // local time at the candidate must read 06:00.
+  // local time at the candidate must read hour:00.
   let candidate = at + hoursUntil * 3600_000 - minute * 60_000 - second * 1000 - (at % 1000);
   for (let i = 0; i < 3; i++) {
     const local = localTime(candidate, timeZone);
-    const off = QUIET_END_HOUR * 60 - (local.hour * 60 + local.minute);
+    const off = hour * 60 - (local.hour * 60 + local.minute);
     if (off === 0) break;
     const shortest = ((((off + 720) % 1440) + 1440) % 1440) - 720;
     candidate += shortest * 60_000;

@@ -168,3 +168,104 @@ export interface ApiKey {
   createdAt: number;
   revokedAt: number | null;
 }
+
+/** Where a campaign's recipients come from; they are expanded in this order, in batches. */
+export interface CampaignSource {
+  /** As given: each is normalised to E.164 when expanded, and counted as invalid when it cannot be. */
+  phones: string[];
+  contactIds: string[];
+  /** Contacts matching every condition, by id. */
+  filter: ContactFilter | null;
+}
+
+/** A saved filter over contacts: every given condition must hold. */
+export interface ContactFilter {
+  /** Custom fields that must have exactly these values (names compare case-insensitively). */
+  customFields?: Record<string, string>;
+  /** Only the contacts assigned to this user ("my students"). */
+  staffId?: string;
+}
+
+/** How far the expansion of a campaign's source has gone; `ordinal` numbers the inputs read so far. */
+export interface ExpansionCursor {
+  phase: 'phones' | 'contactIds' | 'filter' | 'done';
+  /** Position within the phones or contactIds list. */
+  offset: number;
+  /** The filter phase's last contact id read. */
+  afterContactId: string | null;
+  ordinal: number;
+}
+
+export type CampaignStateName = 'draft' | 'scheduled' | 'sending' | 'paused' | 'completed' | 'cancelled';
+
+export interface Campaign {
+  id: string;
+  accountId: string;
+  name: string;
+  /** The template: merge fields fill per recipient when the text is handed to a number's queue. */
+  text: string;
+  /** The department's IANA time zone (quiet hours). */
+  timeZone: string;
+  state: CampaignStateName;
+  pausedReason: 'person' | 'quietHours' | null;
+  scheduledAt: number | null;
+  sendAnyway: boolean;
+  /** The campaign actor's persisted snapshot (JSON). */
+  snapshot: string;
+  source: CampaignSource;
+  expansion: ExpansionCursor;
+  /** Inputs that named a phone already in the campaign (they get no row of their own). */
+  skippedDuplicate: number;
+  createdByUserId: string | null;
+  createdByName: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * A recipient's status. `queued` until its text is handed over and while it waits in a number's
+ * queue; then it follows its message (submitted and sent → `sent`, undelivered, failed and
+ * rejected → `failed`, `unknown` when a crash hid whether it went out). Skipped ones never get a
+ * message. A duplicate has no status of its own: it is the same phone as a recipient that has a
+ * row, and is only counted (Campaign.skippedDuplicate).
+ */
+export type RecipientStatus =
+  | 'queued'
+  | 'sent'
+  | 'delivered'
+  | 'failed'
+  | 'skipped_opted_out'
+  | 'skipped_invalid'
+  | 'unknown';
+
+export interface CampaignRecipient {
+  campaignId: string;
+  /** E.164; for an invalid input, the input as given. */
+  phone: string;
+  /** Order of the campaign's inputs: recipients are sent in this order (per number). */
+  seq: number;
+  accountId: string;
+  contactId: string | null;
+  /** The pool number chosen for this recipient (sticky sender, area code, least busy). */
+  senderNumber: string | null;
+  status: RecipientStatus;
+  messageId: string | null;
+  handedAt: number | null;
+  repliedAt: number | null;
+  updatedAt: number;
+}
+
+export interface CampaignCounts {
+  /** Recipients with a row (every distinct phone, invalid ones included). */
+  total: number;
+  queued: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  unknown: number;
+  skippedOptedOut: number;
+  skippedDuplicate: number;
+  skippedInvalid: number;
+  /** Recipients who replied after their campaign text. */
+  replies: number;
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ApiCode, Color, DepartmentCode, Email, Id, Name, Password, Phone, Role } from './common.js';
+import { RecipientStatus } from './views.js';
 import { CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH } from '../domain/contact-fields.js';
 
 // One schema per request body and query. Validation (gateways/rest) and the OpenAPI document
@@ -142,6 +143,56 @@ export const Compose = z
     sendAnyway: z.boolean().default(false).meta({ description: 'Confirms a bulk send after 20:00' }),
   })
   .meta({ id: 'Compose' });
+
+export const CampaignCreate = z
+  .strictObject({
+    groupAccountCode: ApiCode.optional().meta({ description: 'Send from this group account; absent: your personal account' }),
+    name: z.string().trim().min(1).max(120),
+    text: Text,
+    recipients: z
+      .strictObject({
+        phones: z
+          .array(z.string().max(64))
+          .max(100_000)
+          .default([])
+          .meta({ description: 'Phone numbers in any common style; one that is not a phone number is counted as invalid, not refused' }),
+        contactIds: z.array(Id).max(100_000).default([]),
+        filter: z
+          .strictObject({
+            customFields: z
+              .record(z.string().min(1).max(120), z.string().max(500))
+              .optional()
+              .meta({ description: 'Contacts whose custom fields have exactly these values (names in any case)' }),
+            myStudents: z.boolean().default(false).meta({ description: 'Personal accounts only: the contacts assigned to you' }),
+          })
+          .optional()
+          .meta({ description: 'A saved filter over contacts, read when the campaign is expanded' }),
+      })
+      .meta({ description: 'Recipients from any mix of these; a phone appearing twice is sent to once and counted as a duplicate' }),
+    scheduledAt: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'Epoch ms: start then (at most a year ahead, 06:00–22:00 in the department time zone); absent: a draft to start' }),
+    sendAnyway: z.boolean().default(false).meta({ description: 'Confirms a scheduled start after 20:00' }),
+  })
+  .meta({ id: 'CampaignCreate' });
+
+export const CampaignStart = z
+  .strictObject({ sendAnyway: z.boolean().default(false).meta({ description: 'Confirms a start (or resume) after 20:00' }) })
+  .meta({ id: 'CampaignStart' });
+
+export const CampaignListQuery = z.object({
+  account: z.union([z.literal('personal'), ApiCode]).meta({ description: '`personal`, or a group account’s apiCode' }),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  before: Id.optional(),
+});
+
+export const CampaignRecipientsQuery = z.object({
+  status: RecipientStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: z.coerce.number().int().min(-1).optional().meta({ description: 'The last `seq` of the previous page' }),
+});
 
 export const Reply = z
   .strictObject({

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ApiCode, Id, Role } from './common.js';
 import { LOCK_STATES } from '../../actors/conversation/index.js';
 import type { AccountLockView, LockHolderIdentity } from '../locks/lock-view.js';
+import type { CampaignCounts as CampaignCountsRecord, CampaignRecipient } from '../domain/types.js';
+import { CAMPAIGN_STATES } from '../../actors/campaign/index.js';
 import type { Equal } from './type-equality.js';
 
 // What clients see of each record: the answers of the REST API and the payloads of WebSocket
@@ -221,3 +223,61 @@ export const OpenApiDocument = z
   .object({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }).catchall(z.unknown()), paths: z.record(z.string(), z.unknown()) })
   .catchall(z.unknown())
   .meta({ id: 'OpenApiDocument', description: 'An OpenAPI 3.1 document (this one)' });
+
+export const CampaignState = z.enum(CAMPAIGN_STATES).meta({ id: 'CampaignState' });
+export const PausedReason = z
+  .enum(['person', 'quietHours'])
+  .nullable()
+  .meta({ description: '`paused` only: by a person (waits for resume), or by quiet hours (resumes at 06:00 by itself)' });
+export const RECIPIENT_STATUSES = ['queued', 'sent', 'delivered', 'failed', 'skipped_opted_out', 'skipped_invalid', 'unknown'] as const;
+export const RecipientStatus = z.enum(RECIPIENT_STATUSES).meta({ id: 'RecipientStatus' });
+
+export const CampaignCounts = z
+  .object({
+    total: Count.meta({ description: 'Recipients (distinct phones, invalid ones included)' }),
+    queued: Count.meta({ description: 'Not sent yet (waiting, or in a number queue)' }),
+    sent: Count,
+    delivered: Count,
+    failed: Count,
+    unknown: Count.meta({ description: 'A crash hid whether the text went out; never re-sent automatically' }),
+    skippedOptedOut: Count,
+    skippedDuplicate: Count.meta({ description: 'Inputs naming a phone already in the campaign' }),
+    skippedInvalid: Count.meta({ description: 'Numbers that are not phone numbers, unknown contact ids, texts too long after merge fields' }),
+    replies: Count.meta({ description: 'Recipients who replied after their campaign text' }),
+  })
+  .meta({ id: 'CampaignCounts' });
+
+export const CampaignView = z
+  .object({
+    id: Id,
+    accountId: Id,
+    name: z.string(),
+    text: z.string(),
+    state: CampaignState,
+    pausedReason: PausedReason,
+    scheduledAt: Timestamp.nullable(),
+    counts: CampaignCounts,
+    estimatedDurationMs: Count.meta({ description: "What is left at the pool's pacing: each number sends one text per NUMBER_SEND_INTERVAL_MS, the numbers in parallel" }),
+    createdBy: z.object({ userId: Id.nullable(), name: z.string() }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'Campaign' });
+export const CampaignList = z.object({ items: z.array(CampaignView) }).meta({ id: 'CampaignList' });
+
+export const CampaignRecipientView = z
+  .object({
+    phone: z.string().meta({ description: 'E.164, or the input as given when it is not a phone number' }),
+    seq: Count.meta({ description: 'Order in the campaign; the cursor of `after`' }),
+    contactId: Id.nullable(),
+    senderNumber: E164.nullable(),
+    status: RecipientStatus,
+    messageId: Id.nullable(),
+    handedAt: Timestamp.nullable(),
+    repliedAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'CampaignRecipient' });
+export const CampaignRecipientList = z.object({ items: z.array(CampaignRecipientView) }).meta({ id: 'CampaignRecipientList' });
+
+true satisfies Equal<z.infer<typeof CampaignCounts>, CampaignCountsRecord>;
+true satisfies Equal<z.infer<typeof RecipientStatus>, CampaignRecipient['status']>;

@@ -109,6 +109,11 @@ export class InboundService {
       },
     });
     if (recorded.duplicate) return { kind: 'duplicate', message: recorded.message };
+    // A reply to a campaign text is counted on that campaign (the message event below tells it).
+    // Counting is not worth failing the webhook for: Plivo's retry would be a duplicate anyway.
+    await store.campaigns
+      .recordReply(account.id, contact.id, now)
+      .catch((err: unknown) => log.error({ err, accountId: account.id }, 'could not count a reply on its campaign'));
     this.c.events.emit({ type: 'message', accountId: account.id, message: recorded.message });
     this.c.events.emit({ type: 'conversation', accountId: account.id, conversation: recorded.conversation });
 

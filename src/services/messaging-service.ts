@@ -177,7 +177,7 @@ export class MessagingService {
       if (!from) throw new AppError('no_sender_number', `${x.account.name} has no number to send from`);
       extraLoad.set(from.number, (extraLoad.get(from.number) ?? 0) + 1);
       // A new outreach is filed in Archived; the student's reply brings it to the Inbox.
-      items.push(this.outbound(x.account, x.contact, existing, from.number, texts[i]!, sender, now, quietTz, 'archived'));
+      items.push(newOutbound(x.account, x.contact, existing, from.number, texts[i]!, sender, now, quietTz, 'archived'));
     }
 
     // All or nothing: the whole compose is one atomic write, and only once it is durable does any of
@@ -230,7 +230,7 @@ export class MessagingService {
     if (out.has(contact.id)) throw new AppError('opted_out', 'This contact has opted out of texts from this account');
     const from = chooseSender(account.numbers, contact.phone, conversation.senderNumber, (n) => this.c.outbox.depth(n));
     if (!from) throw new AppError('no_sender_number', `${account.name} has no number to send from`);
-    const item = this.outbound(account, contact, conversation, from.number, input.text, senderIdentity(p), this.c.clock.now(), null, conversation.folder);
+    const item = newOutbound(account, contact, conversation, from.number, input.text, senderIdentity(p), this.c.clock.now(), null, conversation.folder);
     const fence = input.fence !== undefined ? { conversationId: conversation.id, ...input.fence } : undefined;
     const answer = (recorded: Recorded): Message => recorded[0]!.message;
     const [done] = await this.c.store.messages.enqueueOutbound([item], fence, claim?.record(answer));
@@ -243,50 +243,11 @@ export class MessagingService {
   async sendAutomatic(account: Account, contact: Contact, conversation: Conversation, text: string): Promise<Message> {
     const from = conversation.senderNumber && account.numbers.includes(conversation.senderNumber) ? conversation.senderNumber : account.numbers[0];
     if (!from) throw new AppError('no_sender_number', `${account.name} has no number to send from`);
-    const item = this.outbound(account, contact, conversation, from, text, { userId: null, name: null }, this.c.clock.now(), null, conversation.folder);
+    const item = newOutbound(account, contact, conversation, from, text, { userId: null, name: null }, this.c.clock.now(), null, conversation.folder);
     const [done] = await this.c.store.messages.enqueueOutbound([item]);
     this.c.outbox.enqueue([done!.message]);
     this.announce(done!.message, done!.conversation);
     return done!.message;
-  }
-
-  private outbound(
-    account: Account,
-    contact: Contact,
-    existing: Conversation | null,
-    from: string,
-    text: string,
-    sender: { userId: string | null; name: string | null },
-    now: number,
-    quietTz: string | null,
-    folderIfNew: Conversation['folder'],
-  ): NewOutbound {
-    const info = analyse(text);
-    const conversationId = existing?.id ?? newId(now);
-    return {
-      conversation: existing ?? newConversation({ id: conversationId, accountId: account.id, contactId: contact.id, folder: folderIfNew, senderNumber: from, now }),
-      message: {
-        id: newId(now),
-        conversationId,
-        accountId: account.id,
-        contactId: contact.id,
-        direction: 'outbound',
-        text,
-        encoding: info.encoding,
-        segments: info.segments,
-        status: 'queued',
-        fromNumber: from,
-        toNumber: contact.phone,
-        sentByUserId: sender.userId,
-        sentByName: sender.name,
-        providerId: null,
-        statusSequence: 0,
-        errorCode: null,
-        quietHoursTimeZone: quietTz,
-        createdAt: now,
-        updatedAt: now,
-      },
-    };
   }
 
   private announce(message: Message, conversation: Conversation): void {
@@ -335,7 +296,7 @@ export class MessagingService {
   }
 }
 
-function senderIdentity(p: Principal): { userId: string | null; name: string } {
+export function senderIdentity(p: Principal): { userId: string | null; name: string } {
   return p.kind === 'user' ? { userId: p.user.id, name: p.user.name } : { userId: null, name: principalName(p) };
 }
 
@@ -350,3 +311,42 @@ function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
   return m;
 }
 
+/** A queued outbound text and the conversation it opens when there is none yet. */
+export function newOutbound(
+  account: Account,
+  contact: Contact,
+  existing: Conversation | null,
+  from: string,
+  text: string,
+  sender: { userId: string | null; name: string | null },
+  now: number,
+  quietTz: string | null,
+  folderIfNew: Conversation['folder'],
+): NewOutbound {
+  const info = analyse(text);
+  const conversationId = existing?.id ?? newId(now);
+  return {
+    conversation: existing ?? newConversation({ id: conversationId, accountId: account.id, contactId: contact.id, folder: folderIfNew, senderNumber: from, now }),
+    message: {
+      id: newId(now),
+      conversationId,
+      accountId: account.id,
+      contactId: contact.id,
+      direction: 'outbound',
+      text,
+      encoding: info.encoding,
+      segments: info.segments,
+      status: 'queued',
+      fromNumber: from,
+      toNumber: contact.phone,
+      sentByUserId: sender.userId,
+      sentByName: sender.name,
+      providerId: null,
+      statusSequence: 0,
+      errorCode: null,
+      quietHoursTimeZone: quietTz,
+      createdAt: now,
+      updatedAt: now,
+    },
+  };
+}

@@ -20,6 +20,8 @@ export interface NumberQueueOptions<J extends QueueJob> {
    * record the failure (a rejected run must never vanish without a trace). Must not throw.
    */
   onFailure: (job: J, error: unknown) => void;
+  /** Told after a job has finished and no longer counts in `depth` (whatever its outcome). */
+  settled?: (job: J) => void;
   /** Asked before each start: a time to wait until (e.g. quiet hours), or null to go now. */
   holdUntil?: (job: J, now: number) => number | null;
 }
@@ -34,6 +36,11 @@ export class NumberQueue<J extends QueueJob> {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: NumberQueueOptions<J>) {}
+
+  /** When the next send may start (the number's pacing); in the past when it may start now. */
+  get readyAt(): number {
+    return this.nextStartAt;
+  }
 
   get depth(): number {
     return this.jobs.length - this.head + this.inFlight;
@@ -87,6 +94,7 @@ export class NumberQueue<J extends QueueJob> {
         .catch((error: unknown) => this.options.onFailure(job, error))
         .finally(() => {
           this.inFlight--;
+          this.options.settled?.(job);
           this.pump();
           if (this.depth === 0) this.idleWaiters.splice(0).forEach((w) => w());
         });

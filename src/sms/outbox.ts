@@ -39,6 +39,7 @@ const BACKOFF_MAX_MS = 60_000;
 export class Outbox {
   private readonly queues = new Map<string, NumberQueue<Message>>();
   private readonly retries = new Map<string, number>();
+  private readonly settledListeners = new Set<(number: string) => void>();
   private stopped = false;
 
   constructor(private readonly o: OutboxOptions) {}
@@ -64,6 +65,20 @@ export class Outbox {
     return this.queues.get(number)?.depth ?? 0;
   }
 
+  /** When this number may start its next send (its pacing); 0 when it has sent nothing yet. */
+  readyAt(number: string): number {
+    return this.queues.get(number)?.readyAt ?? 0;
+  }
+
+  /**
+   * Told whenever a send from a number has finished (whatever its outcome), so a source of queued
+   * messages (a campaign) can hand that number its next ones. Returns the function that stops it.
+   */
+  onSendSettled(listener: (number: string) => void): () => void {
+    this.settledListeners.add(listener);
+    return () => this.settledListeners.delete(listener);
+  }
+
   totalDepth(): number {
     let n = 0;
     for (const q of this.queues.values()) n += q.depth;
@@ -87,6 +102,7 @@ export class Outbox {
         intervalMs: this.o.intervalMs,
         maxInFlight: this.o.maxInFlight,
         run: (m) => this.send(m, queue),
+        settled: (m) => this.settled(m.fromNumber),
         onFailure: (m, e) => void this.onUnexpectedFailure(m, e),
         ...(this.o.holdUntil ? { holdUntil: this.o.holdUntil } : {}),
       });
@@ -94,6 +110,10 @@ export class Outbox {
       this.queues.set(number, q);
     }
     return q;
+  }
+
+  private settled(number: string): void {
+    for (const listener of this.settledListeners) listener(number);
   }
 
   private async send(m: Message, queue: NumberQueue<Message>): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Contact, Conversation, Message } from '../domain/types.js';
+import type { CampaignCounts, Contact, ContactFilter, Conversation, Message, MessageStatus, RecipientStatus } from '../domain/types.js';
 import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow } from './store.js';
 import { AppError } from '../errors.js';
 
@@ -138,3 +138,57 @@ export const departmentCodeTaken = (code: string): AppError =>
 
 export const phoneTaken = (phone: string): AppError =>
   new AppError('conflict', `A contact with the phone ${phone} already exists`);
+
+/** A campaign recipient's status once its text is handed over: it follows the message's. */
+export function recipientStatusOf(status: MessageStatus): RecipientStatus {
+  switch (status) {
+    case 'queued':
+    case 'sending':
+    case 'received':
+      return 'queued';
+    case 'submitted':
+    case 'sent':
+      return 'sent';
+    case 'delivered':
+      return 'delivered';
+    case 'undelivered':
+    case 'failed':
+    case 'rejected':
+      return 'failed';
+    case 'unknown':
+      return 'unknown';
+  }
+}
+
+/** A saved filter's custom-field conditions: every one holds, field names compared case-insensitively. */
+export function matchesContactFilter(c: Contact, filter: ContactFilter): boolean {
+  if (filter.staffId !== undefined && c.staffId !== filter.staffId) return false;
+  const wanted = Object.entries(filter.customFields ?? {});
+  if (wanted.length === 0) return true;
+  const fields = new Map(Object.entries(c.customFields).map(([k, v]) => [k.toLowerCase(), v]));
+  return wanted.every(([k, v]) => fields.get(k.toLowerCase()) === v);
+}
+
+/** The counts of a campaign from per-status tallies (both adapters aggregate to this). */
+export function campaignCounts(
+  tallies: Iterable<{ status: string; n: number; replied: number }>,
+  skippedDuplicate: number,
+): CampaignCounts {
+  const counts = { total: 0, queued: 0, sent: 0, delivered: 0, failed: 0, unknown: 0, skippedOptedOut: 0, skippedDuplicate, skippedInvalid: 0, replies: 0 };
+  const key: Record<RecipientStatus, keyof typeof counts> = {
+    queued: 'queued',
+    sent: 'sent',
+    delivered: 'delivered',
+    failed: 'failed',
+    unknown: 'unknown',
+    skipped_opted_out: 'skippedOptedOut',
+    skipped_invalid: 'skippedInvalid',
+  };
+  for (const t of tallies) {
+    const k = key[t.status as RecipientStatus];
+    if (k !== undefined) counts[k] += t.n;
+    counts.total += t.n;
+    counts.replies += t.replied;
+  }
+  return counts;
+}

@@ -2,6 +2,12 @@ import type { LockState } from '../../actors/conversation/index.js';
 import type {
   Account,
   ApiKey,
+  Campaign,
+  CampaignCounts,
+  CampaignRecipient,
+  ContactFilter,
+  ExpansionCursor,
+  RecipientStatus,
   Contact,
   Conversation,
   Department,
@@ -138,6 +144,12 @@ export interface ContactRepo {
   listOptOuts(contactId: string): Promise<OptOut[]>;
   /** Of these contacts, the ones opted out in `scope`. */
   optedOut(contactIds: string[], scope: OptOutScope): Promise<Set<string>>;
+  /**
+   * Reads up to `limit` contacts with ids after `afterId` (of the staff member, with `staffId`),
+   * by id, and resolves those that match the filter (matchesContactFilter) and the last id read:
+   * the next page's `afterId`, null once there are no more.
+   */
+  scanByFilter(page: ContactFilterPage): Promise<{ matches: Contact[]; last: string | null }>;
 }
 
 export interface NewInbound {
@@ -150,6 +162,12 @@ export interface NewOutbound {
   message: Message;
   /** Used only when the conversation does not exist yet (its folder is the new conversation's folder). */
   conversation: Conversation;
+  /**
+   * A campaign's text: the same write records the message on this recipient (messageId,
+   * handedAt), whose status then follows the message's. The recipient must still be `queued`
+   * without a message, else the whole write is refused ('conflict'): a text is handed over once.
+   */
+  campaignRecipient?: { campaignId: string; phone: string };
 }
 
 /**
@@ -339,6 +357,51 @@ export interface WebhookNonceRepo {
   claim(c: NonceClaim): Promise<boolean>;
 }
 
+/** A recipient as expansion writes it. */
+export type NewRecipient = Pick<CampaignRecipient, 'phone' | 'seq' | 'contactId' | 'senderNumber'> & {
+  status: Extract<RecipientStatus, 'queued' | 'skipped_opted_out' | 'skipped_invalid'>;
+};
+
+export interface CampaignRepo {
+  /** With `idempotency`, its record is written in the same atomic write (as enqueueOutbound does). */
+  create(c: Campaign, idempotency?: NewIdempotencyRecord): Promise<Campaign>;
+  get(id: string): Promise<Campaign | null>;
+  /** Newest first (id desc); `before` is an id cursor. */
+  list(accountId: string, page: { limit: number; before?: string }): Promise<Campaign[]>;
+  /** Campaigns neither completed nor cancelled, by id (start-up recovery). */
+  listUnfinished(): Promise<Campaign[]>;
+  /** Records the actor's new state. Not found: 'not_found'. */
+  saveState(id: string, change: Pick<Campaign, 'state' | 'pausedReason' | 'snapshot'> & { at: number }): Promise<Campaign>;
+  /**
+   * One expansion batch, atomically and only when the stored cursor still equals `from` (else
+   * nothing is written and it resolves null, so a batch re-run after a crash inserts nothing
+   * twice): inserts the rows, a phone already in the campaign (in an earlier batch or earlier in
+   * this one) is not inserted and counts as a duplicate, and moves the cursor to `to`.
+   */
+  addRecipients(campaignId: string, from: ExpansionCursor, to: ExpansionCursor, rows: NewRecipient[], at: number): Promise<{ inserted: number; duplicates: number } | null>;
+  /** Counted from the recipients (an indexed aggregate) and the duplicate counter. */
+  counts(campaignId: string): Promise<CampaignCounts>;
+  /** `queued` recipients not yet handed over, of one sender number, in seq order. */
+  nextToHandOff(campaignId: string, senderNumber: string, limit: number): Promise<CampaignRecipient[]>;
+  /** Marks recipients not yet handed over as skipped (e.g. opted out since the expansion). */
+  skip(campaignId: string, phones: string[], status: Extract<RecipientStatus, 'skipped_opted_out' | 'skipped_invalid'>, at: number): Promise<void>;
+  /** By seq; `after` is a seq cursor. */
+  listRecipients(campaignId: string, filter: { status?: RecipientStatus; limit: number; after?: number }): Promise<CampaignRecipient[]>;
+  /**
+   * An inbound text from `contactId` to `accountId` at `at`: the latest campaign recipient of that
+   * pair handed over at or before `at` counts it as a reply (once). Resolves its campaign id, or
+   * null when there is none or it was counted already.
+   */
+  recordReply(accountId: string, contactId: string, at: number): Promise<string | null>;
+}
+
+/** Contacts matching a filter, a page at a time by id (for a campaign's saved filter). */
+export interface ContactFilterPage {
+  filter: ContactFilter;
+  afterId: string | null;
+  limit: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongo';
   readonly departments: DepartmentRepo;
@@ -352,6 +415,7 @@ export interface Store {
   readonly locks: LockRepo;
   readonly idempotency: IdempotencyRepo;
   readonly webhookNonces: WebhookNonceRepo;
+  readonly campaigns: CampaignRepo;
   /** True when nothing has been stored yet (the demo seed runs only then). */
   isEmpty(): Promise<boolean>;
   close(): Promise<void>;

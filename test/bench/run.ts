@@ -8,6 +8,7 @@ import { inboundBenchmark } from './inbound-webhooks.js';
 import { outboundBenchmark } from './outbound-sends.js';
 import { inboxBenchmark } from './inbox-listing.js';
 import { hostileBenchmark } from './hostile-webhooks.js';
+import { campaignBenchmark } from './campaign-send.js';
 import { killAllGenerators, LoadGenerator } from './load-client.js';
 import { killAllSimulators } from './standalone-simulator.js';
 import { formatTable, type BenchOutcome } from './report.js';
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, (gen: LoadGenerator) => Promise<BenchOutcome>> 
   outbound: (gen) => outboundBenchmark(gen),
   inbox: (gen) => inboxBenchmark(gen),
   hostile: (gen) => hostileBenchmark(gen),
+  campaign: () => campaignBenchmark(),
   // The WebSocket benchmarks bring their own load processes (test/bench/ws/).
   locks: () => wsBenchmark('roundTrip', 'locks'),
   fanout: () => wsBenchmark('fanout', 'fanout'),

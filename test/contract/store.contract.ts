@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Account, Contact, Conversation, Department } from '../../src/domain/types.js';
-import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow, type LockRecord, type NewIdempotencyRecord, type Store } from '../../src/store/store.js';
+import type { Account, Campaign, Contact, Conversation, Department, ExpansionCursor } from '../../src/domain/types.js';
+import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow, type LockRecord, type NewIdempotencyRecord, type NewRecipient, type Store } from '../../src/store/store.js';
 import { newId } from '../../src/ids.js';
 import {
   T0,
@@ -1519,6 +1519,209 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         store = await options.reopen!(store);
         expect(await claim('66666666666666666666', 'request-b', T0 + 1)).toBe(false);
         expect(await claim('66666666666666666666', 'request-a', T0 + 2)).toBe(true);
+      });
+    });
+    describe('campaigns', () => {
+      const START: ExpansionCursor = { phase: 'phones', offset: 0, afterContactId: null, ordinal: 0 };
+      const cursorAt = (n: number): ExpansionCursor => ({ phase: 'phones', offset: n, afterContactId: null, ordinal: n });
+
+      function campaign(account: Account, over: Partial<Campaign> = {}): Campaign {
+        return {
+          id: newId(T0),
+          accountId: account.id,
+          name: 'Fall welcome',
+          text: 'Welcome {FirstName}!',
+          timeZone: 'America/New_York',
+          state: 'draft',
+          pausedReason: null,
+          scheduledAt: null,
+          sendAnyway: false,
+          snapshot: '{}',
+          source: { phones: [], contactIds: [], filter: null },
+          expansion: START,
+          skippedDuplicate: 0,
+          createdByUserId: 'user-dana',
+          createdByName: 'Dana Reyes',
+          createdAt: T0,
+          updatedAt: T0,
+          ...over,
+        };
+      }
+
+      const row = (phoneNumber: string, seq: number, over: Partial<NewRecipient> = {}): NewRecipient => ({
+        phone: phoneNumber,
+        seq,
+        contactId: null,
+        senderNumber: null,
+        status: 'queued',
+        ...over,
+      });
+
+      /** A campaign with these contacts as queued recipients, all for the account's first number. */
+      async function givenCampaignWith(contacts: Contact[]): Promise<{ account: Account; c: Campaign }> {
+        const account = await givenGroupAccount();
+        const c = await store.campaigns.create(campaign(account));
+        const rows = contacts.map((x, i) => row(x.phone, i, { contactId: x.id, senderNumber: account.numbers[0]! }));
+        await store.campaigns.addRecipients(c.id, START, cursorAt(rows.length), rows, T0);
+        return { account, c };
+      }
+
+      const handOff = (account: Account, c: Campaign, x: Contact, at = T0 + 1) =>
+        store.messages.enqueueOutbound([
+          {
+            message: outboundMessage({ account, contact: x, at }),
+            conversation: conversation(account.id, x.id),
+            campaignRecipient: { campaignId: c.id, phone: x.phone },
+          },
+        ]);
+
+      it('creates, reads, lists newest first, and records state changes', async () => {
+        const account = await givenGroupAccount();
+        const first = await store.campaigns.create(campaign(account, { id: newId(T0) }));
+        const second = await store.campaigns.create(campaign(account, { id: newId(T0 + 1), source: { phones: ['+16175550100'], contactIds: [], filter: { customFields: { program: 'MBA' } } } }));
+        expect(await store.campaigns.get(second.id)).toEqual(second);
+        expect((await store.campaigns.list(account.id, { limit: 10 })).map((c) => c.id)).toEqual([second.id, first.id]);
+        expect((await store.campaigns.list(account.id, { limit: 10, before: second.id })).map((c) => c.id)).toEqual([first.id]);
+        const saved = await store.campaigns.saveState(first.id, { state: 'paused', pausedReason: 'quietHours', snapshot: '{"x":1}', at: T0 + 5 });
+        expect(saved).toMatchObject({ state: 'paused', pausedReason: 'quietHours', snapshot: '{"x":1}', updatedAt: T0 + 5 });
+        await store.campaigns.saveState(second.id, { state: 'completed', pausedReason: null, snapshot: '{}', at: T0 + 6 });
+        expect((await store.campaigns.listUnfinished()).map((c) => c.id)).toEqual([first.id]);
+        await expect(store.campaigns.saveState(newId(T0), { state: 'sending', pausedReason: null, snapshot: '{}', at: T0 })).rejects.toMatchObject({ code: 'not_found' });
+      });
+
+      it('writes an idempotency record with the campaign, and refuses a live key', async () => {
+        const account = await givenGroupAccount();
+        const record: NewIdempotencyRecord = {
+          scope: 'user:dana', key: 'k-1', fingerprint: 'f', createdAt: T0, expiresAt: T0 + 1000,
+          response: () => ({ status: 201, body: '{"id":"first"}' }),
+        };
+        await store.campaigns.create(campaign(account), record);
+        expect(await store.idempotency.get('user:dana', 'k-1', T0)).toMatchObject({ status: 201, body: '{"id":"first"}' });
+        const other = campaign(account);
+        await expect(store.campaigns.create(other, record)).rejects.toMatchObject({ code: 'idempotency_key_in_flight' });
+        expect(await store.campaigns.get(other.id)).toBeNull();
+      });
+
+      it('inserts a phone once per campaign, counting repeats in a batch and across batches as duplicates', async () => {
+        const account = await givenGroupAccount();
+        const c = await store.campaigns.create(campaign(account));
+        const [a, b, d] = [phone(), phone(), phone()];
+        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(3), [row(a, 0), row(b, 1), row(a, 2)], T0)).toEqual({ inserted: 2, duplicates: 1 });
+        expect(await store.campaigns.addRecipients(c.id, cursorAt(3), cursorAt(5), [row(b, 3), row(d, 4)], T0)).toEqual({ inserted: 1, duplicates: 1 });
+        expect((await store.campaigns.get(c.id))?.expansion).toEqual(cursorAt(5));
+        expect(await store.campaigns.counts(c.id)).toMatchObject({ total: 3, queued: 3, skippedDuplicate: 2 });
+        // The first row of a phone is the one kept.
+        expect((await store.campaigns.listRecipients(c.id, { limit: 10 })).map((r) => [r.phone, r.seq])).toEqual([[a, 0], [b, 1], [d, 4]]);
+      });
+
+      it('writes nothing for a batch whose cursor has moved on (a re-run after a crash)', async () => {
+        const account = await givenGroupAccount();
+        const c = await store.campaigns.create(campaign(account));
+        const rows = [row(phone(), 0), row(phone(), 1)];
+        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(2), rows, T0)).toEqual({ inserted: 2, duplicates: 0 });
+        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(2), [...rows, row(phone(), 2)], T0)).toBeNull();
+        expect(await store.campaigns.counts(c.id)).toMatchObject({ total: 2, skippedDuplicate: 0 });
+      });
+
+      it('counts recipients by status, with skipped ones and replies', async () => {
+        const account = await givenGroupAccount();
+        const c = await store.campaigns.create(campaign(account));
+        await store.campaigns.addRecipients(
+          c.id, START, cursorAt(4),
+          [row(phone(), 0), row(phone(), 1, { status: 'skipped_opted_out' }), row('not a phone', 2, { status: 'skipped_invalid' }), row(phone(), 3)],
+          T0,
+        );
+        expect(await store.campaigns.counts(c.id)).toEqual({
+          total: 4, queued: 2, sent: 0, delivered: 0, failed: 0, unknown: 0, skippedOptedOut: 1, skippedDuplicate: 0, skippedInvalid: 1, replies: 0,
+        });
+      });
+
+      it('hands a recipient its message once, in the write that records the message', async () => {
+        const contacts = [await givenContact(), await givenContact(), await givenContact()];
+        const { account, c } = await givenCampaignWith(contacts);
+        const number = account.numbers[0]!;
+        expect((await store.campaigns.nextToHandOff(c.id, number, 2)).map((r) => r.phone)).toEqual([contacts[0]!.phone, contacts[1]!.phone]);
+        const [done] = await handOff(account, c, contacts[0]!);
+        expect((await store.campaigns.nextToHandOff(c.id, number, 5)).map((r) => r.phone)).toEqual([contacts[1]!.phone, contacts[2]!.phone]);
+        const [handed] = await store.campaigns.listRecipients(c.id, { limit: 1 });
+        expect(handed).toMatchObject({ messageId: done!.message.id, handedAt: T0 + 1, status: 'queued' });
+        // Twice is refused, and the refused write records no message.
+        const again = outboundMessage({ account, contact: contacts[0]! });
+        await expect(
+          store.messages.enqueueOutbound([{ message: again, conversation: conversation(account.id, contacts[0]!.id), campaignRecipient: { campaignId: c.id, phone: contacts[0]!.phone } }]),
+        ).rejects.toMatchObject({ code: 'conflict' });
+        expect(await store.messages.get(again.id)).toBeNull();
+        expect(await store.campaigns.nextToHandOff(c.id, account.numbers[1]!, 5)).toEqual([]);
+      });
+
+      it("follows its message's status: sending stays queued, then sent, delivered, failed, unknown", async () => {
+        const contacts = [await givenContact(), await givenContact(), await givenContact()];
+        const { account, c } = await givenCampaignWith(contacts);
+        const ids: string[] = [];
+        for (const x of contacts) ids.push((await handOff(account, c, x))[0]!.message.id);
+        const statusOf = async (i: number) => (await store.campaigns.listRecipients(c.id, { limit: 10 }))[i]!.status;
+        await store.messages.transition(ids[0]!, { status: 'sending', at: T0 + 2 });
+        expect(await statusOf(0)).toBe('queued');
+        await store.messages.transition(ids[0]!, { status: 'submitted', providerId: 'p-0', at: T0 + 3 });
+        expect(await statusOf(0)).toBe('sent');
+        await store.messages.applyProviderStatus('p-0', { status: 'delivered', sequence: 2, errorCode: null, at: T0 + 4 });
+        expect(await statusOf(0)).toBe('delivered');
+        await store.messages.transition(ids[1]!, { status: 'rejected', errorCode: 'provider_rejected', at: T0 + 3 });
+        expect(await statusOf(1)).toBe('failed');
+        await store.messages.transition(ids[2]!, { status: 'sending', at: T0 + 2 });
+        await store.messages.markInterruptedSendsUnknown(T0 + 9);
+        expect(await statusOf(2)).toBe('unknown');
+        expect(await store.campaigns.counts(c.id)).toMatchObject({ total: 3, queued: 0, delivered: 1, failed: 1, unknown: 1 });
+        expect((await store.campaigns.listRecipients(c.id, { status: 'unknown', limit: 10 })).map((r) => r.phone)).toEqual([contacts[2]!.phone]);
+      });
+
+      it('skips only recipients not handed over yet', async () => {
+        const contacts = [await givenContact(), await givenContact()];
+        const { account, c } = await givenCampaignWith(contacts);
+        await handOff(account, c, contacts[0]!);
+        await store.campaigns.skip(c.id, contacts.map((x) => x.phone), 'skipped_opted_out', T0 + 2);
+        expect((await store.campaigns.listRecipients(c.id, { limit: 10 })).map((r) => r.status)).toEqual(['queued', 'skipped_opted_out']);
+      });
+
+      it('pages recipients by seq, filtered by status', async () => {
+        const account = await givenGroupAccount();
+        const c = await store.campaigns.create(campaign(account));
+        const phones = [phone(), phone(), phone(), phone()];
+        await store.campaigns.addRecipients(c.id, START, cursorAt(4), phones.map((p, i) => row(p, i, i === 2 ? { status: 'skipped_opted_out' } : {})), T0);
+        const firstPage = await store.campaigns.listRecipients(c.id, { status: 'queued', limit: 2 });
+        expect(firstPage.map((r) => r.phone)).toEqual([phones[0], phones[1]]);
+        expect((await store.campaigns.listRecipients(c.id, { status: 'queued', limit: 2, after: firstPage[1]!.seq })).map((r) => r.phone)).toEqual([phones[3]]);
+      });
+
+      it('counts a reply once, on the latest campaign text sent to that contact before it', async () => {
+        const x = await givenContact();
+        const { account, c } = await givenCampaignWith([x]);
+        expect(await store.campaigns.recordReply(account.id, x.id, T0)).toBeNull();
+        await handOff(account, c, x, T0 + 10);
+        expect(await store.campaigns.recordReply(account.id, x.id, T0 + 5)).toBeNull();
+        expect(await store.campaigns.recordReply(account.id, x.id, T0 + 20)).toBe(c.id);
+        expect(await store.campaigns.recordReply(account.id, x.id, T0 + 30)).toBeNull();
+        expect(await store.campaigns.counts(c.id)).toMatchObject({ replies: 1 });
+        const other = await givenGroupAccount();
+        expect(await store.campaigns.recordReply(other.id, x.id, T0 + 40)).toBeNull();
+      });
+
+      it('scans contacts by a saved filter a page at a time: custom fields (names in any case) and staff', async () => {
+        const mba = await givenContact({ customFields: { Program: 'MBA', term: 'Fall' } });
+        await givenContact({ customFields: { program: 'BSc' } });
+        const mine = await givenContact({ customFields: { program: 'MBA' }, staffId: 'user-sam' });
+        const all: string[] = [];
+        let afterId: string | null = null;
+        let pages = 0;
+        do {
+          const page: { matches: Contact[]; last: string | null } = await store.contacts.scanByFilter({ filter: { customFields: { PROGRAM: 'MBA' } }, afterId, limit: 1 });
+          all.push(...page.matches.map((m) => m.id));
+          afterId = page.last;
+          pages++;
+        } while (afterId !== null && pages < 10);
+        expect(all.sort()).toEqual([mba.id, mine.id].sort());
+        const staff = await store.contacts.scanByFilter({ filter: { staffId: 'user-sam' }, afterId: null, limit: 10 });
+        expect(staff).toEqual({ matches: [mine], last: null });
       });
     });
   });

@@ -386,6 +386,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An account's campaigns, newest first */
+        get: operations["listCampaigns"];
+        put?: never;
+        /** Create a campaign (a draft, or scheduled with scheduledAt); its recipients are expanded in the background */
+        post: operations["createCampaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A campaign with its counts and the time it still needs */
+        get: operations["getCampaign"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/recipients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recipients in order, with their status; `status` filters */
+        get: operations["listCampaignRecipients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start sending now (a draft, or a scheduled one early); after 20:00 with sendAnyway */
+        post: operations["startCampaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause: nothing more is handed to the number queues until resumed */
+        post: operations["pauseCampaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a campaign a person paused; after 20:00 with sendAnyway */
+        post: operations["resumeCampaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel: recipients not handed over yet are never sent to */
+        post: operations["cancelCampaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/locks": {
         parameters: {
             query?: never;
@@ -582,6 +702,110 @@ export interface components {
         AvailableNumberList: {
             items: components["schemas"]["AvailableNumber"][];
         };
+        Campaign: {
+            /** @description A sortable 26-character id */
+            id: string;
+            /** @description A sortable 26-character id */
+            accountId: string;
+            name: string;
+            text: string;
+            state: components["schemas"]["CampaignState"];
+            /** @description `paused` only: by a person (waits for resume), or by quiet hours (resumes at 06:00 by itself) */
+            pausedReason: ("person" | "quietHours") | null;
+            scheduledAt: number | null;
+            counts: components["schemas"]["CampaignCounts"];
+            /** @description What is left at the pool's pacing: each number sends one text per NUMBER_SEND_INTERVAL_MS, the numbers in parallel */
+            estimatedDurationMs: number;
+            createdBy: {
+                userId: string | null;
+                name: string;
+            };
+            /** @description Epoch milliseconds */
+            createdAt: number;
+            /** @description Epoch milliseconds */
+            updatedAt: number;
+        };
+        CampaignCounts: {
+            /** @description Recipients (distinct phones, invalid ones included) */
+            total: number;
+            /** @description Not sent yet (waiting, or in a number queue) */
+            queued: number;
+            sent: number;
+            delivered: number;
+            failed: number;
+            /** @description A crash hid whether the text went out; never re-sent automatically */
+            unknown: number;
+            skippedOptedOut: number;
+            /** @description Inputs naming a phone already in the campaign */
+            skippedDuplicate: number;
+            /** @description Numbers that are not phone numbers, unknown contact ids, texts too long after merge fields */
+            skippedInvalid: number;
+            /** @description Recipients who replied after their campaign text */
+            replies: number;
+        };
+        CampaignCreate: {
+            /** @description Send from this group account; absent: your personal account */
+            groupAccountCode?: string;
+            name: string;
+            /** @description The text; merge fields such as {FirstName} fill per recipient */
+            text: string;
+            /** @description Recipients from any mix of these; a phone appearing twice is sent to once and counted as a duplicate */
+            recipients: {
+                /**
+                 * @description Phone numbers in any common style; one that is not a phone number is counted as invalid, not refused
+                 * @default []
+                 */
+                phones?: string[];
+                /** @default [] */
+                contactIds?: string[];
+                /** @description A saved filter over contacts, read when the campaign is expanded */
+                filter?: {
+                    /** @description Contacts whose custom fields have exactly these values (names in any case) */
+                    customFields?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description Personal accounts only: the contacts assigned to you
+                     * @default false
+                     */
+                    myStudents?: boolean;
+                };
+            };
+            /** @description Epoch ms: start then (at most a year ahead, 06:00–22:00 in the department time zone); absent: a draft to start */
+            scheduledAt?: number;
+            /**
+             * @description Confirms a scheduled start after 20:00
+             * @default false
+             */
+            sendAnyway?: boolean;
+        };
+        CampaignList: {
+            items: components["schemas"]["Campaign"][];
+        };
+        CampaignRecipient: {
+            /** @description E.164, or the input as given when it is not a phone number */
+            phone: string;
+            /** @description Order in the campaign; the cursor of `after` */
+            seq: number;
+            contactId: string | null;
+            senderNumber: string | null;
+            status: components["schemas"]["RecipientStatus"];
+            messageId: string | null;
+            handedAt: number | null;
+            repliedAt: number | null;
+        };
+        CampaignRecipientList: {
+            items: components["schemas"]["CampaignRecipient"][];
+        };
+        CampaignStart: {
+            /**
+             * @description Confirms a start (or resume) after 20:00
+             * @default false
+             */
+            sendAnyway?: boolean;
+        };
+        /** @enum {string} */
+        CampaignState: "draft" | "scheduled" | "sending" | "paused" | "completed" | "cancelled";
         Compose: {
             /** @description Send from this group account; absent: your personal account */
             groupAccountCode?: string;
@@ -761,7 +985,7 @@ export interface components {
          * @description Stable error codes: docs/errors.md
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthenticated" | "forbidden" | "invalid_credentials" | "invalid_current_password" | "invalid_signature" | "not_found" | "method_not_allowed" | "conflict" | "email_taken" | "department_code_taken" | "api_code_taken" | "number_taken" | "stale_lock_token" | "rate_limited" | "access_revoked" | "lock_required" | "no_lock" | "lock_held" | "api_key_cannot_reply" | "idempotency_key_invalid" | "idempotency_key_reused" | "idempotency_key_in_flight" | "opted_out" | "message_too_long" | "message_empty" | "no_recipients" | "group_account_option" | "conflicting_options" | "quiet_hours" | "confirm_late_send" | "no_sender_number" | "provider_rejected" | "provider_rate_limited" | "provider_auth" | "provider_unavailable" | "provider_timeout" | "not_ready" | "actor_unavailable" | "internal";
+        ErrorCode: "bad_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthenticated" | "forbidden" | "invalid_credentials" | "invalid_current_password" | "invalid_signature" | "not_found" | "method_not_allowed" | "conflict" | "email_taken" | "department_code_taken" | "api_code_taken" | "number_taken" | "stale_lock_token" | "rate_limited" | "access_revoked" | "lock_required" | "no_lock" | "lock_held" | "api_key_cannot_reply" | "idempotency_key_invalid" | "idempotency_key_reused" | "idempotency_key_in_flight" | "opted_out" | "message_too_long" | "message_empty" | "no_recipients" | "group_account_option" | "conflicting_options" | "quiet_hours" | "confirm_late_send" | "no_sender_number" | "campaign_state" | "schedule_out_of_range" | "provider_rejected" | "provider_rate_limited" | "provider_auth" | "provider_unavailable" | "provider_timeout" | "not_ready" | "actor_unavailable" | "internal";
         GroupAccountCreate: {
             name: string;
             apiCode?: string;
@@ -932,6 +1156,8 @@ export interface components {
              */
             status: "ready" | "starting";
         };
+        /** @enum {string} */
+        RecipientStatus: "queued" | "sent" | "delivered" | "failed" | "skipped_opted_out" | "skipped_invalid" | "unknown";
         Reply: {
             /** @description The text; merge fields such as {FirstName} fill per recipient */
             text: string;
@@ -1031,7 +1257,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 409: `conflict`, `email_taken`, `department_code_taken`, `api_code_taken`, `number_taken`, `stale_lock_token`, `lock_required`, `lock_held`, `idempotency_key_in_flight` */
+        /** @description 409: `conflict`, `email_taken`, `department_code_taken`, `api_code_taken`, `number_taken`, `stale_lock_token`, `lock_required`, `lock_held`, `idempotency_key_in_flight`, `campaign_state` */
         Conflict: {
             headers: {
                 [name: string]: unknown;
@@ -1058,7 +1284,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 422: `no_lock`, `idempotency_key_reused`, `opted_out`, `message_too_long`, `message_empty`, `no_recipients`, `group_account_option`, `conflicting_options`, `quiet_hours`, `confirm_late_send`, `no_sender_number` */
+        /** @description 422: `no_lock`, `idempotency_key_reused`, `opted_out`, `message_too_long`, `message_empty`, `no_recipients`, `group_account_option`, `conflicting_options`, `quiet_hours`, `confirm_late_send`, `no_sender_number`, `schedule_out_of_range` */
         Unprocessable: {
             headers: {
                 [name: string]: unknown;
@@ -2058,6 +2284,252 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listCampaigns: {
+        parameters: {
+            query: {
+                account: "personal" | string;
+                limit?: number;
+                before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Campaigns */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createCampaign: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Campaign"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getCampaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The campaign */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Campaign"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listCampaignRecipients: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["RecipientStatus"];
+                limit?: number;
+                after?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Recipients */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignRecipientList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    startCampaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CampaignStart"];
+            };
+        };
+        responses: {
+            /** @description The campaign now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Campaign"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    pauseCampaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The campaign now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Campaign"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    resumeCampaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CampaignStart"];
+            };
+        };
+        responses: {
+            /** @description The campaign now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Campaign"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    cancelCampaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The campaign now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Campaign"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };

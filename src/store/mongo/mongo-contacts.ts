@@ -1,8 +1,8 @@
 import type { Filter } from 'mongodb';
 import type { Contact, OptOut, OptOutScope } from '../../domain/types.js';
-import type { ContactImportRow, ContactRepo } from '../store.js';
+import type { ContactFilterPage, ContactImportRow, ContactRepo } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
-import { contactFromImportRow, contactSearch, mergeImportRow, phoneTaken } from '../adapter-rules.js';
+import { contactFromImportRow, contactSearch, matchesContactFilter, mergeImportRow, phoneTaken } from '../adapter-rules.js';
 import { NAME_COLLATION, pageLimit, type MongoContext } from './mongo-context.js';
 import { fromContact, optOutId, toContact, toOptOut, type ContactDoc } from './mongo-documents.js';
 import { duplicateKeyOn, rethrowDuplicate } from './mongo-errors.js';
@@ -66,6 +66,18 @@ export class MongoContactRepo implements ContactRepo {
         toContact,
       ),
     );
+  }
+
+  scanByFilter(page: ContactFilterPage): Promise<{ matches: Contact[]; last: string | null }> {
+    return this.m.op(async () => {
+      const limit = pageLimit(page.limit);
+      if (limit === null) return { matches: [], last: null };
+      const query: Filter<ContactDoc> = { _id: { $gt: page.afterId ?? '' } };
+      if (page.filter.staffId !== undefined) query.staffId = page.filter.staffId;
+      const contacts = (await this.m.c.contacts.find(query).sort({ _id: 1 }).limit(limit).toArray()).map(toContact);
+      // The custom-field conditions on the page read, as SQLite does (field names ignore case).
+      return { matches: contacts.filter((c) => matchesContactFilter(c, page.filter)), last: contacts.length < limit ? null : (contacts.at(-1)?.id ?? null) };
+    });
   }
 
   list(filter: ListFilter): Promise<Contact[]> {

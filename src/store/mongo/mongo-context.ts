@@ -2,6 +2,8 @@ import type { ClientSession, Collection, CollationOptions, Db, MongoClient, Tran
 import type {
   AccountDoc,
   ApiKeyDoc,
+  CampaignDoc,
+  CampaignRecipientDoc,
   ContactDoc,
   ConversationDoc,
   DepartmentDoc,
@@ -29,6 +31,8 @@ export interface Collections {
   locks: Collection<LockDoc>;
   idempotency: Collection<IdempotencyDoc>;
   webhookNonces: Collection<WebhookNonceDoc>;
+  campaigns: Collection<CampaignDoc>;
+  campaignRecipients: Collection<CampaignRecipientDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -46,6 +50,8 @@ export function collections(db: Db): Collections {
     locks: db.collection<LockDoc>('conversationLocks'),
     idempotency: db.collection<IdempotencyDoc>('idempotencyRecords'),
     webhookNonces: db.collection<WebhookNonceDoc>('webhookNonces'),
+    campaigns: db.collection<CampaignDoc>('campaigns'),
+    campaignRecipients: db.collection<CampaignRecipientDoc>('campaignRecipients'),
   };
 }
 

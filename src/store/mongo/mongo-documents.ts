@@ -3,6 +3,8 @@ import type { Filter } from 'mongodb';
 import type {
   Account,
   ApiKey,
+  Campaign,
+  CampaignRecipient,
   Contact,
   Conversation,
   Department,
@@ -77,6 +79,15 @@ export interface HistoryEntry {
   status: MessageStatus;
   at: number;
   errorCode: string | null;
+}
+
+export interface CampaignDoc extends Omit<Campaign, 'id'> {
+  _id: string;
+}
+
+export interface CampaignRecipientDoc extends CampaignRecipient {
+  /** JSON [campaignId, phone]: one row per campaign and phone. */
+  _id: string;
 }
 
 export interface MessageDoc extends Omit<Message, 'id'> {

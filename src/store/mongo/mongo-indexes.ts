@@ -56,5 +56,16 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     // Webhook nonces are unique by `_id`; the server deletes each record once its keepUntil has
     // passed (TTL monitor, about once a minute), so nothing on our side sweeps them.
     c.webhookNonces.createIndex({ keepUntil: 1 }, { expireAfterSeconds: 0 }),
+
+    c.campaigns.createIndex({ accountId: 1, _id: -1 }),
+    c.campaigns.createIndex({ state: 1, _id: 1 }),
+    // Recipients are unique by `_id` (campaign, phone). Counts group one campaign's range of the
+    // first index; the others serve the hand-over per number, the status filter, a message's status
+    // change and a reply.
+    c.campaignRecipients.createIndex({ campaignId: 1, status: 1, seq: 1 }),
+    c.campaignRecipients.createIndex({ campaignId: 1, seq: 1 }),
+    c.campaignRecipients.createIndex({ campaignId: 1, senderNumber: 1, seq: 1 }, { partialFilterExpression: { messageId: null, status: 'queued' } }),
+    c.campaignRecipients.createIndex({ messageId: 1 }, { partialFilterExpression: present('messageId') }),
+    c.campaignRecipients.createIndex({ accountId: 1, contactId: 1, handedAt: -1 }, { partialFilterExpression: present('messageId') }),
   ]);
 }

@@ -23,6 +23,7 @@ import {
 } from './mongo-documents.js';
 import { duplicateKeyOn, rethrowDuplicate } from './mongo-errors.js';
 import type { MongoIdempotencyRepo } from './mongo-idempotency.js';
+import type { MongoCampaignRecipients } from './mongo-campaigns.js';
 
 type TransitionChange = Parameters<MessageRepo['transition']>[1];
 type ProviderStatusChange = Parameters<MessageRepo['applyProviderStatus']>[1];
@@ -42,6 +43,7 @@ export class MongoMessageRepo implements MessageRepo {
   constructor(
     private readonly m: MongoContext,
     private readonly idempotency: MongoIdempotencyRepo,
+    private readonly recipients: MongoCampaignRecipients,
   ) {}
 
   recordInbound(input: NewInbound): Promise<{ message: Message; conversation: Conversation; duplicate: boolean }> {
@@ -81,6 +83,9 @@ export class MongoMessageRepo implements MessageRepo {
             if (fence) await this.checkFence(fence, session);
             if (idempotency) await this.idempotency.claim(idempotency, session);
             const recorded = await this.record(items, 'queued', session);
+            for (const [i, item] of items.entries()) {
+              if (item.campaignRecipient) await this.recipients.handOff(item.campaignRecipient, recorded[i]!.message, session);
+            }
             // The same transaction: the record and the messages commit together or not at all.
             if (idempotency) await this.idempotency.insert(idempotency, idempotency.response(recorded), session);
             return recorded;
@@ -161,7 +166,7 @@ export class MongoMessageRepo implements MessageRepo {
       } catch (e) {
         rethrowDuplicate(e, { providerId: () => providerIdTaken(change.providerId) });
       }
-      if (doc) return toMessage(doc);
+      if (doc) return this.followed(toMessage(doc));
       if (!(await this.exists({ _id: id }))) throw notFound('Message');
       return null;
     });
@@ -183,7 +188,7 @@ export class MongoMessageRepo implements MessageRepo {
         },
         { returnDocument: 'after', ...WITHOUT_HISTORY },
       );
-      if (doc) return toMessage(doc);
+      if (doc) return this.followed(toMessage(doc));
       // Unknown is an error, not null: the callback can beat our own record of the provider id,
       // and failing it makes the provider retry it later instead of losing it.
       if (!(await this.exists({ providerId: indexedString(providerId) }))) throw notFound('Message');
@@ -209,9 +214,16 @@ export class MongoMessageRepo implements MessageRepo {
           { sort: { _id: 1 }, projection: { _id: 1 } },
         );
         if (!doc) return ids;
+        await this.recipients.followMessage({ id: doc._id, direction: 'outbound', status: 'unknown', updatedAt: at });
         ids.push(doc._id);
       }
     });
+  }
+
+  /** A campaign recipient follows its message's new status (see MongoCampaignRecipients). */
+  private async followed(message: Message): Promise<Message> {
+    await this.recipients.followMessage(message);
+    return message;
   }
 
   /**

@@ -15,6 +15,7 @@ import { MongoUserRepo } from './mongo-users.js';
 import { MongoLockRepo } from './mongo-locks.js';
 import { MongoIdempotencyRepo } from './mongo-idempotency.js';
 import { MongoWebhookNonceRepo } from './mongo-webhook-nonces.js';
+import { MongoCampaignRecipients, MongoCampaignRepo } from './mongo-campaigns.js';
 
 export interface MongoStoreOptions {
   /** A replica set (transactions need one), e.g. mongodb://db1,db2,db3/switchboard?replicaSet=rs0. */
@@ -65,6 +66,7 @@ class MongoStore implements Store {
   readonly locks: MongoLockRepo;
   readonly idempotency: MongoIdempotencyRepo;
   readonly webhookNonces: MongoWebhookNonceRepo;
+  readonly campaigns: MongoCampaignRepo;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | null = null;
 
@@ -81,7 +83,8 @@ class MongoStore implements Store {
     this.contacts = new MongoContactRepo(ctx);
     this.conversations = new MongoConversationRepo(ctx);
     this.idempotency = new MongoIdempotencyRepo(ctx);
-    this.messages = new MongoMessageRepo(ctx, this.idempotency);
+    this.messages = new MongoMessageRepo(ctx, this.idempotency, new MongoCampaignRecipients(ctx));
+    this.campaigns = new MongoCampaignRepo(ctx, this.idempotency);
     this.locks = new MongoLockRepo(ctx);
     this.webhookNonces = new MongoWebhookNonceRepo(ctx);
   }

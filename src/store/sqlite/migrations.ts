@@ -248,6 +248,61 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE conversation_locks ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 6,
+    name: 'campaigns',
+    sql: `
+      CREATE TABLE campaigns (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        time_zone TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('draft', 'scheduled', 'sending', 'paused', 'completed', 'cancelled')),
+        paused_reason TEXT CHECK (paused_reason IN ('person', 'quietHours')),
+        scheduled_at INTEGER,
+        send_anyway INTEGER NOT NULL CHECK (send_anyway IN (0, 1)),
+        snapshot TEXT NOT NULL,
+        source TEXT NOT NULL,
+        expansion TEXT NOT NULL,
+        skipped_duplicate INTEGER NOT NULL DEFAULT 0,
+        created_by_user_id TEXT,
+        created_by_name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX campaigns_by_account ON campaigns (account_id, id);
+      -- Start-up recovery reads the campaigns still under way.
+      CREATE INDEX campaigns_unfinished ON campaigns (id) WHERE state NOT IN ('completed', 'cancelled');
+
+      -- One row per campaign and phone: the key makes a recipient impossible to insert twice.
+      CREATE TABLE campaign_recipients (
+        campaign_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        account_id TEXT NOT NULL,
+        contact_id TEXT,
+        sender_number TEXT,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'delivered', 'failed', 'skipped_opted_out', 'skipped_invalid', 'unknown')),
+        message_id TEXT,
+        handed_at INTEGER,
+        replied_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (campaign_id, phone)
+      ) STRICT, WITHOUT ROWID;
+      -- The counts: one range of this index per campaign, never the rows themselves.
+      CREATE INDEX campaign_recipients_counts ON campaign_recipients (campaign_id, status, replied_at);
+      CREATE INDEX campaign_recipients_by_status ON campaign_recipients (campaign_id, status, seq);
+      CREATE INDEX campaign_recipients_by_seq ON campaign_recipients (campaign_id, seq);
+      -- What is left to hand over, per sender number, in order.
+      CREATE INDEX campaign_recipients_to_hand_off ON campaign_recipients (campaign_id, sender_number, seq)
+        WHERE message_id IS NULL AND status = 'queued';
+      -- A message's status change finds its recipient; a reply finds the latest campaign text.
+      CREATE INDEX campaign_recipients_by_message ON campaign_recipients (message_id) WHERE message_id IS NOT NULL;
+      CREATE INDEX campaign_recipients_by_contact ON campaign_recipients (account_id, contact_id, handed_at)
+        WHERE message_id IS NOT NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

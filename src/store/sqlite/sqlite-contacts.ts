@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { Contact, OptOut, OptOutScope } from '../../domain/types.js';
-import type { ContactImportRow, ContactRepo } from '../store.js';
+import type { ContactFilterPage, ContactImportRow, ContactRepo } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
-import { contactFromImportRow, contactSearch, mergeImportRow, phoneTaken } from '../adapter-rules.js';
+import { contactFromImportRow, contactSearch, matchesContactFilter, mergeImportRow, phoneTaken } from '../adapter-rules.js';
 import { boundedLimit, jsonList, type SqliteContext } from './sqlite-context.js';
 import { rethrowUnique } from './sqlite-errors.js';
 
@@ -34,6 +34,8 @@ export class SqliteContactRepo implements ContactRepo {
   private readonly deleteOptOut: Database.Statement<[string, string]>;
   private readonly optOutsOf: Database.Statement<[string], OptOut>;
   private readonly optedOutIn: Database.Statement<[string, string], string>;
+  private readonly scanAll: Database.Statement<[{ afterId: string; limit: number }], ContactRow>;
+  private readonly scanStaff: Database.Statement<[{ afterId: string; limit: number; staffId: string }], ContactRow>;
 
   constructor(private readonly ctx: SqliteContext) {
     const { db } = ctx;
@@ -77,6 +79,10 @@ export class SqliteContactRepo implements ContactRepo {
         'SELECT contact_id FROM opt_outs WHERE contact_id IN (SELECT value FROM json_each(?)) AND scope = ?',
       )
       .pluck();
+    // Ranges of the primary key (and of contacts_by_staff for "my students"); the custom-field
+    // conditions are checked on the page read, as both adapters do (matchesContactFilter).
+    this.scanAll = db.prepare(`SELECT ${COLUMNS} FROM contacts WHERE id > @afterId ORDER BY id LIMIT @limit`);
+    this.scanStaff = db.prepare(`SELECT ${COLUMNS} FROM contacts WHERE staff_id = @staffId AND id > @afterId ORDER BY id LIMIT @limit`);
   }
 
   create(c: Contact): Promise<Contact> {
@@ -156,6 +162,15 @@ export class SqliteContactRepo implements ContactRepo {
 
   optedOut(contactIds: string[], scope: OptOutScope): Promise<Set<string>> {
     return this.ctx.read(() => new Set(this.optedOutIn.all(jsonList(contactIds), scope)));
+  }
+
+  scanByFilter(page: ContactFilterPage): Promise<{ matches: Contact[]; last: string | null }> {
+    return this.ctx.read(() => {
+      const params = { afterId: page.afterId ?? '', limit: boundedLimit(page.limit) };
+      const rows = page.filter.staffId === undefined ? this.scanAll.all(params) : this.scanStaff.all({ ...params, staffId: page.filter.staffId });
+      const contacts = rows.map(toContact);
+      return { matches: contacts.filter((c) => matchesContactFilter(c, page.filter)), last: rows.length < params.limit ? null : (rows.at(-1)?.id ?? null) };
+    });
   }
 
   private find(statement: Database.Statement<[string], ContactRow>, key: string): Contact | null {

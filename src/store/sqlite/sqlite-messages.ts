@@ -11,6 +11,7 @@ import {
 } from '../adapter-rules.js';
 import type { ConversationTable } from './conversation-table.js';
 import type { SqliteIdempotencyRepo } from './sqlite-idempotency.js';
+import type { CampaignRecipientTable } from './sqlite-campaigns.js';
 import { boundedLimit, type SqliteContext } from './sqlite-context.js';
 import { rethrowUnique } from './sqlite-errors.js';
 
@@ -43,6 +44,7 @@ export class SqliteMessageRepo implements MessageRepo {
     private readonly ctx: SqliteContext,
     private readonly conversations: ConversationTable,
     private readonly idempotency: SqliteIdempotencyRepo,
+    private readonly recipients: CampaignRecipientTable,
   ) {
     const { db } = ctx;
     this.insertRow = db.prepare(
@@ -129,6 +131,7 @@ export class SqliteMessageRepo implements MessageRepo {
         const conversation = conversationAfterOutbound(base, message);
         this.saveConversation(existing, conversation);
         this.insertMessage(message);
+        if (item.campaignRecipient) this.recipients.handOff(item.campaignRecipient, message);
         return { message, conversation };
       });
       // The same op: the record and the messages commit together or not at all.
@@ -226,6 +229,7 @@ export class SqliteMessageRepo implements MessageRepo {
       rethrowUnique(e, { 'messages.provider_id': () => providerIdTaken(m.providerId) });
     }
     this.insertEvent.run({ messageId: m.id, status: m.status, at: m.updatedAt, errorCode });
+    this.recipients.followMessage(m);
   }
 }
 

@@ -15,6 +15,7 @@ import { SqliteUserRepo } from './sqlite-users.js';
 import { SqliteLockRepo } from './sqlite-locks.js';
 import { SqliteIdempotencyRepo } from './sqlite-idempotency.js';
 import { SqliteWebhookNonceRepo } from './sqlite-webhook-nonces.js';
+import { CampaignRecipientTable, SqliteCampaignRepo } from './sqlite-campaigns.js';
 import { WriteBatcher } from './write-batcher.js';
 import { WalCheckpointer, type CheckpointReport } from './wal-checkpointer.js';
 import { preparePrivateDatabaseFile, type PermissionWarning } from './private-file.js';
@@ -81,6 +82,7 @@ class SqliteStore implements Store {
   readonly locks: SqliteLockRepo;
   readonly idempotency: SqliteIdempotencyRepo;
   readonly webhookNonces: SqliteWebhookNonceRepo;
+  readonly campaigns: SqliteCampaignRepo;
   private readonly batcher: WriteBatcher;
   private readonly nothingStored: Database.Statement<[], number>;
   private closing: Promise<void> | null = null;
@@ -124,7 +126,8 @@ class SqliteStore implements Store {
     this.contacts = new SqliteContactRepo(ctx);
     this.conversations = new SqliteConversationRepo(ctx, conversationTable);
     this.idempotency = new SqliteIdempotencyRepo(ctx);
-    this.messages = new SqliteMessageRepo(ctx, conversationTable, this.idempotency);
+    this.messages = new SqliteMessageRepo(ctx, conversationTable, this.idempotency, new CampaignRecipientTable(db));
+    this.campaigns = new SqliteCampaignRepo(ctx, this.idempotency);
     this.locks = new SqliteLockRepo(ctx, conversationTable);
     this.webhookNonces = new SqliteWebhookNonceRepo(ctx);
     this.nothingStored = db

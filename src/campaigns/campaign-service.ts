@@ -1,0 +1,275 @@
+import { createActor } from 'xstate';
+import { campaignMachine, scheduleRefusal } from '../../actors/campaign/index.js';
+import type { Account, Campaign, CampaignCounts, CampaignRecipient, CampaignStateName, ContactFilter, RecipientStatus } from '../domain/types.js';
+import type { Principal } from '../auth/principal.js';
+import type { CoreContext } from '../services/context.js';
+import type { Idempotency } from '../services/idempotency.js';
+import type { ActorRef } from '../actors-runtime/actor-ref.js';
+import type { Placement } from '../actors-runtime/placement.js';
+import { AppError, notFound } from '../errors.js';
+import { canAccess, resolveAccountRef } from '../services/account-access.js';
+import { senderIdentity } from '../services/messaging-service.js';
+import { unknownFields } from '../domain/merge-fields.js';
+import { newId } from '../ids.js';
+import { EXPANSION_BATCH, estimatedDurationMs } from './campaign-expansion.js';
+import type { CampaignCommand, CampaignReply } from './campaign-actor.js';
+
+/** The placement kind of campaign actors. */
+export const CAMPAIGN_ACTOR = 'campaign';
+
+// Campaigns as people and integrations use them: create (with an Idempotency-Key), list, read,
+// per-recipient status, and start / pause / resume / cancel. Access is the compose rule: whoever
+// may send from the account may run its campaigns (docs/access.md); without access a campaign
+// does not exist (404). Commands reach the campaign's actor through the actor reference, wherever
+// it is placed.
+
+export interface CampaignCreateInput {
+  groupAccountCode?: string | undefined;
+  name: string;
+  text: string;
+  recipients: { phones: string[]; contactIds: string[]; filter?: { customFields?: Record<string, string> | undefined; myStudents: boolean } | undefined };
+  scheduledAt?: number | undefined;
+  sendAnyway: boolean;
+}
+
+export interface CampaignView {
+  id: string;
+  accountId: string;
+  name: string;
+  text: string;
+  state: CampaignStateName;
+  pausedReason: 'person' | 'quietHours' | null;
+  scheduledAt: number | null;
+  counts: CampaignCounts;
+  /** What is left at the pool's pacing (on creation: the whole list as given). */
+  estimatedDurationMs: number;
+  createdBy: { userId: string | null; name: string };
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const CAMPAIGN_CREATED = 201;
+
+const EMPTY_COUNTS: CampaignCounts = {
+  total: 0, queued: 0, sent: 0, delivered: 0, failed: 0, unknown: 0, skippedOptedOut: 0, skippedDuplicate: 0, skippedInvalid: 0, replies: 0,
+};
+
+export class CampaignService {
+  constructor(
+    private readonly c: CoreContext,
+    private readonly idempotency: Idempotency,
+    private readonly actors: ActorRef<CampaignCommand, CampaignReply>,
+    private readonly placement: Placement,
+  ) {}
+
+  create(p: Principal, input: CampaignCreateInput, idempotencyKey?: string): Promise<CampaignView> {
+    return this.idempotency.once(p, idempotencyKey, { operation: 'createCampaign', ...input }, CAMPAIGN_CREATED, (claim) => this.createOnce(p, input, claim));
+  }
+
+  private async createOnce(p: Principal, input: CampaignCreateInput, claim: Parameters<Parameters<Idempotency['once']>[4]>[0]): Promise<CampaignView> {
+    const { store, clock, config } = this.c;
+    const account = await this.sendingAccount(p, input.groupAccountCode);
+    if (input.text.trim().length === 0) throw new AppError('message_empty', 'The text is empty');
+    if ([...input.text].length > config.sending.maxLength) {
+      throw new AppError('message_too_long', `The text is over ${config.sending.maxLength} characters`);
+    }
+    const filter = await this.filterOf(p, account, input.recipients.filter);
+    const { phones, contactIds } = input.recipients;
+    if (phones.length === 0 && contactIds.length === 0 && filter === null) throw new AppError('no_recipients', 'Give phones, contactIds or a filter');
+    await this.checkMergeFields(input.text, contactIds, filter);
+
+    const now = clock.now();
+    const timeZone = await this.timeZoneOf(account, p);
+    const scheduledAt = input.scheduledAt ?? null;
+    if (scheduledAt !== null) {
+      const refusal = scheduleRefusal(now, scheduledAt, timeZone, input.sendAnyway);
+      if (refusal) throw new AppError(refusal.code, refusal.message);
+    }
+    const id = newId(now);
+    const machine = createActor(campaignMachine, { input: { campaignId: id, timeZone, scheduledAt, now } }).start();
+    const snapshot = JSON.stringify(machine.getPersistedSnapshot());
+    const state = machine.getSnapshot().value === 'scheduled' ? 'scheduled' : 'draft';
+    machine.stop();
+    const sender = senderIdentity(p);
+    const campaign: Campaign = {
+      id,
+      accountId: account.id,
+      name: input.name,
+      text: input.text,
+      timeZone,
+      state,
+      pausedReason: null,
+      scheduledAt,
+      sendAnyway: input.sendAnyway,
+      snapshot,
+      source: { phones, contactIds, filter },
+      expansion: { phase: 'phones', offset: 0, afterContactId: null, ordinal: 0 },
+      skippedDuplicate: 0,
+      createdByUserId: sender.userId,
+      createdByName: sender.name,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const expected = phones.length + contactIds.length + (filter ? await this.countMatching(filter) : 0);
+    const answer = this.view(campaign, EMPTY_COUNTS, expected, account);
+    await store.campaigns.create(campaign, claim?.record(() => answer));
+    // The actor expands the recipients in the background (and starts at scheduledAt), on the node
+    // placement gives it.
+    this.actors.ask(id, { type: 'wake' }).catch((err: unknown) => this.c.log.error({ err, campaignId: id }, 'activating a new campaign failed'));
+    return answer;
+  }
+
+  async list(p: Principal, accountRef: string, page: { limit: number; before?: string | undefined }): Promise<CampaignView[]> {
+    const account = await resolveAccountRef(this.c, p, accountRef);
+    const campaigns = await this.c.store.campaigns.list(account.id, { limit: page.limit, ...(page.before === undefined ? {} : { before: page.before }) });
+    return Promise.all(campaigns.map(async (campaign) => this.liveView(campaign, account)));
+  }
+
+  async get(p: Principal, id: string): Promise<CampaignView> {
+    const { campaign, account } = await this.accessible(p, id);
+    return this.liveView(campaign, account);
+  }
+
+  async recipients(p: Principal, id: string, q: { status?: RecipientStatus | undefined; limit: number; after?: number | undefined }): Promise<CampaignRecipient[]> {
+    const { campaign } = await this.accessible(p, id);
+    return this.c.store.campaigns.listRecipients(campaign.id, {
+      limit: q.limit,
+      ...(q.status === undefined ? {} : { status: q.status }),
+      ...(q.after === undefined ? {} : { after: q.after }),
+    });
+  }
+
+  /** start | pause | resume | cancel, judged by the campaign's actor; answers the campaign as it is then. */
+  async command(p: Principal, id: string, cmd: Exclude<CampaignCommand, { type: 'wake' }>): Promise<CampaignView> {
+    const { account } = await this.accessible(p, id);
+    await this.actors.ask(id, cmd);
+    const campaign = await this.c.store.campaigns.get(id);
+    if (!campaign) throw notFound('Campaign');
+    return this.liveView(campaign, account);
+  }
+
+  /**
+   * Start-up, and after another node's lease lapsed: every unfinished campaign that placement gives
+   * this node (nobody runs it, or its owner is gone) is activated (its timers, its sending); the
+   * ones other live nodes run are left to them.
+   */
+  async recover(): Promise<number> {
+    let n = 0;
+    for (const campaign of await this.c.store.campaigns.listUnfinished()) {
+      try {
+        if ((await this.placement.resolve(CAMPAIGN_ACTOR, campaign.id)) !== this.placement.nodeId) continue;
+      } catch (err) {
+        this.c.log.warn({ err, campaignId: campaign.id }, 'placement could not say where a campaign runs; it is resumed when placement answers');
+        continue;
+      }
+      try {
+        await this.actors.ask(campaign.id, { type: 'wake' });
+        n++;
+      } catch (err) {
+        this.c.log.error({ err, campaignId: campaign.id }, 'a campaign could not be resumed at start-up');
+      }
+    }
+    return n;
+  }
+
+  private async accessible(p: Principal, id: string): Promise<{ campaign: Campaign; account: Account }> {
+    const campaign = await this.c.store.campaigns.get(id);
+    const account = campaign ? await this.c.store.accounts.get(campaign.accountId) : null;
+    if (!campaign || !account || !(await canAccess(this.c, p, account))) throw notFound('Campaign');
+    return { campaign, account };
+  }
+
+  private async sendingAccount(p: Principal, groupAccountCode: string | undefined): Promise<Account> {
+    if (groupAccountCode !== undefined) {
+      const found = await this.c.store.accounts.getByApiCode(groupAccountCode);
+      if (!found || found.kind !== 'group' || !(await canAccess(this.c, p, found))) throw notFound('Group account');
+      return found;
+    }
+    if (p.kind !== 'user') throw new AppError('validation_failed', 'An API key sends from a group account: give groupAccountCode');
+    const personal = await this.c.store.accounts.getPersonal(p.user.id);
+    if (!personal) throw new AppError('no_sender_number', 'You have no personal number yet');
+    return personal;
+  }
+
+  private async filterOf(p: Principal, account: Account, given: CampaignCreateInput['recipients']['filter']): Promise<ContactFilter | null> {
+    if (!given) return null;
+    const filter: ContactFilter = {};
+    if (given.customFields && Object.keys(given.customFields).length > 0) filter.customFields = given.customFields;
+    if (given.myStudents) {
+      // Staff assignments are a personal-account feature (DOMAIN.md "Group accounts").
+      if (account.kind === 'group' || p.kind !== 'user') {
+        throw new AppError('group_account_option', 'myStudents works with a personal account only; group accounts do not use staff assignments');
+      }
+      filter.staffId = p.user.id;
+    }
+    if (filter.customFields === undefined && filter.staffId === undefined) {
+      throw new AppError('validation_failed', 'A filter needs customFields or myStudents', { details: [{ path: 'recipients.filter', message: 'empty filter' }] });
+    }
+    return filter;
+  }
+
+  /**
+   * A merge field must be built in or a custom field the recipients can have: one of the listed
+   * contacts', one the filter names, or one of the first page of the filter's contacts. A typo such
+   * as {FirstNmae} is refused before anything is sent, as in a compose.
+   */
+  private async checkMergeFields(text: string, contactIds: string[], filter: ContactFilter | null): Promise<void> {
+    const known = new Set<string>(Object.keys(filter?.customFields ?? {}));
+    for (let i = 0; i < contactIds.length; i += EXPANSION_BATCH) {
+      for (const contact of await this.c.store.contacts.getMany(contactIds.slice(i, i + EXPANSION_BATCH))) {
+        for (const k of Object.keys(contact.customFields)) known.add(k);
+      }
+    }
+    if (filter) {
+      const page = await this.c.store.contacts.scanByFilter({ filter, afterId: null, limit: EXPANSION_BATCH });
+      for (const contact of page.matches) for (const k of Object.keys(contact.customFields)) known.add(k);
+    }
+    const unknown = unknownFields(text, known);
+    if (unknown.length > 0) {
+      throw new AppError('validation_failed', `Unknown merge field(s): ${unknown.map((f) => `{${f}}`).join(', ')}`, {
+        details: unknown.map((f) => ({ path: 'text', message: `no field {${f}}` })),
+      });
+    }
+  }
+
+  /** How many contacts the filter matches now, read a page at a time. */
+  private async countMatching(filter: ContactFilter): Promise<number> {
+    let n = 0;
+    let afterId: string | null = null;
+    do {
+      const page: { matches: unknown[]; last: string | null } = await this.c.store.contacts.scanByFilter({ filter, afterId, limit: EXPANSION_BATCH });
+      n += page.matches.length;
+      afterId = page.last;
+    } while (afterId !== null);
+    return n;
+  }
+
+  private async timeZoneOf(account: Account, p: Principal): Promise<string> {
+    const deptId = account.departmentId ?? (p.kind === 'user' ? p.user.departmentIds[0] : p.apiKey.departmentId);
+    const dept = deptId ? await this.c.store.departments.get(deptId) : null;
+    return dept?.timeZone ?? this.c.config.defaultTimeZone;
+  }
+
+  private async liveView(campaign: Campaign, account: Account): Promise<CampaignView> {
+    const counts = await this.c.store.campaigns.counts(campaign.id);
+    const finished = campaign.state === 'completed' || campaign.state === 'cancelled';
+    return this.view(campaign, counts, finished ? 0 : counts.queued, account);
+  }
+
+  private view(campaign: Campaign, counts: CampaignCounts, remaining: number, account: Account): CampaignView {
+    return {
+      id: campaign.id,
+      accountId: campaign.accountId,
+      name: campaign.name,
+      text: campaign.text,
+      state: campaign.state,
+      pausedReason: campaign.pausedReason,
+      scheduledAt: campaign.scheduledAt,
+      counts,
+      estimatedDurationMs: estimatedDurationMs(remaining, new Set(account.numbers).size, this.c.config.sending.numberSendIntervalMs),
+      createdBy: { userId: campaign.createdByUserId, name: campaign.createdByName },
+      createdAt: campaign.createdAt,
+      updatedAt: campaign.updatedAt,
+    };
+  }
+}

@@ -1,0 +1,71 @@
+import type { CoreContext } from '../services/context.js';
+import type { Idempotency } from '../services/idempotency.js';
+import { ActorHost } from '../actors-runtime/actor-host.js';
+import { LocalActorRef } from '../actors-runtime/actor-ref.js';
+import { NatsActorRef } from '../actors-runtime/nats-actor-ref.js';
+import type { Placement } from '../actors-runtime/placement.js';
+import type { Bus } from '../bus/bus.js';
+import { CampaignBehavior } from './campaign-actor.js';
+import { CampaignService, CAMPAIGN_ACTOR } from './campaign-service.js';
+
+export interface CampaignWiring {
+  c: CoreContext;
+  idempotency: Idempotency;
+  passivateAfterMs: number;
+  placement: Placement;
+  /** A cluster: commands reach the campaign's owning node over this bus. Absent: one node, in process. */
+  cluster?: { bus: Bus; requestTimeoutMs: number; deadlineMs: number };
+}
+
+export interface Campaigns {
+  service: CampaignService;
+  /** Stops every campaign activation of this node and its part in the cluster. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Campaigns on an actor host of their own, placed like conversations: single-active per campaign
+ * (one node sends a campaign's texts), reached in process on one node and through NATS to the
+ * owner in a cluster. A node that loses its lease stops its campaigns at once; the campaigns of a
+ * node whose lease lapsed are resumed where placement puts them.
+ */
+export function createCampaigns(w: CampaignWiring): Campaigns {
+  const behavior = new CampaignBehavior(w.c);
+  const host = new ActorHost(behavior, {
+    clock: w.c.clock,
+    log: w.c.log.child({ component: 'campaigns' }),
+    passivateAfterMs: w.passivateAfterMs,
+    owns: (id) => w.placement.owns(CAMPAIGN_ACTOR, id),
+  });
+  const close = async () => {
+    await host.stop();
+    behavior.close();
+  };
+  if (!w.cluster) {
+    return { service: new CampaignService(w.c, w.idempotency, new LocalActorRef(host), w.placement), stop: close };
+  }
+  const ref = new NatsActorRef({
+    kind: CAMPAIGN_ACTOR,
+    host,
+    placement: w.placement,
+    bus: w.cluster.bus,
+    prefix: 'sb',
+    requestTimeoutMs: w.cluster.requestTimeoutMs,
+    deadlineMs: w.cluster.deadlineMs,
+    log: w.c.log.child({ component: 'actor-ref', kind: CAMPAIGN_ACTOR }),
+  });
+  const service = new CampaignService(w.c, w.idempotency, ref, w.placement);
+  const stopFollowing = w.placement.onLeaseLost(() => host.passivateAll());
+  const stopAdopting = w.placement.onNodeLapsed((node) => {
+    service.recover().catch((err: unknown) => w.c.log.error({ err, node }, 'resuming the campaigns of a lapsed node failed'));
+  });
+  return {
+    service,
+    stop: async () => {
+      stopFollowing();
+      stopAdopting();
+      ref.stop();
+      await close();
+    },
+  };
+}

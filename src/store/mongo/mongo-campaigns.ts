@@ -1,0 +1,202 @@
+import type { ClientSession } from 'mongodb';
+import type { Campaign, CampaignCounts, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
+import type { CampaignRepo, NewIdempotencyRecord, NewRecipient } from '../store.js';
+import { AppError, notFound } from '../../errors.js';
+import { campaignCounts, recipientStatusOf } from '../adapter-rules.js';
+import { pageLimit, type MongoContext } from './mongo-context.js';
+import type { CampaignDoc, CampaignRecipientDoc } from './mongo-documents.js';
+import { rethrowDuplicate } from './mongo-errors.js';
+import type { MongoIdempotencyRepo } from './mongo-idempotency.js';
+
+// Campaigns and their recipients. A recipient's `_id` is its campaign and phone, so one phone can
+// never be a campaign's recipient twice, and an expansion batch that inserts them commits with the
+// campaign's cursor in one transaction (a re-run after a crash finds the cursor moved on).
+
+const recipientId = (campaignId: string, phone: string): string => JSON.stringify([campaignId, phone]);
+
+const toCampaign = ({ _id, ...rest }: CampaignDoc): Campaign => ({ id: _id, ...rest });
+const toRecipient = ({ _id: _ignored, ...rest }: CampaignRecipientDoc): CampaignRecipient => rest;
+
+/** The recipients' side of a campaign text, called by the message repository. */
+export class MongoCampaignRecipients {
+  constructor(private readonly m: MongoContext) {}
+
+  /** Inside the transaction that records the message: the recipient gets it, once. */
+  async handOff(recipient: { campaignId: string; phone: string }, message: Message, session: ClientSession): Promise<void> {
+    const r = await this.m.c.campaignRecipients.updateOne(
+      { _id: recipientId(recipient.campaignId, recipient.phone), messageId: null, status: 'queued' },
+      { $set: { messageId: message.id, handedAt: message.createdAt, updatedAt: message.createdAt } },
+      { session },
+    );
+    if (r.matchedCount !== 1) throw new AppError('conflict', `Campaign recipient ${recipient.phone} was handed over already or skipped`);
+  }
+
+  /**
+   * After a message's status changed. Unlike SQLite's single write, this is a second update (a
+   * message's status change is one document update here, not a transaction): a crash in between
+   * leaves the recipient one status behind until its message's next change.
+   */
+  async followMessage(message: Pick<Message, 'id' | 'direction' | 'status' | 'updatedAt'>): Promise<void> {
+    if (message.direction !== 'outbound') return;
+    const status = recipientStatusOf(message.status);
+    await this.m.c.campaignRecipients.updateOne({ messageId: message.id, status: { $ne: status } }, { $set: { status, updatedAt: message.updatedAt } });
+  }
+}
+
+export class MongoCampaignRepo implements CampaignRepo {
+  constructor(
+    private readonly m: MongoContext,
+    private readonly idempotency: MongoIdempotencyRepo,
+  ) {}
+
+  create(c: Campaign, idempotency?: NewIdempotencyRecord): Promise<Campaign> {
+    return this.m.op(() =>
+      this.m.tx(async (session) => {
+        if (idempotency) await this.idempotency.claim(idempotency, session);
+        const { id, ...rest } = c;
+        try {
+          await this.m.c.campaigns.insertOne({ _id: id, ...rest }, { session });
+        } catch (e) {
+          rethrowDuplicate(e, { _id: () => new AppError('conflict', 'The campaign already exists') });
+        }
+        if (idempotency) await this.idempotency.insert(idempotency, idempotency.response([]), session);
+        return c;
+      }),
+    );
+  }
+
+  get(id: string): Promise<Campaign | null> {
+    return this.m.op(async () => {
+      const doc = await this.m.c.campaigns.findOne({ _id: id });
+      return doc ? toCampaign(doc) : null;
+    });
+  }
+
+  list(accountId: string, page: { limit: number; before?: string }): Promise<Campaign[]> {
+    return this.m.op(async () => {
+      const limit = pageLimit(page.limit);
+      if (limit === null) return [];
+      const docs = await this.m.c.campaigns
+        .find({ accountId, ...(page.before === undefined ? {} : { _id: { $lt: page.before } }) })
+        .sort({ _id: -1 })
+        .limit(limit)
+        .toArray();
+      return docs.map(toCampaign);
+    });
+  }
+
+  listUnfinished(): Promise<Campaign[]> {
+    return this.m.op(async () => (await this.m.c.campaigns.find({ state: { $nin: ['completed', 'cancelled'] } }).sort({ _id: 1 }).toArray()).map(toCampaign));
+  }
+
+  saveState(id: string, change: Pick<Campaign, 'state' | 'pausedReason' | 'snapshot'> & { at: number }): Promise<Campaign> {
+    return this.m.op(async () => {
+      const doc = await this.m.c.campaigns.findOneAndUpdate(
+        { _id: id },
+        { $set: { state: change.state, pausedReason: change.pausedReason, snapshot: change.snapshot, updatedAt: change.at } },
+        { returnDocument: 'after' },
+      );
+      if (!doc) throw notFound('Campaign');
+      return toCampaign(doc);
+    });
+  }
+
+  addRecipients(campaignId: string, from: ExpansionCursor, to: ExpansionCursor, rows: NewRecipient[], at: number): Promise<{ inserted: number; duplicates: number } | null> {
+    return this.m.op(() =>
+      this.m.tx(async (session) => {
+        const campaign = await this.m.c.campaigns.findOne({ _id: campaignId }, { session, projection: { accountId: 1, expansion: 1 } });
+        if (!campaign) throw notFound('Campaign');
+        if (JSON.stringify(campaign.expansion) !== JSON.stringify(from)) return null;
+        // The earliest row of each phone wins, as SQLite's ON CONFLICT DO NOTHING keeps it.
+        const fresh = new Map<string, NewRecipient>();
+        for (const row of rows) if (!fresh.has(row.phone)) fresh.set(row.phone, row);
+        const existing = await this.m.c.campaignRecipients
+          .find({ _id: { $in: [...fresh.keys()].map((p) => recipientId(campaignId, p)) } }, { session, projection: { phone: 1 } })
+          .toArray();
+        for (const d of existing) fresh.delete(d.phone);
+        const docs: CampaignRecipientDoc[] = [...fresh.values()].map((row) => ({
+          _id: recipientId(campaignId, row.phone),
+          campaignId,
+          accountId: campaign.accountId,
+          ...row,
+          messageId: null,
+          handedAt: null,
+          repliedAt: null,
+          updatedAt: at,
+        }));
+        if (docs.length > 0) await this.m.c.campaignRecipients.insertMany(docs, { session, ordered: true });
+        const duplicates = rows.length - docs.length;
+        // Conditional on the cursor: a concurrent batch from the same cursor conflicts here.
+        const moved = await this.m.c.campaigns.updateOne(
+          { _id: campaignId, expansion: campaign.expansion },
+          { $set: { expansion: to, updatedAt: at }, $inc: { skippedDuplicate: duplicates } },
+          { session },
+        );
+        if (moved.matchedCount !== 1) return null;
+        return { inserted: docs.length, duplicates };
+      }),
+    );
+  }
+
+  counts(campaignId: string): Promise<CampaignCounts> {
+    return this.m.op(async () => {
+      const [tallies, campaign] = await Promise.all([
+        this.m.c.campaignRecipients
+          .aggregate<{ _id: string; n: number; replied: number }>([
+            { $match: { campaignId } },
+            { $group: { _id: '$status', n: { $sum: 1 }, replied: { $sum: { $cond: [{ $eq: ['$repliedAt', null] }, 0, 1] } } } },
+          ])
+          .toArray(),
+        this.m.c.campaigns.findOne({ _id: campaignId }, { projection: { skippedDuplicate: 1 } }),
+      ]);
+      return campaignCounts(
+        tallies.map((t) => ({ status: t._id, n: t.n, replied: t.replied })),
+        campaign?.skippedDuplicate ?? 0,
+      );
+    });
+  }
+
+  nextToHandOff(campaignId: string, senderNumber: string, limit: number): Promise<CampaignRecipient[]> {
+    return this.m.op(async () => {
+      const n = pageLimit(limit);
+      if (n === null) return [];
+      const docs = await this.m.c.campaignRecipients.find({ campaignId, senderNumber, messageId: null, status: 'queued' }).sort({ seq: 1 }).limit(n).toArray();
+      return docs.map(toRecipient);
+    });
+  }
+
+  skip(campaignId: string, phones: string[], status: 'skipped_opted_out' | 'skipped_invalid', at: number): Promise<void> {
+    return this.m.op(async () => {
+      await this.m.c.campaignRecipients.updateMany(
+        { _id: { $in: phones.map((p) => recipientId(campaignId, p)) }, messageId: null, status: 'queued' },
+        { $set: { status, updatedAt: at } },
+      );
+    });
+  }
+
+  listRecipients(campaignId: string, filter: { status?: RecipientStatus; limit: number; after?: number }): Promise<CampaignRecipient[]> {
+    return this.m.op(async () => {
+      const n = pageLimit(filter.limit);
+      if (n === null) return [];
+      const docs = await this.m.c.campaignRecipients
+        .find({ campaignId, seq: { $gt: filter.after ?? -1 }, ...(filter.status === undefined ? {} : { status: filter.status }) })
+        .sort({ seq: 1 })
+        .limit(n)
+        .toArray();
+      return docs.map(toRecipient);
+    });
+  }
+
+  recordReply(accountId: string, contactId: string, at: number): Promise<string | null> {
+    return this.m.op(async () => {
+      const [latest] = await this.m.c.campaignRecipients
+        .find({ accountId, contactId, messageId: { $type: 'string' }, handedAt: { $lte: at } })
+        .sort({ handedAt: -1 })
+        .limit(1)
+        .toArray();
+      if (!latest || latest.repliedAt !== null) return null;
+      const r = await this.m.c.campaignRecipients.updateOne({ _id: latest._id, repliedAt: null }, { $set: { repliedAt: at, updatedAt: at } });
+      return r.modifiedCount === 1 ? latest.campaignId : null;
+    });
+  }
+}
