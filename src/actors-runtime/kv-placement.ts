@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
 import { PlacementUnavailable, type Placement, type Unsubscribe } from './placement.js';
@@ -15,10 +15,15 @@ import { PlacementUnavailable, type Placement, type Unsubscribe } from './placem
 //   every time the node takes a lease), so a node that lost its lease and took a new one does not
 //   own its old claims by accident.
 // - `<prefix>-actors`: one key per actor, `<kind>.<actorId>`, naming the node and incarnation
-//   that claimed it. Unowned: claimed with `create` (refused when the key exists). Owned by a node
-//   whose lease lapsed (gone, or of another incarnation): taken over with `update` on the claim's
-//   revision, so of two nodes racing for it exactly one wins. Ownership never moves by delete and
-//   create.
+//   that claimed it. An unowned actor, or one whose owner's lease lapsed (gone, or of another
+//   incarnation), is claimed by a write conditional on the bucket's whole stream being where it
+//   was when the claim was decided (`Nats-Expected-Last-Sequence`), so of two nodes racing for it
+//   exactly one wins. Not the per-key revision (KV `create`/`update`): on a replicated stream,
+//   nats-server before 2.9.21 checks that one before consensus, against what is already stored,
+//   so two concurrent writes on one revision can both be accepted (nats-io/nats-server#4320, seen
+//   on 2.9.10 here); the stream-level check counts the writes still in flight. A claim conflicts
+//   with every other claim of the same moment, which only makes it retry: claims are rare (a
+//   first activation, a failover). Ownership never moves by delete and create.
 //
 // A node trusts its own lease only on its monotonic clock: the lease is live until the time the
 // last successful renewal was sent plus the lease, less a margin. The server starts its max_age
@@ -76,6 +81,7 @@ export class KvPlacement implements Placement {
     private readonly o: KvPlacementOptions,
     private readonly nodes: KV,
     private readonly actors: KV,
+    private readonly claimsStream: { name: string; subjectPrefix: string; js: JetStreamClient; jsm: JetStreamManager },
   ) {
     this.nodeId = o.nodeId;
     this.now = o.now ?? (() => performance.now());
@@ -96,20 +102,39 @@ export class KvPlacement implements Placement {
     let actors: KV;
     for (;;) {
       try {
-        await setup.create(`${prefix}-nodes`, { ttl: o.leaseMs, history: 1, replicas: o.replicas });
-        await setup.create(`${prefix}-actors`, { history: 1, replicas: o.replicas });
+        // allow_direct off: every read goes to the stream's leader. A direct get may be answered by
+        // a lagging replica, which may have let a live lease expire by max_age before it received
+        // the renewal: another node would then take over actors their owner still runs.
+        await setup.create(`${prefix}-nodes`, { ttl: o.leaseMs, history: 1, replicas: o.replicas, allow_direct: false });
+        await setup.create(`${prefix}-actors`, { history: 1, replicas: o.replicas, allow_direct: false });
         nodes = await kvm.open(`${prefix}-nodes`);
         actors = await kvm.open(`${prefix}-actors`);
         break;
       } catch (err) {
-        if (Date.now() < deadline && !(err instanceof JetStreamApiError)) continue;
+        // A cluster still forming answers "no suitable peers" (or not at all) until its servers
+        // know each other: ask again until the deadline, then say what was last refused.
+        const disabled = err instanceof JetStreamApiError && err.code === JetStreamApiCodes.JetStreamNotEnabledForAccount;
+        if (!disabled && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 250));
+          continue;
+        }
         throw new PlacementUnavailable(
           `cannot open the placement buckets on JetStream (is JetStream enabled on every server, with ${o.replicas} replica(s) possible?): ${String(err)}`,
           { cause: err },
         );
       }
     }
-    const p = new KvPlacement(o, nodes, actors);
+    const timeout = Math.max(500, Math.floor(o.leaseMs / 3));
+    const claimsStream = {
+      name: `KV_${prefix}-actors`,
+      subjectPrefix: `$KV.${prefix}-actors.`,
+      js: jetstream(o.nc, { timeout }),
+      jsm: await jetstreamManager(o.nc, { timeout }),
+    };
+    // The server skips the stream-level check when the expected sequence is 0: a claims stream is
+    // never empty (a marker key, written by whichever node comes first; writing it twice is harmless).
+    if ((await claimsStream.jsm.streams.info(claimsStream.name)).state.last_seq === 0) await actors.put('_placement', '{}');
+    const p = new KvPlacement(o, nodes, actors, claimsStream);
     await p.takeLease(Date.now() + 3 * o.leaseMs);
     // The nodes live now: the first poll tells which of them lapsed since.
     p.known = await p.readLeases();
@@ -132,6 +157,9 @@ export class KvPlacement implements Placement {
     const key = claimKey(kind, actorId);
     if (this.owns(kind, actorId)) return this.nodeId;
     for (let attempt = 0; attempt < 5; attempt++) {
+      // Where the stream is, read before the key: a claim decided on this reading is written only
+      // if nothing was written (or is on its way) since.
+      const streamAt = await this.claimsStreamSequence();
       const entry = await this.read(this.actors, key);
       const claim = entry && entry.operation === 'PUT' ? parse<ClaimValue>(entry) : null;
       if (claim) {
@@ -146,10 +174,9 @@ export class KvPlacement implements Placement {
       const value = JSON.stringify({ node: this.nodeId, incarnation: this.incarnation } satisfies ClaimValue);
       const incarnation = this.incarnation;
       try {
-        if (!claim) await this.actors.create(key, value);
-        else await this.actors.update(key, value, entry!.revision);
+        await this.claimsStream.js.publish(this.claimsStream.subjectPrefix + key, value, { expect: { lastSequence: streamAt } });
       } catch (err) {
-        if (isRaceLost(err)) continue; // another node claimed it first: read again
+        if (isRaceLost(err)) continue; // another claim came first (maybe of this actor): read again
         throw unavailable(`claiming ${key}`, err);
       }
       // The lease may have been lost while the claim was on its way: a claim of an old incarnation is worthless.
@@ -334,6 +361,15 @@ export class KvPlacement implements Placement {
     if (node === this.nodeId) return this.live ? this.incarnation : null;
     const entry = await this.read(this.nodes, node);
     return entry && entry.operation === 'PUT' ? (parse<LeaseValue>(entry)?.incarnation ?? null) : null;
+  }
+
+  /** The last sequence of the claims' stream, as its leader has it. */
+  private async claimsStreamSequence(): Promise<number> {
+    try {
+      return (await this.claimsStream.jsm.streams.info(this.claimsStream.name)).state.last_seq;
+    } catch (err) {
+      throw unavailable('reading where the claims stand', err);
+    }
   }
 
   private async read(kv: KV, key: string): Promise<KvEntry | null> {
