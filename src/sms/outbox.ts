@@ -9,6 +9,7 @@ import type { Bus, Unsubscribe } from '../bus/bus.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import { isAppError } from '../errors.js';
 import { NumberQueue } from './number-queue.js';
+import { QueueDepths } from './queue-depths.js';
 
 // The outbound pipeline after the commit point. A message is durable as `queued` before it gets
 // here; the outbox walks it through sending → submitted one pool number at a time:
@@ -55,6 +56,8 @@ export function numberActorId(number: string): string {
   return number.replace(/^\+/, '');
 }
 
+/** Cluster: longest a change of a queue's depth waits before the other nodes hear it. */
+const DEPTH_REPORT_MS = 100;
 const BACKOFF_BASE_MS = 1_000;
 const BACKOFF_MAX_MS = 60_000;
 
@@ -70,6 +73,8 @@ export class Outbox {
   private adopting: Promise<{ recoveredUnknown: number; requeued: number }> | null = null;
   private adoptAgain = false;
   private readonly unsubscribe: Unsubscribe[] = [];
+  /** Cluster: the depths of the queues other nodes run, for sender selection. */
+  private depths: QueueDepths | null = null;
 
   constructor(private readonly o: OutboxOptions) {}
 
@@ -82,7 +87,18 @@ export class Outbox {
     const cluster = this.o.cluster;
     if (cluster) {
       const { placement, bus, prefix } = cluster;
+      const depths = new QueueDepths({
+        bus,
+        prefix,
+        nodeId: placement.nodeId,
+        clock: this.o.clock,
+        log: this.o.log,
+        intervalMs: DEPTH_REPORT_MS,
+        local: () => [...this.owned].map((n) => [n, this.queues.get(n)?.depth ?? 0]),
+      });
+      this.depths = depths;
       this.unsubscribe.push(
+        () => depths.stop(),
         bus.subscribe(`${prefix}.numq.${placement.nodeId}`, (payload) => {
           const number = (payload as { number?: unknown } | null)?.number;
           if (typeof number === 'string') void this.route(number, false);
@@ -90,6 +106,7 @@ export class Outbox {
         // Without a lease this node may send from no number: another node takes them over.
         placement.onLeaseLost(() => this.dropAll()),
         placement.onNodeLapsed((node) => {
+          depths.forget(node);
           this.adopt().catch((err: unknown) => this.o.log.error({ err, node }, "taking over a lapsed node's numbers failed"));
         }),
       );
@@ -118,8 +135,13 @@ export class Outbox {
     for (const number of elsewhere) void this.route(number, true);
   }
 
-  /** Messages waiting or in flight on this number (the "busy" measure of sender selection). */
+  /**
+   * Messages waiting or in flight on this number (the "busy" measure of sender selection). In a
+   * cluster, for a number another node runs: what that node last reported (at most
+   * DEPTH_REPORT_MS old, plus the bus's delay).
+   */
   depth(number: string): number {
+    if (this.depths && !this.runs(number)) return this.depths.depth(number);
     return this.queues.get(number)?.depth ?? 0;
   }
 
@@ -148,6 +170,7 @@ export class Outbox {
     if (this.inQueue.has(m.id)) return;
     this.inQueue.add(m.id);
     this.queueFor(m.fromNumber).push(m);
+    this.depths?.changed();
   }
 
   /**
@@ -253,6 +276,7 @@ export class Outbox {
     this.queues.clear();
     this.owned.clear();
     this.inQueue.clear();
+    this.depths?.changed();
   }
 
   private queueFor(number: string): NumberQueue<Message> {
@@ -278,6 +302,7 @@ export class Outbox {
       requeued = await this.sendOnce(m, queue);
     } finally {
       if (!requeued) this.inQueue.delete(m.id);
+      this.depths?.changed();
     }
   }
 
