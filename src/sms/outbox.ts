@@ -70,6 +70,8 @@ export class Outbox {
   /** Cluster: ids of the messages in this node's queues, so that re-reading a number's rows adds only new ones. */
   private readonly inQueue = new Set<string>();
   private readonly draining = new Map<string, { again: boolean; done: Promise<number> }>();
+  /** Cluster: numbers whose recovery runs now; their rows are read once it is done. */
+  private readonly taking = new Set<string>();
   private adopting: Promise<{ recoveredUnknown: number; requeued: number }> | null = null;
   private adoptAgain = false;
   private readonly unsubscribe: Unsubscribe[] = [];
@@ -127,12 +129,15 @@ export class Outbox {
       for (const m of messages) this.queueFor(m.fromNumber).push(m);
       return;
     }
-    const elsewhere = new Set<string>();
+    const route = new Set<string>();
     for (const m of messages) {
-      if (this.runs(m.fromNumber)) this.push(m);
-      else elsewhere.add(m.fromNumber);
+      const number = m.fromNumber;
+      // While the number's rows are being read, a message pushed now could overtake older ones:
+      // the read (asked to read again) queues it in order.
+      if (this.runs(number) && !this.reading(number)) this.push(m);
+      else route.add(number);
     }
-    for (const number of elsewhere) void this.route(number, true);
+    for (const number of route) void this.route(number, true);
   }
 
   /**
@@ -161,6 +166,11 @@ export class Outbox {
     for (const q of this.queues.values()) q.stop();
   }
 
+  /** Cluster: whether a take-over or a read of the number's `queued` rows is under way. */
+  private reading(number: string): boolean {
+    return this.taking.has(number) || this.draining.has(number);
+  }
+
   /** Cluster: whether this node runs the number's queue now. */
   private runs(number: string): boolean {
     return this.owned.has(number) && this.o.cluster!.placement.owns(NUMBER_ACTOR, numberActorId(number));
@@ -181,6 +191,9 @@ export class Outbox {
   private async route(number: string, nudge: boolean): Promise<void> {
     if (this.stopped) return;
     const { placement, bus, prefix } = this.o.cluster!;
+    // A take-over under way reads the number's rows once its recovery is done: reading them now
+    // could start a send that the recovery would then take for interrupted.
+    if (this.taking.has(number)) return;
     try {
       if (this.runs(number)) {
         await this.drain(number);
@@ -232,8 +245,24 @@ export class Outbox {
    * interrupted on a node that is gone (or on this node's earlier run): `unknown`, never re-sent.
    */
   private async takeOver(number: string): Promise<{ recoveredUnknown: number; requeued: number }> {
+    // Two callers that both resolved the number to this node: the first one recovers it.
+    if (this.taking.has(number)) return { recoveredUnknown: 0, requeued: 0 };
+    if (this.runs(number)) return { recoveredUnknown: 0, requeued: await this.drain(number) };
     this.owned.add(number);
-    const unknown = await this.o.store.messages.markInterruptedSendsUnknown(this.o.clock.now(), { fromNumber: number });
+    this.taking.add(number);
+    let unknown: string[];
+    try {
+      unknown = await this.o.store.messages.markInterruptedSendsUnknown(this.o.clock.now(), { fromNumber: number });
+    } catch (err) {
+      // Not recovered: not run either; the next nudge or take-over tries again.
+      this.owned.delete(number);
+      throw err;
+    } finally {
+      this.taking.delete(number);
+    }
+    // Reading at once (in this turn) keeps a message enqueued meanwhile behind the older rows.
+    const drained = this.drain(number);
+    drained.catch(() => undefined); // awaited below; handled here too in case telling the watchers throws first
     if (unknown.length > 0) {
       this.o.log.warn({ count: unknown.length, number }, 'messages interrupted mid-send marked unknown; they are not re-sent');
     }
@@ -242,7 +271,7 @@ export class Outbox {
       const m = await this.o.store.messages.get(id);
       if (m) this.o.events.emit({ type: 'message', accountId: m.accountId, message: m });
     }
-    return { recoveredUnknown: unknown.length, requeued: await this.drain(number) };
+    return { recoveredUnknown: unknown.length, requeued: await drained };
   }
 
   /** Cluster: queues the number's `queued` rows not in its queue yet; concurrent calls coalesce. */

@@ -111,7 +111,7 @@ describe('per-number send queues on two nodes', () => {
     expect((await r.b.sb.store.messages.get(inFlight.id))?.status).toBe('sending');
   });
 
-  it("sends a message composed on another node from the number's owner only, paced as one queue", async () => {
+  it("sends what another node composes from the number's owner only, each message once", async () => {
     const students = r.org.students.map((s) => s.id);
     const texts: string[] = [];
     // Both nodes compose to the same students (each conversation keeps its number), interleaved.
@@ -164,6 +164,23 @@ describe('sender choice by queue depth on two nodes', () => {
       const other = r.org.students.find((s) => !s.phone.startsWith('+1617'))!;
       const composed = await r.compose(r.b, [other.id], 'from B');
       expect(composed.messages[0]!.from).toBe(pool[1]);
+    } finally {
+      await reports.close();
+    }
+  });
+
+  it("keeps a number's pace when another node composes on it: the text waits in the owner's queue", async () => {
+    const reports = await NatsBus.connect({ servers: r.nats.urls, name: 'test' });
+    try {
+      const pool = r.org.account.numbers;
+      // Node A's queue on the first number holds 'second' for the hour; node B's text joins it there.
+      const heard = nextReport(reports, (x) => x.node === 'node-a' && x.depths.some(([n, d]) => n === pool[0] && d === 2));
+      await reports.flush();
+      const composed = await r.compose(r.b!, [r.org.students[0]!.id], 'third, from B');
+      expect(composed.messages[0]!.from).toBe(pool[0]);
+      await heard;
+      expect((await r.b!.sb.store.messages.get(composed.messages[0]!.id))?.status).toBe('queued');
+      expect(r.sends.filter((s) => s.from === pool[0]).map((s) => `${s.node}: ${s.text}`)).toEqual(['node-a: first']);
     } finally {
       await reports.close();
     }
