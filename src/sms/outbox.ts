@@ -10,6 +10,8 @@ import type { Placement } from '../actors-runtime/placement.js';
 import { isAppError } from '../errors.js';
 import { NumberQueue } from './number-queue.js';
 import { QueueDepths } from './queue-depths.js';
+import { toPlivoDigits } from '../domain/phone.js';
+import { E164 } from '../schemas/views.js';
 
 // The outbound pipeline after the commit point. A message is durable as `queued` before it gets
 // here; the outbox walks it through sending → submitted one pool number at a time:
@@ -51,9 +53,9 @@ export interface OutboxOptions {
 /** Placement kind of a pool number's send queue. */
 export const NUMBER_ACTOR = 'number';
 
-/** A number's placement id: E.164 without its `+` (placement keys allow no `+`). */
+/** A number's placement id: its digits, as Plivo writes them (placement keys allow no `+`). */
 export function numberActorId(number: string): string {
-  return number.replace(/^\+/, '');
+  return toPlivoDigits(number);
 }
 
 /** Cluster: longest a change of a queue's depth waits before the other nodes hear it. */
@@ -102,8 +104,9 @@ export class Outbox {
       this.unsubscribe.push(
         () => depths.stop(),
         bus.subscribe(`${prefix}.numq.${placement.nodeId}`, (payload) => {
-          const number = (payload as { number?: unknown } | null)?.number;
-          if (typeof number === 'string') void this.route(number, false);
+          const number = E164.safeParse((payload as { number?: unknown } | null)?.number);
+          if (number.success) void this.route(number.data, false);
+          else this.o.log.warn({ issues: number.error.issues.slice(0, 3) }, 'ignored a malformed send queue nudge');
         }),
         // Without a lease this node may send from no number: another node takes them over.
         placement.onLeaseLost(() => this.dropAll()),

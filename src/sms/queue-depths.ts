@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
+import { E164 } from '../schemas/views.js';
 
 // The depths of the send queues of the whole cluster, for sender selection (DOMAIN.md "Sending":
 // a new conversation goes to the least busy number). Each node runs the queues of the numbers it
@@ -17,7 +18,7 @@ export const DEPTHS_SUBJECT = 'numdepth';
 const Report = z.object({
   node: z.string().min(1).max(200),
   // [number, depth] pairs; a node runs at most the numbers of the pool.
-  depths: z.array(z.tuple([z.string().min(1).max(32), z.number().int().min(0)])).max(100_000),
+  depths: z.array(z.tuple([E164, z.number().int().min(0)])).max(100_000),
 });
 
 export interface QueueDepthsOptions {
