@@ -94,6 +94,8 @@ export class Core {
       maxInFlight: o.config.sending.numberMaxInFlight,
       statusCallbackUrl: () => webhookUrls().status,
       holdUntil: (m, now) => (m.quietHoursTimeZone ? quietHoursEnd(now, m.quietHoursTimeZone) : null),
+      // Each number's queue on its owner alone: the number's pacing holds cluster-wide.
+      ...(o.placement ? { cluster: { placement: o.placement, bus: o.bus, prefix: 'sb' } } : {}),
     });
     this.context = {
       config: o.config,

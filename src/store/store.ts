@@ -246,8 +246,11 @@ export interface MessageRepo {
     change: { status: MessageStatus; sequence: number; errorCode: string | null; at: number },
   ): Promise<Message | null>;
   history(messageId: string): Promise<MessageStatusEvent[]>;
-  /** Crash recovery: every 'sending' message without providerId becomes 'unknown'. Resolves their ids. */
-  markInterruptedSendsUnknown(at: number): Promise<string[]>;
+  /**
+   * Crash recovery: every 'sending' message without providerId becomes 'unknown' (only those sent
+   * from `filter.fromNumber` when given: a cluster node recovers the numbers it owns). Resolves their ids.
+   */
+  markInterruptedSendsUnknown(at: number, filter?: { fromNumber?: string }): Promise<string[]>;
 }
 
 /**

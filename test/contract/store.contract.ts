@@ -1353,6 +1353,16 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
           expect((await store.messages.get(waiting!.id))?.status).toBe('queued');
           expect(await store.messages.markInterruptedSendsUnknown(T0 + 11)).toEqual([]);
         });
+
+        it("marks only one sender number's interrupted sends when asked for that number", async () => {
+          const made = await store.messages.enqueueOutbound([outbound({}, T0), outbound({ fromNumber: account.numbers[1]! }, T0 + 1)]);
+          const [mine, theirs] = made.map((r) => r.message);
+          for (const m of [mine!, theirs!]) await store.messages.transition(m.id, { status: 'sending', at: T0 + 2 });
+
+          expect(await store.messages.markInterruptedSendsUnknown(T0 + 10, { fromNumber: mine!.fromNumber })).toEqual([mine!.id]);
+          expect((await store.messages.get(theirs!.id))?.status).toBe('sending');
+          expect(await store.messages.markInterruptedSendsUnknown(T0 + 11, { fromNumber: theirs!.fromNumber })).toEqual([theirs!.id]);
+        });
       });
     });
 

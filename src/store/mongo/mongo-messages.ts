@@ -203,13 +203,18 @@ export class MongoMessageRepo implements MessageRepo {
     });
   }
 
-  markInterruptedSendsUnknown(at: number): Promise<string[]> {
+  markInterruptedSendsUnknown(at: number, filter: { fromNumber?: string } = {}): Promise<string[]> {
     return this.m.op(async () => {
       // One message per atomic update, oldest first, so each id returned is one this call changed.
       const ids: string[] = [];
       for (;;) {
         const doc = await this.m.c.messages.findOneAndUpdate(
-          { direction: 'outbound', status: 'sending', providerId: null },
+          {
+            direction: 'outbound',
+            status: 'sending',
+            providerId: null,
+            ...(filter.fromNumber === undefined ? {} : { fromNumber: filter.fromNumber }),
+          },
           { $set: { status: 'unknown', updatedAt: at }, $push: { history: { status: 'unknown', at, errorCode: null } } },
           { sort: { _id: 1 }, projection: { _id: 1 } },
         );

@@ -39,6 +39,7 @@ export class SqliteMessageRepo implements MessageRepo {
   >;
   private readonly events: Database.Statement<[string], MessageStatusEvent>;
   private readonly interrupted: Database.Statement<[], Message>;
+  private readonly interruptedFrom: Database.Statement<[string], Message>;
 
   constructor(
     private readonly ctx: SqliteContext,
@@ -88,6 +89,10 @@ export class SqliteMessageRepo implements MessageRepo {
     this.interrupted = db.prepare(
       `SELECT ${COLUMNS} FROM messages
        WHERE direction = 'outbound' AND status = 'sending' AND provider_id IS NULL ORDER BY id`,
+    );
+    this.interruptedFrom = db.prepare(
+      `SELECT ${COLUMNS} FROM messages
+       WHERE direction = 'outbound' AND status = 'sending' AND provider_id IS NULL AND from_number = ? ORDER BY id`,
     );
   }
 
@@ -196,9 +201,9 @@ export class SqliteMessageRepo implements MessageRepo {
     return this.ctx.read(() => this.events.all(messageId));
   }
 
-  markInterruptedSendsUnknown(at: number): Promise<string[]> {
+  markInterruptedSendsUnknown(at: number, filter: { fromNumber?: string } = {}): Promise<string[]> {
     return this.ctx.write(() =>
-      this.interrupted.all().map((m) => {
+      (filter.fromNumber === undefined ? this.interrupted.all() : this.interruptedFrom.all(filter.fromNumber)).map((m) => {
         this.saveMessageStatus(messageAfterTransition(m, { status: 'unknown', at }), null);
         return m.id;
       }),
