@@ -6,7 +6,7 @@ import type { CoreContext } from '../services/context.js';
 import type { Idempotency } from '../services/idempotency.js';
 import type { ActorRef } from '../actors-runtime/actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError, notFound, type ErrorCode } from '../errors.js';
 import { canAccess, resolveAccountRef } from '../services/account-access.js';
 import { senderIdentity } from '../services/messaging-service.js';
 import { unknownFields } from '../domain/merge-fields.js';
@@ -69,13 +69,13 @@ export class CampaignService {
   private async createOnce(p: Principal, input: CampaignCreateInput, claim: Parameters<Parameters<Idempotency['once']>[4]>[0]): Promise<CampaignView> {
     const { store, clock, config } = this.c;
     const account = await this.sendingAccount(p, input.groupAccountCode);
-    if (input.text.trim().length === 0) throw new AppError('message_empty', 'The text is empty');
+    if (input.text.trim().length === 0) throw fieldRefusal('message_empty', 'The text is empty', 'text');
     if ([...input.text].length > config.sending.maxLength) {
-      throw new AppError('message_too_long', `The text is over ${config.sending.maxLength} characters`);
+      throw fieldRefusal('message_too_long', `The text is over ${config.sending.maxLength} characters`, 'text');
     }
     const filter = await this.filterOf(p, account, input.recipients.filter);
     const { phones, contactIds } = input.recipients;
-    if (phones.length === 0 && contactIds.length === 0 && filter === null) throw new AppError('no_recipients', 'Give phones, contactIds or a filter');
+    if (phones.length === 0 && contactIds.length === 0 && filter === null) throw fieldRefusal('no_recipients', 'Give phones, contactIds or a filter', 'recipients');
     await this.checkMergeFields(input.text, contactIds, filter);
 
     const now = clock.now();
@@ -83,7 +83,7 @@ export class CampaignService {
     const scheduledAt = input.scheduledAt ?? null;
     if (scheduledAt !== null) {
       const refusal = scheduleRefusal(now, scheduledAt, timeZone, input.sendAnyway);
-      if (refusal) throw new AppError(refusal.code, refusal.message);
+      if (refusal) throw fieldRefusal(refusal.code, refusal.message, 'scheduledAt');
     }
     const id = newId(now);
     const machine = createActor(campaignMachine, { input: { campaignId: id, timeZone, scheduledAt, now } }).start();
@@ -272,4 +272,9 @@ export class CampaignService {
       updatedAt: campaign.updatedAt,
     };
   }
+}
+
+/** A refusal that names the request field it is about (`details[].path`), so a form can show it next to that field. */
+function fieldRefusal(code: ErrorCode, message: string, path: string): AppError {
+  return new AppError(code, message, { details: [{ path, message }] });
 }

@@ -134,6 +134,19 @@ describe('a campaign, sent at full speed', () => {
     const typo = await t.http.post('/api/v1/campaigns', { ...base, text: 'Hi {FirstNmae}' }, org.member.token);
     expect([typo.status, typo.body.error?.code]).toEqual([400, 'validation_failed']);
   });
+
+  it('names the field of each refusal of a create, so a form can show it there', async () => {
+    const base = { groupAccountCode: org.account.apiCode, name: 'Fields', text: 'Hello', recipients: { phones: ['+16175550153'] } };
+    const paths = async (body: object) => {
+      const r = await t.http.post('/api/v1/campaigns', body, org.member.token);
+      return [r.body.error?.code, (r.body.error?.details ?? []).map((d: { path: string }) => d.path)];
+    };
+    expect(await paths({ ...base, text: '   ' })).toEqual(['message_empty', ['text']]);
+    expect(await paths({ ...base, text: 'x'.repeat(307) })).toEqual(['message_too_long', ['text']]);
+    expect(await paths({ ...base, recipients: {} })).toEqual(['no_recipients', ['recipients']]);
+    expect(await paths({ ...base, scheduledAt: Date.now() - 60_000 })).toEqual(['schedule_out_of_range', ['scheduledAt']]);
+    expect(await paths({ ...base, text: 'Hi {FirstNmae}' })).toEqual(['validation_failed', ['text']]);
+  });
 });
 
 describe('a paced campaign on a simulated clock', () => {
