@@ -9,7 +9,8 @@ import type { Placement } from '../actors-runtime/placement.js';
 import { AppError, notFound, type ErrorCode } from '../errors.js';
 import { canAccess, resolveAccountRef } from '../services/account-access.js';
 import { senderIdentity } from '../services/messaging-service.js';
-import { unknownFields } from '../domain/merge-fields.js';
+import { merge, unknownFields } from '../domain/merge-fields.js';
+import { analyse, type SegmentInfo } from '../domain/segments.js';
 import { newId } from '../ids.js';
 import { EXPANSION_BATCH, estimatedDurationMs } from './campaign-expansion.js';
 import type { CampaignCommand, CampaignReply } from './campaign-actor.js';
@@ -31,6 +32,8 @@ export interface CampaignCreateInput {
   scheduledAt?: number | undefined;
   sendAnyway: boolean;
 }
+
+export type CampaignPreview = SegmentInfo & { maxLength: number; phone: string; contactId: string | null; text: string; tooLong: boolean };
 
 export interface CampaignView {
   id: string;
@@ -137,6 +140,22 @@ export class CampaignService {
       ...(q.status === undefined ? {} : { status: q.status }),
       ...(q.after === undefined ? {} : { after: q.after }),
     });
+  }
+
+  /**
+   * The campaign's text as one recipient would get it, measured: the contact by id, or the one on
+   * file with that phone (none yet: empty name fields, as a new contact made from the phone).
+   * Whoever may see the campaign may preview it; the contact read is only the one asked about.
+   */
+  async preview(p: Principal, id: string, who: { phone?: string; contactId?: string }): Promise<CampaignPreview> {
+    const { campaign } = await this.accessible(p, id);
+    const contact = who.contactId !== undefined ? await this.c.store.contacts.get(who.contactId) : await this.c.store.contacts.getByPhone(who.phone!);
+    if (who.contactId !== undefined && !contact) throw notFound('Contact');
+    const phone = contact?.phone ?? who.phone!;
+    const text = merge(campaign.text, contact ?? { firstName: '', lastName: '', phone, customFields: {} });
+    const info = analyse(text);
+    const maxLength = this.c.config.sending.maxLength;
+    return { ...info, maxLength, phone, contactId: contact?.id ?? null, text, tooLong: info.characters > maxLength };
   }
 
   /** start | pause | resume | cancel, judged by the campaign's actor; answers the campaign as it is then. */

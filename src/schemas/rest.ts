@@ -194,6 +194,13 @@ export const CampaignRecipientsQuery = z.object({
   after: z.coerce.number().int().min(-1).optional().meta({ description: 'The last `seq` of the previous page' }),
 });
 
+export const CampaignPreviewQuery = z
+  .object({
+    phone: Phone.optional().meta({ description: 'A recipient by phone (any common style); a phone with no contact previews with empty name fields' }),
+    contactId: Id.optional().meta({ description: 'A recipient by contact id' }),
+  })
+  .refine((q) => (q.phone === undefined) !== (q.contactId === undefined), { message: 'give exactly one of phone and contactId', path: ['phone'] });
+
 export const Reply = z
   .strictObject({
     text: Text,

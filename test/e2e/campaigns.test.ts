@@ -72,6 +72,19 @@ describe('the campaigns page in a browser', () => {
     expect(await count(dana, 'queued').textContent()).toBe('0');
     // Each recipient's row follows its delivery report.
     await expect.poll(() => dana.getByRole('table', { name: 'Recipients' }).locator('tbody tr[data-status="delivered"]').count(), WAIT).toBe(5);
+
+    // The text as one recipient gets it: a student on file by her phone, and a row of the list.
+    await dana.getByLabel('Preview for phone').fill('(617) 555-0101');
+    await dana.getByRole('button', { name: 'Preview', exact: true }).click();
+    await dana.getByLabel('Preview', { exact: true }).getByText('Hi Ana, open day is Saturday!').waitFor(WAIT);
+    await dana.getByText(/^For \+16175550101: 29 \/ 306 characters · GSM-7 · 1 segment/).waitFor(WAIT);
+    await dana.getByRole('button', { name: 'Preview for +16175553000' }).click();
+    await dana.getByText(/^For \+16175553000: /).waitFor(WAIT);
+    expect(await dana.getByLabel('Preview', { exact: true }).textContent()).toBe('Hi , open day is Saturday!');
+    await dana.getByLabel('Preview for phone').fill('call me');
+    await dana.getByRole('button', { name: 'Preview', exact: true }).click();
+    await dana.locator('#preview-error').getByText(/\(validation_failed\)/).waitFor(WAIT);
+
     const row = sam.getByRole('table', { name: 'Campaigns' }).locator('tr', { hasText: 'Open day' });
     await row.getByText('Completed').waitFor(WAIT);
     await row.getByText('5 of 5 sent').waitFor(WAIT);

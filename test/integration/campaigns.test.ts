@@ -135,6 +135,33 @@ describe('a campaign, sent at full speed', () => {
     expect([typo.status, typo.body.error?.code]).toEqual([400, 'validation_failed']);
   });
 
+  it('previews the text for a recipient by contact or phone, with encoding and segments, to those who may see the campaign only', async () => {
+    const ana = org.students.find((s) => s.firstName === 'Ana')!;
+    const created = await t.http.post(
+      '/api/v1/campaigns',
+      { groupAccountCode: org.account.apiCode, name: 'Preview', text: 'Hi {FirstName}, welcome to {Program} ✓', recipients: { contactIds: [ana.id] } },
+      org.member.token,
+    );
+    const id = created.body.id as string;
+    const byContact = await t.http.get(`/api/v1/campaigns/${id}/preview?contactId=${ana.id}`, org.member.token);
+    expect(byContact.status, JSON.stringify(byContact.body)).toBe(200);
+    expect(byContact.body).toMatchObject({ phone: ana.phone, contactId: ana.id, text: 'Hi Ana, welcome to Nursing ✓', encoding: 'UCS-2', segments: 1, tooLong: false });
+    // The same student by another spelling of her phone; a phone nobody has yet fills no names.
+    const byPhone = await t.http.get(`/api/v1/campaigns/${id}/preview?phone=${encodeURIComponent('(617) 555-0101')}`, org.member.token);
+    expect(byPhone.body).toMatchObject({ contactId: ana.id, text: 'Hi Ana, welcome to Nursing ✓' });
+    const stranger = await t.http.get(`/api/v1/campaigns/${id}/preview?phone=%2B16175550161`, org.member.token);
+    expect(stranger.body).toMatchObject({ phone: '+16175550161', contactId: null, text: 'Hi , welcome to  ✓' });
+
+    const denied = await t.http.get(`/api/v1/campaigns/${id}/preview?contactId=${ana.id}`, org.nonMember.token);
+    expect([denied.status, denied.body.error?.code]).toEqual([404, 'not_found']);
+    const neither = await t.http.get(`/api/v1/campaigns/${id}/preview`, org.member.token);
+    expect([neither.status, neither.body.error?.code, neither.body.error?.details?.[0]?.path]).toEqual([400, 'validation_failed', 'phone']);
+    const notAPhone = await t.http.get(`/api/v1/campaigns/${id}/preview?phone=call+me`, org.member.token);
+    expect([notAPhone.status, notAPhone.body.error?.code]).toEqual([400, 'validation_failed']);
+    const noContact = await t.http.get(`/api/v1/campaigns/${id}/preview?contactId=01J00000000000000000000000`, org.member.token);
+    expect([noContact.status, noContact.body.error?.code]).toEqual([404, 'not_found']);
+  });
+
   it('names the field of each refusal of a create, so a form can show it there', async () => {
     const base = { groupAccountCode: org.account.apiCode, name: 'Fields', text: 'Hello', recipients: { phones: ['+16175550153'] } };
     const paths = async (body: object) => {

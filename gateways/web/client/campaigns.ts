@@ -1,6 +1,6 @@
 import { api, ApiError, describe, ok, type Account, type Schemas } from './api.js';
 import { h, time } from './dom.js';
-import { measureAsTyped } from './measure.js';
+import { measureAsTyped, showMeasure } from './measure.js';
 import type { Event } from './live.js';
 
 // Campaigns of one account: the list (state and counts, live), a form to create one, and one
@@ -265,6 +265,41 @@ export async function renderCampaign(target: HTMLElement, id: string, accounts: 
         commandError.textContent = describe(e);
       });
   };
+  const previewPhone = h('input', { id: 'preview-phone', type: 'tel', placeholder: '+16175550101', 'aria-describedby': 'preview-error' });
+  const previewText = h('p', { class: 'campaign-text', hidden: true, 'aria-label': 'Preview' });
+  const previewMeasure = h('p', { class: 'measure' });
+  const previewError = h('p', { class: 'field-error', id: 'preview-error', role: 'alert' });
+  const preview = (who: { phone: string } | { contactId: string }) => {
+    previewError.textContent = '';
+    void api
+      .GET('/api/v1/campaigns/{id}/preview', { params: { path: { id }, query: who } })
+      .then(ok)
+      .then((p) => {
+        previewText.hidden = false;
+        previewText.textContent = p.text;
+        showMeasure(previewMeasure, p);
+        previewMeasure.prepend(`For ${p.phone}: `);
+      })
+      .catch((e: unknown) => {
+        previewText.hidden = true;
+        previewMeasure.textContent = '';
+        previewError.textContent = describe(e);
+      });
+  };
+  const previewForm = h(
+    'form',
+    { class: 'campaign-preview', 'aria-label': 'Preview for a recipient' },
+    h('label', { for: 'preview-phone' }, 'Preview for phone'),
+    previewPhone,
+    h('button', { type: 'submit', class: 'secondary' }, 'Preview'),
+    previewError,
+    previewText,
+    previewMeasure,
+  );
+  previewForm.onsubmit = (e) => {
+    e.preventDefault();
+    preview({ phone: previewPhone.value });
+  };
   const loadRecipients = (append: boolean) => {
     const ticket = ++loading;
     const status = filter.value as RecipientStatus | '';
@@ -282,6 +317,7 @@ export async function renderCampaign(target: HTMLElement, id: string, accounts: 
             h('td', {}, r.senderNumber ?? ''),
             h('td', {}, r.handedAt ? time(r.handedAt) : ''),
             h('td', {}, r.repliedAt ? `Replied ${time(r.repliedAt)}` : ''),
+            h('td', {}, h('button', { type: 'button', class: 'link', 'aria-label': `Preview for ${r.phone}`, onclick: () => preview(r.contactId ? { contactId: r.contactId } : { phone: r.phone }) }, 'Preview')),
           ),
         );
         if (append) recipients.append(...rows);
@@ -309,12 +345,13 @@ export async function renderCampaign(target: HTMLElement, id: string, accounts: 
     h('div', { class: 'actions' }, ...buttons.values()),
     anywayLabel,
     commandError,
+    previewForm,
     h('h3', {}, 'Recipients'),
     filter,
     h(
       'table',
       { 'aria-label': 'Recipients' },
-      h('thead', {}, h('tr', {}, ...['Phone', 'Status', 'From', 'Handed over', 'Reply'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ...['Phone', 'Status', 'From', 'Handed over', 'Reply', ''].map((c) => h('th', { scope: 'col' }, c)))),
       recipients,
     ),
     more,
