@@ -13,6 +13,7 @@ import { merge, unknownFields } from '../domain/merge-fields.js';
 import { analyse, type SegmentInfo } from '../domain/segments.js';
 import { newId } from '../ids.js';
 import { EXPANSION_BATCH, estimatedDurationMs } from './campaign-expansion.js';
+import { MAX_PHONE_INPUTS, csvRecipients } from './campaign-csv.js';
 import type { CampaignCommand, CampaignReply } from './campaign-actor.js';
 
 /** The placement kind of campaign actors. */
@@ -28,7 +29,7 @@ export interface CampaignCreateInput {
   groupAccountCode?: string | undefined;
   name: string;
   text: string;
-  recipients: { phones: string[]; contactIds: string[]; filter?: { customFields?: Record<string, string> | undefined; myStudents: boolean } | undefined };
+  recipients: { phones: string[]; contactIds: string[]; csv?: string | undefined; filter?: { customFields?: Record<string, string> | undefined; myStudents: boolean } | undefined };
   scheduledAt?: number | undefined;
   sendAnyway: boolean;
 }
@@ -77,7 +78,9 @@ export class CampaignService {
       throw fieldRefusal('message_too_long', `The text is over ${config.sending.maxLength} characters`, 'text');
     }
     const filter = await this.filterOf(p, account, input.recipients.filter);
-    const { phones, contactIds } = input.recipients;
+    const { contactIds } = input.recipients;
+    // The upload's rows join the phones: at most as many inputs in all as the phones list takes.
+    const phones = input.recipients.csv === undefined ? input.recipients.phones : [...input.recipients.phones, ...(await csvRecipients(input.recipients.csv, MAX_PHONE_INPUTS - input.recipients.phones.length))];
     if (phones.length === 0 && contactIds.length === 0 && filter === null) throw fieldRefusal('no_recipients', 'Give phones, contactIds or a filter', 'recipients');
     await this.checkMergeFields(input.text, contactIds, filter);
 

@@ -132,15 +132,18 @@ describe('the campaigns page in a browser', () => {
     await dana.goto(`${t.sb.url}/#/campaigns/${group}`);
     await dana.getByLabel('Name', { exact: true }).fill('Orientation');
     await dana.getByLabel(/^Text \(merge/).fill('Orientation starts Monday.');
-    await dana.getByLabel(/^Recipients \(/).fill(phones(12, 5000));
+    // Ten phones pasted, two more in a file: one new, one already pasted.
+    await dana.getByLabel(/^Recipients \(/).fill(phones(10, 5000));
+    await dana.getByLabel(/CSV file/).setInputFiles({ name: 'more.csv', mimeType: 'text/csv', buffer: Buffer.from('Name,Phone\nKim,617-555-5010\nLee,+16175555000\n') });
     await dana.getByLabel('Schedule for').check();
     // An hour from now, as the browser's own clock and time zone write it.
     const inAnHour = await dana.evaluate<string>(`(() => { const d = new Date(Date.now() + 3600000); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); })()`);
     await dana.getByLabel('Send at').fill(inAnHour);
     await dana.getByRole('button', { name: 'Create campaign' }).click();
     await dana.locator('.campaign-state[data-state="scheduled"]').getByText(/^Scheduled for/).waitFor(WAIT);
-    // Twelve recipients over six numbers, one text per number every 2,000 s: 4,000 s.
+    // Eleven recipients over six numbers, one text per number every 2,000 s: 4,000 s.
     await dana.getByText('About 1 h 7 min to go').waitFor(WAIT);
+    await expect.poll(async () => [await count(dana, 'total').textContent(), await count(dana, 'skippedDuplicate').textContent()], WAIT).toEqual(['11', '1']);
     await dana.getByRole('button', { name: 'Cancel' }).click();
     await dana.locator('.campaign-state[data-state="cancelled"]').waitFor(WAIT);
   });

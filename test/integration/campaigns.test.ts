@@ -162,6 +162,39 @@ describe('a campaign, sent at full speed', () => {
     expect([noContact.status, noContact.body.error?.code]).toEqual([404, 'not_found']);
   });
 
+  it('takes recipients from a CSV upload with the phones listed, counting its duplicate and invalid rows', async () => {
+    const ana = org.students.find((s) => s.firstName === 'Ana')!;
+    const csv = ['FirstName,Phone,Program', 'Ana,(617) 555-0101,Nursing', 'Dup,617-555-0170,', 'Typo,not a phone,', 'Blank,,', 'New,+1 617 555 0171,', 'Again,6175550171,'].join('\r\n');
+    const created = await t.http.post(
+      '/api/v1/campaigns',
+      { groupAccountCode: org.account.apiCode, name: 'From a file', text: 'Hello {FirstName}', recipients: { phones: ['+16175550170'], csv } },
+      org.member.token,
+    );
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    expect((await t.http.post(`/api/v1/campaigns/${id}/start`, {}, org.member.token)).status).toBe(200);
+    const done = await until(t.sb.core.events, async () => {
+      const c = await get(id);
+      return c.state === 'completed' ? c : null;
+    }, 'the completed campaign');
+    expect(done.counts).toMatchObject({ total: 5, queued: 0, skippedDuplicate: 2, skippedInvalid: 2 });
+    expect(done.counts.sent + done.counts.delivered).toBe(3);
+    expect(received(ana.phone).filter((m) => m.text === 'Hello Ana')).toHaveLength(1);
+    expect(received('+16175550171')).toHaveLength(1);
+    const invalid = await t.http.get(`/api/v1/campaigns/${id}/recipients?status=skipped_invalid`, org.member.token);
+    expect(invalid.body.items.map((r: { phone: string }) => r.phone).sort()).toEqual(['not a phone', 'row 5: no phone']);
+  });
+
+  it('refuses a CSV upload without a Phone column, one it cannot read, and one over the recipients a campaign takes', async () => {
+    const create = (csv: string, phones: string[] = []) =>
+      t.http.post('/api/v1/campaigns', { groupAccountCode: org.account.apiCode, name: 'Bad file', text: 'Hello', recipients: { phones, csv } }, org.member.token);
+    const refusal = (r: { status: number; body: { error?: { code: string; details?: Array<{ path: string }> } } }) => [r.status, r.body.error?.code, r.body.error?.details?.[0]?.path];
+    expect(refusal(await create('Name,Email\nAna,ana@example.edu'))).toEqual([400, 'validation_failed', 'recipients.csv']);
+    expect(refusal(await create('Phone\n"+16175550172\n+16175550173'))).toEqual([400, 'validation_failed', 'recipients.csv']);
+    const listed = Array.from({ length: 99_999 }, (_, i) => `+1617${String(2_000_000 + i)}`);
+    expect(refusal(await create('Phone\n+16175550174\n+16175550175', listed))).toEqual([413, 'payload_too_large', 'recipients.csv']);
+  });
+
   it('names the field of each refusal of a create, so a form can show it there', async () => {
     const base = { groupAccountCode: org.account.apiCode, name: 'Fields', text: 'Hello', recipients: { phones: ['+16175550153'] } };
     const paths = async (body: object) => {

@@ -775,6 +775,8 @@ export interface components {
                 phones?: string[];
                 /** @default [] */
                 contactIds?: string[];
+                /** @description A CSV file as text: its Phone column (as in a contact import) gives one recipient per row; a row whose cell is no phone number (or blank) is counted as invalid, a phone already listed as a duplicate. Other columns are not read: merge fields come from the contact on file */
+                csv?: string;
                 /** @description A saved filter over contacts, read when the campaign is expanded */
                 filter?: {
                     /** @description Contacts whose custom fields have exactly these values (names in any case) */

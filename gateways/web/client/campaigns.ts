@@ -129,6 +129,7 @@ function createForm(account: Account): HTMLElement {
   const text = h('textarea', { id: 'campaign-text', name: 'text', rows: '4', required: true, maxlength: '1600', 'aria-describedby': 'campaign-text-error' });
   const measure = h('p', { class: 'measure', 'aria-live': 'polite' });
   const phones = h('textarea', { id: 'campaign-phones', name: 'phones', rows: '4', placeholder: '+16175550101\n(617) 555-0102', 'aria-describedby': 'campaign-recipients-error' });
+  const file = h('input', { id: 'campaign-csv', type: 'file', accept: '.csv,text/csv', 'aria-describedby': 'campaign-recipients-error' });
   const now = h('input', { type: 'radio', name: 'when', id: 'campaign-now', value: 'now', checked: true });
   const later = h('input', { type: 'radio', name: 'when', id: 'campaign-later', value: 'later' });
   const at = h('input', { type: 'datetime-local', id: 'campaign-at', 'aria-label': 'Send at', 'aria-describedby': 'campaign-scheduledAt-error' });
@@ -154,6 +155,8 @@ function createForm(account: Account): HTMLElement {
     fieldError('text'),
     h('label', { for: 'campaign-phones' }, 'Recipients (phone numbers, one per line or comma separated)'),
     phones,
+    h('label', { for: 'campaign-csv' }, 'and/or a CSV file (its Phone column)'),
+    file,
     fieldError('recipients'),
     h('fieldset', { class: 'when' }, h('legend', {}, 'When'), h('label', {}, now, ' Send now'), h('label', {}, later, ' Schedule for '), at, fieldError('scheduledAt'), anywayLabel),
     fieldError('sendAnyway'),
@@ -174,6 +177,7 @@ function createForm(account: Account): HTMLElement {
     button.disabled = true;
     void (async () => {
       if (draft && !scheduled) return start(draft);
+      const csv = await file.files?.[0]?.text();
       const created = ok(
         await api.POST('/api/v1/campaigns', {
           body: {
@@ -181,7 +185,7 @@ function createForm(account: Account): HTMLElement {
             name: name.value,
             text: text.value,
             // Pasted lists: one phone per line or comma; the server reads each one's style.
-            recipients: { phones: phones.value.split(/[\n,;]+/).map((p) => p.trim()).filter(Boolean) },
+            recipients: { phones: phones.value.split(/[\n,;]+/).map((p) => p.trim()).filter(Boolean), ...(csv ? { csv } : {}) },
             ...(scheduled ? { scheduledAt: at.value ? new Date(at.value).getTime() : Number.NaN } : {}),
             sendAnyway: anyway.checked,
           },
