@@ -178,7 +178,7 @@ describe('a campaign, sent at full speed', () => {
       return c.state === 'completed' ? c : null;
     }, 'the completed campaign');
     expect(done.counts).toMatchObject({ total: 5, queued: 0, skippedDuplicate: 2, skippedInvalid: 2 });
-    expect(done.counts.sent + done.counts.delivered).toBe(3);
+    expect((done.counts.sent ?? 0) + (done.counts.delivered ?? 0)).toBe(3);
     expect(received(ana.phone).filter((m) => m.text === 'Hello Ana')).toHaveLength(1);
     expect(received('+16175550171')).toHaveLength(1);
     const invalid = await t.http.get(`/api/v1/campaigns/${id}/recipients?status=skipped_invalid`, org.member.token);
