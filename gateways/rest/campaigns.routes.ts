@@ -4,7 +4,7 @@ import { authed } from './authed.js';
 import { jsonBody, queryOf } from './parse.js';
 import { respond } from './views.js';
 import * as V from '../../src/schemas/views.js';
-import { CampaignCreate, CampaignListQuery, CampaignRecipientsQuery, CampaignStart } from '../../src/schemas/rest.js';
+import { CampaignCreate, CampaignListQuery, CampaignPreviewQuery, CampaignRecipientsQuery, CampaignStart } from '../../src/schemas/rest.js';
 import { IDEMPOTENCY_HEADER } from '../../src/services/idempotency.js';
 import { CAMPAIGN_CREATED } from '../../src/campaigns/campaign-service.js';
 
@@ -31,6 +31,7 @@ export function campaignRoutes(r: Router, core: Core, base: string): void {
       });
     }),
   );
+  r.get(`${base}/campaigns/:id/preview`, authed(core, async (req, p) => respond(200, V.CampaignPreview, await core.campaigns.preview(p, req.params.id!, queryOf(req, CampaignPreviewQuery)))));
   for (const type of ['start', 'resume'] as const) {
     r.post(
       `${base}/campaigns/:id/${type}`,

@@ -6,12 +6,14 @@ import type { CoreContext } from '../services/context.js';
 import type { Idempotency } from '../services/idempotency.js';
 import type { ActorRef } from '../actors-runtime/actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError, notFound, type ErrorCode } from '../errors.js';
 import { canAccess, resolveAccountRef } from '../services/account-access.js';
 import { senderIdentity } from '../services/messaging-service.js';
-import { unknownFields } from '../domain/merge-fields.js';
+import { merge, unknownFields } from '../domain/merge-fields.js';
+import { analyse, type SegmentInfo } from '../domain/segments.js';
 import { newId } from '../ids.js';
 import { EXPANSION_BATCH, estimatedDurationMs } from './campaign-expansion.js';
+import { MAX_PHONE_INPUTS, csvRecipients } from './campaign-csv.js';
 import type { CampaignCommand, CampaignReply } from './campaign-actor.js';
 
 /** The placement kind of campaign actors. */
@@ -27,10 +29,12 @@ export interface CampaignCreateInput {
   groupAccountCode?: string | undefined;
   name: string;
   text: string;
-  recipients: { phones: string[]; contactIds: string[]; filter?: { customFields?: Record<string, string> | undefined; myStudents: boolean } | undefined };
+  recipients: { phones: string[]; contactIds: string[]; csv?: string | undefined; filter?: { customFields?: Record<string, string> | undefined; myStudents: boolean } | undefined };
   scheduledAt?: number | undefined;
   sendAnyway: boolean;
 }
+
+export type CampaignPreview = SegmentInfo & { maxLength: number; phone: string; contactId: string | null; text: string; tooLong: boolean };
 
 export interface CampaignView {
   id: string;
@@ -69,13 +73,15 @@ export class CampaignService {
   private async createOnce(p: Principal, input: CampaignCreateInput, claim: Parameters<Parameters<Idempotency['once']>[4]>[0]): Promise<CampaignView> {
     const { store, clock, config } = this.c;
     const account = await this.sendingAccount(p, input.groupAccountCode);
-    if (input.text.trim().length === 0) throw new AppError('message_empty', 'The text is empty');
+    if (input.text.trim().length === 0) throw fieldRefusal('message_empty', 'The text is empty', 'text');
     if ([...input.text].length > config.sending.maxLength) {
-      throw new AppError('message_too_long', `The text is over ${config.sending.maxLength} characters`);
+      throw fieldRefusal('message_too_long', `The text is over ${config.sending.maxLength} characters`, 'text');
     }
     const filter = await this.filterOf(p, account, input.recipients.filter);
-    const { phones, contactIds } = input.recipients;
-    if (phones.length === 0 && contactIds.length === 0 && filter === null) throw new AppError('no_recipients', 'Give phones, contactIds or a filter');
+    const { contactIds } = input.recipients;
+    // The upload's rows join the phones: at most as many inputs in all as the phones list takes.
+    const phones = input.recipients.csv === undefined ? input.recipients.phones : [...input.recipients.phones, ...(await csvRecipients(input.recipients.csv, MAX_PHONE_INPUTS - input.recipients.phones.length))];
+    if (phones.length === 0 && contactIds.length === 0 && filter === null) throw fieldRefusal('no_recipients', 'Give phones, contactIds or a filter', 'recipients');
     await this.checkMergeFields(input.text, contactIds, filter);
 
     const now = clock.now();
@@ -83,7 +89,7 @@ export class CampaignService {
     const scheduledAt = input.scheduledAt ?? null;
     if (scheduledAt !== null) {
       const refusal = scheduleRefusal(now, scheduledAt, timeZone, input.sendAnyway);
-      if (refusal) throw new AppError(refusal.code, refusal.message);
+      if (refusal) throw fieldRefusal(refusal.code, refusal.message, 'scheduledAt');
     }
     const id = newId(now);
     const machine = createActor(campaignMachine, { input: { campaignId: id, timeZone, scheduledAt, now } }).start();
@@ -137,6 +143,22 @@ export class CampaignService {
       ...(q.status === undefined ? {} : { status: q.status }),
       ...(q.after === undefined ? {} : { after: q.after }),
     });
+  }
+
+  /**
+   * The campaign's text as one recipient would get it, measured: the contact by id, or the one on
+   * file with that phone (none yet: empty name fields, as a new contact made from the phone).
+   * Whoever may see the campaign may preview it; the contact read is only the one asked about.
+   */
+  async preview(p: Principal, id: string, who: { phone?: string; contactId?: string }): Promise<CampaignPreview> {
+    const { campaign } = await this.accessible(p, id);
+    const contact = who.contactId !== undefined ? await this.c.store.contacts.get(who.contactId) : await this.c.store.contacts.getByPhone(who.phone!);
+    if (who.contactId !== undefined && !contact) throw notFound('Contact');
+    const phone = contact?.phone ?? who.phone!;
+    const text = merge(campaign.text, contact ?? { firstName: '', lastName: '', phone, customFields: {} });
+    const info = analyse(text);
+    const maxLength = this.c.config.sending.maxLength;
+    return { ...info, maxLength, phone, contactId: contact?.id ?? null, text, tooLong: info.characters > maxLength };
   }
 
   /** start | pause | resume | cancel, judged by the campaign's actor; answers the campaign as it is then. */
@@ -272,4 +294,9 @@ export class CampaignService {
       updatedAt: campaign.updatedAt,
     };
   }
+}
+
+/** A refusal that names the request field it is about (`details[].path`), so a form can show it next to that field. */
+function fieldRefusal(code: ErrorCode, message: string, path: string): AppError {
+  return new AppError(code, message, { details: [{ path, message }] });
 }

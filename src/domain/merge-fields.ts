@@ -6,7 +6,10 @@ import type { Contact } from './types.js';
 
 const FIELD = /\{([A-Za-z][A-Za-z0-9_ ]{0,40})\}/g;
 
-const BUILT_IN: Record<string, (c: Contact) => string> = {
+/** What merging reads of a contact (a phone with no contact on file yet has empty names). */
+export type MergeSource = Pick<Contact, 'firstName' | 'lastName' | 'phone' | 'customFields'>;
+
+const BUILT_IN: Record<string, (c: MergeSource) => string> = {
   firstname: (c) => c.firstName,
   lastname: (c) => c.lastName,
   fullname: (c) => `${c.firstName} ${c.lastName}`.trim(),
@@ -23,7 +26,7 @@ export function unknownFields(template: string, knownCustom: Iterable<string>): 
   return fieldsIn(template).filter((f) => !(f.toLowerCase() in BUILT_IN) && !known.has(f.toLowerCase()));
 }
 
-export function merge(template: string, contact: Contact): string {
+export function merge(template: string, contact: MergeSource): string {
   const custom = new Map(Object.entries(contact.customFields).map(([k, v]) => [k.toLowerCase(), v]));
   return template.replace(FIELD, (whole, name: string) => {
     const key = name.toLowerCase();

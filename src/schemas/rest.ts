@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiCode, Color, DepartmentCode, Email, Id, Name, Password, Phone, Role } from './common.js';
 import { RecipientStatus } from './views.js';
+import { MAX_PHONE_INPUTS } from '../campaigns/campaign-csv.js';
 import { CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH } from '../domain/contact-fields.js';
 
 // One schema per request body and query. Validation (gateways/rest) and the OpenAPI document
@@ -153,10 +154,18 @@ export const CampaignCreate = z
       .strictObject({
         phones: z
           .array(z.string().max(64))
-          .max(100_000)
+          .max(MAX_PHONE_INPUTS)
           .default([])
           .meta({ description: 'Phone numbers in any common style; one that is not a phone number is counted as invalid, not refused' }),
         contactIds: z.array(Id).max(100_000).default([]),
+        csv: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({
+            description:
+              'A CSV file as text: its Phone column (as in a contact import) gives one recipient per row; a row whose cell is no phone number (or blank) is counted as invalid, a phone already listed as a duplicate. Other columns are not read: merge fields come from the contact on file',
+          }),
         filter: z
           .strictObject({
             customFields: z
@@ -193,6 +202,13 @@ export const CampaignRecipientsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   after: z.coerce.number().int().min(-1).optional().meta({ description: 'The last `seq` of the previous page' }),
 });
+
+export const CampaignPreviewQuery = z
+  .object({
+    phone: Phone.optional().meta({ description: 'A recipient by phone (any common style); a phone with no contact previews with empty name fields' }),
+    contactId: Id.optional().meta({ description: 'A recipient by contact id' }),
+  })
+  .refine((q) => (q.phone === undefined) !== (q.contactId === undefined), { message: 'give exactly one of phone and contactId', path: ['phone'] });
 
 export const Reply = z
   .strictObject({

@@ -277,6 +277,12 @@ export const CampaignRecipientView = z
     repliedAt: Timestamp.nullable(),
   })
   .meta({ id: 'CampaignRecipient' });
+export const CampaignPreview = Measurement.extend({
+  phone: E164,
+  contactId: Id.nullable().meta({ description: 'The contact with this phone; null when none is on file yet' }),
+  text: z.string().meta({ description: "The campaign's text with this recipient's merge fields filled, as it would be sent" }),
+  tooLong: z.boolean().meta({ description: 'Over MESSAGE_MAX_LENGTH: this recipient would be skipped as invalid' }),
+}).meta({ id: 'CampaignPreview', description: "The campaign's text for one recipient, with its encoding and segments" });
 export const CampaignRecipientList = z.object({ items: z.array(CampaignRecipientView) }).meta({ id: 'CampaignRecipientList' });
 
 true satisfies Equal<z.infer<typeof CampaignCounts>, CampaignCountsRecord>;

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { buildClient } from '../../gateways/web/build.js';
 import { launchChromium, signedIn, wizardUpToNumbers } from '../helpers/browser.js';
 import { startTestSwitchboard } from '../helpers/switchboard.js';
+import { middayTimeZone } from '../helpers/time-zones.js';
 
 // `npm run screenshots`: the main screens of the web client, taken in Chromium on the demo
 // organisation, into docs/screenshots/ (shown in the README). Re-run after changing the client.
@@ -12,7 +13,8 @@ const PASSWORD = 'screenshots-demo';
 
 mkdirSync(OUT, { recursive: true });
 await buildClient();
-const t = await startTestSwitchboard({ DEMO_SEED: 'true', DEMO_PASSWORD: PASSWORD, LOCK_IDLE_WARNING_MS: '4000' });
+// Campaigns are refused in quiet hours: the department's day is wherever it is midday now.
+const t = await startTestSwitchboard({ DEMO_SEED: 'true', DEMO_PASSWORD: PASSWORD, LOCK_IDLE_WARNING_MS: '4000', DEFAULT_TIME_ZONE: middayTimeZone(Date.now()) });
 const browser = await launchChromium();
 try {
   const base = t.sb.url;
@@ -89,6 +91,22 @@ try {
   await alex.getByRole('button', { name: 'Import', exact: true }).click();
   await alex.getByRole('table', { name: 'Rejected rows' }).waitFor();
   await shot(alex, 'contact-import');
+
+  // A campaign sent to eight phones, then the campaigns list with the form filled in.
+  await dana.goto(`${base}/#/campaigns/${group}`);
+  await dana.getByLabel('Name', { exact: true }).fill('Open day');
+  await dana.getByLabel(/^Text \(merge/).fill('Hi {FirstName}, the open day is Saturday at 10am. Reply STOP to opt out.');
+  await dana.getByLabel(/^Recipients \(/).fill(Array.from({ length: 8 }, (_, i) => `+1617555${3000 + i}`).join('\n'));
+  await dana.getByRole('button', { name: 'Create campaign' }).click();
+  await dana.locator('.campaign-state[data-state="completed"]').waitFor();
+  await dana.getByRole('table', { name: 'Recipients' }).locator('tbody tr[data-status="delivered"]').nth(7).waitFor();
+  await shot(dana, 'campaign');
+  await dana.goto(`${base}/#/campaigns/${group}`);
+  await dana.getByLabel('Name', { exact: true }).fill('Deadline reminder');
+  await dana.getByLabel(/^Text \(merge/).fill('Hi {FirstName}, applications close Friday at 5pm.');
+  await dana.getByLabel(/^Recipients \(/).fill('+16175550101\n(617) 555-0102');
+  await dana.locator('.campaign-form .measure', { hasText: 'segment' }).waitFor();
+  await shot(dana, 'campaigns');
 
   await wizardUpToNumbers(alex, 'Financial Aid Texting', 6);
   await shot(alex, 'group-account-wizard');

@@ -134,6 +134,79 @@ describe('a campaign, sent at full speed', () => {
     const typo = await t.http.post('/api/v1/campaigns', { ...base, text: 'Hi {FirstNmae}' }, org.member.token);
     expect([typo.status, typo.body.error?.code]).toEqual([400, 'validation_failed']);
   });
+
+  it('previews the text for a recipient by contact or phone, with encoding and segments, to those who may see the campaign only', async () => {
+    const ana = org.students.find((s) => s.firstName === 'Ana')!;
+    const created = await t.http.post(
+      '/api/v1/campaigns',
+      { groupAccountCode: org.account.apiCode, name: 'Preview', text: 'Hi {FirstName}, welcome to {Program} ✓', recipients: { contactIds: [ana.id] } },
+      org.member.token,
+    );
+    const id = created.body.id as string;
+    const byContact = await t.http.get(`/api/v1/campaigns/${id}/preview?contactId=${ana.id}`, org.member.token);
+    expect(byContact.status, JSON.stringify(byContact.body)).toBe(200);
+    expect(byContact.body).toMatchObject({ phone: ana.phone, contactId: ana.id, text: 'Hi Ana, welcome to Nursing ✓', encoding: 'UCS-2', segments: 1, tooLong: false });
+    // The same student by another spelling of her phone; a phone nobody has yet fills no names.
+    const byPhone = await t.http.get(`/api/v1/campaigns/${id}/preview?phone=${encodeURIComponent('(617) 555-0101')}`, org.member.token);
+    expect(byPhone.body).toMatchObject({ contactId: ana.id, text: 'Hi Ana, welcome to Nursing ✓' });
+    const stranger = await t.http.get(`/api/v1/campaigns/${id}/preview?phone=%2B16175550161`, org.member.token);
+    expect(stranger.body).toMatchObject({ phone: '+16175550161', contactId: null, text: 'Hi , welcome to  ✓' });
+
+    const denied = await t.http.get(`/api/v1/campaigns/${id}/preview?contactId=${ana.id}`, org.nonMember.token);
+    expect([denied.status, denied.body.error?.code]).toEqual([404, 'not_found']);
+    const neither = await t.http.get(`/api/v1/campaigns/${id}/preview`, org.member.token);
+    expect([neither.status, neither.body.error?.code, neither.body.error?.details?.[0]?.path]).toEqual([400, 'validation_failed', 'phone']);
+    const notAPhone = await t.http.get(`/api/v1/campaigns/${id}/preview?phone=call+me`, org.member.token);
+    expect([notAPhone.status, notAPhone.body.error?.code]).toEqual([400, 'validation_failed']);
+    const noContact = await t.http.get(`/api/v1/campaigns/${id}/preview?contactId=01J00000000000000000000000`, org.member.token);
+    expect([noContact.status, noContact.body.error?.code]).toEqual([404, 'not_found']);
+  });
+
+  it('takes recipients from a CSV upload with the phones listed, counting its duplicate and invalid rows', async () => {
+    const ana = org.students.find((s) => s.firstName === 'Ana')!;
+    const csv = ['FirstName,Phone,Program', 'Ana,(617) 555-0101,Nursing', 'Dup,617-555-0170,', 'Typo,not a phone,', 'Blank,,', 'New,+1 617 555 0171,', 'Again,6175550171,'].join('\r\n');
+    const created = await t.http.post(
+      '/api/v1/campaigns',
+      { groupAccountCode: org.account.apiCode, name: 'From a file', text: 'Hello {FirstName}', recipients: { phones: ['+16175550170'], csv } },
+      org.member.token,
+    );
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    expect((await t.http.post(`/api/v1/campaigns/${id}/start`, {}, org.member.token)).status).toBe(200);
+    const done = await until(t.sb.core.events, async () => {
+      const c = await get(id);
+      return c.state === 'completed' ? c : null;
+    }, 'the completed campaign');
+    expect(done.counts).toMatchObject({ total: 5, queued: 0, skippedDuplicate: 2, skippedInvalid: 2 });
+    expect((done.counts.sent ?? 0) + (done.counts.delivered ?? 0)).toBe(3);
+    expect(received(ana.phone).filter((m) => m.text === 'Hello Ana')).toHaveLength(1);
+    expect(received('+16175550171')).toHaveLength(1);
+    const invalid = await t.http.get(`/api/v1/campaigns/${id}/recipients?status=skipped_invalid`, org.member.token);
+    expect(invalid.body.items.map((r: { phone: string }) => r.phone).sort()).toEqual(['not a phone', 'row 5: no phone']);
+  });
+
+  it('refuses a CSV upload without a Phone column, one it cannot read, and one over the recipients a campaign takes', async () => {
+    const create = (csv: string, phones: string[] = []) =>
+      t.http.post('/api/v1/campaigns', { groupAccountCode: org.account.apiCode, name: 'Bad file', text: 'Hello', recipients: { phones, csv } }, org.member.token);
+    const refusal = (r: { status: number; body: { error?: { code: string; details?: Array<{ path: string }> } } }) => [r.status, r.body.error?.code, r.body.error?.details?.[0]?.path];
+    expect(refusal(await create('Name,Email\nAna,ana@example.edu'))).toEqual([400, 'validation_failed', 'recipients.csv']);
+    expect(refusal(await create('Phone\n"+16175550172\n+16175550173'))).toEqual([400, 'validation_failed', 'recipients.csv']);
+    const listed = Array.from({ length: 99_999 }, (_, i) => `+1617${String(2_000_000 + i)}`);
+    expect(refusal(await create('Phone\n+16175550174\n+16175550175', listed))).toEqual([413, 'payload_too_large', 'recipients.csv']);
+  });
+
+  it('names the field of each refusal of a create, so a form can show it there', async () => {
+    const base = { groupAccountCode: org.account.apiCode, name: 'Fields', text: 'Hello', recipients: { phones: ['+16175550153'] } };
+    const paths = async (body: object) => {
+      const r = await t.http.post('/api/v1/campaigns', body, org.member.token);
+      return [r.body.error?.code, (r.body.error?.details ?? []).map((d: { path: string }) => d.path)];
+    };
+    expect(await paths({ ...base, text: '   ' })).toEqual(['message_empty', ['text']]);
+    expect(await paths({ ...base, text: 'x'.repeat(307) })).toEqual(['message_too_long', ['text']]);
+    expect(await paths({ ...base, recipients: {} })).toEqual(['no_recipients', ['recipients']]);
+    expect(await paths({ ...base, scheduledAt: Date.now() - 60_000 })).toEqual(['schedule_out_of_range', ['scheduledAt']]);
+    expect(await paths({ ...base, text: 'Hi {FirstNmae}' })).toEqual(['validation_failed', ['text']]);
+  });
 });
 
 describe('a paced campaign on a simulated clock', () => {

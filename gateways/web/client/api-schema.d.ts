@@ -438,6 +438,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/campaigns/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The campaign's text for one recipient (phone or contactId), merge fields filled, with its encoding and segments */
+        get: operations["previewCampaign"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/campaigns/{id}/start": {
         parameters: {
             query?: never;
@@ -758,6 +775,8 @@ export interface components {
                 phones?: string[];
                 /** @default [] */
                 contactIds?: string[];
+                /** @description A CSV file as text: its Phone column (as in a contact import) gives one recipient per row; a row whose cell is no phone number (or blank) is counted as invalid, a phone already listed as a duplicate. Other columns are not read: merge fields come from the contact on file */
+                csv?: string;
                 /** @description A saved filter over contacts, read when the campaign is expanded */
                 filter?: {
                     /** @description Contacts whose custom fields have exactly these values (names in any case) */
@@ -781,6 +800,30 @@ export interface components {
         };
         CampaignList: {
             items: components["schemas"]["Campaign"][];
+        };
+        /** @description The campaign's text for one recipient, with its encoding and segments */
+        CampaignPreview: {
+            /** @enum {string} */
+            encoding: "GSM-7" | "UCS-2";
+            /** @description Septets (GSM-7) or UTF-16 code units (UCS-2) */
+            units: number;
+            segments: number;
+            /** @description Characters as a person counts them */
+            characters: number;
+            remainingInSegment: number;
+            /** @description The hard limit in characters (MESSAGE_MAX_LENGTH) */
+            maxLength: number;
+            /**
+             * @description An E.164 phone number
+             * @example +16175550123
+             */
+            phone: string;
+            /** @description The contact with this phone; null when none is on file yet */
+            contactId: string | null;
+            /** @description The campaign's text with this recipient's merge fields filled, as it would be sent */
+            text: string;
+            /** @description Over MESSAGE_MAX_LENGTH: this recipient would be skipped as invalid */
+            tooLong: boolean;
         };
         CampaignRecipient: {
             /** @description E.164, or the input as given when it is not a phone number */
@@ -2401,6 +2444,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CampaignRecipientList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    previewCampaign: {
+        parameters: {
+            query?: {
+                phone?: string;
+                contactId?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The preview */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignPreview"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -6,6 +6,8 @@ import { renderWizard } from './wizard.js';
 import { renderBoard, type BoardScreen } from './board.js';
 import { renderMembers } from './members.js';
 import { renderImport } from './contacts-import.js';
+import { measureAsTyped } from './measure.js';
+import { renderCampaign, renderCampaigns, type CampaignScreen } from './campaigns.js';
 
 // The thin client: it renders what the REST API and the WebSocket say and sends commands. Every
 // rule (access, locks, opt-out, lengths) is decided by the server; refusals are shown as they come.
@@ -36,6 +38,8 @@ const state = {
   lastActivityAt: 0,
   /** The lock board, while it is on screen. */
   board: null as BoardScreen | null,
+  /** A campaigns list or one campaign, while it is on screen. */
+  campaigns: null as CampaignScreen | null,
 };
 
 const root = document.getElementById('app')!;
@@ -184,6 +188,7 @@ function renderNav(): void {
       h('div', { class: 'account' }, dot, h('span', { class: 'name' }, a.kind === 'personal' ? `${a.name} (personal)` : a.name), n > 0 ? h('span', { class: 'badge', 'aria-label': `${n} unread` }, String(n)) : null),
       h('a', { href: `#/a/${ref}/inbox` }, 'Inbox'),
       h('a', { href: `#/a/${ref}/archived` }, 'Archived'),
+      h('a', { href: `#/campaigns/${ref}` }, 'Campaigns'),
       admin && a.kind === 'group' ? h('a', { href: `#/members/${ref}` }, 'Members') : null,
     );
   });
@@ -203,6 +208,7 @@ async function route(): Promise<void> {
   if (state.open && !(kind === 'c' && a === state.open.conversation.id)) await leaveConversation();
   state.board?.stop();
   state.board = null;
+  state.campaigns = null;
   document.body.classList.toggle('kiosk', kind === 'kiosk');
   try {
     if (kind === 'board' || kind === 'kiosk') return await showBoard(kind === 'kiosk');
@@ -213,6 +219,16 @@ async function route(): Promise<void> {
     if (kind === 'members' && a) {
       state.view = { kind: 'screen' };
       return await renderMembers(main, a);
+    }
+    if (kind === 'campaigns' && a) {
+      state.view = { kind: 'screen' };
+      const account = me.accounts.find((x) => (x.apiCode ?? 'personal') === a);
+      if (!account) throw new ApiError('not_found', 'This is not one of your accounts');
+      return await showCampaigns(() => renderCampaigns(main, account));
+    }
+    if (kind === 'campaign' && a) {
+      state.view = { kind: 'screen' };
+      return await showCampaigns(() => renderCampaign(main, a, me.accounts));
     }
     if (kind === 'c' && a) return await showConversation(a);
     if (kind === 'compose') return renderCompose();
@@ -238,6 +254,13 @@ async function showBoard(kiosk: boolean): Promise<void> {
   // Routed elsewhere while it loaded: it is not on screen.
   if (/^#\/(board|kiosk)/.test(location.hash) && !state.board) state.board = board;
   else board.stop();
+}
+
+async function showCampaigns(render: () => Promise<CampaignScreen>): Promise<void> {
+  const hash = location.hash;
+  const screen = await render();
+  // Routed elsewhere while it loaded: it is not on screen.
+  if (location.hash === hash) state.campaigns = screen;
 }
 
 async function showFolder(account: Account, folder: Folder): Promise<void> {
@@ -492,6 +515,9 @@ function onEvent(frame: Event): void {
     case 'board':
       state.board?.apply(frame);
       return;
+    case 'campaign':
+      state.campaigns?.apply(frame);
+      return;
     case 'accessGranted':
       void addAccount(frame.account.id).catch(showError);
       return;
@@ -558,19 +584,7 @@ function renderCompose(): void {
   const syncOptions = () => (personalOptions.hidden = from.value !== '');
   from.onchange = syncOptions;
   syncOptions();
-  let measuring = 0;
-  text.oninput = () => {
-    const ticket = ++measuring;
-    void api
-      .POST('/api/v1/messages/measure', { body: { text: text.value } })
-      .then(ok)
-      .then((m) => {
-        if (ticket !== measuring) return;
-        measure.textContent = `${m.characters} / ${m.maxLength} characters · ${m.encoding} · ${m.segments} segment${m.segments === 1 ? '' : 's'} (${m.remainingInSegment} left in this one)`;
-        measure.classList.toggle('over', m.characters > m.maxLength);
-      })
-      .catch(showError);
-  };
+  measureAsTyped(text, measure, showError);
   const form = h(
     'form',
     { class: 'compose', 'aria-label': 'New text' },
