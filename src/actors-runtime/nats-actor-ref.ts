@@ -134,3 +134,33 @@ export class NatsActorRef<Command, Reply> implements ActorRef<Command, Reply> {
     return this.serveHere({ actorId: r.actorId, command: r.command, ...(r.ifActive ? { ifActive: true } : {}) });
   }
 }
+
+/** How one node's actors of a kind take part in a cluster. */
+export interface ClusterMembership<Command, Reply> {
+  /** Commands to these actors, wherever placement puts them. */
+  ref: NatsActorRef<Command, Reply>;
+  /** Stops answering other nodes and following the lease. */
+  stop(): void;
+}
+
+/**
+ * Puts one node's actors of a kind into the cluster: the reference that reaches them on any node;
+ * every activation stopped at once when this node loses its lease (other nodes may take them over
+ * now); and `adopt` run when another node's lease lapses, so the actors it ran (their deadlines,
+ * their sending) go on somewhere.
+ */
+export function joinCluster<Command, Reply>(o: NatsActorRefOptions<Command, Reply>, adopt: () => Promise<unknown>): ClusterMembership<Command, Reply> {
+  const ref = new NatsActorRef(o);
+  const stopFollowing = o.placement.onLeaseLost(() => o.host.passivateAll());
+  const stopAdopting = o.placement.onNodeLapsed((node) => {
+    adopt().catch((err: unknown) => o.log.error({ err, node, kind: o.kind }, 'adopting the actors of a lapsed node failed'));
+  });
+  return {
+    ref,
+    stop: () => {
+      stopFollowing();
+      stopAdopting();
+      ref.stop();
+    },
+  };
+}

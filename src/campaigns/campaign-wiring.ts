@@ -2,7 +2,7 @@ import type { CoreContext } from '../services/context.js';
 import type { Idempotency } from '../services/idempotency.js';
 import { ActorHost } from '../actors-runtime/actor-host.js';
 import { LocalActorRef } from '../actors-runtime/actor-ref.js';
-import { NatsActorRef } from '../actors-runtime/nats-actor-ref.js';
+import { joinCluster } from '../actors-runtime/nats-actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import type { Bus } from '../bus/bus.js';
 import { CampaignBehavior } from './campaign-actor.js';
@@ -44,27 +44,25 @@ export function createCampaigns(w: CampaignWiring): Campaigns {
   if (!w.cluster) {
     return { service: new CampaignService(w.c, w.idempotency, new LocalActorRef(host), w.placement), stop: close };
   }
-  const ref = new NatsActorRef({
-    kind: CAMPAIGN_ACTOR,
-    host,
-    placement: w.placement,
-    bus: w.cluster.bus,
-    prefix: 'sb',
-    requestTimeoutMs: w.cluster.requestTimeoutMs,
-    deadlineMs: w.cluster.deadlineMs,
-    log: w.c.log.child({ component: 'actor-ref', kind: CAMPAIGN_ACTOR }),
-  });
-  const service = new CampaignService(w.c, w.idempotency, ref, w.placement);
-  const stopFollowing = w.placement.onLeaseLost(() => host.passivateAll());
-  const stopAdopting = w.placement.onNodeLapsed((node) => {
-    service.recover().catch((err: unknown) => w.c.log.error({ err, node }, 'resuming the campaigns of a lapsed node failed'));
-  });
+  // The service is made below; the callback runs only once a node lapses.
+  const cluster = joinCluster(
+    {
+      kind: CAMPAIGN_ACTOR,
+      host,
+      placement: w.placement,
+      bus: w.cluster.bus,
+      prefix: 'sb',
+      requestTimeoutMs: w.cluster.requestTimeoutMs,
+      deadlineMs: w.cluster.deadlineMs,
+      log: w.c.log.child({ component: 'actor-ref', kind: CAMPAIGN_ACTOR }),
+    },
+    (): Promise<number> => service.recover(),
+  );
+  const service: CampaignService = new CampaignService(w.c, w.idempotency, cluster.ref, w.placement);
   return {
     service,
     stop: async () => {
-      stopFollowing();
-      stopAdopting();
-      ref.stop();
+      cluster.stop();
       await close();
     },
   };

@@ -6,7 +6,7 @@ import { isConnectionOf, nodeOfConnection, type CoreEvent } from '../events.js';
 import type { Logger } from '../logger.js';
 import { ActorHost } from '../actors-runtime/actor-host.js';
 import { LocalActorRef } from '../actors-runtime/actor-ref.js';
-import { NatsActorRef } from '../actors-runtime/nats-actor-ref.js';
+import { joinCluster } from '../actors-runtime/nats-actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import type { Bus } from '../bus/bus.js';
 import { ConversationLockBehavior } from './conversation-lock-actor.js';
@@ -55,33 +55,23 @@ export function createLocks(w: LockWiring): Locks {
     const service = new LockService(w.c, new LocalActorRef(host), localLockActors(host), w.messaging, w.idempotency, w.placement);
     return { service, host, stop: () => undefined };
   }
-  const ref = new NatsActorRef({
-    kind: CONVERSATION_ACTOR,
-    host,
-    placement: w.placement,
-    bus: w.cluster.bus,
-    prefix: 'sb',
-    requestTimeoutMs: w.cluster.requestTimeoutMs,
-    deadlineMs: w.cluster.deadlineMs,
-    log: w.c.log.child({ component: 'actor-ref' }),
-  });
-  const local = localLockActors(host, (id, command) => ref.tell(id, command));
-  const service = new LockService(w.c, ref, local, w.messaging, w.idempotency, w.placement);
-  // Without a lease this node may no longer run any actor: other nodes may take them over now.
-  const stopFollowing = w.placement.onLeaseLost(() => host.passivateAll());
-  // A node died: the deadlines of the locks it held must keep running somewhere.
-  const stopAdopting = w.placement.onNodeLapsed((node) => {
-    service.adoptOrphans().catch((err: unknown) => w.c.log.error({ err, node }, 'adopting the locks of a lapsed node failed'));
-  });
-  return {
-    service,
-    host,
-    stop: () => {
-      stopFollowing();
-      stopAdopting();
-      ref.stop();
+  // The lock service is made below; the callback runs only once a node lapses.
+  const cluster = joinCluster(
+    {
+      kind: CONVERSATION_ACTOR,
+      host,
+      placement: w.placement,
+      bus: w.cluster.bus,
+      prefix: 'sb',
+      requestTimeoutMs: w.cluster.requestTimeoutMs,
+      deadlineMs: w.cluster.deadlineMs,
+      log: w.c.log.child({ component: 'actor-ref' }),
     },
-  };
+    (): Promise<void> => service.adoptOrphans(),
+  );
+  const local = localLockActors(host, (id, command) => cluster.ref.tell(id, command));
+  const service: LockService = new LockService(w.c, cluster.ref, local, w.messaging, w.idempotency, w.placement);
+  return { service, host, stop: cluster.stop };
 }
 
 /**

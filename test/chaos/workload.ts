@@ -110,7 +110,12 @@ export class History {
 }
 
 const wsUrlOf = (base: string): string => `${base.replace(/^http/, 'ws')}/ws`;
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The workload's own schedule, never a wait for an outcome: a person's think time between
+ * commands, how long a fault lasts (a node stopped past its lease, a NATS server down), the spacing
+ * of faults. Outcomes (answers, frames, a node up again) are awaited as events with deadlines.
+ */
+const hold = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One person at a keyboard, on one socket at a time. */
 class StaffClient {
@@ -136,7 +141,7 @@ class StaffClient {
       let granted = await this.open(conversation);
       if (granted === 'held' && this.person.admin && this.random() < 0.3) granted = await this.takeOver(conversation);
       if (granted === null || granted === 'held') {
-        await pause(50 + this.random() * 150);
+        await hold(50 + this.random() * 150);
         continue;
       }
       const rounds = 1 + Math.floor(this.random() * 3);
@@ -144,7 +149,7 @@ class StaffClient {
         if (this.random() < 0.5) await this.activity(conversation, granted);
         if (this.held.get(conversation) !== granted) break;
         await this.reply(conversation, granted);
-        await pause(20 + this.random() * 80);
+        await hold(20 + this.random() * 80);
       }
       if (this.held.get(conversation) !== granted) continue;
       const ending = this.random();
@@ -173,7 +178,7 @@ class StaffClient {
         // A node paused during the upgrade never answers it: give up at the deadline, and close
         // the socket should the upgrade complete after all.
         const connecting = WsClient.connect(wsUrlOf(node.child!.url), this.person.token);
-        const ws = await Promise.race([connecting, pause(ANSWER_DEADLINE_MS).then(() => null)]);
+        const ws = await Promise.race([connecting, hold(ANSWER_DEADLINE_MS).then(() => null)]);
         if (ws === null) {
           connecting.then((late) => late.close(), () => undefined);
           throw new Error('no upgrade before the deadline');
@@ -184,7 +189,7 @@ class StaffClient {
       } catch {
         // Refused (starting, or gone since): the next node, after a node changes or a short backoff.
         this.history.counts.reconnects++;
-        await Promise.race([this.cluster.nextStateChange(), pause(250)]);
+        await Promise.race([this.cluster.nextStateChange(), hold(250)]);
       }
     }
     return true;
@@ -317,7 +322,7 @@ export async function runTexts(cluster: ChaosCluster, org: ChaosOrg, history: Hi
     history.counts.textsSent++;
     const { uuid } = await textIn(cluster, phone, to, `chaos text ${n}`);
     history.texts.push(uuid);
-    await pause(30 + random() * 70);
+    await hold(30 + random() * 70);
   }
 }
 
@@ -336,7 +341,7 @@ export async function runNemesis(
   const random = prng(seed * 1_000 + 998);
   const pick = (n: number) => Math.floor(random() * n);
   const lease = Number(CHAOS_TIMINGS.NODE_LEASE_MS);
-  await pause(o.firstAfterMs);
+  await hold(o.firstAfterMs);
   for (let k = 0; !stopped(); k++) {
     switch (k % 3) {
       case 0: {
@@ -349,18 +354,18 @@ export async function runNemesis(
         const i = pick(cluster.nodes.length);
         cluster.pauseNode(i);
         // Past its lease by a margin: its conversations must be served elsewhere meanwhile.
-        await pause(lease * 2 + 1_000);
+        await hold(lease * 2 + 1_000);
         cluster.resumeNode(i);
         break;
       }
       default: {
         const i = pick(cluster.nats.servers.length);
         await cluster.killNats(i);
-        await pause(3_000);
+        await hold(3_000);
         await cluster.restartNats(i);
       }
     }
     if (k === 2) o.everyKind();
-    if (!stopped()) await pause(o.spacingMs);
+    if (!stopped()) await hold(o.spacingMs);
   }
 }
