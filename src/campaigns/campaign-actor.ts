@@ -1,9 +1,10 @@
 import { createActor, type Actor } from 'xstate';
 import { campaignMachine, campaignStatus, type CampaignEmitted, type CampaignEvent, type CampaignSnapshot } from '../../actors/campaign/index.js';
 import type { Account, Campaign, CampaignStateName, Contact, ExpansionCursor } from '../domain/types.js';
-import type { NewOutbound } from '../store/store.js';
+import { StaleOwnerEpoch, type NewOutbound } from '../store/store.js';
 import type { CoreContext } from '../services/context.js';
-import type { ActorBehavior, ActorSelf, HostedActor } from '../actors-runtime/actor-host.js';
+import { Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
+import { claimOwnerEpoch } from '../actors-runtime/owner-epoch.js';
 import type { TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { AppError, notFound } from '../errors.js';
@@ -25,6 +26,12 @@ import { nextExpansionBatch } from './campaign-expansion.js';
 //   a recipient is handed over once, and the outbox's crash rule (a `sending` message without a
 //   provider id becomes `unknown`, never re-sent) covers campaign texts too;
 // - progress: a `campaign` event with the counts, at most one per CAMPAIGN_PROGRESS_INTERVAL_MS.
+//
+// Fencing, as for a conversation's lock (owner-epoch.ts): each activation claims the campaign's
+// next owner epoch before its first effect, and every write it makes (its snapshot, an expansion
+// batch, skips, a hand-over) is conditional on that epoch. An activation that a newer one replaced
+// (its node paused or cut off while placement moved the campaign) has every write refused, and
+// stops at the first refusal: it queues no recipient the new owner queues too.
 
 export type CampaignCommand =
   | { type: 'start'; sendAnyway: boolean }
@@ -56,11 +63,19 @@ export class CampaignBehavior implements ActorBehavior<CampaignCommand, Campaign
   }
 
   async activate(self: ActorSelf): Promise<HostedActor<CampaignCommand, CampaignReply>> {
-    const campaign = await this.c.store.campaigns.get(self.id);
-    if (!campaign) throw notFound('Campaign');
-    const account = await this.c.store.accounts.get(campaign.accountId);
+    const { store } = this.c;
+    const before = await store.campaigns.get(self.id);
+    if (!before) throw notFound('Campaign');
+    const account = await store.accounts.get(before.accountId);
     if (!account) throw notFound('Account');
-    const actor = new CampaignActor(self, campaign, account, this.c, () => this.active.delete(self.id));
+    const ownerEpoch = await claimOwnerEpoch(self, 'Campaign', {
+      current: () => store.campaigns.ownerEpoch(self.id),
+      claim: (expected) => store.campaigns.claimEpoch(self.id, expected),
+    });
+    // Read after the claim: the last state any older activation managed to write, and no more.
+    const campaign = await store.campaigns.get(self.id);
+    if (!campaign) throw notFound('Campaign');
+    const actor = new CampaignActor(self, campaign, account, this.c, ownerEpoch, () => this.active.delete(self.id));
     await actor.start();
     this.active.set(self.id, actor);
     return actor;
@@ -94,9 +109,10 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
     private campaign: Campaign,
     private readonly account: Account,
     private readonly c: CoreContext,
+    private readonly ownerEpoch: number,
     private readonly onStop: () => void,
   ) {
-    this.log = c.log.child({ campaignId: campaign.id });
+    this.log = c.log.child({ campaignId: campaign.id, ownerEpoch });
     this.savedSnapshot = campaign.snapshot;
     this.numbers = new Set(account.numbers);
     this.window = c.config.sending.numberSendIntervalMs > 0 ? 1 : UNPACED_WINDOW;
@@ -113,7 +129,9 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
       next: () => {
         // A timer fired (22:00, 06:00, the scheduled start): save and act on it, in mailbox order.
         if (!started || this.inCommand) return;
-        this.self.enqueue(() => this.afterTransition()).catch((err: unknown) => this.log.error({ err }, 'a timed campaign transition failed'));
+        this.self.enqueue(() => this.afterTransition()).catch((err: unknown) => {
+          if (!this.replaced(err)) this.log.error({ err }, 'a timed campaign transition failed');
+        });
       },
       error: (err) => {
         this.log.error({ err }, 'campaign actor failed; passivated');
@@ -211,7 +229,29 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
     }
     const [refusal] = this.refused;
     if (refusal) throw new AppError(refusal.code, refusal.message);
-    await this.afterTransition();
+    try {
+      await this.afterTransition();
+    } catch (err) {
+      // A newer activation owns the campaign: this one stops, and the command runs again there.
+      if (this.replaced(err)) throw new Passivated();
+      throw err;
+    }
+  }
+
+  /**
+   * A write was refused for a newer owner epoch: this activation stops at once (nothing more of it
+   * reaches the store). True when `err` was that refusal, or work of this activation that found it
+   * stopped for it.
+   */
+  private replaced(err: unknown): boolean {
+    if (err instanceof Passivated && this.stopped) return true;
+    if (!(err instanceof StaleOwnerEpoch)) return false;
+    if (!this.stopped) {
+      this.log.warn('a newer activation owns the campaign; stopping this one');
+      this.stopped = true;
+      this.self.passivate();
+    }
+    return true;
   }
 
   /** Saves a changed snapshot (durable before anyone is told), tells the subscribers, and sends while sending. */
@@ -220,7 +260,7 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
     const snapshot = JSON.stringify(this.actor.getPersistedSnapshot());
     if (snapshot !== this.savedSnapshot) {
       const { state, pausedReason } = this.status();
-      this.campaign = await this.c.store.campaigns.saveState(this.campaign.id, { state, pausedReason, snapshot, at: this.now() });
+      this.campaign = await this.c.store.campaigns.saveState(this.campaign.id, { state, pausedReason, snapshot, at: this.now() }, this.ownerEpoch);
       this.savedSnapshot = snapshot;
       this.touch(true);
     }
@@ -235,7 +275,7 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
       while (!this.stopped) {
         const batch = await nextExpansionBatch(this.c, this.campaign, this.account, cursor, load);
         if (!batch || this.stopped) break;
-        const written = await this.c.store.campaigns.addRecipients(this.campaign.id, cursor, batch.to, batch.rows, this.now());
+        const written = await this.c.store.campaigns.addRecipients(this.campaign.id, cursor, batch.to, batch.rows, this.now(), this.ownerEpoch);
         if (written === null) {
           // The cursor moved under us (another activation): go on from where it is now.
           const fresh = await this.c.store.campaigns.get(this.campaign.id);
@@ -254,7 +294,7 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
       }
     } catch (err) {
       // The next activation resumes from the last batch that committed.
-      this.log.error({ err }, 'expanding the campaign failed; it resumes at its next activation');
+      if (!this.replaced(err)) this.log.error({ err }, 'expanding the campaign failed; it resumes at its next activation');
     }
     this.self.changed();
   }
@@ -267,7 +307,9 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
       return;
     }
     const run = this.handOff(number)
-      .catch((err: unknown) => this.log.error({ err, from: number }, 'handing campaign texts to the number queue failed'))
+      .catch((err: unknown) => {
+        if (!this.replaced(err)) this.log.error({ err, from: number }, 'handing campaign texts to the number queue failed');
+      })
       .finally(() => {
         this.pumping.delete(number);
         if (this.pumpAgain.delete(number)) this.pump(number);
@@ -327,10 +369,10 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
       const existing = await store.conversations.getByPair(this.account.id, contact.id);
       // The campaign's quiet hours hold these in the number queue too, should one still wait at 22:00.
       const item = newOutbound(this.account, contact, existing, number, text, sender, now, this.campaign.timeZone, 'archived');
-      items.push({ ...item, campaignRecipient: { campaignId: this.campaign.id, phone: r.phone } });
+      items.push({ ...item, campaignRecipient: { campaignId: this.campaign.id, phone: r.phone, ownerEpoch: this.ownerEpoch } });
     }
-    if (skipOptedOut.length > 0) await store.campaigns.skip(this.campaign.id, skipOptedOut, 'skipped_opted_out', now);
-    if (skipInvalid.length > 0) await store.campaigns.skip(this.campaign.id, skipInvalid, 'skipped_invalid', now);
+    if (skipOptedOut.length > 0) await store.campaigns.skip(this.campaign.id, skipOptedOut, 'skipped_opted_out', now, this.ownerEpoch);
+    if (skipInvalid.length > 0) await store.campaigns.skip(this.campaign.id, skipInvalid, 'skipped_invalid', now, this.ownerEpoch);
     if (items.length > 0) {
       const done = await store.messages.enqueueOutbound(items);
       outbox.enqueue(done.map((d) => d.message));

@@ -15,7 +15,8 @@ import type { Account } from '../domain/types.js';
 import type { CoreEvent } from '../events.js';
 import { LOCK_TOKEN_EPOCH_SPAN, type LockOwnership, type LockRecord, type Store } from '../store/store.js';
 import { AppError, notFound } from '../errors.js';
-import { NotOwner, Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
+import { Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
+import { claimOwnerEpoch } from '../actors-runtime/owner-epoch.js';
 import type { LockCommand, LockReply } from './lock-commands.js';
 import type { AccountLockView } from './lock-view.js';
 
@@ -56,11 +57,10 @@ export class ConversationLockBehavior implements ActorBehavior<LockCommand, Lock
     if (account.kind !== 'group') throw new AppError('no_lock', 'Personal-account conversations have no lock');
     // Fencing: this activation takes the next owner epoch, durably, before anything else. From then
     // on the store refuses every write of an older activation (a paused or restarted owner).
-    const before = await this.d.store.locks.ownership(self.id);
-    if (!before) throw notFound('Conversation');
-    if (!self.owned()) throw new NotOwner(`this node no longer owns conversation ${self.id}`);
-    const owned = await this.d.store.locks.claimEpoch(self.id, before.ownerEpoch);
-    if (!owned) throw new Passivated(); // another activation claimed it first: the command retries
+    const owned = await claimOwnerEpoch(self, 'Conversation', {
+      current: async () => (await this.d.store.locks.ownership(self.id))?.ownerEpoch ?? null,
+      claim: (expected) => this.d.store.locks.claimEpoch(self.id, expected),
+    });
     // Read after the claim: the last state any older activation managed to save, and no more.
     const record = await this.d.store.locks.get(self.id);
     const lock = new ConversationLock(self, account, this.d, owned);

@@ -25,7 +25,8 @@ import type {
 // Conventions shared by all implementations:
 // - Ids are made by the caller (src/ids.ts) so that records can be referenced before they commit.
 // - A uniqueness violation is reported as an AppError with the documented code, never as a driver
-//   error; "not found" on reads is `null`, on writes an AppError('not_found').
+//   error; "not found" on reads is `null`, on writes an AppError('not_found'). The one other error
+//   is StaleOwnerEpoch: a fenced write of an activation that a newer one replaced.
 // - Every method resolves only once its write is durable.
 // - Lists are ordered as documented and bounded by `limit`.
 
@@ -166,8 +167,29 @@ export interface NewOutbound {
    * A campaign's text: the same write records the message on this recipient (messageId,
    * handedAt), whose status then follows the message's. The recipient must still be `queued`
    * without a message, else the whole write is refused ('conflict'): a text is handed over once.
+   * And the campaign's owner epoch must still be the hand-over's, else the whole write is refused
+   * (StaleOwnerEpoch): an activation that a newer one replaced queues nothing.
    */
-  campaignRecipient?: { campaignId: string; phone: string };
+  campaignRecipient?: CampaignHandOff;
+}
+
+/**
+ * A campaign recipient handed over with its message, by the campaign's activation of
+ * `ownerEpoch`: the write is refused (StaleOwnerEpoch) when a newer activation owns the campaign.
+ */
+export interface CampaignHandOff {
+  campaignId: string;
+  phone: string;
+  ownerEpoch: number;
+}
+
+/**
+ * A write of an actor's state by an activation that a newer one replaced (CampaignRepo.claimEpoch):
+ * nothing was written. Never a client's error: the activation stops, and whatever it was doing
+ * goes on where the actor is owned now.
+ */
+export class StaleOwnerEpoch extends Error {
+  override name = 'StaleOwnerEpoch';
 }
 
 /**
@@ -373,21 +395,48 @@ export interface CampaignRepo {
   list(accountId: string, page: { limit: number; before?: string }): Promise<Campaign[]>;
   /** Campaigns neither completed nor cancelled, by id (start-up recovery). */
   listUnfinished(): Promise<Campaign[]>;
-  /** Records the actor's new state. Not found: 'not_found'. */
-  saveState(id: string, change: Pick<Campaign, 'state' | 'pausedReason' | 'snapshot'> & { at: number }): Promise<Campaign>;
+  /** The campaign's owner epoch (0 before its first activation); null when it does not exist. */
+  ownerEpoch(id: string): Promise<number | null>;
+  /**
+   * A new activation's claim, durable when it resolves, as LockRepo.claimEpoch: when the
+   * campaign's owner epoch is `expectedEpoch`, sets it to expectedEpoch + 1 and resolves that;
+   * null when another activation claimed first. 'not_found' when the campaign does not exist.
+   * Every write of the campaign's state below names the epoch it is made under and is refused
+   * with StaleOwnerEpoch once a newer one was claimed.
+   */
+  claimEpoch(id: string, expectedEpoch: number): Promise<number | null>;
+  /** Records the actor's new state. Not found: 'not_found'; a newer owner epoch: StaleOwnerEpoch. */
+  saveState(id: string, change: Pick<Campaign, 'state' | 'pausedReason' | 'snapshot'> & { at: number }, ownerEpoch: number): Promise<Campaign>;
   /**
    * One expansion batch, atomically and only when the stored cursor still equals `from` (else
    * nothing is written and it resolves null, so a batch re-run after a crash inserts nothing
    * twice): inserts the rows, a phone already in the campaign (in an earlier batch or earlier in
    * this one) is not inserted and counts as a duplicate, and moves the cursor to `to`.
+   * A newer owner epoch than `ownerEpoch`: nothing is written, StaleOwnerEpoch.
    */
-  addRecipients(campaignId: string, from: ExpansionCursor, to: ExpansionCursor, rows: NewRecipient[], at: number): Promise<{ inserted: number; duplicates: number } | null>;
+  addRecipients(
+    campaignId: string,
+    from: ExpansionCursor,
+    to: ExpansionCursor,
+    rows: NewRecipient[],
+    at: number,
+    ownerEpoch: number,
+  ): Promise<{ inserted: number; duplicates: number } | null>;
   /** Counted from the recipients (an indexed aggregate) and the duplicate counter. */
   counts(campaignId: string): Promise<CampaignCounts>;
   /** `queued` recipients not yet handed over, of one sender number, in seq order. */
   nextToHandOff(campaignId: string, senderNumber: string, limit: number): Promise<CampaignRecipient[]>;
-  /** Marks recipients not yet handed over as skipped (e.g. opted out since the expansion). */
-  skip(campaignId: string, phones: string[], status: Extract<RecipientStatus, 'skipped_opted_out' | 'skipped_invalid'>, at: number): Promise<void>;
+  /**
+   * Marks recipients not yet handed over as skipped (e.g. opted out since the expansion).
+   * A newer owner epoch than `ownerEpoch`: nothing is written, StaleOwnerEpoch.
+   */
+  skip(
+    campaignId: string,
+    phones: string[],
+    status: Extract<RecipientStatus, 'skipped_opted_out' | 'skipped_invalid'>,
+    at: number,
+    ownerEpoch: number,
+  ): Promise<void>;
   /** By seq; `after` is a seq cursor. */
   listRecipients(campaignId: string, filter: { status?: RecipientStatus; limit: number; after?: number }): Promise<CampaignRecipient[]>;
   /**

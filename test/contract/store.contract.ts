@@ -1572,18 +1572,67 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         const account = await givenGroupAccount();
         const c = await store.campaigns.create(campaign(account));
         const rows = contacts.map((x, i) => row(x.phone, i, { contactId: x.id, senderNumber: account.numbers[0]! }));
-        await store.campaigns.addRecipients(c.id, START, cursorAt(rows.length), rows, T0);
+        await store.campaigns.addRecipients(c.id, START, cursorAt(rows.length), rows, T0, 0);
         return { account, c };
       }
 
-      const handOff = (account: Account, c: Campaign, x: Contact, at = T0 + 1) =>
+      const handOff = (account: Account, c: Campaign, x: Contact, at = T0 + 1, ownerEpoch = 0) =>
         store.messages.enqueueOutbound([
           {
             message: outboundMessage({ account, contact: x, at }),
             conversation: conversation(account.id, x.id),
-            campaignRecipient: { campaignId: c.id, phone: x.phone },
+            campaignRecipient: { campaignId: c.id, phone: x.phone, ownerEpoch },
           },
         ]);
+
+      it('lets one of two activations claiming the same epoch win, and the next claim goes on from it', async () => {
+        const account = await givenGroupAccount();
+        const c = await store.campaigns.create(campaign(account));
+        expect(await store.campaigns.ownerEpoch(c.id)).toBe(0);
+        const claims = await Promise.all([store.campaigns.claimEpoch(c.id, 0), store.campaigns.claimEpoch(c.id, 0)]);
+        expect(claims.sort()).toEqual([1, null]);
+        expect(await store.campaigns.claimEpoch(c.id, 0)).toBeNull();
+        expect(await store.campaigns.claimEpoch(c.id, 1)).toBe(2);
+        expect(await store.campaigns.ownerEpoch(c.id)).toBe(2);
+        expect(await store.campaigns.ownerEpoch(newId(T0))).toBeNull();
+        await expect(store.campaigns.claimEpoch(newId(T0), 0)).rejects.toMatchObject({ code: 'not_found' });
+        // The epoch is the store's, not part of what a campaign reads as.
+        expect(await store.campaigns.get(c.id)).toEqual(c);
+      });
+
+      it("refuses every write of a campaign's state under a stale owner epoch, and passes the newer epoch's", async () => {
+        const contacts = [await givenContact(), await givenContact(), await givenContact()];
+        const account = await givenGroupAccount();
+        const c = await store.campaigns.create(campaign(account));
+        expect(await store.campaigns.claimEpoch(c.id, 0)).toBe(1);
+        const rows = contacts.map((x, i) => row(x.phone, i, { contactId: x.id, senderNumber: account.numbers[0]! }));
+        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(2), rows.slice(0, 2), T0, 1)).toEqual({ inserted: 2, duplicates: 0 });
+        // A newer activation claims the campaign: the older one's writes change nothing from now on.
+        expect(await store.campaigns.claimEpoch(c.id, 1)).toBe(2);
+        const stale = { name: 'StaleOwnerEpoch' };
+        await expect(store.campaigns.saveState(c.id, { state: 'sending', pausedReason: null, snapshot: '{"old":1}', at: T0 + 1 }, 1)).rejects.toMatchObject(stale);
+        await expect(store.campaigns.addRecipients(c.id, cursorAt(2), cursorAt(3), rows.slice(2), T0 + 1, 1)).rejects.toMatchObject(stale);
+        await expect(store.campaigns.skip(c.id, [contacts[1]!.phone], 'skipped_opted_out', T0 + 1, 1)).rejects.toMatchObject(stale);
+        const old = outboundMessage({ account, contact: contacts[0]!, at: T0 + 1 });
+        await expect(
+          store.messages.enqueueOutbound([{ message: old, conversation: conversation(account.id, contacts[0]!.id), campaignRecipient: { campaignId: c.id, phone: contacts[0]!.phone, ownerEpoch: 1 } }]),
+        ).rejects.toMatchObject(stale);
+        expect(await store.messages.get(old.id)).toBeNull();
+        expect(await store.campaigns.get(c.id)).toMatchObject({ state: 'draft', snapshot: '{}', expansion: cursorAt(2) });
+        expect(await store.campaigns.counts(c.id)).toMatchObject({ total: 2, queued: 2, skippedOptedOut: 0 });
+        expect((await store.campaigns.listRecipients(c.id, { limit: 10 })).map((r) => r.messageId)).toEqual([null, null]);
+        // The newer epoch's writes pass.
+        expect(await store.campaigns.saveState(c.id, { state: 'sending', pausedReason: null, snapshot: '{"new":1}', at: T0 + 2 }, 2)).toMatchObject({ state: 'sending', snapshot: '{"new":1}' });
+        expect(await store.campaigns.addRecipients(c.id, cursorAt(2), cursorAt(3), rows.slice(2), T0 + 2, 2)).toEqual({ inserted: 1, duplicates: 0 });
+        await store.campaigns.skip(c.id, [contacts[1]!.phone], 'skipped_opted_out', T0 + 2, 2);
+        const [done] = await handOff(account, c, contacts[0]!, T0 + 2, 2);
+        expect((await store.campaigns.listRecipients(c.id, { limit: 10 })).map((r) => [r.status, r.messageId])).toEqual([
+          ['queued', done!.message.id],
+          ['skipped_opted_out', null],
+          ['queued', null],
+        ]);
+        await expect(store.campaigns.saveState(newId(T0), { state: 'sending', pausedReason: null, snapshot: '{}', at: T0 }, 2)).rejects.toMatchObject({ code: 'not_found' });
+      });
 
       it('creates, reads, lists newest first, and records state changes', async () => {
         const account = await givenGroupAccount();
@@ -1592,11 +1641,11 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         expect(await store.campaigns.get(second.id)).toEqual(second);
         expect((await store.campaigns.list(account.id, { limit: 10 })).map((c) => c.id)).toEqual([second.id, first.id]);
         expect((await store.campaigns.list(account.id, { limit: 10, before: second.id })).map((c) => c.id)).toEqual([first.id]);
-        const saved = await store.campaigns.saveState(first.id, { state: 'paused', pausedReason: 'quietHours', snapshot: '{"x":1}', at: T0 + 5 });
+        const saved = await store.campaigns.saveState(first.id, { state: 'paused', pausedReason: 'quietHours', snapshot: '{"x":1}', at: T0 + 5 }, 0);
         expect(saved).toMatchObject({ state: 'paused', pausedReason: 'quietHours', snapshot: '{"x":1}', updatedAt: T0 + 5 });
-        await store.campaigns.saveState(second.id, { state: 'completed', pausedReason: null, snapshot: '{}', at: T0 + 6 });
+        await store.campaigns.saveState(second.id, { state: 'completed', pausedReason: null, snapshot: '{}', at: T0 + 6 }, 0);
         expect((await store.campaigns.listUnfinished()).map((c) => c.id)).toEqual([first.id]);
-        await expect(store.campaigns.saveState(newId(T0), { state: 'sending', pausedReason: null, snapshot: '{}', at: T0 })).rejects.toMatchObject({ code: 'not_found' });
+        await expect(store.campaigns.saveState(newId(T0), { state: 'sending', pausedReason: null, snapshot: '{}', at: T0 }, 0)).rejects.toMatchObject({ code: 'not_found' });
       });
 
       it('writes an idempotency record with the campaign, and refuses a live key', async () => {
@@ -1616,8 +1665,8 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         const account = await givenGroupAccount();
         const c = await store.campaigns.create(campaign(account));
         const [a, b, d] = [phone(), phone(), phone()];
-        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(3), [row(a, 0), row(b, 1), row(a, 2)], T0)).toEqual({ inserted: 2, duplicates: 1 });
-        expect(await store.campaigns.addRecipients(c.id, cursorAt(3), cursorAt(5), [row(b, 3), row(d, 4)], T0)).toEqual({ inserted: 1, duplicates: 1 });
+        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(3), [row(a, 0), row(b, 1), row(a, 2)], T0, 0)).toEqual({ inserted: 2, duplicates: 1 });
+        expect(await store.campaigns.addRecipients(c.id, cursorAt(3), cursorAt(5), [row(b, 3), row(d, 4)], T0, 0)).toEqual({ inserted: 1, duplicates: 1 });
         expect((await store.campaigns.get(c.id))?.expansion).toEqual(cursorAt(5));
         expect(await store.campaigns.counts(c.id)).toMatchObject({ total: 3, queued: 3, skippedDuplicate: 2 });
         // The first row of a phone is the one kept.
@@ -1628,8 +1677,8 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         const account = await givenGroupAccount();
         const c = await store.campaigns.create(campaign(account));
         const rows = [row(phone(), 0), row(phone(), 1)];
-        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(2), rows, T0)).toEqual({ inserted: 2, duplicates: 0 });
-        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(2), [...rows, row(phone(), 2)], T0)).toBeNull();
+        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(2), rows, T0, 0)).toEqual({ inserted: 2, duplicates: 0 });
+        expect(await store.campaigns.addRecipients(c.id, START, cursorAt(2), [...rows, row(phone(), 2)], T0, 0)).toBeNull();
         expect(await store.campaigns.counts(c.id)).toMatchObject({ total: 2, skippedDuplicate: 0 });
       });
 
@@ -1640,6 +1689,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
           c.id, START, cursorAt(4),
           [row(phone(), 0), row(phone(), 1, { status: 'skipped_opted_out' }), row('not a phone', 2, { status: 'skipped_invalid' }), row(phone(), 3)],
           T0,
+          0,
         );
         expect(await store.campaigns.counts(c.id)).toEqual({
           total: 4, queued: 2, sent: 0, delivered: 0, failed: 0, unknown: 0, skippedOptedOut: 1, skippedDuplicate: 0, skippedInvalid: 1, replies: 0,
@@ -1658,7 +1708,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         // Twice is refused, and the refused write records no message.
         const again = outboundMessage({ account, contact: contacts[0]! });
         await expect(
-          store.messages.enqueueOutbound([{ message: again, conversation: conversation(account.id, contacts[0]!.id), campaignRecipient: { campaignId: c.id, phone: contacts[0]!.phone } }]),
+          store.messages.enqueueOutbound([{ message: again, conversation: conversation(account.id, contacts[0]!.id), campaignRecipient: { campaignId: c.id, phone: contacts[0]!.phone, ownerEpoch: 0 } }]),
         ).rejects.toMatchObject({ code: 'conflict' });
         expect(await store.messages.get(again.id)).toBeNull();
         expect(await store.campaigns.nextToHandOff(c.id, account.numbers[1]!, 5)).toEqual([]);
@@ -1689,7 +1739,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         const contacts = [await givenContact(), await givenContact()];
         const { account, c } = await givenCampaignWith(contacts);
         await handOff(account, c, contacts[0]!);
-        await store.campaigns.skip(c.id, contacts.map((x) => x.phone), 'skipped_opted_out', T0 + 2);
+        await store.campaigns.skip(c.id, contacts.map((x) => x.phone), 'skipped_opted_out', T0 + 2, 0);
         expect((await store.campaigns.listRecipients(c.id, { limit: 10 })).map((r) => r.status)).toEqual(['queued', 'skipped_opted_out']);
       });
 
@@ -1697,7 +1747,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         const account = await givenGroupAccount();
         const c = await store.campaigns.create(campaign(account));
         const phones = [phone(), phone(), phone(), phone()];
-        await store.campaigns.addRecipients(c.id, START, cursorAt(4), phones.map((p, i) => row(p, i, i === 2 ? { status: 'skipped_opted_out' } : {})), T0);
+        await store.campaigns.addRecipients(c.id, START, cursorAt(4), phones.map((p, i) => row(p, i, i === 2 ? { status: 'skipped_opted_out' } : {})), T0, 0);
         const firstPage = await store.campaigns.listRecipients(c.id, { status: 'queued', limit: 2 });
         expect(firstPage.map((r) => r.phone)).toEqual([phones[0], phones[1]]);
         expect((await store.campaigns.listRecipients(c.id, { status: 'queued', limit: 2, after: firstPage[1]!.seq })).map((r) => r.phone)).toEqual([phones[3]]);

@@ -45,7 +45,7 @@ describe('MongoDB error translation', () => {
     expect(toStoreError(singleWrite({ _id: 1 }, 'dup'))).toMatchObject({ code: 'conflict' });
     const failure = toStoreError(new MongoServerError({ message: 'not primary', code: 10107 }));
     expect(failure).toBeInstanceOf(AppError);
-    expect(failure.code).toBe('internal');
+    expect(failure).toMatchObject({ code: 'internal' });
     const own = new AppError('not_found', 'x');
     expect(toStoreError(own)).toBe(own);
   });

@@ -1,10 +1,10 @@
 import type { ClientSession } from 'mongodb';
 import type { Campaign, CampaignCounts, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
-import type { CampaignRepo, NewIdempotencyRecord, NewRecipient } from '../store.js';
+import { StaleOwnerEpoch, type CampaignHandOff, type CampaignRepo, type NewIdempotencyRecord, type NewRecipient } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
 import { campaignCounts, recipientStatusOf } from '../adapter-rules.js';
 import { pageLimit, type MongoContext } from './mongo-context.js';
-import type { CampaignDoc, CampaignRecipientDoc } from './mongo-documents.js';
+import { ownerEpochIs, type CampaignDoc, type CampaignRecipientDoc } from './mongo-documents.js';
 import { rethrowDuplicate } from './mongo-errors.js';
 import type { MongoIdempotencyRepo } from './mongo-idempotency.js';
 
@@ -14,7 +14,19 @@ import type { MongoIdempotencyRepo } from './mongo-idempotency.js';
 
 const recipientId = (campaignId: string, phone: string): string => JSON.stringify([campaignId, phone]);
 
-const toCampaign = ({ _id, ...rest }: CampaignDoc): Campaign => ({ id: _id, ...rest });
+const toCampaign = ({ _id, ownerEpoch: _epoch, fenceWrites: _writes, ...rest }: CampaignDoc): Campaign => ({ id: _id, ...rest });
+
+/**
+ * Inside a transaction: the campaign is still owned by the activation of `ownerEpoch`. A conditional
+ * write, not a read: a read in a snapshot transaction does not conflict with a claim committed
+ * meanwhile, a write does (and MongoDB skips updates that change nothing, hence the counter).
+ */
+async function checkFence(m: MongoContext, campaignId: string, ownerEpoch: number, session: ClientSession): Promise<void> {
+  const r = await m.c.campaigns.updateOne({ _id: campaignId, ...ownerEpochIs<CampaignDoc>(ownerEpoch) }, { $inc: { fenceWrites: 1 } }, { session });
+  if (r.matchedCount === 1) return;
+  if ((await m.c.campaigns.countDocuments({ _id: campaignId }, { limit: 1, session })) === 0) throw notFound('Campaign');
+  throw new StaleOwnerEpoch(`campaign ${campaignId} is owned by a newer epoch than ${ownerEpoch}`);
+}
 const toRecipient = ({ _id: _ignored, ...rest }: CampaignRecipientDoc): CampaignRecipient => rest;
 
 /** The recipients' side of a campaign text, called by the message repository. */
@@ -22,7 +34,8 @@ export class MongoCampaignRecipients {
   constructor(private readonly m: MongoContext) {}
 
   /** Inside the transaction that records the message: the recipient gets it, once. */
-  async handOff(recipient: { campaignId: string; phone: string }, message: Message, session: ClientSession): Promise<void> {
+  async handOff(recipient: CampaignHandOff, message: Message, session: ClientSession): Promise<void> {
+    await checkFence(this.m, recipient.campaignId, recipient.ownerEpoch, session);
     const r = await this.m.c.campaignRecipients.updateOne(
       { _id: recipientId(recipient.campaignId, recipient.phone), messageId: null, status: 'queued' },
       { $set: { messageId: message.id, handedAt: message.createdAt, updatedAt: message.createdAt } },
@@ -89,21 +102,48 @@ export class MongoCampaignRepo implements CampaignRepo {
     return this.m.op(async () => (await this.m.c.campaigns.find({ state: { $nin: ['completed', 'cancelled'] } }).sort({ _id: 1 }).toArray()).map(toCampaign));
   }
 
-  saveState(id: string, change: Pick<Campaign, 'state' | 'pausedReason' | 'snapshot'> & { at: number }): Promise<Campaign> {
+  ownerEpoch(id: string): Promise<number | null> {
     return this.m.op(async () => {
-      const doc = await this.m.c.campaigns.findOneAndUpdate(
-        { _id: id },
-        { $set: { state: change.state, pausedReason: change.pausedReason, snapshot: change.snapshot, updatedAt: change.at } },
-        { returnDocument: 'after' },
-      );
-      if (!doc) throw notFound('Campaign');
-      return toCampaign(doc);
+      const doc = await this.m.c.campaigns.findOne({ _id: id }, { projection: { ownerEpoch: 1 } });
+      return doc ? (doc.ownerEpoch ?? 0) : null;
     });
   }
 
-  addRecipients(campaignId: string, from: ExpansionCursor, to: ExpansionCursor, rows: NewRecipient[], at: number): Promise<{ inserted: number; duplicates: number } | null> {
+  claimEpoch(id: string, expectedEpoch: number): Promise<number | null> {
+    const ownerEpoch = expectedEpoch + 1;
+    return this.m.op(async () => {
+      // One conditional update: two activations claiming at once cannot both succeed.
+      const r = await this.m.c.campaigns.updateOne({ _id: id, ...ownerEpochIs<CampaignDoc>(expectedEpoch) }, { $set: { ownerEpoch } });
+      if (r.matchedCount === 1) return ownerEpoch;
+      if ((await this.m.c.campaigns.countDocuments({ _id: id }, { limit: 1 })) === 0) throw notFound('Campaign');
+      return null;
+    });
+  }
+
+  saveState(id: string, change: Pick<Campaign, 'state' | 'pausedReason' | 'snapshot'> & { at: number }, ownerEpoch: number): Promise<Campaign> {
+    return this.m.op(async () => {
+      const doc = await this.m.c.campaigns.findOneAndUpdate(
+        { _id: id, ...ownerEpochIs<CampaignDoc>(ownerEpoch) },
+        { $set: { state: change.state, pausedReason: change.pausedReason, snapshot: change.snapshot, updatedAt: change.at } },
+        { returnDocument: 'after' },
+      );
+      if (doc) return toCampaign(doc);
+      if ((await this.m.c.campaigns.countDocuments({ _id: id }, { limit: 1 })) === 0) throw notFound('Campaign');
+      throw new StaleOwnerEpoch(`campaign ${id} is owned by a newer epoch than ${ownerEpoch}`);
+    });
+  }
+
+  addRecipients(
+    campaignId: string,
+    from: ExpansionCursor,
+    to: ExpansionCursor,
+    rows: NewRecipient[],
+    at: number,
+    ownerEpoch: number,
+  ): Promise<{ inserted: number; duplicates: number } | null> {
     return this.m.op(() =>
       this.m.tx(async (session) => {
+        await checkFence(this.m, campaignId, ownerEpoch, session);
         const campaign = await this.m.c.campaigns.findOne({ _id: campaignId }, { session, projection: { accountId: 1, expansion: 1 } });
         if (!campaign) throw notFound('Campaign');
         if (JSON.stringify(campaign.expansion) !== JSON.stringify(from)) return null;
@@ -165,13 +205,17 @@ export class MongoCampaignRepo implements CampaignRepo {
     });
   }
 
-  skip(campaignId: string, phones: string[], status: 'skipped_opted_out' | 'skipped_invalid', at: number): Promise<void> {
-    return this.m.op(async () => {
-      await this.m.c.campaignRecipients.updateMany(
-        { _id: { $in: phones.map((p) => recipientId(campaignId, p)) }, messageId: null, status: 'queued' },
-        { $set: { status, updatedAt: at } },
-      );
-    });
+  skip(campaignId: string, phones: string[], status: 'skipped_opted_out' | 'skipped_invalid', at: number, ownerEpoch: number): Promise<void> {
+    return this.m.op(() =>
+      this.m.tx(async (session) => {
+        await checkFence(this.m, campaignId, ownerEpoch, session);
+        await this.m.c.campaignRecipients.updateMany(
+          { _id: { $in: phones.map((p) => recipientId(campaignId, p)) }, messageId: null, status: 'queued' },
+          { $set: { status, updatedAt: at } },
+          { session },
+        );
+      }),
+    );
   }
 
   listRecipients(campaignId: string, filter: { status?: RecipientStatus; limit: number; after?: number }): Promise<CampaignRecipient[]> {

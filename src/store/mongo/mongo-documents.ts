@@ -71,9 +71,9 @@ export interface ConversationDoc extends Omit<Conversation, 'id'> {
   ownerEpoch?: number;
 }
 
-/** A filter part matching a conversation whose owner epoch is `epoch` (absent counts as 0). */
-export const ownerEpochIs = (epoch: number): Filter<ConversationDoc> =>
-  epoch === 0 ? { $or: [{ ownerEpoch: 0 }, { ownerEpoch: { $exists: false } }] } : { ownerEpoch: epoch };
+/** A filter part matching a conversation or campaign whose owner epoch is `epoch` (absent counts as 0). */
+export const ownerEpochIs = <T extends { ownerEpoch?: number }>(epoch: number): Filter<T> =>
+  (epoch === 0 ? { $or: [{ ownerEpoch: 0 }, { ownerEpoch: { $exists: false } }] } : { ownerEpoch: epoch }) as Filter<T>;
 
 export interface HistoryEntry {
   status: MessageStatus;
@@ -83,6 +83,10 @@ export interface HistoryEntry {
 
 export interface CampaignDoc extends Omit<Campaign, 'id'> {
   _id: string;
+  /** The campaign's owner epoch (CampaignRepo.claimEpoch); absent until the first activation, which reads as 0. */
+  ownerEpoch?: number;
+  /** Bumped by fenced writes so they conflict with a concurrent claim (as ConversationDoc's). */
+  fenceWrites?: number;
 }
 
 export interface CampaignRecipientDoc extends CampaignRecipient {

@@ -1,5 +1,6 @@
 import { MongoServerError } from 'mongodb';
 import { AppError, isAppError } from '../../errors.js';
+import { StaleOwnerEpoch } from '../store.js';
 
 // Driver errors never leave the adapter. A duplicate key (E11000) on a documented unique field
 // becomes its AppError at the call site; any other duplicate is a generic 'conflict', anything else
@@ -25,8 +26,9 @@ export function rethrowDuplicate(e: unknown, rules: Record<string, () => AppErro
   throw rule ? rule() : e;
 }
 
-export function toStoreError(e: unknown): AppError {
-  if (isAppError(e)) return e;
+/** What a store method rejects with: an AppError, or the fencing refusal its caller acts on. */
+export function toStoreError(e: unknown): AppError | StaleOwnerEpoch {
+  if (isAppError(e) || e instanceof StaleOwnerEpoch) return e;
   if (duplicateKeyOn(e) !== null) return new AppError('conflict', 'The record already exists', { cause: e });
   return new AppError('internal', 'Storage failure', { cause: e });
 }

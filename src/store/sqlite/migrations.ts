@@ -303,6 +303,15 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE message_id IS NOT NULL;
     `,
   },
+  {
+    version: 7,
+    name: 'campaign owner epochs',
+    sql: `
+      -- Every activation of a campaign claims the next epoch; its state writes, expansion batches
+      -- and hand-overs are conditional on it, so an older activation can no longer write.
+      ALTER TABLE campaigns ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

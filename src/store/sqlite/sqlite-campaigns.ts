@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Campaign, CampaignCounts, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
-import type { CampaignRepo, NewIdempotencyRecord, NewRecipient } from '../store.js';
+import { StaleOwnerEpoch, type CampaignHandOff, type CampaignRepo, type NewIdempotencyRecord, type NewRecipient } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
 import { campaignCounts, recipientStatusOf } from '../adapter-rules.js';
 import { bit, boundedLimit, jsonList, type SqliteContext } from './sqlite-context.js';
@@ -42,8 +42,10 @@ const toParams = (c: Campaign): Record<string, unknown> => ({
 export class CampaignRecipientTable {
   private readonly claim: Database.Statement<[{ campaignId: string; phone: string; messageId: string; at: number }]>;
   private readonly follow: Database.Statement<[{ messageId: string; status: RecipientStatus; at: number }]>;
+  private readonly epochOf: Database.Statement<[string], number>;
 
   constructor(db: Database.Database) {
+    this.epochOf = db.prepare<[string], number>('SELECT owner_epoch FROM campaigns WHERE id = ?').pluck();
     this.claim = db.prepare(
       `UPDATE campaign_recipients SET message_id = @messageId, handed_at = @at, updated_at = @at
        WHERE campaign_id = @campaignId AND phone = @phone AND message_id IS NULL AND status = 'queued'`,
@@ -53,8 +55,24 @@ export class CampaignRecipientTable {
     );
   }
 
-  handOff(recipient: { campaignId: string; phone: string }, m: Message): void {
-    const r = this.claim.run({ ...recipient, messageId: m.id, at: m.createdAt });
+  /** The campaign's owner epoch (undefined: no such campaign). */
+  ownerEpoch(campaignId: string): number | undefined {
+    return this.epochOf.get(campaignId);
+  }
+
+  /**
+   * Inside a write op: the campaign is still owned by the activation of `ownerEpoch`. Checked and
+   * written in one op of the single writer, so no claim can slip in between.
+   */
+  checkFence(campaignId: string, ownerEpoch: number): void {
+    const epoch = this.epochOf.get(campaignId);
+    if (epoch === undefined) throw notFound('Campaign');
+    if (epoch !== ownerEpoch) throw new StaleOwnerEpoch(`campaign ${campaignId} is owned by epoch ${epoch}, not ${ownerEpoch}`);
+  }
+
+  handOff(recipient: CampaignHandOff, m: Message): void {
+    this.checkFence(recipient.campaignId, recipient.ownerEpoch);
+    const r = this.claim.run({ campaignId: recipient.campaignId, phone: recipient.phone, messageId: m.id, at: m.createdAt });
     if (r.changes !== 1) throw new AppError('conflict', `Campaign recipient ${recipient.phone} was handed over already or skipped`);
   }
 
@@ -82,12 +100,15 @@ export class SqliteCampaignRepo implements CampaignRepo {
   private readonly pageByStatus: Database.Statement<[{ campaignId: string; status: string; after: number; limit: number }], CampaignRecipient>;
   private readonly latestText: Database.Statement<[{ accountId: string; contactId: string; at: number }], { campaignId: string; phone: string; repliedAt: number | null }>;
   private readonly markReplied: Database.Statement<[{ campaignId: string; phone: string; at: number }]>;
+  private readonly claimOwner: Database.Statement<[{ id: string; expected: number; epoch: number }]>;
 
   constructor(
     private readonly ctx: SqliteContext,
     private readonly idempotency: SqliteIdempotencyRepo,
+    private readonly recipients: CampaignRecipientTable,
   ) {
     const { db } = ctx;
+    this.claimOwner = db.prepare('UPDATE campaigns SET owner_epoch = @epoch WHERE id = @id AND owner_epoch = @expected');
     this.insertCampaign = db.prepare(
       `INSERT INTO campaigns (id, account_id, name, text, time_zone, state, paused_reason, scheduled_at, send_anyway, snapshot,
          source, expansion, skipped_duplicate, created_by_user_id, created_by_name, created_at, updated_at)
@@ -174,16 +195,37 @@ export class SqliteCampaignRepo implements CampaignRepo {
     return this.ctx.read(() => this.unfinished.all().map(toCampaign));
   }
 
-  saveState(id: string, change: Pick<Campaign, 'state' | 'pausedReason' | 'snapshot'> & { at: number }): Promise<Campaign> {
+  ownerEpoch(id: string): Promise<number | null> {
+    return this.ctx.read(() => this.recipients.ownerEpoch(id) ?? null);
+  }
+
+  claimEpoch(id: string, expectedEpoch: number): Promise<number | null> {
     return this.ctx.write(() => {
-      const r = this.updateState.run({ id, state: change.state, pausedReason: change.pausedReason, snapshot: change.snapshot, at: change.at });
-      if (r.changes === 0) throw notFound('Campaign');
+      const epoch = expectedEpoch + 1;
+      if (this.claimOwner.run({ id, expected: expectedEpoch, epoch }).changes === 1) return epoch;
+      if (this.recipients.ownerEpoch(id) === undefined) throw notFound('Campaign');
+      return null;
+    });
+  }
+
+  saveState(id: string, change: Pick<Campaign, 'state' | 'pausedReason' | 'snapshot'> & { at: number }, ownerEpoch: number): Promise<Campaign> {
+    return this.ctx.write(() => {
+      this.recipients.checkFence(id, ownerEpoch);
+      this.updateState.run({ id, state: change.state, pausedReason: change.pausedReason, snapshot: change.snapshot, at: change.at });
       return toCampaign(this.byId.get(id)!);
     });
   }
 
-  addRecipients(campaignId: string, from: ExpansionCursor, to: ExpansionCursor, rows: NewRecipient[], at: number): Promise<{ inserted: number; duplicates: number } | null> {
+  addRecipients(
+    campaignId: string,
+    from: ExpansionCursor,
+    to: ExpansionCursor,
+    rows: NewRecipient[],
+    at: number,
+    ownerEpoch: number,
+  ): Promise<{ inserted: number; duplicates: number } | null> {
     return this.ctx.write(() => {
+      this.recipients.checkFence(campaignId, ownerEpoch);
       const stored = this.cursorOf.get(campaignId);
       if (stored === undefined) throw notFound('Campaign');
       if (stored !== JSON.stringify(from)) return null;
@@ -204,8 +246,9 @@ export class SqliteCampaignRepo implements CampaignRepo {
     return this.ctx.read(() => this.toHandOff.all({ campaignId, senderNumber, limit: boundedLimit(limit) }));
   }
 
-  skip(campaignId: string, phones: string[], status: 'skipped_opted_out' | 'skipped_invalid', at: number): Promise<void> {
+  skip(campaignId: string, phones: string[], status: 'skipped_opted_out' | 'skipped_invalid', at: number, ownerEpoch: number): Promise<void> {
     return this.ctx.write(() => {
+      this.recipients.checkFence(campaignId, ownerEpoch);
       this.skipRows.run({ campaignId, phones: jsonList(phones), status, at });
     });
   }

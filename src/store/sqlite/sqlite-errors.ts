@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { AppError, isAppError } from '../../errors.js';
 import { WriteBatcherClosedError } from './write-batcher.js';
+import { StaleOwnerEpoch } from '../store.js';
 
 // SQLite's errors never leave the adapter: the documented conflicts become their AppError codes at
 // the call site (which knows the value to name), and whatever slips through becomes a generic
@@ -25,8 +26,9 @@ export function rethrowUnique(e: unknown, rules: Record<string, () => AppError>)
   throw rule ? rule() : e;
 }
 
-export function toStoreError(e: unknown): AppError {
-  if (isAppError(e)) return e;
+/** What a store method rejects with: an AppError, or the fencing refusal its caller acts on. */
+export function toStoreError(e: unknown): AppError | StaleOwnerEpoch {
+  if (isAppError(e) || e instanceof StaleOwnerEpoch) return e;
   if (e instanceof WriteBatcherClosedError) return new AppError('internal', 'The store is closed', { cause: e });
   if (uniqueTarget(e) !== null) return new AppError('conflict', 'The record already exists', { cause: e });
   return new AppError('internal', 'Storage failure', { cause: e });

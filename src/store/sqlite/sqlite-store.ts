@@ -126,8 +126,9 @@ class SqliteStore implements Store {
     this.contacts = new SqliteContactRepo(ctx);
     this.conversations = new SqliteConversationRepo(ctx, conversationTable);
     this.idempotency = new SqliteIdempotencyRepo(ctx);
-    this.messages = new SqliteMessageRepo(ctx, conversationTable, this.idempotency, new CampaignRecipientTable(db));
-    this.campaigns = new SqliteCampaignRepo(ctx, this.idempotency);
+    const recipients = new CampaignRecipientTable(db);
+    this.messages = new SqliteMessageRepo(ctx, conversationTable, this.idempotency, recipients);
+    this.campaigns = new SqliteCampaignRepo(ctx, this.idempotency, recipients);
     this.locks = new SqliteLockRepo(ctx, conversationTable);
     this.webhookNonces = new SqliteWebhookNonceRepo(ctx);
     this.nothingStored = db
