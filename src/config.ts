@@ -34,6 +34,8 @@ const EnvSchema = z
     // A node's lease on the cluster (the KV bucket's max_age); renewed every third of it.
     NODE_LEASE_MS: z.coerce.number().int().min(300, 'must be at least 300').max(60_000).default(3_000),
     NATS_KV_REPLICAS: z.coerce.number().int().refine((n) => n === 1 || n === 3 || n === 5, 'must be 1, 3 or 5').default(1),
+    // How often a node re-reads the `queued` messages of the numbers it runs (a lost nudge's).
+    QUEUE_RESCAN_MS: z.coerce.number().int().min(100, 'must be at least 100').max(3_600_000).default(5_000),
     MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
     NODE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
     DEMO_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
@@ -128,6 +130,8 @@ export interface Config {
     nodeLeaseMs: number;
     /** Replicas of the placement buckets on JetStream (1, 3 or 5). */
     kvReplicas: number;
+    /** How often a node re-reads the `queued` messages of the numbers it runs, in case a nudge was lost. */
+    queueRescanMs: number;
   };
   demo: { seed: boolean; password: string | undefined };
   /** The first owner, created on the first start of an empty store (instead of the demo). */
@@ -203,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       nodeId: e.NODE_ID ?? defaultNodeId(),
       nodeLeaseMs: e.NODE_LEASE_MS,
       kvReplicas: e.NATS_KV_REPLICAS,
+      queueRescanMs: e.QUEUE_RESCAN_MS,
     },
     demo: { seed: e.DEMO_SEED, password: e.DEMO_PASSWORD },
     owner:

@@ -95,7 +95,7 @@ export class Core {
       statusCallbackUrl: () => webhookUrls().status,
       holdUntil: (m, now) => (m.quietHoursTimeZone ? quietHoursEnd(now, m.quietHoursTimeZone) : null),
       // Each number's queue on its owner alone: the number's pacing holds cluster-wide.
-      ...(o.placement ? { cluster: { placement: o.placement, bus: o.bus, prefix: 'sb' } } : {}),
+      ...(o.placement ? { cluster: { placement: o.placement, bus: o.bus, prefix: 'sb', rescanMs: o.config.cluster.queueRescanMs } } : {}),
     });
     this.context = {
       config: o.config,

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Message } from '../domain/types.js';
 import type { Store } from '../store/store.js';
@@ -29,9 +29,11 @@ import { E164 } from '../schemas/views.js';
 // does not own nudges the owner over the bus, and the owner reads its number's `queued` rows. A node
 // that takes a number over (unowned, or its owner's lease lapsed) first marks that number's
 // `sending` messages without a provider id `unknown`, then sends its `queued` ones. A lost nudge
-// delays a message until the number's next nudge or take-over; it never sends it twice (every send
-// starts with a conditional queued → sending write). On a single node there is no placement: this
-// node runs every queue, exactly as without a cluster.
+// delays a message at most until the owner's next rescan (every QUEUE_RESCAN_MS it re-reads the
+// `queued` rows of the numbers it runs), or the number's next nudge or take-over; it never sends it
+// twice (a rescan queues only rows not already in the queue or in flight, and every send starts
+// with a conditional queued → sending write). On a single node there is no placement: this node
+// runs every queue, exactly as without a cluster, and nothing is nudged or rescanned.
 
 export interface OutboxOptions {
   store: Store;
@@ -46,8 +48,11 @@ export interface OutboxOptions {
   statusCallbackUrl: () => string;
   /** Time to hold a message until (quiet hours), or null. */
   holdUntil?: (message: Message, now: number) => number | null;
-  /** A cluster: each number's queue runs on its owner only (absent, this node runs them all). */
-  cluster?: { placement: Placement; bus: Bus; prefix: string };
+  /**
+   * A cluster: each number's queue runs on its owner only (absent, this node runs them all), which
+   * re-reads its numbers' `queued` rows every `rescanMs` (QUEUE_RESCAN_MS).
+   */
+  cluster?: { placement: Placement; bus: Bus; prefix: string; rescanMs: number };
 }
 
 /** Placement kind of a pool number's send queue. */
@@ -80,6 +85,7 @@ export class Outbox {
   private readonly unsubscribe: Unsubscribe[] = [];
   /** Cluster: the depths of the queues other nodes run, for sender selection. */
   private depths: QueueDepths | null = null;
+  private rescanTimer: TimerHandle | null = null;
 
   constructor(private readonly o: OutboxOptions) {}
 
@@ -116,6 +122,7 @@ export class Outbox {
           this.adopt().catch((err: unknown) => this.o.log.error({ err, node }, "taking over a lapsed node's numbers failed"));
         }),
       );
+      this.scheduleRescan();
       return this.adopt();
     }
     const unknown = await this.o.store.messages.markInterruptedSendsUnknown(this.o.clock.now());
@@ -180,6 +187,8 @@ export class Outbox {
 
   stop(): void {
     this.stopped = true;
+    if (this.rescanTimer) this.o.clock.clearTimeout(this.rescanTimer);
+    this.rescanTimer = null;
     this.unsubscribe.splice(0).forEach((off) => off());
     for (const q of this.queues.values()) q.stop();
   }
@@ -315,6 +324,35 @@ export class Outbox {
     })().finally(() => this.draining.delete(number));
     this.draining.set(number, state);
     return state.done;
+  }
+
+  /**
+   * Cluster: re-reads the `queued` rows of every number this node runs and queues those it has
+   * neither queued nor in flight (the messages of a nudge that was lost); resolves how many. One
+   * indexed read per number, which finds nothing when nothing waits.
+   */
+  async rescan(): Promise<number> {
+    let added = 0;
+    for (const number of [...this.owned]) {
+      // A take-over under way reads the rows itself once its recovery is done.
+      if (this.stopped) break;
+      if (!this.runs(number) || this.taking.has(number)) continue;
+      try {
+        added += await this.drain(number);
+      } catch (err) {
+        this.o.log.warn({ err, number }, "re-reading a number's queued messages failed; the next rescan tries again");
+      }
+    }
+    if (added > 0) this.o.log.warn({ count: added }, 'queued messages found by the rescan (their nudge was lost); sending them');
+    return added;
+  }
+
+  private scheduleRescan(): void {
+    if (this.stopped) return;
+    this.rescanTimer = this.o.clock.setTimeout(() => {
+      this.rescanTimer = null;
+      void this.rescan().finally(() => this.scheduleRescan());
+    }, this.o.cluster!.rescanMs);
   }
 
   /** Cluster: this node lost its lease; it sends nothing more (sends already with the provider finish). */
