@@ -231,7 +231,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
         await createOwner(core, { ...config.owner, departmentIds: [] });
         log.info({ email: config.owner.email }, 'first owner created');
       } else if (config.demo.seed) {
-        demo = await seedDemo(core, { password: config.demo.password });
+        demo = await seedDemo(core, { password: config.demo.password, timeZone: config.defaultTimeZone });
       }
     }
     core.markReady();

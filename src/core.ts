@@ -97,8 +97,8 @@ export class Core {
       // Each number's queue on its owner alone: the number's pacing holds cluster-wide.
       ...(o.placement ? { cluster: { placement: o.placement, bus: o.bus, prefix: 'sb', rescanMs: o.config.cluster.queueRescanMs } } : {}),
     });
+    // The one place that reads the configuration: each service gets the settings it names.
     this.context = {
-      config: o.config,
       store: o.store,
       provider: o.provider,
       clock: o.clock,
@@ -111,15 +111,15 @@ export class Core {
       },
       webhookUrls,
     };
-    this.auth = new AuthService(this.context);
+    this.auth = new AuthService(this.context, o.config);
     this.numbers = new NumberService(this.context);
-    this.directory = new DirectoryService(this.context, this.numbers, this.auth);
+    this.directory = new DirectoryService(this.context, this.numbers, this.auth, o.config);
     this.groupAccounts = new GroupAccountService(this.context, this.numbers);
     this.conversations = new ConversationService(this.context);
-    this.idempotency = new Idempotency(this.context);
-    this.messaging = new MessagingService(this.context, this.idempotency);
-    this.inbound = new InboundService(this.context, this.messaging);
-    this.webhooks = new WebhookService(this.context);
+    this.idempotency = new Idempotency(this.context, o.config);
+    this.messaging = new MessagingService(this.context, this.idempotency, o.config);
+    this.inbound = new InboundService(this.context, this.messaging, o.config);
+    this.webhooks = new WebhookService(this.context, o.config);
     const { passivateAfterMs, ...durations } = o.config.lock;
     const placement = o.placement ?? singleNodePlacement(o.nodeId);
     // One request may take a lease (a slow owner is still its owner); one ask outlasts a lease
@@ -142,7 +142,7 @@ export class Core {
     this.locks = locks.service;
     this.lockActors = locks.host;
     this.stopLocks = locks.stop;
-    const campaigns = createCampaigns({ c: this.context, idempotency: this.idempotency, passivateAfterMs, placement, ...cluster });
+    const campaigns = createCampaigns({ c: this.context, settings: o.config, idempotency: this.idempotency, passivateAfterMs, placement, ...cluster });
     this.campaigns = campaigns.service;
     this.stopCampaigns = campaigns.stop;
     // Lost access takes the person's locks with it at once (DOMAIN.md: removal is immediate).

@@ -3,6 +3,7 @@ import { campaignMachine, campaignStatus, type CampaignEmitted, type CampaignEve
 import type { Account, Campaign, CampaignStateName, Contact, ExpansionCursor } from '../domain/types.js';
 import { StaleOwnerEpoch, type NewOutbound } from '../store/store.js';
 import type { CoreContext } from '../services/context.js';
+import type { CampaignSettings } from './campaign-service.js';
 import { Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
 import { claimOwnerEpoch } from '../actors-runtime/owner-epoch.js';
 import type { TimerHandle } from '../clock.js';
@@ -55,7 +56,10 @@ export class CampaignBehavior implements ActorBehavior<CampaignCommand, Campaign
   private readonly active = new Map<string, CampaignActor>();
   private readonly stopListening: () => void;
 
-  constructor(private readonly c: CoreContext) {
+  constructor(
+    private readonly c: CoreContext,
+    private readonly settings: CampaignSettings,
+  ) {
     // A send finished on a number: the campaigns sending from it hand it their next recipients.
     this.stopListening = c.outbox.onSendSettled((number) => {
       for (const actor of this.active.values()) actor.numberSettled(number);
@@ -75,7 +79,7 @@ export class CampaignBehavior implements ActorBehavior<CampaignCommand, Campaign
     // Read after the claim: the last state any older activation managed to write, and no more.
     const campaign = await store.campaigns.get(self.id);
     if (!campaign) throw notFound('Campaign');
-    const actor = new CampaignActor(self, campaign, account, this.c, ownerEpoch, () => this.active.delete(self.id));
+    const actor = new CampaignActor(self, campaign, account, this.c, this.settings, ownerEpoch, () => this.active.delete(self.id));
     await actor.start();
     this.active.set(self.id, actor);
     return actor;
@@ -109,13 +113,14 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
     private campaign: Campaign,
     private readonly account: Account,
     private readonly c: CoreContext,
+    private readonly settings: CampaignSettings,
     private readonly ownerEpoch: number,
     private readonly onStop: () => void,
   ) {
     this.log = c.log.child({ campaignId: campaign.id, ownerEpoch });
     this.savedSnapshot = campaign.snapshot;
     this.numbers = new Set(account.numbers);
-    this.window = c.config.sending.numberSendIntervalMs > 0 ? 1 : UNPACED_WINDOW;
+    this.window = settings.sending.numberSendIntervalMs > 0 ? 1 : UNPACED_WINDOW;
   }
 
   async start(): Promise<void> {
@@ -333,7 +338,7 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
       // Paced: hand a number its next text just before it may send it (the hand-over's write
       // must not delay the send), so that a pause holds everything else; nothing else waits in
       // the queue for the interval to pass.
-      const interval = this.c.config.sending.numberSendIntervalMs;
+      const interval = this.settings.sending.numberSendIntervalMs;
       const handAt = outbox.readyAt(number) - Math.min(Math.floor(interval / 4), HAND_OVER_LEAD_MS);
       if (handAt > this.now()) {
         this.wakeAt(number, handAt);
@@ -362,7 +367,7 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
         continue;
       }
       const text = merge(this.campaign.text, contact);
-      if ([...text].length > this.c.config.sending.maxLength || text.trim().length === 0) {
+      if ([...text].length > this.settings.sending.maxLength || text.trim().length === 0) {
         skipInvalid.push(r.phone);
         continue;
       }
@@ -446,6 +451,6 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
     this.progressTimer = this.c.clock.setTimeout(() => {
       this.progressTimer = null;
       this.publishProgress();
-    }, this.c.config.sending.campaignProgressIntervalMs);
+    }, this.settings.sending.campaignProgressIntervalMs);
   }
 }

@@ -3,6 +3,7 @@ import { campaignMachine, scheduleRefusal } from '../../actors/campaign/index.js
 import type { Account, Campaign, CampaignCounts, CampaignRecipient, CampaignStateName, ContactFilter, RecipientStatus } from '../domain/types.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from '../services/context.js';
+import type { Config } from '../config.js';
 import type { Idempotency } from '../services/idempotency.js';
 import type { ActorRef } from '../actors-runtime/actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
@@ -58,12 +59,18 @@ const EMPTY_COUNTS: CampaignCounts = {
   total: 0, queued: 0, sent: 0, delivered: 0, failed: 0, unknown: 0, skippedOptedOut: 0, skippedDuplicate: 0, skippedInvalid: 0, replies: 0,
 };
 
+/** What campaigns (their service and their actor) read from the configuration. */
+export type CampaignSettings = Pick<Config, 'defaultTimeZone'> & {
+  sending: Pick<Config['sending'], 'maxLength' | 'numberSendIntervalMs' | 'campaignProgressIntervalMs'>;
+};
+
 export class CampaignService {
   constructor(
     private readonly c: CoreContext,
     private readonly idempotency: Idempotency,
     private readonly actors: ActorRef<CampaignCommand, CampaignReply>,
     private readonly placement: Placement,
+    private readonly settings: CampaignSettings,
   ) {}
 
   create(p: Principal, input: CampaignCreateInput, idempotencyKey?: string): Promise<CampaignView> {
@@ -71,7 +78,8 @@ export class CampaignService {
   }
 
   private async createOnce(p: Principal, input: CampaignCreateInput, claim: Parameters<Parameters<Idempotency['once']>[4]>[0]): Promise<CampaignView> {
-    const { store, clock, config } = this.c;
+    const { store, clock } = this.c;
+    const config = this.settings;
     const account = await this.sendingAccount(p, input.groupAccountCode);
     if (input.text.trim().length === 0) throw fieldRefusal('message_empty', 'The text is empty', 'text');
     if ([...input.text].length > config.sending.maxLength) {
@@ -157,7 +165,7 @@ export class CampaignService {
     const phone = contact?.phone ?? who.phone!;
     const text = merge(campaign.text, contact ?? { firstName: '', lastName: '', phone, customFields: {} });
     const info = analyse(text);
-    const maxLength = this.c.config.sending.maxLength;
+    const maxLength = this.settings.sending.maxLength;
     return { ...info, maxLength, phone, contactId: contact?.id ?? null, text, tooLong: info.characters > maxLength };
   }
 
@@ -269,7 +277,7 @@ export class CampaignService {
   private async timeZoneOf(account: Account, p: Principal): Promise<string> {
     const deptId = account.departmentId ?? (p.kind === 'user' ? p.user.departmentIds[0] : p.apiKey.departmentId);
     const dept = deptId ? await this.c.store.departments.get(deptId) : null;
-    return dept?.timeZone ?? this.c.config.defaultTimeZone;
+    return dept?.timeZone ?? this.settings.defaultTimeZone;
   }
 
   private async liveView(campaign: Campaign, account: Account): Promise<CampaignView> {
@@ -288,7 +296,7 @@ export class CampaignService {
       pausedReason: campaign.pausedReason,
       scheduledAt: campaign.scheduledAt,
       counts,
-      estimatedDurationMs: estimatedDurationMs(remaining, new Set(account.numbers).size, this.c.config.sending.numberSendIntervalMs),
+      estimatedDurationMs: estimatedDurationMs(remaining, new Set(account.numbers).size, this.settings.sending.numberSendIntervalMs),
       createdBy: { userId: campaign.createdByUserId, name: campaign.createdByName },
       createdAt: campaign.createdAt,
       updatedAt: campaign.updatedAt,

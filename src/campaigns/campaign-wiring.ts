@@ -6,10 +6,11 @@ import { joinCluster } from '../actors-runtime/nats-actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import type { Bus } from '../bus/bus.js';
 import { CampaignBehavior } from './campaign-actor.js';
-import { CampaignService, CAMPAIGN_ACTOR } from './campaign-service.js';
+import { CampaignService, CAMPAIGN_ACTOR, type CampaignSettings } from './campaign-service.js';
 
 export interface CampaignWiring {
   c: CoreContext;
+  settings: CampaignSettings;
   idempotency: Idempotency;
   passivateAfterMs: number;
   placement: Placement;
@@ -30,7 +31,7 @@ export interface Campaigns {
  * node whose lease lapsed are resumed where placement puts them.
  */
 export function createCampaigns(w: CampaignWiring): Campaigns {
-  const behavior = new CampaignBehavior(w.c);
+  const behavior = new CampaignBehavior(w.c, w.settings);
   const host = new ActorHost(behavior, {
     clock: w.c.clock,
     log: w.c.log.child({ component: 'campaigns' }),
@@ -42,7 +43,7 @@ export function createCampaigns(w: CampaignWiring): Campaigns {
     behavior.close();
   };
   if (!w.cluster) {
-    return { service: new CampaignService(w.c, w.idempotency, new LocalActorRef(host), w.placement), stop: close };
+    return { service: new CampaignService(w.c, w.idempotency, new LocalActorRef(host), w.placement, w.settings), stop: close };
   }
   // The service is made below; the callback runs only once a node lapses.
   const cluster = joinCluster(
@@ -56,7 +57,7 @@ export function createCampaigns(w: CampaignWiring): Campaigns {
     },
     (): Promise<number> => service.recover(),
   );
-  const service: CampaignService = new CampaignService(w.c, w.idempotency, cluster.ref, w.placement);
+  const service: CampaignService = new CampaignService(w.c, w.idempotency, cluster.ref, w.placement, w.settings);
   return {
     service,
     stop: async () => {

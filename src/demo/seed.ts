@@ -29,13 +29,13 @@ const STUDENTS = [
   ['Emma', 'Schultz', '+12125550105', 'Economics', 'Spring 2027'],
 ] as const;
 
-export async function seedDemo(core: Core, options: { password: string | undefined }): Promise<DemoSeed> {
+export async function seedDemo(core: Core, options: { password: string | undefined; timeZone: string }): Promise<DemoSeed> {
   const { store, clock } = core.context;
   const now = clock.now();
   const passwordGenerated = options.password === undefined;
   const adminPassword = options.password ?? newSecret(12);
 
-  const dept = await store.departments.create({ id: newId(), name: 'Admissions', code: 'ADM', timeZone: core.context.config.defaultTimeZone, createdAt: now });
+  const dept = await store.departments.create({ id: newId(), name: 'Admissions', code: 'ADM', timeZone: options.timeZone, createdAt: now });
 
   const admin = await createOwner(core, {
     email: DEMO_ADMIN_EMAIL,

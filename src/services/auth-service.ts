@@ -1,6 +1,7 @@
 import type { ApiKey, Department, User } from '../domain/types.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from './context.js';
+import type { Config } from '../config.js';
 import { AppError, forbidden, notFound } from '../errors.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { hashToken, looksLikeApiKey, newApiKey, newSessionToken } from '../auth/tokens.js';
@@ -14,6 +15,9 @@ import { newId } from '../ids.js';
 // password take the same time (no account enumeration by timing).
 const DUMMY_HASH = hashPassword('not-a-real-password');
 
+/** What the sign-in rules read from the configuration. */
+export type AuthSettings = Pick<Config, 'login' | 'sessionTtlMs'>;
+
 export class AuthService {
   private readonly limiter: LoginLimiter;
 
@@ -22,8 +26,11 @@ export class AuthService {
     return requireDepartmentAdmin(this.c, user, departmentId);
   }
 
-  constructor(private readonly c: CoreContext) {
-    this.limiter = new LoginLimiter(c.config.login, c.clock);
+  constructor(
+    private readonly c: CoreContext,
+    private readonly settings: AuthSettings,
+  ) {
+    this.limiter = new LoginLimiter(settings.login, c.clock);
   }
 
   /** `address`: the client's, for the per-address limit on failed sign-ins. */
@@ -36,7 +43,7 @@ export class AuthService {
     if (!user) throw new AppError('invalid_credentials', 'Email or password is wrong');
     const token = newSessionToken();
     const now = this.c.clock.now();
-    const expiresAt = now + this.c.config.sessionTtlMs;
+    const expiresAt = now + this.settings.sessionTtlMs;
     await this.c.store.sessions.create({ tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt, revokedAt: null });
     return { token, user, expiresAt };
   }

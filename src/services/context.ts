@@ -1,14 +1,15 @@
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
 import type { CoreEvents } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { Outbox } from '../sms/outbox.js';
 import type { SmsProvider } from '../sms/sms-provider.js';
 import type { Store } from '../store/store.js';
 
-/** What every service of the core is built from. */
+/**
+ * What every service of the core is built from. Settings are not in it: each service takes its own
+ * (a small type naming what it reads), built from the configuration in src/core.ts.
+ */
 export interface CoreContext {
-  config: Config;
   store: Store;
   provider: SmsProvider;
   clock: Clock;

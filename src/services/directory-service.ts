@@ -2,6 +2,7 @@ import type { Account, Contact, Department, Role, User } from '../domain/types.j
 import type { ContactImportRow } from '../store/store.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from './context.js';
+import type { Config } from '../config.js';
 import type { NumberService } from './number-service.js';
 import { AppError, forbidden, notFound, type FieldIssue } from '../errors.js';
 import { hashPassword } from '../auth/passwords.js';
@@ -20,11 +21,15 @@ export const MAX_IMPORT_ROWS = 50_000;
 /** Bad rows reported by one failed import; the message still counts them all. */
 export const MAX_REPORTED_ISSUES = 200;
 
+/** What the directory reads from the configuration. */
+export type DirectorySettings = Pick<Config, 'defaultTimeZone'>;
+
 export class DirectoryService {
   constructor(
     private readonly c: CoreContext,
     private readonly numbers: NumberService,
     private readonly auth: AuthService,
+    private readonly settings: DirectorySettings,
   ) {}
 
   // --- departments -------------------------------------------------------------------------
@@ -37,7 +42,7 @@ export class DirectoryService {
 
   async createDepartment(p: Principal, input: { name: string; code: string; timeZone?: string | undefined }): Promise<Department> {
     if (requireUser(p).role !== 'owner') throw forbidden('Only an owner can create departments');
-    const timeZone = input.timeZone ?? this.c.config.defaultTimeZone;
+    const timeZone = input.timeZone ?? this.settings.defaultTimeZone;
     if (!isTimeZone(timeZone)) {
       throw new AppError('validation_failed', 'timeZone must be an IANA time zone', {
         details: [{ path: 'timeZone', message: 'must be an IANA time zone such as America/Chicago' }],

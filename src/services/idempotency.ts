@@ -4,6 +4,7 @@ import type { Principal } from '../auth/principal.js';
 import type { NewIdempotencyRecord } from '../store/store.js';
 import type { TimerHandle } from '../clock.js';
 import type { CoreContext } from './context.js';
+import type { Config } from '../config.js';
 import { AppError, isAppError } from '../errors.js';
 
 // The Idempotency-Key of a request that sends texts (IETF httpapi draft "The Idempotency-Key HTTP
@@ -75,13 +76,19 @@ function canonicalJson(value: unknown): string {
 
 const scopeOf = (p: Principal): string => (p.kind === 'user' ? `user:${p.user.id}` : `apiKey:${p.apiKey.id}`);
 
+/** What idempotency reads from the configuration. */
+export type IdempotencySettings = Pick<Config, 'idempotencyKeyTtlMs'>;
+
 export class Idempotency {
   /** (scope, key) → fingerprint of the request being processed with it on this node. */
   private readonly inFlight = new Map<string, string>();
   private pruneTimer: TimerHandle | null = null;
   private stopped = false;
 
-  constructor(private readonly c: CoreContext) {}
+  constructor(
+    private readonly c: CoreContext,
+    private readonly settings: IdempotencySettings,
+  ) {}
 
   /**
    * Runs `perform` once per (caller, key): with no key, simply runs it. `request` is what the
@@ -118,7 +125,7 @@ export class Idempotency {
           key,
           fingerprint,
           createdAt,
-          expiresAt: createdAt + this.c.config.idempotencyKeyTtlMs,
+          expiresAt: createdAt + this.settings.idempotencyKeyTtlMs,
           response: (recorded) => ({ status, body: JSON.stringify(answer(recorded)) }),
         }),
       });

@@ -1,5 +1,6 @@
 import type { Conversation, Message, MessageStatus } from '../domain/types.js';
 import type { CoreContext } from './context.js';
+import type { Config } from '../config.js';
 import type { MessagingService } from './messaging-service.js';
 import { optOutScope } from './messaging-service.js';
 import { analyse } from '../domain/segments.js';
@@ -45,10 +46,14 @@ const CARRIER_OPT_OUT_ERROR = '200';
 
 export const NO_FORWARDING_MESSAGE = 'This number does not take calls. Please send a text message instead. Goodbye.';
 
+/** What inbound texts read from the configuration. */
+export type InboundSettings = Pick<Config, 'replies'>;
+
 export class InboundService {
   constructor(
     private readonly c: CoreContext,
     private readonly messaging: MessagingService,
+    private readonly settings: InboundSettings,
   ) {}
 
   async receiveSms(sms: InboundSms): Promise<InboundOutcome> {
@@ -118,7 +123,7 @@ export class InboundService {
     this.c.events.emit({ type: 'conversation', accountId: account.id, conversation: recorded.conversation });
 
     if (keyword) {
-      const replies = this.c.config.replies;
+      const replies = this.settings.replies;
       const text = keyword === 'optOut' ? replies.optOut : keyword === 'optIn' ? replies.optIn : replies.help;
       // One confirmation per keyword message (the message is new, so this runs once).
       await this.messaging

@@ -2,6 +2,7 @@ import type { Account, Contact, Conversation, Encoding, Message, OptOutScope, Us
 import type { NewOutbound } from '../store/store.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from './context.js';
+import type { Config } from '../config.js';
 import { AppError, forbidden, notFound } from '../errors.js';
 import { isAdmin } from '../auth/access.js';
 import { principalName } from '../auth/principal.js';
@@ -43,15 +44,19 @@ export const SEND_ACCEPTED = 202;
 
 type Recorded = ReadonlyArray<{ message: Message; conversation: Conversation }>;
 
+/** What sending reads from the configuration. */
+export type MessagingSettings = Pick<Config, 'defaultTimeZone'> & { sending: Pick<Config['sending'], 'maxLength'> };
+
 export class MessagingService {
   constructor(
     private readonly c: CoreContext,
     private readonly idempotency: Idempotency,
+    private readonly settings: MessagingSettings,
   ) {}
 
   /** Length, encoding and segment count of a text, as clients show it before sending. */
   measure(text: string): SegmentInfo & { maxLength: number } {
-    return { ...analyse(text), maxLength: this.c.config.sending.maxLength };
+    return { ...analyse(text), maxLength: this.settings.sending.maxLength };
   }
 
   /** A compose; with an Idempotency-Key, sent at most once per key (see idempotency.ts). */
@@ -158,7 +163,7 @@ export class MessagingService {
     }
 
     // Texts per recipient, checked before anything is written: all or nothing.
-    const maxLength = this.c.config.sending.maxLength;
+    const maxLength = this.settings.sending.maxLength;
     const texts = sendable.map((x) => merge(input.text, x.contact));
     const tooLong = texts.map((t, i) => ({ t, i })).filter(({ t }) => [...t].length > maxLength);
     if (tooLong.length > 0) {
@@ -221,8 +226,8 @@ export class MessagingService {
       throw new AppError('lock_required', 'Open the conversation to get its lock, then reply with its lockToken');
     }
     this.checkText(input.text);
-    if ([...input.text].length > this.c.config.sending.maxLength) {
-      throw new AppError('message_too_long', `The text is over ${this.c.config.sending.maxLength} characters`);
+    if ([...input.text].length > this.settings.sending.maxLength) {
+      throw new AppError('message_too_long', `The text is over ${this.settings.sending.maxLength} characters`);
     }
     const contact = await this.c.store.contacts.get(conversation.contactId);
     if (!contact) throw notFound('Contact');
@@ -292,7 +297,7 @@ export class MessagingService {
   private async timeZoneOf(account: Account, p: Principal): Promise<string> {
     const deptId = account.departmentId ?? (p.kind === 'user' ? p.user.departmentIds[0] : p.apiKey.departmentId);
     const dept = deptId ? await this.c.store.departments.get(deptId) : null;
-    return dept?.timeZone ?? this.c.config.defaultTimeZone;
+    return dept?.timeZone ?? this.settings.defaultTimeZone;
   }
 }
 

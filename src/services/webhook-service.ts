@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CoreContext } from './context.js';
+import type { Config } from '../config.js';
 import { verifyPlivoSignature, type SignatureParams, type VerifyRequest, type VerifyResult } from '../sms/plivo-signature.js';
 
 // Whether a webhook comes from Plivo. V3 signs the URL, the body and a nonce, so a replayed V3
@@ -20,8 +21,14 @@ export type WebhookRefusal =
   | Extract<VerifyResult, { ok: false }>
   | { ok: false; reason: 'replayed_nonce'; detail: string; hmacs: number };
 
+/** What webhook admission reads from the configuration. */
+export type WebhookSettings = { webhooks: Pick<Config['webhooks'], 'nonceRetentionMs'> };
+
 export class WebhookService {
-  constructor(private readonly c: CoreContext) {}
+  constructor(
+    private readonly c: CoreContext,
+    private readonly settings: WebhookSettings,
+  ) {}
 
   /** Verifies the request and runs `effect` if it is admitted; resolves with what `effect` resolved. */
   async admit<T>(req: VerifyRequest, effect: () => Promise<T>): Promise<{ ok: true; value: T } | WebhookRefusal> {
@@ -46,7 +53,7 @@ export class WebhookService {
       nonce,
       fingerprint: requestFingerprint(req.method, req.url, req.params),
       seenAt: now,
-      keepUntil: now + this.c.config.webhooks.nonceRetentionMs,
+      keepUntil: now + this.settings.webhooks.nonceRetentionMs,
     });
   }
 }

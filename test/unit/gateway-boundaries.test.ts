@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { CoreContext } from '../../src/services/context.js';
 
 // Gateways are thin: they call the core's services, never reach past them into the store, the
 // clock or the configuration the services are built from (`core.context`). And the core knows no
@@ -23,6 +24,14 @@ describe('the gateways', () => {
 });
 
 describe('the core', () => {
+  // Each service takes the settings it names, built from the configuration in core.ts: none of
+  // them can read (or come to depend on) the rest of it through the context.
+  it('gives its services no configuration through their context; only core.ts reads it', () => {
+    expectTypeOf<CoreContext>().not.toHaveProperty('config');
+    const readers = sources(CORE).filter((file) => !/[\\/](core|config)\.ts$/.test(file) && /\.config\b/.test(readFileSync(file, 'utf8')));
+    expect(readers).toEqual([]);
+  });
+
   it('owns no webhook URL paths', () => {
     const offenders = sources(CORE).filter((file) => /['"`]\/webhooks/.test(readFileSync(file, 'utf8')));
     expect(offenders).toEqual([]);
