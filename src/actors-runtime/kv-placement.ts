@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { errors, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
@@ -176,8 +176,12 @@ export class KvPlacement implements Placement {
       try {
         await this.claimsStream.js.publish(this.claimsStream.subjectPrefix + key, value, { expect: { lastSequence: streamAt } });
       } catch (err) {
-        if (isRaceLost(err)) continue; // another claim came first (maybe of this actor): read again
-        throw unavailable(`claiming ${key}`, err);
+        // Another claim came first (maybe of this actor), or no answer came in time, so this claim
+        // may yet be stored (a slow replication): read again once the stream has moved on. A
+        // claim stored after all names this node and incarnation, and the read takes it up.
+        if (!isRaceLost(err) && !(err instanceof errors.TimeoutError)) throw unavailable(`claiming ${key}`, err);
+        await this.landedPast(streamAt);
+        continue;
       }
       // The lease may have been lost while the claim was on its way: a claim of an old incarnation is worthless.
       if (incarnation !== this.incarnation || !this.live) throw new PlacementUnavailable(`node ${this.nodeId} lost its lease while claiming ${key}`);
@@ -361,6 +365,23 @@ export class KvPlacement implements Placement {
     if (node === this.nodeId) return this.live ? this.incarnation : null;
     const entry = await this.read(this.nodes, node);
     return entry && entry.operation === 'PUT' ? (parse<LeaseValue>(entry)?.incarnation ?? null) : null;
+  }
+
+  /**
+   * After a refused or unanswered claim: resolves once the claims' stream has moved past
+   * `streamAt`, or after a third of a lease. A refusal counts a write still in flight (being
+   * replicated), and an unanswered claim may be one: the stream's last sequence and the key's value
+   * show it only once it is stored. Read again before that and the old value is still there, the
+   * next claim is refused again, and a few such rounds under load would use up every attempt while
+   * the first claim is merely on its way.
+   */
+  private async landedPast(streamAt: number): Promise<void> {
+    const until = this.now() + Math.max(500, Math.floor(this.o.leaseMs / 3));
+    // A read that fails counts as "not yet": the next attempt's own reads say whether NATS answers.
+    const moved = () => this.claimsStreamSequence().then((at) => at > streamAt, () => false);
+    for (let delay = 1; !(await moved()) && this.now() < until; delay = Math.min(2 * delay, 50)) {
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 
   /** The last sequence of the claims' stream, as its leader has it. */

@@ -36,6 +36,10 @@ export interface NatsServer {
   kill(): Promise<void>;
   /** Starts it again with the same name, ports and store (after kill). */
   restart(): Promise<void>;
+  /** SIGSTOP: the process stops answering (its peers and clients wait on it) until `resume`. */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
 }
 
 export interface NatsCluster extends AsyncDisposable {
@@ -150,6 +154,8 @@ export async function startNats(size = 1): Promise<NatsCluster> {
           if (handles[i]) throw new Error(`nats-server ${spec.name} is running`);
           await start(i, spec);
         },
+        pause: () => void handles[i]?.child.kill('SIGSTOP'),
+        resume: () => void handles[i]?.child.kill('SIGCONT'),
       });
     });
   } catch (e) {
