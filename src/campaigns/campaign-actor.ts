@@ -80,7 +80,13 @@ export class CampaignBehavior implements ActorBehavior<CampaignCommand, Campaign
     const campaign = await store.campaigns.get(self.id);
     if (!campaign) throw notFound('Campaign');
     const actor = new CampaignActor(self, campaign, account, this.c, this.settings, ownerEpoch, () => this.active.delete(self.id));
-    await actor.start();
+    try {
+      await actor.start();
+    } catch (e) {
+      // The host never saw this activation (e.g. a newer one refused its first save): its timers must not run on.
+      await actor.stop();
+      throw e;
+    }
     this.active.set(self.id, actor);
     return actor;
   }
@@ -193,7 +199,7 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.actor.stop();
+    this.actor?.stop(); // absent when start() failed before it made the machine
     this.unwatch();
     if (this.progressTimer) this.c.clock.clearTimeout(this.progressTimer);
     this.progressTimer = null;
