@@ -9,6 +9,7 @@ import type { Placement } from '../actors-runtime/placement.js';
 import { AppError, notFound, type ErrorCode } from '../errors.js';
 import { canAccess, resolveAccountRef } from '../services/account-access.js';
 import { senderIdentity } from '../services/messaging-service.js';
+import { tagsOrRefuse } from '../domain/contact-fields.js';
 import { merge, unknownFields } from '../domain/merge-fields.js';
 import { analyse, type SegmentInfo } from '../domain/segments.js';
 import { newId } from '../ids.js';
@@ -29,7 +30,7 @@ export interface CampaignCreateInput {
   groupAccountCode?: string | undefined;
   name: string;
   text: string;
-  recipients: { phones: string[]; contactIds: string[]; csv?: string | undefined; filter?: { customFields?: Record<string, string> | undefined; myStudents: boolean } | undefined };
+  recipients: { phones: string[]; contactIds: string[]; csv?: string | undefined; filter?: { customFields?: Record<string, string> | undefined; myStudents: boolean; tags?: string[] | undefined } | undefined };
   scheduledAt?: number | undefined;
   sendAnyway: boolean;
 }
@@ -217,6 +218,8 @@ export class CampaignService {
     if (!given) return null;
     const filter: ContactFilter = {};
     if (given.customFields && Object.keys(given.customFields).length > 0) filter.customFields = given.customFields;
+    // Normalised as contacts store them; the scan walks the first tag's index range.
+    if (given.tags && given.tags.length > 0) filter.tags = tagsOrRefuse(given.tags, 'recipients.filter.tags');
     if (given.myStudents) {
       // Staff assignments are a personal-account feature (DOMAIN.md "Group accounts").
       if (account.kind === 'group' || p.kind !== 'user') {
@@ -224,8 +227,8 @@ export class CampaignService {
       }
       filter.staffId = p.user.id;
     }
-    if (filter.customFields === undefined && filter.staffId === undefined) {
-      throw new AppError('validation_failed', 'A filter needs customFields or myStudents', { details: [{ path: 'recipients.filter', message: 'empty filter' }] });
+    if (filter.customFields === undefined && filter.staffId === undefined && filter.tags === undefined) {
+      throw new AppError('validation_failed', 'A filter needs customFields, tags or myStudents', { details: [{ path: 'recipients.filter', message: 'empty filter' }] });
     }
     return filter;
   }

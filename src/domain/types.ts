@@ -52,6 +52,8 @@ export interface Contact {
   /** The user assigned to this student (personal-account features only). */
   staffId: string | null;
   customFields: Record<string, string>;
+  /** Normalised (contact-fields.ts normaliseTags): lowercase, each once, sorted. */
+  tags: string[];
   createdAt: number;
   updatedAt: number;
 }
@@ -184,6 +186,8 @@ export interface ContactFilter {
   customFields?: Record<string, string>;
   /** Only the contacts assigned to this user ("my students"). */
   staffId?: string;
+  /** Contacts carrying every one of these tags (normalised, at least one when present). */
+  tags?: string[];
 }
 
 /** How far the expansion of a campaign's source has gone; `ordinal` numbers the inputs read so far. */

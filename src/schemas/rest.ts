@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ApiCode, Color, DepartmentCode, Email, Id, Name, Password, Phone, Role } from './common.js';
 import { RecipientStatus } from './views.js';
 import { MAX_PHONE_INPUTS } from '../campaigns/campaign-csv.js';
-import { CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH } from '../domain/contact-fields.js';
+import { CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH, MAX_TAGS, MAX_TAG_LENGTH, normaliseTags } from '../domain/contact-fields.js';
 
 // One schema per request body and query. Validation (gateways/rest) and the OpenAPI document
 // (docs/openapi.json, GET /api/v1/openapi.json) are both generated from these.
@@ -57,6 +57,19 @@ const CustomFields = z
   .record(z.string().regex(CUSTOM_FIELD_NAME, 'field names are letters, digits and _'), z.string().max(MAX_CUSTOM_FIELD_VALUE_LENGTH))
   .refine((r) => Object.keys(r).length <= MAX_CUSTOM_FIELDS, `at most ${MAX_CUSTOM_FIELDS} custom fields`);
 
+// Tags as given: the rules (contact-fields.ts normaliseTags) judge them; the bounds here only keep
+// an oversized list from being read at all. The core stores them normalised.
+const Tags = z
+  .array(z.string().max(4 * MAX_TAG_LENGTH))
+  .max(5 * MAX_TAGS)
+  .superRefine((tags, ctx) => {
+    const result = normaliseTags(tags);
+    if ('problem' in result) ctx.addIssue({ code: 'custom', message: result.problem });
+  })
+  .meta({
+    description: `Labels such as "fall-2026": at most ${MAX_TAGS}, each 1 to ${MAX_TAG_LENGTH} letters, digits, spaces and - _ . / : ; compared and stored lowercase, each once`,
+  });
+
 export const ContactCreate = z
   .strictObject({
     firstName: Name,
@@ -64,6 +77,7 @@ export const ContactCreate = z
     phone: Phone,
     staffId: Id.nullable().optional(),
     customFields: CustomFields.default({}),
+    tags: Tags.default([]),
   })
   .meta({ id: 'ContactCreate' });
 
@@ -173,6 +187,7 @@ export const CampaignCreate = z
               .optional()
               .meta({ description: 'Contacts whose custom fields have exactly these values (names in any case)' }),
             myStudents: z.boolean().default(false).meta({ description: 'Personal accounts only: the contacts assigned to you' }),
+            tags: Tags.optional().meta({ description: 'Contacts carrying every one of these tags (any case)' }),
           })
           .optional()
           .meta({ description: 'A saved filter over contacts, read when the campaign is expanded' }),

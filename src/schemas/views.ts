@@ -95,6 +95,7 @@ export const ContactView = z
     phone: E164,
     staffId: Id.nullable(),
     customFields: z.record(z.string(), z.string()),
+    tags: z.array(z.string()).meta({ description: 'Lowercase, each once, sorted' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })

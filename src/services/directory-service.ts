@@ -13,6 +13,7 @@ import { newId } from '../ids.js';
 import { CsvError, readCsvRows } from '../domain/csv.js';
 import { importColumns, importRow, type ImportColumns, type ImportRowContext } from '../domain/contact-import.js';
 import { isTimeZone } from '../domain/time-zone.js';
+import { tagsOrRefuse } from '../domain/contact-fields.js';
 
 // Departments, people and students.
 
@@ -221,9 +222,10 @@ export class DirectoryService {
 
   async createContact(
     _p: Principal,
-    input: { firstName: string; lastName: string; phone: string; staffId?: string | null | undefined; customFields: Record<string, string> },
+    input: { firstName: string; lastName: string; phone: string; staffId?: string | null | undefined; customFields: Record<string, string>; tags: string[] },
   ): Promise<Contact> {
     if (input.staffId) await this.requireStaff(input.staffId, 'staffId');
+    const tags = tagsOrRefuse(input.tags, 'tags');
     const now = this.c.clock.now();
     return this.c.store.contacts.create({
       id: newId(),
@@ -232,6 +234,7 @@ export class DirectoryService {
       phone: input.phone,
       staffId: input.staffId ?? null,
       customFields: input.customFields,
+      tags,
       createdAt: now,
       updatedAt: now,
     });

@@ -8,6 +8,7 @@ import { principalName } from '../auth/principal.js';
 import { accessibleConversation, canAccess } from './account-access.js';
 import { analyse, type SegmentInfo } from '../domain/segments.js';
 import { merge, unknownFields } from '../domain/merge-fields.js';
+import { contactForPhone } from '../domain/contact-fields.js';
 import { chooseSender } from '../domain/sender-selection.js';
 import { isLateEvening, isQuietHours } from '../domain/quiet-hours.js';
 import { newId } from '../ids.js';
@@ -271,18 +272,7 @@ export class MessagingService {
     const now = this.c.clock.now();
     const byPhone: Contact[] = [];
     for (const phone of phones) {
-      byPhone.push(
-        await this.c.store.contacts.getOrCreateByPhone({
-          id: newId(now),
-          firstName: '',
-          lastName: '',
-          phone,
-          staffId: null,
-          customFields: {},
-          createdAt: now,
-          updatedAt: now,
-        }),
-      );
+      byPhone.push(await this.c.store.contacts.getOrCreateByPhone(contactForPhone(newId(now), phone, now)));
     }
     const seen = new Set<string>();
     return [...byId, ...byPhone].filter((c) => (seen.has(c.id) ? false : (seen.add(c.id), true)));

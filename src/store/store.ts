@@ -122,6 +122,8 @@ export interface ContactImportRow {
   /** undefined: leave the assignment as it is; null: clear it; a string: assign. */
   staffId: string | null | undefined;
   customFields: Record<string, string>;
+  /** undefined: leave the tags as they are; a list (normalised, maybe empty): the contact's tags. */
+  tags: string[] | undefined;
 }
 
 export interface ContactRepo {
@@ -136,7 +138,7 @@ export interface ContactRepo {
   list(filter: { staffId?: string; search?: string; limit: number; offset?: number }): Promise<Contact[]>;
   /**
    * Upserts by phone in one atomic write. Custom fields merge (a row's fields overwrite same-named
-   * ones); names overwrite when non-empty; staffId per ContactImportRow. `newId` makes ids for new rows.
+   * ones); names overwrite when non-empty; staffId and tags per ContactImportRow. `newId` makes ids for new rows.
    */
   importRows(rows: ContactImportRow[], at: number, newId: () => string): Promise<{ created: number; updated: number }>;
   setOptOut(o: OptOut): Promise<void>;
@@ -145,9 +147,10 @@ export interface ContactRepo {
   /** Of these contacts, the ones opted out in `scope`. */
   optedOut(contactIds: string[], scope: OptOutScope): Promise<Set<string>>;
   /**
-   * Reads up to `limit` contacts with ids after `afterId` (of the staff member, with `staffId`),
-   * by id, and resolves those that match the filter (matchesContactFilter) and the last id read:
-   * the next page's `afterId`, null once there are no more.
+   * Reads up to `limit` contacts with ids after `afterId` (of the staff member, with `staffId`;
+   * carrying the filter's first tag, with `tags`: an index range either way, never the whole
+   * table), by id, and resolves those that match the filter (matchesContactFilter) and the last id
+   * read: the next page's `afterId`, null once there are no more.
    */
   scanByFilter(page: ContactFilterPage): Promise<{ matches: Contact[]; last: string | null }>;
 }

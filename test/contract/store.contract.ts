@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Account, Campaign, Contact, Conversation, Department, ExpansionCursor } from '../../src/domain/types.js';
+import type { Account, Campaign, Contact, ContactFilter, Conversation, Department, ExpansionCursor } from '../../src/domain/types.js';
 import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow, type LockRecord, type NewIdempotencyRecord, type NewRecipient, type Store } from '../../src/store/store.js';
 import { newId } from '../../src/ids.js';
 import {
@@ -509,6 +509,23 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         expect(await store.contacts.getByPhone('+16170000000')).toBeNull();
       });
 
+      it('keeps a contact’s tags, on create and on an import that names them (none named: as they were)', async () => {
+        const c = await store.contacts.create(contact({ tags: ['fall-2026', 'transfer'] }));
+        expect(await store.contacts.get(c.id)).toEqual(c);
+        expect((await store.contacts.getByPhone(c.phone))?.tags).toEqual(['fall-2026', 'transfer']);
+        expect((await store.contacts.getMany([c.id]))[0]?.tags).toEqual(['fall-2026', 'transfer']);
+        const base = { firstName: '', lastName: '', staffId: undefined, customFields: {} };
+        await store.contacts.importRows([{ ...base, phone: c.phone, tags: undefined }], T0 + 1, () => 'unused');
+        expect((await store.contacts.get(c.id))?.tags).toEqual(['fall-2026', 'transfer']);
+        await store.contacts.importRows([{ ...base, phone: c.phone, tags: ['honors'] }], T0 + 2, () => 'unused');
+        expect((await store.contacts.get(c.id))?.tags).toEqual(['honors']);
+        await store.contacts.importRows([{ ...base, phone: c.phone, tags: [] }], T0 + 3, () => 'unused');
+        expect((await store.contacts.get(c.id))?.tags).toEqual([]);
+        const fresh = phone();
+        await store.contacts.importRows([{ ...base, phone: fresh, tags: ['new'] }], T0 + 4, () => `c-tag-${fresh}`);
+        expect((await store.contacts.getByPhone(fresh))?.tags).toEqual(['new']);
+      });
+
       it('refuses a second contact with the same phone', async () => {
         const c = await store.contacts.create(contact());
         await rejection(store.contacts.create(contact({ phone: c.phone })), 'conflict');
@@ -580,6 +597,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
           lastName: '',
           staffId: undefined,
           customFields: {},
+          tags: undefined,
           ...over,
         });
 
@@ -603,6 +621,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
             lastName: 'Lee',
             staffId: 'u1',
             customFields: { program: 'Nursing' },
+            tags: [],
             createdAt: T0 + 5,
             updatedAt: T0 + 5,
           });
@@ -1732,6 +1751,34 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         expect(all.sort()).toEqual([mba.id, mine.id].sort());
         const staff = await store.contacts.scanByFilter({ filter: { staffId: 'user-sam' }, afterId: null, limit: 10 });
         expect(staff).toEqual({ matches: [mine], last: null });
+      });
+
+      it('scans contacts carrying every tag of a filter a page at a time, with the other conditions', async () => {
+        const tag = `cohort-${phone().slice(-6)}`;
+        for (let i = 0; i < 12; i++) await givenContact();
+        const both = await givenContact({ tags: [tag, 'transfer'] });
+        const onlyCohort = await givenContact({ tags: [tag] });
+        await givenContact({ tags: ['transfer'] });
+        const bothMba = await givenContact({ tags: [tag, 'transfer'], customFields: { program: 'MBA' } });
+        const scan = async (filter: ContactFilter, limit: number): Promise<string[]> => {
+          const all: string[] = [];
+          let afterId: string | null = null;
+          let pages = 0;
+          do {
+            const page: { matches: Contact[]; last: string | null } = await store.contacts.scanByFilter({ filter, afterId, limit });
+            expect(page.matches.length).toBeLessThanOrEqual(limit);
+            all.push(...page.matches.map((m) => m.id));
+            afterId = page.last;
+            pages++;
+          } while (afterId !== null && pages < 20);
+          return all;
+        };
+        expect(await scan({ tags: [tag] }, 1)).toEqual([both.id, onlyCohort.id, bothMba.id].sort());
+        expect(await scan({ tags: [tag, 'transfer'] }, 1)).toEqual([both.id, bothMba.id].sort());
+        expect(await scan({ tags: [tag, 'transfer'], customFields: { Program: 'MBA' } }, 2)).toEqual([bothMba.id]);
+        expect(await scan({ tags: ['no-such-tag'] }, 5)).toEqual([]);
+        // Only the tag's contacts are read: a page of one tag's contacts ends where they end.
+        expect(await store.contacts.scanByFilter({ filter: { tags: [tag] }, afterId: null, limit: 10 })).toMatchObject({ last: null });
       });
     });
   });

@@ -788,6 +788,8 @@ export interface components {
                      * @default false
                      */
                     myStudents?: boolean;
+                    /** @description Contacts carrying every one of these tags (any case) */
+                    tags?: string[];
                 };
             };
             /** @description Epoch ms: start then (at most a year ahead, 06:00–22:00 in the department time zone); absent: a draft to start */
@@ -909,6 +911,8 @@ export interface components {
             customFields: {
                 [key: string]: string;
             };
+            /** @description Lowercase, each once, sorted */
+            tags: string[];
             /** @description Epoch milliseconds */
             createdAt: number;
             /** @description Epoch milliseconds */
@@ -925,6 +929,11 @@ export interface components {
             customFields?: {
                 [key: string]: string;
             };
+            /**
+             * @description Labels such as "fall-2026": at most 20, each 1 to 40 letters, digits, spaces and - _ . / : ; compared and stored lowercase, each once
+             * @default []
+             */
+            tags?: string[];
         };
         ContactImportJson: {
             /** @description The CSV file as text */

@@ -74,6 +74,9 @@ export class MongoContactRepo implements ContactRepo {
       if (limit === null) return { matches: [], last: null };
       const query: Filter<ContactDoc> = { _id: { $gt: page.afterId ?? '' } };
       if (page.filter.staffId !== undefined) query.staffId = page.filter.staffId;
+      // One tag's range of the { tags, _id } index; the other tags are checked on the page read.
+      const firstTag = page.filter.tags?.[0];
+      if (firstTag !== undefined) query.tags = firstTag;
       const contacts = (await this.m.c.contacts.find(query).sort({ _id: 1 }).limit(limit).toArray()).map(toContact);
       // The custom-field conditions on the page read, as SQLite does (field names ignore case).
       return { matches: contacts.filter((c) => matchesContactFilter(c, page.filter)), last: contacts.length < limit ? null : (contacts.at(-1)?.id ?? null) };
@@ -201,4 +204,4 @@ export class MongoContactRepo implements ContactRepo {
   }
 }
 
-const cloneContact = (c: Contact): Contact => ({ ...c, customFields: { ...c.customFields } });
+const cloneContact = (c: Contact): Contact => ({ ...c, customFields: { ...c.customFields }, tags: [...c.tags] });

@@ -52,10 +52,12 @@ export interface NumberDoc {
   accountId: string;
 }
 
-export interface ContactDoc extends Omit<Contact, 'id' | 'customFields'> {
+export interface ContactDoc extends Omit<Contact, 'id' | 'customFields' | 'tags'> {
   _id: string;
   /** Pairs rather than a sub-document: CSV headers may contain "." or start with "$". */
   customFields: Array<{ k: string; v: string }>;
+  /** Normalised tags (a multikey index serves the tags filter); absent on contacts stored before tags existed. */
+  tags?: string[];
 }
 
 export interface OptOutDoc extends OptOut {
@@ -157,6 +159,7 @@ export const toContact = (d: ContactDoc): Contact => ({
   phone: d.phone,
   staffId: d.staffId ?? null,
   customFields: Object.fromEntries(d.customFields.map((f) => [f.k, f.v])),
+  tags: [...(d.tags ?? [])],
   createdAt: d.createdAt,
   updatedAt: d.updatedAt,
 });
@@ -168,6 +171,7 @@ export const fromContact = (c: Contact): ContactDoc => ({
   phone: c.phone,
   staffId: c.staffId,
   customFields: Object.entries(c.customFields).map(([k, v]) => ({ k, v })),
+  tags: [...c.tags],
   createdAt: c.createdAt,
   updatedAt: c.updatedAt,
 });
