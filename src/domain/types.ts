@@ -202,8 +202,12 @@ export interface ExpansionCursor {
 
 export type CampaignStateName = 'draft' | 'scheduled' | 'sending' | 'paused' | 'completed' | 'cancelled';
 
+/** `message`: a single message scheduled with POST /messages, run as a campaign of its `to`. */
+export type CampaignKind = 'campaign' | 'message';
+
 export interface Campaign {
   id: string;
+  kind: CampaignKind;
   accountId: string;
   name: string;
   /** The template: merge fields fill per recipient when the text is handed to a number's queue. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiCode, Color, DepartmentCode, Email, Id, Name, Password, Phone, Role } from './common.js';
-import { RecipientStatus } from './views.js';
+import { CampaignKind, RecipientStatus } from './views.js';
 import { MAX_PHONE_INPUTS } from '../campaigns/campaign-csv.js';
 import { CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH, MAX_TAGS, MAX_TAG_LENGTH, normaliseTags } from '../domain/contact-fields.js';
 
@@ -155,7 +155,15 @@ export const Compose = z
     text: Text,
     sendToMyStudentsOnly: z.boolean().default(false),
     sendAsStaff: z.boolean().default(false),
-    sendAnyway: z.boolean().default(false).meta({ description: 'Confirms a bulk send after 20:00' }),
+    sendAnyway: z.boolean().default(false).meta({ description: 'Confirms a bulk send after 20:00, or a scheduledAt after 20:00' }),
+    scheduledAt: z
+      .number()
+      .int()
+      .optional()
+      .meta({
+        description:
+          'Epoch ms: send then instead of now, as a campaign of kind `message` (201, the campaign; list, read and cancel it under /campaigns). A campaign’s schedule rules apply: at most a year ahead, 06:00–22:00 in the department time zone, after 20:00 with sendAnyway. Not with sendToMyStudentsOnly or sendAsStaff',
+      }),
   })
   .meta({ id: 'Compose' });
 
@@ -208,6 +216,7 @@ export const CampaignStart = z
 
 export const CampaignListQuery = z.object({
   account: z.union([z.literal('personal'), ApiCode]).meta({ description: '`personal`, or a group account’s apiCode' }),
+  kind: CampaignKind.optional().meta({ description: 'Only campaigns, or only scheduled messages; absent: both' }),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   before: Id.optional(),
 });

@@ -248,9 +248,14 @@ export const CampaignCounts = z
   })
   .meta({ id: 'CampaignCounts' });
 
+export const CampaignKind = z
+  .enum(['campaign', 'message'])
+  .meta({ id: 'CampaignKind', description: '`message`: a single message scheduled with POST /messages and `scheduledAt`, run as a campaign of its `to`' });
+
 export const CampaignView = z
   .object({
     id: Id,
+    kind: CampaignKind,
     accountId: Id,
     name: z.string(),
     text: z.string(),

@@ -71,12 +71,7 @@ export class MessagingService {
       const found = await store.accounts.getByApiCode(input.groupAccountCode);
       if (!found || found.kind !== 'group' || !(await canAccess(this.c, p, found))) throw notFound('Group account');
       account = found;
-      if (input.sendToMyStudentsOnly || input.sendAsStaff) {
-        throw new AppError(
-          'group_account_option',
-          `${input.sendToMyStudentsOnly ? 'sendToMyStudentsOnly' : 'sendAsStaff'} works with a personal account only; group accounts do not use staff assignments`,
-        );
-      }
+      refuseGroupAccountOptions(account, input);
     } else {
       if (p.kind !== 'user') throw new AppError('validation_failed', 'An API key sends from a group account: give groupAccountCode');
       const personal = await store.accounts.getPersonal(p.user.id);
@@ -284,6 +279,15 @@ export class MessagingService {
     const dept = deptId ? await this.c.store.departments.get(deptId) : null;
     return dept?.timeZone ?? this.c.config.defaultTimeZone;
   }
+}
+
+/** sendToMyStudentsOnly and sendAsStaff are personal-account features (DOMAIN.md "Group accounts"). */
+export function refuseGroupAccountOptions(account: Account, input: Pick<ComposeInput, 'sendToMyStudentsOnly' | 'sendAsStaff'>): void {
+  if (account.kind !== 'group' || !(input.sendToMyStudentsOnly || input.sendAsStaff)) return;
+  throw new AppError(
+    'group_account_option',
+    `${input.sendToMyStudentsOnly ? 'sendToMyStudentsOnly' : 'sendAsStaff'} works with a personal account only; group accounts do not use staff assignments`,
+  );
 }
 
 export function senderIdentity(p: Principal): { userId: string | null; name: string } {

@@ -4,6 +4,7 @@ import type {
   ApiKey,
   Campaign,
   CampaignCounts,
+  CampaignKind,
   CampaignRecipient,
   ContactFilter,
   ExpansionCursor,
@@ -372,8 +373,8 @@ export interface CampaignRepo {
   /** With `idempotency`, its record is written in the same atomic write (as enqueueOutbound does). */
   create(c: Campaign, idempotency?: NewIdempotencyRecord): Promise<Campaign>;
   get(id: string): Promise<Campaign | null>;
-  /** Newest first (id desc); `before` is an id cursor. */
-  list(accountId: string, page: { limit: number; before?: string }): Promise<Campaign[]>;
+  /** Newest first (id desc); `before` is an id cursor; `kind` keeps one kind only. */
+  list(accountId: string, page: { limit: number; before?: string; kind?: CampaignKind }): Promise<Campaign[]>;
   /** Campaigns neither completed nor cancelled, by id (start-up recovery). */
   listUnfinished(): Promise<Campaign[]>;
   /** Records the actor's new state. Not found: 'not_found'. */

@@ -1557,6 +1557,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
       function campaign(account: Account, over: Partial<Campaign> = {}): Campaign {
         return {
           id: newId(T0),
+          kind: 'campaign',
           accountId: account.id,
           name: 'Fall welcome',
           text: 'Welcome {FirstName}!',
@@ -1616,6 +1617,20 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         await store.campaigns.saveState(second.id, { state: 'completed', pausedReason: null, snapshot: '{}', at: T0 + 6 });
         expect((await store.campaigns.listUnfinished()).map((c) => c.id)).toEqual([first.id]);
         await expect(store.campaigns.saveState(newId(T0), { state: 'sending', pausedReason: null, snapshot: '{}', at: T0 })).rejects.toMatchObject({ code: 'not_found' });
+      });
+
+      it('keeps a campaign’s kind and lists one kind at a time, newest first', async () => {
+        const account = await givenGroupAccount();
+        const a = await store.campaigns.create(campaign(account, { id: newId(T0) }));
+        const m1 = await store.campaigns.create(campaign(account, { id: newId(T0 + 1), kind: 'message', state: 'scheduled', scheduledAt: T0 + 3_600_000 }));
+        const b = await store.campaigns.create(campaign(account, { id: newId(T0 + 2) }));
+        const m2 = await store.campaigns.create(campaign(account, { id: newId(T0 + 3), kind: 'message' }));
+        expect(await store.campaigns.get(m1.id)).toEqual(m1);
+        const ids = async (page: Parameters<Store['campaigns']['list']>[1]) => (await store.campaigns.list(account.id, page)).map((c) => c.id);
+        expect(await ids({ limit: 10 })).toEqual([m2.id, b.id, m1.id, a.id]);
+        expect(await ids({ limit: 10, kind: 'message' })).toEqual([m2.id, m1.id]);
+        expect(await ids({ limit: 10, kind: 'campaign' })).toEqual([b.id, a.id]);
+        expect(await ids({ limit: 1, kind: 'message', before: m2.id })).toEqual([m1.id]);
       });
 
       it('writes an idempotency record with the campaign, and refuses a live key', async () => {

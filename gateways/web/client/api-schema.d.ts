@@ -361,7 +361,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Compose to one or many (queued per pool number) */
+        /** Compose to one or many (queued per pool number), or schedule it with scheduledAt */
         post: operations["compose"];
         delete?: never;
         options?: never;
@@ -722,6 +722,7 @@ export interface components {
         Campaign: {
             /** @description A sortable 26-character id */
             id: string;
+            kind: components["schemas"]["CampaignKind"];
             /** @description A sortable 26-character id */
             accountId: string;
             name: string;
@@ -800,6 +801,11 @@ export interface components {
              */
             sendAnyway?: boolean;
         };
+        /**
+         * @description `message`: a single message scheduled with POST /messages and `scheduledAt`, run as a campaign of its `to`
+         * @enum {string}
+         */
+        CampaignKind: "campaign" | "message";
         CampaignList: {
             items: components["schemas"]["Campaign"][];
         };
@@ -863,10 +869,12 @@ export interface components {
             /** @default false */
             sendAsStaff?: boolean;
             /**
-             * @description Confirms a bulk send after 20:00
+             * @description Confirms a bulk send after 20:00, or a scheduledAt after 20:00
              * @default false
              */
             sendAnyway?: boolean;
+            /** @description Epoch ms: send then instead of now, as a campaign of kind `message` (201, the campaign; list, read and cancel it under /campaigns). A campaign’s schedule rules apply: at most a year ahead, 06:00–22:00 in the department time zone, after 20:00 with sendAnyway. Not with sendToMyStudentsOnly or sendAsStaff */
+            scheduledAt?: number;
         };
         ComposeResult: {
             /** @description A sortable 26-character id */
@@ -1037,7 +1045,7 @@ export interface components {
          * @description Stable error codes: docs/errors.md
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthenticated" | "forbidden" | "invalid_credentials" | "invalid_current_password" | "invalid_signature" | "not_found" | "method_not_allowed" | "conflict" | "email_taken" | "department_code_taken" | "api_code_taken" | "number_taken" | "stale_lock_token" | "rate_limited" | "access_revoked" | "lock_required" | "no_lock" | "lock_held" | "api_key_cannot_reply" | "idempotency_key_invalid" | "idempotency_key_reused" | "idempotency_key_in_flight" | "opted_out" | "message_too_long" | "message_empty" | "no_recipients" | "group_account_option" | "conflicting_options" | "quiet_hours" | "confirm_late_send" | "no_sender_number" | "campaign_state" | "schedule_out_of_range" | "provider_rejected" | "provider_rate_limited" | "provider_auth" | "provider_unavailable" | "provider_timeout" | "not_ready" | "actor_unavailable" | "internal";
+        ErrorCode: "bad_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthenticated" | "forbidden" | "invalid_credentials" | "invalid_current_password" | "invalid_signature" | "not_found" | "method_not_allowed" | "conflict" | "email_taken" | "department_code_taken" | "api_code_taken" | "number_taken" | "stale_lock_token" | "rate_limited" | "access_revoked" | "lock_required" | "no_lock" | "lock_held" | "api_key_cannot_reply" | "idempotency_key_invalid" | "idempotency_key_reused" | "idempotency_key_in_flight" | "opted_out" | "message_too_long" | "message_empty" | "no_recipients" | "group_account_option" | "conflicting_options" | "quiet_hours" | "confirm_late_send" | "no_sender_number" | "campaign_state" | "schedule_out_of_range" | "not_schedulable" | "provider_rejected" | "provider_rate_limited" | "provider_auth" | "provider_unavailable" | "provider_timeout" | "not_ready" | "actor_unavailable" | "internal";
         GroupAccountCreate: {
             name: string;
             apiCode?: string;
@@ -1336,7 +1344,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 422: `no_lock`, `idempotency_key_reused`, `opted_out`, `message_too_long`, `message_empty`, `no_recipients`, `group_account_option`, `conflicting_options`, `quiet_hours`, `confirm_late_send`, `no_sender_number`, `schedule_out_of_range` */
+        /** @description 422: `no_lock`, `idempotency_key_reused`, `opted_out`, `message_too_long`, `message_empty`, `no_recipients`, `group_account_option`, `conflicting_options`, `quiet_hours`, `confirm_late_send`, `no_sender_number`, `schedule_out_of_range`, `not_schedulable` */
         Unprocessable: {
             headers: {
                 [name: string]: unknown;
@@ -2289,6 +2297,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Scheduled (with scheduledAt): a campaign of kind `message` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Campaign"];
+                };
+            };
             /** @description Queued for sending */
             202: {
                 headers: {
@@ -2344,6 +2361,7 @@ export interface operations {
         parameters: {
             query: {
                 account: "personal" | string;
+                kind?: components["schemas"]["CampaignKind"];
                 limit?: number;
                 before?: string;
             };

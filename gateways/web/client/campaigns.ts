@@ -84,7 +84,9 @@ export async function renderCampaigns(target: HTMLElement, account: Account): Pr
   const row = (c: Campaign) => {
     const cells = { state: h('td', { class: 'state' }, stateText(c)), progress: h('td', { class: 'progress' }, progress(c.counts)) };
     rows.set(c.id, cells);
-    return h('tr', { 'data-campaign': c.id }, h('td', {}, h('a', { href: `#/campaign/${c.id}` }, c.name)), cells.state, cells.progress, h('td', {}, time(c.createdAt)));
+    // A scheduled single message (POST /messages with scheduledAt) runs as a campaign: marked as such.
+    const name = c.kind === 'message' ? `Scheduled message: ${c.name}` : c.name;
+    return h('tr', { 'data-campaign': c.id, 'data-kind': c.kind }, h('td', {}, h('a', { href: `#/campaign/${c.id}` }, name)), cells.state, cells.progress, h('td', {}, time(c.createdAt)));
   };
   body.replaceChildren(...list.items.map(row));
   const table = h(

@@ -1,5 +1,5 @@
-import type { ClientSession } from 'mongodb';
-import type { Campaign, CampaignCounts, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
+import type { ClientSession, Filter } from 'mongodb';
+import type { Campaign, CampaignCounts, CampaignKind, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
 import type { CampaignRepo, NewIdempotencyRecord, NewRecipient } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
 import { campaignCounts, recipientStatusOf } from '../adapter-rules.js';
@@ -14,7 +14,8 @@ import type { MongoIdempotencyRepo } from './mongo-idempotency.js';
 
 const recipientId = (campaignId: string, phone: string): string => JSON.stringify([campaignId, phone]);
 
-const toCampaign = ({ _id, ...rest }: CampaignDoc): Campaign => ({ id: _id, ...rest });
+// Campaigns stored before scheduled messages existed have no kind: they are campaigns.
+const toCampaign = ({ _id, kind, ...rest }: CampaignDoc): Campaign => ({ id: _id, kind: kind ?? 'campaign', ...rest });
 const toRecipient = ({ _id: _ignored, ...rest }: CampaignRecipientDoc): CampaignRecipient => rest;
 
 /** The recipients' side of a campaign text, called by the message repository. */
@@ -72,12 +73,14 @@ export class MongoCampaignRepo implements CampaignRepo {
     });
   }
 
-  list(accountId: string, page: { limit: number; before?: string }): Promise<Campaign[]> {
+  list(accountId: string, page: { limit: number; before?: string; kind?: CampaignKind }): Promise<Campaign[]> {
     return this.m.op(async () => {
       const limit = pageLimit(page.limit);
       if (limit === null) return [];
+      // Kind 'campaign' also matches the documents written before kinds existed (no field).
+      const kind: Filter<CampaignDoc> = page.kind === undefined ? {} : page.kind === 'campaign' ? { kind: { $ne: 'message' } } : { kind: page.kind };
       const docs = await this.m.c.campaigns
-        .find({ accountId, ...(page.before === undefined ? {} : { _id: { $lt: page.before } }) })
+        .find({ accountId, ...kind, ...(page.before === undefined ? {} : { _id: { $lt: page.before } }) })
         .sort({ _id: -1 })
         .limit(limit)
         .toArray();

@@ -83,8 +83,10 @@ export interface HistoryEntry {
   errorCode: string | null;
 }
 
-export interface CampaignDoc extends Omit<Campaign, 'id'> {
+export interface CampaignDoc extends Omit<Campaign, 'id' | 'kind'> {
   _id: string;
+  /** Absent on campaigns stored before scheduled messages existed: 'campaign'. */
+  kind?: Campaign['kind'];
 }
 
 export interface CampaignRecipientDoc extends CampaignRecipient {

@@ -60,6 +60,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.webhookNonces.createIndex({ keepUntil: 1 }, { expireAfterSeconds: 0 }),
 
     c.campaigns.createIndex({ accountId: 1, _id: -1 }),
+    c.campaigns.createIndex({ accountId: 1, kind: 1, _id: -1 }),
     c.campaigns.createIndex({ state: 1, _id: 1 }),
     // Recipients are unique by `_id` (campaign, phone). Counts group one campaign's range of the
     // first index; the others serve the hand-over per number, the status filter, a message's status
