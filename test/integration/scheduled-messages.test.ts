@@ -54,7 +54,7 @@ describe('a scheduled single message', () => {
       const c = await get(id);
       return c.state === 'completed' ? c : null;
     }, 'the message sent');
-    expect(done.counts.sent + done.counts.delivered).toBe(1);
+    expect((done.counts.sent ?? 0) + (done.counts.delivered ?? 0)).toBe(1);
     await until(t.sb.core.events, async () => received(t, ana.phone).length === 1, 'the text at the phone');
     clock.advance(3600_000);
     expect(received(t, ana.phone)).toEqual(['Hi Ana, see you at nine']);
