@@ -90,6 +90,7 @@ export const OPERATIONS: Operation[] = [
   { id: 'listContacts', method: 'get', path: '/api/v1/contacts', summary: 'Search contacts (students)', tag: 'contacts', auth: 'bearer', query: S.ContactQuery, answers: [json(200, V.ContactList, 'Contacts')] },
   { id: 'createContact', method: 'post', path: '/api/v1/contacts', summary: 'Create a contact', tag: 'contacts', auth: 'bearer', body: S.ContactCreate, answers: [json(201, V.ContactView, 'Created')], errors: [409] },
   { id: 'getContact', method: 'get', path: '/api/v1/contacts/{id}', summary: 'A contact', tag: 'contacts', auth: 'bearer', answers: [json(200, V.ContactView, 'The contact')] },
+  { id: 'updateContact', method: 'patch', path: '/api/v1/contacts/{id}', summary: 'Change a contact: names, assignment, custom fields, tags (admins)', tag: 'contacts', auth: 'bearer', body: S.ContactPatch, answers: [json(200, V.ContactView, 'The contact now')], errors: [403, 404] },
   {
     id: 'importContacts',
     method: 'post',

@@ -81,6 +81,16 @@ export const ContactCreate = z
   })
   .meta({ id: 'ContactCreate' });
 
+export const ContactPatch = z
+  .strictObject({
+    firstName: Name.optional(),
+    lastName: z.string().trim().max(MAX_NAME_LENGTH).optional(),
+    staffId: Id.nullable().optional().meta({ description: 'null clears the assignment' }),
+    customFields: CustomFields.optional().meta({ description: "Replaces the contact's custom fields" }),
+    tags: Tags.optional().meta({ description: "Replaces the contact's tags ([] clears them)" }),
+  })
+  .meta({ id: 'ContactPatch' });
+
 export const UserListQuery = z.object({ departmentId: Id.optional().meta({ description: 'Only the people of this department' }) });
 
 export const ContactQuery = z.object({

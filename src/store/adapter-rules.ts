@@ -1,5 +1,5 @@
 import type { CampaignCounts, Contact, ContactFilter, Conversation, Message, MessageStatus, RecipientStatus } from '../domain/types.js';
-import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow } from './store.js';
+import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow, type ContactPatch } from './store.js';
 import { AppError } from '../errors.js';
 
 // Rules of the Store port that both adapters (sqlite, mongo) must apply identically. They live
@@ -90,6 +90,18 @@ export function mergeImportRow(existing: Contact, row: ContactImportRow, at: num
     // Spread copies own properties only, so a CSV column named "__proto__" stays a plain field.
     customFields: { ...existing.customFields, ...row.customFields },
     tags: row.tags === undefined ? [...existing.tags] : [...row.tags],
+    updatedAt: at,
+  };
+}
+
+/** ContactRepo.update: the patch's fields over the contact, copied. */
+export function patchContact(existing: Contact, patch: ContactPatch, at: number): Contact {
+  const given = definedOnly(patch);
+  return {
+    ...existing,
+    ...given,
+    customFields: { ...(given.customFields ?? existing.customFields) },
+    tags: [...(given.tags ?? existing.tags)],
     updatedAt: at,
   };
 }

@@ -127,6 +127,9 @@ export interface ContactImportRow {
   tags: string[] | undefined;
 }
 
+/** What an update may change on a contact (tags normalised). */
+export type ContactPatch = Partial<Pick<Contact, 'firstName' | 'lastName' | 'staffId' | 'customFields' | 'tags'>>;
+
 export interface ContactRepo {
   /** Conflict: 'conflict' when the phone is taken. */
   create(c: Contact): Promise<Contact>;
@@ -142,6 +145,8 @@ export interface ContactRepo {
    * ones); names overwrite when non-empty; staffId and tags per ContactImportRow. `newId` makes ids for new rows.
    */
   importRows(rows: ContactImportRow[], at: number, newId: () => string): Promise<{ created: number; updated: number }>;
+  /** Changes the given fields (customFields and tags replace the contact's), atomically. Not found: 'not_found'. */
+  update(id: string, patch: ContactPatch, at: number): Promise<Contact>;
   setOptOut(o: OptOut): Promise<void>;
   clearOptOut(contactId: string, scope: OptOutScope): Promise<void>;
   listOptOuts(contactId: string): Promise<OptOut[]>;

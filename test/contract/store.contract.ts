@@ -526,6 +526,20 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         expect((await store.contacts.getByPhone(fresh))?.tags).toEqual(['new']);
       });
 
+      it('updates the fields given, replacing custom fields and tags, and leaves the others', async () => {
+        const c = await store.contacts.create(contact({ firstName: 'Ana', staffId: 'u1', customFields: { program: 'Nursing' }, tags: ['fall-2026'] }));
+        const tagged = await store.contacts.update(c.id, { tags: ['honors', 'transfer'] }, T0 + 1);
+        expect(tagged).toEqual({ ...c, tags: ['honors', 'transfer'], updatedAt: T0 + 1 });
+        expect(await store.contacts.get(c.id)).toEqual(tagged);
+        const moved = await store.contacts.update(c.id, { staffId: null, customFields: { term: 'Spring' }, lastName: 'Lopez' }, T0 + 2);
+        expect(moved).toEqual({ ...tagged, staffId: null, customFields: { term: 'Spring' }, lastName: 'Lopez', updatedAt: T0 + 2 });
+        expect(await store.contacts.get(c.id)).toEqual(moved);
+        expect((await store.contacts.scanByFilter({ filter: { tags: ['honors'] }, afterId: null, limit: 10 })).matches.map((x) => x.id)).toEqual([c.id]);
+        await store.contacts.update(c.id, { tags: [] }, T0 + 3);
+        expect((await store.contacts.scanByFilter({ filter: { tags: ['honors'] }, afterId: null, limit: 10 })).matches).toEqual([]);
+        await rejection(store.contacts.update('nope', { tags: ['x'] }, T0), 'not_found');
+      });
+
       it('refuses a second contact with the same phone', async () => {
         const c = await store.contacts.create(contact());
         await rejection(store.contacts.create(contact({ phone: c.phone })), 'conflict');

@@ -47,6 +47,21 @@ describe('contact tags', () => {
     expect((await byPhone('+16175550311'))?.tags).toEqual(['fall-2026', 'honors']);
   });
 
+  it('lets admins change a contact’s tags, and refuses a staff member who may not change contacts', async () => {
+    const created = await t.http.post('/api/v1/contacts', { firstName: 'Max', phone: '+16175550331', tags: ['prospect'] }, org.member.token);
+    const id = created.body.id as string;
+    const denied = await t.http.patch(`/api/v1/contacts/${id}`, { tags: ['admitted'] }, org.member.token);
+    expect([denied.status, denied.body.error?.code]).toEqual([403, 'forbidden']);
+    expect((await t.http.get(`/api/v1/contacts/${id}`, org.member.token)).body.tags).toEqual(['prospect']);
+
+    const changed = await t.http.patch(`/api/v1/contacts/${id}`, { tags: ['Admitted', 'fall-2026'] }, org.deptAdmin.token);
+    expect([changed.status, changed.body.tags, changed.body.firstName]).toEqual([200, ['admitted', 'fall-2026'], 'Max']);
+    const bad = await t.http.patch(`/api/v1/contacts/${id}`, { tags: ['x'.repeat(41)] }, org.deptAdmin.token);
+    expect([bad.status, bad.body.error?.code, bad.body.error?.details?.[0]?.path]).toEqual([400, 'validation_failed', 'tags']);
+    const missing = await t.http.patch('/api/v1/contacts/01J00000000000000000000000', { tags: [] }, org.deptAdmin.token);
+    expect([missing.status, missing.body.error?.code]).toEqual([404, 'not_found']);
+  });
+
   it('sends a campaign filtered by tags to exactly the contacts carrying all of them', async () => {
     const csv = [
       'FirstName,Phone,Tags',

@@ -157,7 +157,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change a contact: names, assignment, custom fields, tags (admins) */
+        patch: operations["updateContact"];
         trace?: never;
     };
     "/api/v1/contacts/import": {
@@ -953,6 +954,18 @@ export interface components {
         };
         ContactList: {
             items: components["schemas"]["Contact"][];
+        };
+        ContactPatch: {
+            firstName?: string;
+            lastName?: string;
+            /** @description null clears the assignment */
+            staffId?: string | null;
+            /** @description Replaces the contact's custom fields */
+            customFields?: {
+                [key: string]: string;
+            };
+            /** @description Replaces the contact's tags ([] clears them) */
+            tags?: string[];
         };
         Conversation: {
             /** @description A sortable 26-character id */
@@ -1810,6 +1823,40 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    updateContact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ContactPatch"];
+            };
+        };
+        responses: {
+            /** @description The contact now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contact"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };

@@ -1,10 +1,10 @@
 import type { Filter } from 'mongodb';
 import type { Contact, OptOut, OptOutScope } from '../../domain/types.js';
-import type { ContactFilterPage, ContactImportRow, ContactRepo } from '../store.js';
+import type { ContactFilterPage, ContactImportRow, ContactPatch, ContactRepo } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
 import { contactFromImportRow, contactSearch, matchesContactFilter, mergeImportRow, phoneTaken } from '../adapter-rules.js';
 import { NAME_COLLATION, pageLimit, type MongoContext } from './mongo-context.js';
-import { fromContact, optOutId, toContact, toOptOut, type ContactDoc } from './mongo-documents.js';
+import { customFieldPairs, fromContact, optOutId, toContact, toOptOut, type ContactDoc } from './mongo-documents.js';
 import { duplicateKeyOn, rethrowDuplicate } from './mongo-errors.js';
 
 type ListFilter = Parameters<ContactRepo['list']>[0];
@@ -156,6 +156,21 @@ export class MongoContactRepo implements ContactRepo {
         }
         return { created, updated };
       });
+    });
+  }
+
+  update(id: string, patch: ContactPatch, at: number): Promise<Contact> {
+    return this.m.op(async () => {
+      const set: Partial<ContactDoc> = { updatedAt: at };
+      if (patch.firstName !== undefined) set.firstName = patch.firstName;
+      if (patch.lastName !== undefined) set.lastName = patch.lastName;
+      if (patch.staffId !== undefined) set.staffId = patch.staffId;
+      if (patch.customFields !== undefined) set.customFields = customFieldPairs(patch.customFields);
+      if (patch.tags !== undefined) set.tags = [...patch.tags];
+      // One document update: the fields given change together, the others stay.
+      const doc = await this.m.c.contacts.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
+      if (!doc) throw notFound('Contact');
+      return toContact(doc);
     });
   }
 

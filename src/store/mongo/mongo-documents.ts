@@ -166,13 +166,15 @@ export const toContact = (d: ContactDoc): Contact => ({
   updatedAt: d.updatedAt,
 });
 
+export const customFieldPairs = (fields: Record<string, string>): ContactDoc['customFields'] => Object.entries(fields).map(([k, v]) => ({ k, v }));
+
 export const fromContact = (c: Contact): ContactDoc => ({
   _id: c.id,
   firstName: c.firstName,
   lastName: c.lastName,
   phone: c.phone,
   staffId: c.staffId,
-  customFields: Object.entries(c.customFields).map(([k, v]) => ({ k, v })),
+  customFields: customFieldPairs(c.customFields),
   tags: [...c.tags],
   createdAt: c.createdAt,
   updatedAt: c.updatedAt,

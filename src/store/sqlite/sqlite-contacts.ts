@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { Contact, OptOut, OptOutScope } from '../../domain/types.js';
-import type { ContactFilterPage, ContactImportRow, ContactRepo } from '../store.js';
+import type { ContactFilterPage, ContactImportRow, ContactPatch, ContactRepo } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
-import { contactFromImportRow, contactSearch, matchesContactFilter, mergeImportRow, phoneTaken } from '../adapter-rules.js';
+import { contactFromImportRow, contactSearch, matchesContactFilter, mergeImportRow, patchContact, phoneTaken } from '../adapter-rules.js';
 import { boundedLimit, jsonList, type SqliteContext } from './sqlite-context.js';
 import { rethrowUnique } from './sqlite-errors.js';
 
@@ -163,6 +163,17 @@ export class SqliteContactRepo implements ContactRepo {
         }
       }
       return { created, updated };
+    });
+  }
+
+  update(id: string, patch: ContactPatch, at: number): Promise<Contact> {
+    return this.ctx.write(() => {
+      const existing = this.find(this.byId, id);
+      if (!existing) throw notFound('Contact');
+      const updated = patchContact(existing, patch, at);
+      this.updateRow.run(toParams(updated));
+      if (patch.tags !== undefined) this.writeTags(updated);
+      return updated;
     });
   }
 
