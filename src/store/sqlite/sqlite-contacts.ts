@@ -17,6 +17,13 @@ const COLUMNS = `id, first_name AS firstName, last_name AS lastName, phone, staf
   (SELECT json_group_array(tag) FROM contact_tags WHERE contact_id = contacts.id) AS tags,
   created_at AS createdAt, updated_at AS updatedAt`;
 
+/**
+ * A tags filter's page: the filter's first tag, a range of contact_tags_by_tag, each row joined to
+ * its contact by key (the other conditions are checked on the page read).
+ */
+export const TAG_SCAN_SQL = `SELECT ${COLUMNS} FROM contact_tags t JOIN contacts ON contacts.id = t.contact_id
+  WHERE t.tag = @tag AND t.contact_id > @afterId ORDER BY t.contact_id LIMIT @limit`;
+
 // NOCASE columns: the index serves this order, and "adams" sorts next to "Adams".
 const ORDER = 'ORDER BY last_name, first_name, id';
 
@@ -98,11 +105,7 @@ export class SqliteContactRepo implements ContactRepo {
     // conditions are checked on the page read, as both adapters do (matchesContactFilter).
     this.scanAll = db.prepare(`SELECT ${COLUMNS} FROM contacts WHERE id > @afterId ORDER BY id LIMIT @limit`);
     this.scanStaff = db.prepare(`SELECT ${COLUMNS} FROM contacts WHERE staff_id = @staffId AND id > @afterId ORDER BY id LIMIT @limit`);
-    // The filter's first tag: a range of contact_tags_by_tag, each row joined to its contact by key.
-    this.scanTag = db.prepare(
-      `SELECT ${COLUMNS} FROM contact_tags t JOIN contacts ON contacts.id = t.contact_id
-       WHERE t.tag = @tag AND t.contact_id > @afterId ORDER BY t.contact_id LIMIT @limit`,
-    );
+    this.scanTag = db.prepare(TAG_SCAN_SQL);
     this.clearTags = db.prepare('DELETE FROM contact_tags WHERE contact_id = ?');
     this.addTag = db.prepare('INSERT INTO contact_tags (contact_id, tag) VALUES (?, ?)');
   }
