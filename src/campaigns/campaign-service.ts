@@ -8,7 +8,7 @@ import type { ActorRef } from '../actors-runtime/actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import { AppError, notFound, type ErrorCode } from '../errors.js';
 import { canAccess, resolveAccountRef } from '../services/account-access.js';
-import { refuseGroupAccountOptions, senderIdentity, type ComposeInput } from '../services/messaging-service.js';
+import { contactsOrRefuse, refuseGroupAccountOptions, senderIdentity, type ComposeInput } from '../services/messaging-service.js';
 import { tagsOrRefuse } from '../domain/contact-fields.js';
 import { merge, unknownFields } from '../domain/merge-fields.js';
 import { analyse, type SegmentInfo } from '../domain/segments.js';
@@ -106,14 +106,7 @@ export class CampaignService {
     const phones = [...new Set(input.to.filter((t) => t.startsWith('+')))];
     const contactIds = [...new Set(input.to.filter((t) => !t.startsWith('+')))];
     // An unknown contact is refused, as in a compose sent at once (a campaign counts it as invalid).
-    const found = new Set<string>();
-    for (let i = 0; i < contactIds.length; i += EXPANSION_BATCH) {
-      for (const c of await this.c.store.contacts.getMany(contactIds.slice(i, i + EXPANSION_BATCH))) found.add(c.id);
-    }
-    const missing = contactIds.filter((id) => !found.has(id));
-    if (missing.length > 0) {
-      throw new AppError('validation_failed', 'Unknown contact(s)', { details: missing.slice(0, 50).map((id) => ({ path: 'to', message: `no contact ${id}` })) });
-    }
+    await contactsOrRefuse(this.c.store, contactIds);
     return this.createRun(p, account, claim, {
       kind: 'message',
       name: messageName(input.text),

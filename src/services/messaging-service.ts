@@ -1,5 +1,5 @@
 import type { Account, Contact, Conversation, Encoding, Message, OptOutScope, User } from '../domain/types.js';
-import type { NewOutbound } from '../store/store.js';
+import type { NewOutbound, Store } from '../store/store.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from './context.js';
 import { AppError, forbidden, notFound } from '../errors.js';
@@ -258,12 +258,7 @@ export class MessagingService {
   private async resolveRecipients(to: string[]): Promise<Contact[]> {
     const ids = to.filter((t) => !t.startsWith('+'));
     const phones = [...new Set(to.filter((t) => t.startsWith('+')))];
-    const byId = await this.c.store.contacts.getMany([...new Set(ids)]);
-    if (byId.length !== new Set(ids).size) {
-      const found = new Set(byId.map((c) => c.id));
-      const missing = ids.filter((id) => !found.has(id));
-      throw new AppError('validation_failed', 'Unknown contact(s)', { details: missing.slice(0, 50).map((id) => ({ path: 'to', message: `no contact ${id}` })) });
-    }
+    const byId = await contactsOrRefuse(this.c.store, ids);
     const now = this.c.clock.now();
     const byPhone: Contact[] = [];
     for (const phone of phones) {
@@ -279,6 +274,18 @@ export class MessagingService {
     const dept = deptId ? await this.c.store.departments.get(deptId) : null;
     return dept?.timeZone ?? this.c.config.defaultTimeZone;
   }
+}
+
+/** The contacts a compose's `to` names by id; an unknown one is refused (it names no one to text). */
+export async function contactsOrRefuse(store: Store, ids: readonly string[]): Promise<Contact[]> {
+  const unique = [...new Set(ids)];
+  const found = await store.contacts.getMany(unique);
+  if (found.length !== unique.length) {
+    const known = new Set(found.map((c) => c.id));
+    const missing = unique.filter((id) => !known.has(id));
+    throw new AppError('validation_failed', 'Unknown contact(s)', { details: missing.slice(0, 50).map((id) => ({ path: 'to', message: `no contact ${id}` })) });
+  }
+  return found;
 }
 
 /** sendToMyStudentsOnly and sendAsStaff are personal-account features (DOMAIN.md "Group accounts"). */

@@ -60,7 +60,7 @@ describe('a scheduled single message', () => {
     expect(received(t, ana.phone)).toEqual(['Hi Ana, see you at nine']);
   });
 
-  it('refuses 23:00 (quiet hours) and after 20:00 without sendAnyway, with the campaign’s codes', async () => {
+  it('refuses 23:00 (quiet hours), after 20:00 without sendAnyway (the campaign’s codes), unknown contacts and no recipients', async () => {
     const to = [student('Ben').id];
     const night = await schedule({ to, text: 'Late', scheduledAt: at('2026-01-05T23:00:00-05:00') });
     expect([night.status, night.body.error?.code, night.body.error?.details?.[0]?.path]).toEqual([422, 'quiet_hours', 'scheduledAt']);
@@ -68,6 +68,10 @@ describe('a scheduled single message', () => {
     expect([evening.status, evening.body.error?.code]).toEqual([422, 'confirm_late_send']);
     const past = await schedule({ to, text: 'Past', scheduledAt: clock.now() - 60_000 });
     expect([past.status, past.body.error?.code]).toEqual([422, 'schedule_out_of_range']);
+    const unknown = await schedule({ to: ['01J00000000000000000000000'], text: 'Nobody', scheduledAt: clock.now() + 3600_000 });
+    expect([unknown.status, unknown.body.error?.code, unknown.body.error?.details?.[0]?.path]).toEqual([400, 'validation_failed', 'to']);
+    const nobody = await schedule({ to: [], text: 'Nobody', scheduledAt: clock.now() + 3600_000 });
+    expect([nobody.status, nobody.body.error?.code, nobody.body.error?.details?.[0]?.path]).toEqual([422, 'no_recipients', 'to']);
     const confirmed = await schedule({ to, text: 'Evening', scheduledAt: at('2026-01-05T20:30:00-05:00'), sendAnyway: true });
     expect([confirmed.status, confirmed.body.state]).toEqual([201, 'scheduled']);
     expect((await t.http.post(`/api/v1/campaigns/${confirmed.body.id}/cancel`, {}, org.member.token)).status).toBe(200);
