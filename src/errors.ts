@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'no_sender_number'
   | 'campaign_state'
   | 'schedule_out_of_range'
+  | 'not_schedulable'
   // provider
   | 'provider_rejected'
   | 'provider_rate_limited'
@@ -93,6 +94,7 @@ const STATUS: Record<ErrorCode, number> = {
   no_sender_number: 422,
   campaign_state: 409,
   schedule_out_of_range: 422,
+  not_schedulable: 422,
   provider_rejected: 502,
   provider_rate_limited: 503,
   provider_auth: 502,
@@ -144,6 +146,7 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   no_sender_number: 'The account has no number to send from (or none is available to rent).',
   campaign_state: 'The campaign cannot do that in its state (e.g. resume a completed one, pause a draft); the message says which state it is in.',
   schedule_out_of_range: '`scheduledAt` is in the past or more than a year ahead.',
+  not_schedulable: 'sendToMyStudentsOnly and sendAsStaff send at once only: a scheduled message (`scheduledAt`) goes from the account to the recipients in `to` (for "my students" later, create a campaign with the myStudents filter).',
   provider_rejected: 'Plivo refused the request.',
   provider_rate_limited: 'Plivo throttled us (429); the send is retried in order.',
   provider_auth: 'Plivo refused our credentials.',

@@ -4,6 +4,7 @@ import { json, noContent } from '../http/types.js';
 import { authed } from './authed.js';
 import { jsonBody, queryOf } from './parse.js';
 import { accountView, conversationView, lockView, messageView, respond } from './views.js';
+import { CAMPAIGN_CREATED } from '../../src/campaigns/campaign-service.js';
 import * as V from '../../src/schemas/views.js';
 import {
   Compose,
@@ -104,6 +105,17 @@ export function accountRoutes(r: Router, core: Core, base: string): void {
     authed(core, async (req, p) => json(200, { items: (await core.locks.board(p, queryOf(req, LocksQuery).departmentId)).map(lockView) })),
   );
 
-  r.post(`${base}/messages`, authed(core, async (req, p) => respond(202, V.ComposeResult, await core.messaging.compose(p, jsonBody(req, Compose), req.headers[IDEMPOTENCY_HEADER]))));
+  r.post(
+    `${base}/messages`,
+    authed(core, async (req, p) => {
+      const body = jsonBody(req, Compose);
+      const key = req.headers[IDEMPOTENCY_HEADER];
+      const { scheduledAt } = body;
+      // Sent now (202, what was queued), or scheduled: a campaign of kind message (201).
+      return scheduledAt === undefined
+        ? respond(202, V.ComposeResult, await core.messaging.compose(p, body, key))
+        : respond(CAMPAIGN_CREATED, V.CampaignView, await core.campaigns.scheduleMessage(p, { ...body, scheduledAt }, key));
+    }),
+  );
   r.post(`${base}/messages/measure`, authed(core, async (req) => respond(200, V.Measurement, core.messaging.measure(jsonBody(req, Measure).text))));
 }

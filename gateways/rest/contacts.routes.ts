@@ -4,7 +4,7 @@ import { json } from '../http/types.js';
 import { authed } from './authed.js';
 import { jsonBody, queryOf } from './parse.js';
 import { contactView, respond } from './views.js';
-import { ContactCreate, ContactImportJson, ContactQuery, NumberSearchQuery } from '../../src/schemas/rest.js';
+import { ContactCreate, ContactImportJson, ContactPatch, ContactQuery, NumberSearchQuery } from '../../src/schemas/rest.js';
 import * as V from '../../src/schemas/views.js';
 import { AppError } from '../../src/errors.js';
 
@@ -19,6 +19,10 @@ export function contactRoutes(r: Router, core: Core, base: string): void {
     authed(core, async (req, p) => json(201, contactView(await core.directory.createContact(p, jsonBody(req, ContactCreate))))),
   );
   r.get(`${base}/contacts/:id`, authed(core, async (req, p) => json(200, contactView(await core.directory.getContact(p, req.params.id!)))));
+  r.patch(
+    `${base}/contacts/:id`,
+    authed(core, async (req, p) => json(200, contactView(await core.directory.updateContact(p, req.params.id!, jsonBody(req, ContactPatch))))),
+  );
 
   // Accepts the file itself (Content-Type: text/csv) or JSON {"csv": "..."}.
   r.post(

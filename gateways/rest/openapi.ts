@@ -90,6 +90,7 @@ export const OPERATIONS: Operation[] = [
   { id: 'listContacts', method: 'get', path: '/api/v1/contacts', summary: 'Search contacts (students)', tag: 'contacts', auth: 'bearer', query: S.ContactQuery, answers: [json(200, V.ContactList, 'Contacts')] },
   { id: 'createContact', method: 'post', path: '/api/v1/contacts', summary: 'Create a contact', tag: 'contacts', auth: 'bearer', body: S.ContactCreate, answers: [json(201, V.ContactView, 'Created')], errors: [409] },
   { id: 'getContact', method: 'get', path: '/api/v1/contacts/{id}', summary: 'A contact', tag: 'contacts', auth: 'bearer', answers: [json(200, V.ContactView, 'The contact')] },
+  { id: 'updateContact', method: 'patch', path: '/api/v1/contacts/{id}', summary: 'Change a contact: names, assignment, custom fields, tags (admins)', tag: 'contacts', auth: 'bearer', body: S.ContactPatch, answers: [json(200, V.ContactView, 'The contact now')], errors: [403, 404] },
   {
     id: 'importContacts',
     method: 'post',
@@ -116,7 +117,7 @@ export const OPERATIONS: Operation[] = [
   { id: 'unarchiveConversation', method: 'post', path: '/api/v1/conversations/{id}/unarchive', summary: 'Move back to the Inbox', tag: 'conversations', auth: 'bearer', answers: [json(200, V.ConversationView, 'Moved')] },
   { id: 'markConversationRead', method: 'post', path: '/api/v1/conversations/{id}/read', summary: 'Mark read', tag: 'conversations', auth: 'bearer', answers: [json(200, V.ConversationView, 'Read')] },
   { id: 'reply', method: 'post', path: '/api/v1/conversations/{id}/messages', summary: 'Reply (queued; group accounts need the lock’s lockToken)', tag: 'messages', auth: 'bearer', body: S.Reply, headers: S.SendHeaders, answers: [json(202, V.MessageView, 'Queued for sending')], errors: [403, 409, 422] },
-  { id: 'compose', method: 'post', path: '/api/v1/messages', summary: 'Compose to one or many (queued per pool number)', tag: 'messages', auth: 'bearer', body: S.Compose, headers: S.SendHeaders, answers: [json(202, V.ComposeResult, 'Queued for sending')], errors: [403, 404, 409, 422] },
+  { id: 'compose', method: 'post', path: '/api/v1/messages', summary: 'Compose to one or many (queued per pool number), or schedule it with scheduledAt', tag: 'messages', auth: 'bearer', body: S.Compose, headers: S.SendHeaders, answers: [json(202, V.ComposeResult, 'Queued for sending'), json(201, V.CampaignView, 'Scheduled (with scheduledAt): a campaign of kind `message`')], errors: [403, 404, 409, 422] },
   { id: 'measureMessage', method: 'post', path: '/api/v1/messages/measure', summary: 'Encoding, length and segments of a text', tag: 'messages', auth: 'bearer', body: S.Measure, answers: [json(200, V.Measurement, 'The measurement')] },
   { id: 'createCampaign', method: 'post', path: '/api/v1/campaigns', summary: 'Create a campaign (a draft, or scheduled with scheduledAt); its recipients are expanded in the background', tag: 'campaigns', auth: 'bearer', body: S.CampaignCreate, headers: S.SendHeaders, answers: [json(201, V.CampaignView, 'Created')], errors: [404, 409, 422] },
   { id: 'listCampaigns', method: 'get', path: '/api/v1/campaigns', summary: "An account's campaigns, newest first", tag: 'campaigns', auth: 'bearer', query: S.CampaignListQuery, answers: [json(200, V.CampaignList, 'Campaigns')], errors: [403, 404] },

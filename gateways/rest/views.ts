@@ -42,6 +42,7 @@ export const contactView = (c: Contact): V.ContactView => ({
   phone: c.phone,
   staffId: c.staffId,
   customFields: c.customFields,
+  tags: c.tags,
   createdAt: c.createdAt,
   updatedAt: c.updatedAt,
 });

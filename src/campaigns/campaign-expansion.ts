@@ -2,6 +2,7 @@ import type { Account, Campaign, Contact, ExpansionCursor } from '../domain/type
 import type { NewRecipient, Store } from '../store/store.js';
 import type { Clock } from '../clock.js';
 import { toE164 } from '../domain/phone.js';
+import { contactForPhone } from '../domain/contact-fields.js';
 import { chooseSender } from '../domain/sender-selection.js';
 import { newId } from '../ids.js';
 import { optOutScope } from '../services/messaging-service.js';
@@ -55,7 +56,7 @@ export async function nextExpansionBatch(
         const contact =
           phone === null
             ? null
-            : await d.store.contacts.getOrCreateByPhone({ id: newId(now), firstName: '', lastName: '', phone, staffId: null, customFields: {}, createdAt: now, updatedAt: now });
+            : await d.store.contacts.getOrCreateByPhone(contactForPhone(newId(now), phone, now));
         return { raw, contact };
       }),
     );

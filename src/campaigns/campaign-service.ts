@@ -1,6 +1,6 @@
 import { createActor } from 'xstate';
 import { campaignMachine, scheduleRefusal } from '../../actors/campaign/index.js';
-import type { Account, Campaign, CampaignCounts, CampaignRecipient, CampaignStateName, ContactFilter, RecipientStatus } from '../domain/types.js';
+import type { Account, Campaign, CampaignCounts, CampaignKind, CampaignSource, CampaignRecipient, CampaignStateName, ContactFilter, RecipientStatus } from '../domain/types.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from '../services/context.js';
 import type { Config } from '../config.js';
@@ -9,7 +9,8 @@ import type { ActorRef } from '../actors-runtime/actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import { AppError, notFound, type ErrorCode } from '../errors.js';
 import { canAccess, resolveAccountRef } from '../services/account-access.js';
-import { senderIdentity } from '../services/messaging-service.js';
+import { contactsOrRefuse, refuseGroupAccountOptions, senderIdentity, type ComposeInput } from '../services/messaging-service.js';
+import { tagsOrRefuse } from '../domain/contact-fields.js';
 import { merge, unknownFields } from '../domain/merge-fields.js';
 import { analyse, type SegmentInfo } from '../domain/segments.js';
 import { newId } from '../ids.js';
@@ -30,7 +31,7 @@ export interface CampaignCreateInput {
   groupAccountCode?: string | undefined;
   name: string;
   text: string;
-  recipients: { phones: string[]; contactIds: string[]; csv?: string | undefined; filter?: { customFields?: Record<string, string> | undefined; myStudents: boolean } | undefined };
+  recipients: { phones: string[]; contactIds: string[]; csv?: string | undefined; filter?: { customFields?: Record<string, string> | undefined; myStudents: boolean; tags?: string[] | undefined } | undefined };
   scheduledAt?: number | undefined;
   sendAnyway: boolean;
 }
@@ -39,6 +40,7 @@ export type CampaignPreview = SegmentInfo & { maxLength: number; phone: string; 
 
 export interface CampaignView {
   id: string;
+  kind: CampaignKind;
   accountId: string;
   name: string;
   text: string;
@@ -54,6 +56,8 @@ export interface CampaignView {
 }
 
 export const CAMPAIGN_CREATED = 201;
+
+type Claim = Parameters<Parameters<Idempotency['once']>[4]>[0];
 
 const EMPTY_COUNTS: CampaignCounts = {
   total: 0, queued: 0, sent: 0, delivered: 0, failed: 0, unknown: 0, skippedOptedOut: 0, skippedDuplicate: 0, skippedInvalid: 0, replies: 0,
@@ -77,24 +81,70 @@ export class CampaignService {
     return this.idempotency.once(p, idempotencyKey, { operation: 'createCampaign', ...input }, CAMPAIGN_CREATED, (claim) => this.createOnce(p, input, claim));
   }
 
-  private async createOnce(p: Principal, input: CampaignCreateInput, claim: Parameters<Parameters<Idempotency['once']>[4]>[0]): Promise<CampaignView> {
+  /**
+   * A compose with `scheduledAt` (POST /messages): a campaign of kind `message` whose recipients
+   * are the compose's `to` (contact ids and phones), created `scheduled`; its actor starts it at
+   * the time, with the campaign's rules (quiet hours, sendAnyway after 20:00, opt-outs checked
+   * when each text is queued). The Idempotency-Key is the compose's: one key, one outcome, sent
+   * now or scheduled.
+   */
+  scheduleMessage(p: Principal, input: ComposeInput & { scheduledAt: number }, idempotencyKey?: string): Promise<CampaignView> {
+    return this.idempotency.once(p, idempotencyKey, { operation: 'compose', ...input }, CAMPAIGN_CREATED, (claim) => this.scheduleOnce(p, input, claim));
+  }
+
+  private async createOnce(p: Principal, input: CampaignCreateInput, claim: Claim): Promise<CampaignView> {
+    const account = await this.sendingAccount(p, input.groupAccountCode);
+    const filter = await this.filterOf(p, account, input.recipients.filter);
+    // The upload's rows join the phones: at most as many inputs in all as the phones list takes.
+    const phones = input.recipients.csv === undefined ? input.recipients.phones : [...input.recipients.phones, ...(await csvRecipients(input.recipients.csv, MAX_PHONE_INPUTS - input.recipients.phones.length))];
+    const source = { phones, contactIds: input.recipients.contactIds, filter };
+    return this.createRun(p, account, claim, { kind: 'campaign', name: input.name, text: input.text, source, scheduledAt: input.scheduledAt ?? null, sendAnyway: input.sendAnyway });
+  }
+
+  private async scheduleOnce(p: Principal, input: ComposeInput & { scheduledAt: number }, claim: Claim): Promise<CampaignView> {
+    if (input.sendToMyStudentsOnly && input.sendAsStaff) throw new AppError('conflicting_options', 'sendToMyStudentsOnly and sendAsStaff cannot be combined');
+    const account = await this.sendingAccount(p, input.groupAccountCode);
+    refuseGroupAccountOptions(account, input);
+    // Both pick recipients or senders from the staff assignments as they are when sending at
+    // once; a scheduled message goes from this account to the people listed.
+    if (input.sendToMyStudentsOnly || input.sendAsStaff) {
+      throw new AppError('not_schedulable', `${input.sendToMyStudentsOnly ? 'sendToMyStudentsOnly' : 'sendAsStaff'} cannot be scheduled; send now, or create a campaign with the myStudents filter`);
+    }
+    const phones = [...new Set(input.to.filter((t) => t.startsWith('+')))];
+    const contactIds = [...new Set(input.to.filter((t) => !t.startsWith('+')))];
+    // An unknown contact is refused, as in a compose sent at once (a campaign counts it as invalid).
+    await contactsOrRefuse(this.c.store, contactIds);
+    return this.createRun(p, account, claim, {
+      kind: 'message',
+      name: messageName(input.text),
+      text: input.text,
+      source: { phones, contactIds, filter: null },
+      scheduledAt: input.scheduledAt,
+      sendAnyway: input.sendAnyway,
+    });
+  }
+
+  /** The checks every campaign passes (text, recipients, merge fields, schedule), then the campaign stored and its actor woken. */
+  private async createRun(
+    p: Principal,
+    account: Account,
+    claim: Claim,
+    input: { kind: CampaignKind; name: string; text: string; source: CampaignSource; scheduledAt: number | null; sendAnyway: boolean },
+  ): Promise<CampaignView> {
     const { store, clock } = this.c;
     const config = this.settings;
-    const account = await this.sendingAccount(p, input.groupAccountCode);
+    const { phones, contactIds, filter } = input.source;
     if (input.text.trim().length === 0) throw fieldRefusal('message_empty', 'The text is empty', 'text');
     if ([...input.text].length > config.sending.maxLength) {
       throw fieldRefusal('message_too_long', `The text is over ${config.sending.maxLength} characters`, 'text');
     }
-    const filter = await this.filterOf(p, account, input.recipients.filter);
-    const { contactIds } = input.recipients;
-    // The upload's rows join the phones: at most as many inputs in all as the phones list takes.
-    const phones = input.recipients.csv === undefined ? input.recipients.phones : [...input.recipients.phones, ...(await csvRecipients(input.recipients.csv, MAX_PHONE_INPUTS - input.recipients.phones.length))];
-    if (phones.length === 0 && contactIds.length === 0 && filter === null) throw fieldRefusal('no_recipients', 'Give phones, contactIds or a filter', 'recipients');
+    const recipientsField = input.kind === 'message' ? 'to' : 'recipients';
+    if (phones.length === 0 && contactIds.length === 0 && filter === null) throw fieldRefusal('no_recipients', input.kind === 'message' ? 'Nobody to send to' : 'Give phones, contactIds or a filter', recipientsField);
     await this.checkMergeFields(input.text, contactIds, filter);
 
     const now = clock.now();
     const timeZone = await this.timeZoneOf(account, p);
-    const scheduledAt = input.scheduledAt ?? null;
+    const { scheduledAt } = input;
     if (scheduledAt !== null) {
       const refusal = scheduleRefusal(now, scheduledAt, timeZone, input.sendAnyway);
       if (refusal) throw fieldRefusal(refusal.code, refusal.message, 'scheduledAt');
@@ -107,6 +157,7 @@ export class CampaignService {
     const sender = senderIdentity(p);
     const campaign: Campaign = {
       id,
+      kind: input.kind,
       accountId: account.id,
       name: input.name,
       text: input.text,
@@ -116,7 +167,7 @@ export class CampaignService {
       scheduledAt,
       sendAnyway: input.sendAnyway,
       snapshot,
-      source: { phones, contactIds, filter },
+      source: input.source,
       expansion: { phase: 'phones', offset: 0, afterContactId: null, ordinal: 0 },
       skippedDuplicate: 0,
       createdByUserId: sender.userId,
@@ -133,9 +184,13 @@ export class CampaignService {
     return answer;
   }
 
-  async list(p: Principal, accountRef: string, page: { limit: number; before?: string | undefined }): Promise<CampaignView[]> {
+  async list(p: Principal, accountRef: string, page: { limit: number; before?: string | undefined; kind?: CampaignKind | undefined }): Promise<CampaignView[]> {
     const account = await resolveAccountRef(this.c, p, accountRef);
-    const campaigns = await this.c.store.campaigns.list(account.id, { limit: page.limit, ...(page.before === undefined ? {} : { before: page.before }) });
+    const campaigns = await this.c.store.campaigns.list(account.id, {
+      limit: page.limit,
+      ...(page.before === undefined ? {} : { before: page.before }),
+      ...(page.kind === undefined ? {} : { kind: page.kind }),
+    });
     return Promise.all(campaigns.map(async (campaign) => this.liveView(campaign, account)));
   }
 
@@ -225,6 +280,8 @@ export class CampaignService {
     if (!given) return null;
     const filter: ContactFilter = {};
     if (given.customFields && Object.keys(given.customFields).length > 0) filter.customFields = given.customFields;
+    // Normalised as contacts store them; the scan walks the first tag's index range.
+    if (given.tags && given.tags.length > 0) filter.tags = tagsOrRefuse(given.tags, 'recipients.filter.tags');
     if (given.myStudents) {
       // Staff assignments are a personal-account feature (DOMAIN.md "Group accounts").
       if (account.kind === 'group' || p.kind !== 'user') {
@@ -232,8 +289,8 @@ export class CampaignService {
       }
       filter.staffId = p.user.id;
     }
-    if (filter.customFields === undefined && filter.staffId === undefined) {
-      throw new AppError('validation_failed', 'A filter needs customFields or myStudents', { details: [{ path: 'recipients.filter', message: 'empty filter' }] });
+    if (filter.customFields === undefined && filter.staffId === undefined && filter.tags === undefined) {
+      throw new AppError('validation_failed', 'A filter needs customFields, tags or myStudents', { details: [{ path: 'recipients.filter', message: 'empty filter' }] });
     }
     return filter;
   }
@@ -289,6 +346,7 @@ export class CampaignService {
   private view(campaign: Campaign, counts: CampaignCounts, remaining: number, account: Account): CampaignView {
     return {
       id: campaign.id,
+      kind: campaign.kind,
       accountId: campaign.accountId,
       name: campaign.name,
       text: campaign.text,
@@ -303,6 +361,15 @@ export class CampaignService {
     };
   }
 }
+
+/** A scheduled message's name in lists: the start of its text's first line. */
+function messageName(text: string): string {
+  const line = text.trim().split('\n')[0]!.trim();
+  const chars = [...line];
+  return chars.length <= MESSAGE_NAME_CHARS ? line : `${chars.slice(0, MESSAGE_NAME_CHARS - 1).join('')}…`;
+}
+
+const MESSAGE_NAME_CHARS = 60;
 
 /** A refusal that names the request field it is about (`details[].path`), so a form can show it next to that field. */
 function fieldRefusal(code: ErrorCode, message: string, path: string): AppError {

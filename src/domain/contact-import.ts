@@ -1,17 +1,20 @@
 import type { ContactImportRow } from '../store/store.js';
 import { AppError, type FieldIssue } from '../errors.js';
 import { toE164 } from './phone.js';
-import { MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH, customFieldName } from './contact-fields.js';
+import { MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH, TAG_SEPARATOR, customFieldName, normaliseTags } from './contact-fields.js';
 
 // The rules of a contact CSV: FirstName, LastName, Phone (required), StaffId (a user id or email;
-// a blank cell clears the assignment); every other column is a custom field, as many as a contact
-// may have through the API. Rows are checked one at a time as the file is read.
+// a blank cell clears the assignment), Tags (the contact's tags, separated by ";": they replace the
+// contact's tags, a blank cell clears them; without the column tags stay as they are); every other
+// column is a custom field, as many as a contact may have through the API. Rows are checked one at
+// a time as the file is read.
 
 export interface ImportColumns {
   first: number;
   last: number;
   phone: number;
   staff: number;
+  tags: number;
   custom: Array<{ name: string; index: number; heading: string }>;
 }
 
@@ -24,6 +27,7 @@ export function importColumns(header: string[]): ImportColumns {
     last: find('lastname', 'last'),
     phone: find('phone', 'phonenumber', 'mobile', 'cell'),
     staff: find('staffid', 'staff'),
+    tags: find('tags', 'tag'),
   };
   if (columns.phone < 0) throw new AppError('validation_failed', 'The CSV needs a Phone column', { details: [{ path: 'header', message: 'no Phone column' }] });
   const known = new Set(Object.values(columns));
@@ -32,7 +36,7 @@ export function importColumns(header: string[]): ImportColumns {
     .filter((c) => !known.has(c.index) && c.name.length > 0);
   if (custom.length > MAX_CUSTOM_FIELDS) {
     throw new AppError('validation_failed', `The CSV has ${custom.length} custom-field columns; a contact has at most ${MAX_CUSTOM_FIELDS}`, {
-      details: [{ path: 'header', message: `${custom.length} columns besides FirstName, LastName, Phone and StaffId; at most ${MAX_CUSTOM_FIELDS}` }],
+      details: [{ path: 'header', message: `${custom.length} columns besides FirstName, LastName, Phone, StaffId and Tags; at most ${MAX_CUSTOM_FIELDS}` }],
     });
   }
   const byName = new Map<string, string>();
@@ -83,5 +87,12 @@ export function importRow(columns: ImportColumns, cells: string[], row: number, 
     if (v.length > MAX_CUSTOM_FIELD_VALUE_LENGTH) return issue(c.heading, `longer than ${MAX_CUSTOM_FIELD_VALUE_LENGTH} characters`);
     if (v !== '') customFields[c.name] = v;
   }
-  return { contact: { phone, firstName, lastName, staffId, customFields } };
+  let tags: string[] | undefined;
+  if (columns.tags >= 0) {
+    const listed = cell(columns.tags).split(TAG_SEPARATOR).map((t) => t.trim()).filter((t) => t !== '');
+    const result = normaliseTags(listed);
+    if ('problem' in result) return issue('Tags', result.problem);
+    tags = result.tags;
+  }
+  return { contact: { phone, firstName, lastName, staffId, customFields, tags } };
 }

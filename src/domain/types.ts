@@ -52,6 +52,8 @@ export interface Contact {
   /** The user assigned to this student (personal-account features only). */
   staffId: string | null;
   customFields: Record<string, string>;
+  /** Normalised (contact-fields.ts normaliseTags): lowercase, each once, sorted. */
+  tags: string[];
   createdAt: number;
   updatedAt: number;
 }
@@ -184,6 +186,8 @@ export interface ContactFilter {
   customFields?: Record<string, string>;
   /** Only the contacts assigned to this user ("my students"). */
   staffId?: string;
+  /** Contacts carrying every one of these tags (normalised, at least one when present). */
+  tags?: string[];
 }
 
 /** How far the expansion of a campaign's source has gone; `ordinal` numbers the inputs read so far. */
@@ -198,8 +202,12 @@ export interface ExpansionCursor {
 
 export type CampaignStateName = 'draft' | 'scheduled' | 'sending' | 'paused' | 'completed' | 'cancelled';
 
+/** `message`: a single message scheduled with POST /messages, run as a campaign of its `to`. */
+export type CampaignKind = 'campaign' | 'message';
+
 export interface Campaign {
   id: string;
+  kind: CampaignKind;
   accountId: string;
   name: string;
   /** The template: merge fields fill per recipient when the text is handed to a number's queue. */

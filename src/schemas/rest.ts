@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ApiCode, Color, DepartmentCode, Email, Id, Name, Password, Phone, Role } from './common.js';
-import { RecipientStatus } from './views.js';
+import { CampaignKind, RecipientStatus } from './views.js';
 import { MAX_PHONE_INPUTS } from '../campaigns/campaign-csv.js';
-import { CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH } from '../domain/contact-fields.js';
+import { CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_VALUE_LENGTH, MAX_NAME_LENGTH, MAX_TAGS, MAX_TAG_LENGTH, normaliseTags } from '../domain/contact-fields.js';
 
 // One schema per request body and query. Validation (gateways/rest) and the OpenAPI document
 // (docs/openapi.json, GET /api/v1/openapi.json) are both generated from these.
@@ -57,6 +57,19 @@ const CustomFields = z
   .record(z.string().regex(CUSTOM_FIELD_NAME, 'field names are letters, digits and _'), z.string().max(MAX_CUSTOM_FIELD_VALUE_LENGTH))
   .refine((r) => Object.keys(r).length <= MAX_CUSTOM_FIELDS, `at most ${MAX_CUSTOM_FIELDS} custom fields`);
 
+// Tags as given: the rules (contact-fields.ts normaliseTags) judge them; the bounds here only keep
+// an oversized list from being read at all. The core stores them normalised.
+const Tags = z
+  .array(z.string().max(4 * MAX_TAG_LENGTH))
+  .max(5 * MAX_TAGS)
+  .superRefine((tags, ctx) => {
+    const result = normaliseTags(tags);
+    if ('problem' in result) ctx.addIssue({ code: 'custom', message: result.problem });
+  })
+  .meta({
+    description: `Labels such as "fall-2026": at most ${MAX_TAGS}, each 1 to ${MAX_TAG_LENGTH} letters, digits, spaces and - _ . / : ; compared and stored lowercase, each once`,
+  });
+
 export const ContactCreate = z
   .strictObject({
     firstName: Name,
@@ -64,8 +77,19 @@ export const ContactCreate = z
     phone: Phone,
     staffId: Id.nullable().optional(),
     customFields: CustomFields.default({}),
+    tags: Tags.default([]),
   })
   .meta({ id: 'ContactCreate' });
+
+export const ContactPatch = z
+  .strictObject({
+    firstName: Name.optional(),
+    lastName: z.string().trim().max(MAX_NAME_LENGTH).optional(),
+    staffId: Id.nullable().optional().meta({ description: 'null clears the assignment' }),
+    customFields: CustomFields.optional().meta({ description: "Replaces the contact's custom fields" }),
+    tags: Tags.optional().meta({ description: "Replaces the contact's tags ([] clears them)" }),
+  })
+  .meta({ id: 'ContactPatch' });
 
 export const UserListQuery = z.object({ departmentId: Id.optional().meta({ description: 'Only the people of this department' }) });
 
@@ -141,7 +165,15 @@ export const Compose = z
     text: Text,
     sendToMyStudentsOnly: z.boolean().default(false),
     sendAsStaff: z.boolean().default(false),
-    sendAnyway: z.boolean().default(false).meta({ description: 'Confirms a bulk send after 20:00' }),
+    sendAnyway: z.boolean().default(false).meta({ description: 'Confirms a bulk send after 20:00, or a scheduledAt after 20:00' }),
+    scheduledAt: z
+      .number()
+      .int()
+      .optional()
+      .meta({
+        description:
+          'Epoch ms: send then instead of now, as a campaign of kind `message` (201, the campaign; list, read and cancel it under /campaigns). A campaign’s schedule rules apply: at most a year ahead, 06:00–22:00 in the department time zone, after 20:00 with sendAnyway. Not with sendToMyStudentsOnly or sendAsStaff',
+      }),
   })
   .meta({ id: 'Compose' });
 
@@ -173,6 +205,7 @@ export const CampaignCreate = z
               .optional()
               .meta({ description: 'Contacts whose custom fields have exactly these values (names in any case)' }),
             myStudents: z.boolean().default(false).meta({ description: 'Personal accounts only: the contacts assigned to you' }),
+            tags: Tags.optional().meta({ description: 'Contacts carrying every one of these tags (any case)' }),
           })
           .optional()
           .meta({ description: 'A saved filter over contacts, read when the campaign is expanded' }),
@@ -193,6 +226,7 @@ export const CampaignStart = z
 
 export const CampaignListQuery = z.object({
   account: z.union([z.literal('personal'), ApiCode]).meta({ description: '`personal`, or a group account’s apiCode' }),
+  kind: CampaignKind.optional().meta({ description: 'Only campaigns, or only scheduled messages; absent: both' }),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   before: Id.optional(),
 });

@@ -95,6 +95,7 @@ export const ContactView = z
     phone: E164,
     staffId: Id.nullable(),
     customFields: z.record(z.string(), z.string()),
+    tags: z.array(z.string()).meta({ description: 'Lowercase, each once, sorted' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -247,9 +248,14 @@ export const CampaignCounts = z
   })
   .meta({ id: 'CampaignCounts' });
 
+export const CampaignKind = z
+  .enum(['campaign', 'message'])
+  .meta({ id: 'CampaignKind', description: '`message`: a single message scheduled with POST /messages and `scheduledAt`, run as a campaign of its `to`' });
+
 export const CampaignView = z
   .object({
     id: Id,
+    kind: CampaignKind,
     accountId: Id,
     name: z.string(),
     text: z.string(),

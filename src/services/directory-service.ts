@@ -14,6 +14,8 @@ import { newId } from '../ids.js';
 import { CsvError, readCsvRows } from '../domain/csv.js';
 import { importColumns, importRow, type ImportColumns, type ImportRowContext } from '../domain/contact-import.js';
 import { isTimeZone } from '../domain/time-zone.js';
+import { tagsOrRefuse } from '../domain/contact-fields.js';
+import { definedOnly } from '../store/adapter-rules.js';
 
 // Departments, people and students.
 
@@ -226,9 +228,10 @@ export class DirectoryService {
 
   async createContact(
     _p: Principal,
-    input: { firstName: string; lastName: string; phone: string; staffId?: string | null | undefined; customFields: Record<string, string> },
+    input: { firstName: string; lastName: string; phone: string; staffId?: string | null | undefined; customFields: Record<string, string>; tags: string[] },
   ): Promise<Contact> {
     if (input.staffId) await this.requireStaff(input.staffId, 'staffId');
+    const tags = tagsOrRefuse(input.tags, 'tags');
     const now = this.c.clock.now();
     return this.c.store.contacts.create({
       id: newId(),
@@ -237,9 +240,34 @@ export class DirectoryService {
       phone: input.phone,
       staffId: input.staffId ?? null,
       customFields: input.customFields,
+      tags,
       createdAt: now,
       updatedAt: now,
     });
+  }
+
+  /**
+   * Changing a contact that exists (names, assignment, custom fields, tags) is an admin's job, as
+   * importing is: staff and API keys add contacts but change none (docs/access.md).
+   */
+  async updateContact(
+    p: Principal,
+    id: string,
+    patch: { firstName?: string | undefined; lastName?: string | undefined; staffId?: string | null | undefined; customFields?: Record<string, string> | undefined; tags?: string[] | undefined },
+  ): Promise<Contact> {
+    if (!isAdmin(requireUser(p))) throw forbidden('Only an owner or a department admin can change contacts');
+    if (patch.staffId) await this.requireStaff(patch.staffId, 'staffId');
+    return this.c.store.contacts.update(
+      id,
+      definedOnly({
+        firstName: patch.firstName,
+        lastName: patch.lastName,
+        staffId: patch.staffId,
+        customFields: patch.customFields,
+        tags: patch.tags === undefined ? undefined : tagsOrRefuse(patch.tags, 'tags'),
+      }),
+      this.c.clock.now(),
+    );
   }
 
   /**

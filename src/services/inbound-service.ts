@@ -1,4 +1,5 @@
 import type { Conversation, Message, MessageStatus } from '../domain/types.js';
+import { contactForPhone } from '../domain/contact-fields.js';
 import type { CoreContext } from './context.js';
 import type { Config } from '../config.js';
 import type { MessagingService } from './messaging-service.js';
@@ -69,16 +70,7 @@ export class InboundService {
     }
     const now = clock.now();
     // Most texts come from known students: a read, not a write, finds them.
-    const contact = (await store.contacts.getByPhone(sms.from)) ?? await store.contacts.getOrCreateByPhone({
-      id: newId(now),
-      firstName: '',
-      lastName: '',
-      phone: sms.from,
-      staffId: null,
-      customFields: {},
-      createdAt: now,
-      updatedAt: now,
-    });
+    const contact = (await store.contacts.getByPhone(sms.from)) ?? await store.contacts.getOrCreateByPhone(contactForPhone(newId(now), sms.from, now));
 
     // Consent changes are recorded before the message, and are idempotent: if we crash in
     // between, Plivo's retry records the message and the opt-out still holds.

@@ -1,5 +1,5 @@
 import type { Account, Contact, Conversation, Encoding, Message, OptOutScope, User } from '../domain/types.js';
-import type { NewOutbound } from '../store/store.js';
+import type { NewOutbound, Store } from '../store/store.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoreContext } from './context.js';
 import type { Config } from '../config.js';
@@ -9,6 +9,7 @@ import { principalName } from '../auth/principal.js';
 import { accessibleConversation, canAccess } from './account-access.js';
 import { analyse, type SegmentInfo } from '../domain/segments.js';
 import { merge, unknownFields } from '../domain/merge-fields.js';
+import { contactForPhone } from '../domain/contact-fields.js';
 import { chooseSender } from '../domain/sender-selection.js';
 import { isLateEvening, isQuietHours } from '../domain/quiet-hours.js';
 import { newId } from '../ids.js';
@@ -75,12 +76,7 @@ export class MessagingService {
       const found = await store.accounts.getByApiCode(input.groupAccountCode);
       if (!found || found.kind !== 'group' || !(await canAccess(this.c, p, found))) throw notFound('Group account');
       account = found;
-      if (input.sendToMyStudentsOnly || input.sendAsStaff) {
-        throw new AppError(
-          'group_account_option',
-          `${input.sendToMyStudentsOnly ? 'sendToMyStudentsOnly' : 'sendAsStaff'} works with a personal account only; group accounts do not use staff assignments`,
-        );
-      }
+      refuseGroupAccountOptions(account, input);
     } else {
       if (p.kind !== 'user') throw new AppError('validation_failed', 'An API key sends from a group account: give groupAccountCode');
       const personal = await store.accounts.getPersonal(p.user.id);
@@ -267,27 +263,11 @@ export class MessagingService {
   private async resolveRecipients(to: string[]): Promise<Contact[]> {
     const ids = to.filter((t) => !t.startsWith('+'));
     const phones = [...new Set(to.filter((t) => t.startsWith('+')))];
-    const byId = await this.c.store.contacts.getMany([...new Set(ids)]);
-    if (byId.length !== new Set(ids).size) {
-      const found = new Set(byId.map((c) => c.id));
-      const missing = ids.filter((id) => !found.has(id));
-      throw new AppError('validation_failed', 'Unknown contact(s)', { details: missing.slice(0, 50).map((id) => ({ path: 'to', message: `no contact ${id}` })) });
-    }
+    const byId = await contactsOrRefuse(this.c.store, ids);
     const now = this.c.clock.now();
     const byPhone: Contact[] = [];
     for (const phone of phones) {
-      byPhone.push(
-        await this.c.store.contacts.getOrCreateByPhone({
-          id: newId(now),
-          firstName: '',
-          lastName: '',
-          phone,
-          staffId: null,
-          customFields: {},
-          createdAt: now,
-          updatedAt: now,
-        }),
-      );
+      byPhone.push(await this.c.store.contacts.getOrCreateByPhone(contactForPhone(newId(now), phone, now)));
     }
     const seen = new Set<string>();
     return [...byId, ...byPhone].filter((c) => (seen.has(c.id) ? false : (seen.add(c.id), true)));
@@ -299,6 +279,27 @@ export class MessagingService {
     const dept = deptId ? await this.c.store.departments.get(deptId) : null;
     return dept?.timeZone ?? this.settings.defaultTimeZone;
   }
+}
+
+/** The contacts a compose's `to` names by id; an unknown one is refused (it names no one to text). */
+export async function contactsOrRefuse(store: Store, ids: readonly string[]): Promise<Contact[]> {
+  const unique = [...new Set(ids)];
+  const found = await store.contacts.getMany(unique);
+  if (found.length !== unique.length) {
+    const known = new Set(found.map((c) => c.id));
+    const missing = unique.filter((id) => !known.has(id));
+    throw new AppError('validation_failed', 'Unknown contact(s)', { details: missing.slice(0, 50).map((id) => ({ path: 'to', message: `no contact ${id}` })) });
+  }
+  return found;
+}
+
+/** sendToMyStudentsOnly and sendAsStaff are personal-account features (DOMAIN.md "Group accounts"). */
+export function refuseGroupAccountOptions(account: Account, input: Pick<ComposeInput, 'sendToMyStudentsOnly' | 'sendAsStaff'>): void {
+  if (account.kind !== 'group' || !(input.sendToMyStudentsOnly || input.sendAsStaff)) return;
+  throw new AppError(
+    'group_account_option',
+    `${input.sendToMyStudentsOnly ? 'sendToMyStudentsOnly' : 'sendAsStaff'} works with a personal account only; group accounts do not use staff assignments`,
+  );
 }
 
 export function senderIdentity(p: Principal): { userId: string | null; name: string } {

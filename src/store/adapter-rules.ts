@@ -1,5 +1,5 @@
 import type { CampaignCounts, Contact, ContactFilter, Conversation, Message, MessageStatus, RecipientStatus } from '../domain/types.js';
-import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow } from './store.js';
+import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow, type ContactPatch } from './store.js';
 import { AppError } from '../errors.js';
 
 // Rules of the Store port that both adapters (sqlite, mongo) must apply identically. They live
@@ -89,6 +89,19 @@ export function mergeImportRow(existing: Contact, row: ContactImportRow, at: num
     staffId: row.staffId === undefined ? existing.staffId : row.staffId,
     // Spread copies own properties only, so a CSV column named "__proto__" stays a plain field.
     customFields: { ...existing.customFields, ...row.customFields },
+    tags: row.tags === undefined ? [...existing.tags] : [...row.tags],
+    updatedAt: at,
+  };
+}
+
+/** ContactRepo.update: the patch's fields over the contact, copied. */
+export function patchContact(existing: Contact, patch: ContactPatch, at: number): Contact {
+  const given = definedOnly(patch);
+  return {
+    ...existing,
+    ...given,
+    customFields: { ...(given.customFields ?? existing.customFields) },
+    tags: [...(given.tags ?? existing.tags)],
     updatedAt: at,
   };
 }
@@ -102,6 +115,7 @@ export function contactFromImportRow(row: ContactImportRow, at: number, id: stri
     phone: row.phone,
     staffId: row.staffId ?? null,
     customFields: { ...row.customFields },
+    tags: [...(row.tags ?? [])],
     createdAt: at,
     updatedAt: at,
   };
@@ -160,9 +174,13 @@ export function recipientStatusOf(status: MessageStatus): RecipientStatus {
   }
 }
 
-/** A saved filter's custom-field conditions: every one holds, field names compared case-insensitively. */
+/**
+ * A saved filter's conditions: every one holds. Custom-field names compare case-insensitively;
+ * the contact carries every tag (both normalised, so compared as stored).
+ */
 export function matchesContactFilter(c: Contact, filter: ContactFilter): boolean {
   if (filter.staffId !== undefined && c.staffId !== filter.staffId) return false;
+  if (filter.tags !== undefined && !filter.tags.every((t) => c.tags.includes(t))) return false;
   const wanted = Object.entries(filter.customFields ?? {});
   if (wanted.length === 0) return true;
   const fields = new Map(Object.entries(c.customFields).map(([k, v]) => [k.toLowerCase(), v]));

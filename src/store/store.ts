@@ -4,6 +4,7 @@ import type {
   ApiKey,
   Campaign,
   CampaignCounts,
+  CampaignKind,
   CampaignRecipient,
   ContactFilter,
   ExpansionCursor,
@@ -123,7 +124,12 @@ export interface ContactImportRow {
   /** undefined: leave the assignment as it is; null: clear it; a string: assign. */
   staffId: string | null | undefined;
   customFields: Record<string, string>;
+  /** undefined: leave the tags as they are; a list (normalised, maybe empty): the contact's tags. */
+  tags: string[] | undefined;
 }
+
+/** What an update may change on a contact (tags normalised). */
+export type ContactPatch = Partial<Pick<Contact, 'firstName' | 'lastName' | 'staffId' | 'customFields' | 'tags'>>;
 
 export interface ContactRepo {
   /** Conflict: 'conflict' when the phone is taken. */
@@ -137,18 +143,21 @@ export interface ContactRepo {
   list(filter: { staffId?: string; search?: string; limit: number; offset?: number }): Promise<Contact[]>;
   /**
    * Upserts by phone in one atomic write. Custom fields merge (a row's fields overwrite same-named
-   * ones); names overwrite when non-empty; staffId per ContactImportRow. `newId` makes ids for new rows.
+   * ones); names overwrite when non-empty; staffId and tags per ContactImportRow. `newId` makes ids for new rows.
    */
   importRows(rows: ContactImportRow[], at: number, newId: () => string): Promise<{ created: number; updated: number }>;
+  /** Changes the given fields (customFields and tags replace the contact's), atomically. Not found: 'not_found'. */
+  update(id: string, patch: ContactPatch, at: number): Promise<Contact>;
   setOptOut(o: OptOut): Promise<void>;
   clearOptOut(contactId: string, scope: OptOutScope): Promise<void>;
   listOptOuts(contactId: string): Promise<OptOut[]>;
   /** Of these contacts, the ones opted out in `scope`. */
   optedOut(contactIds: string[], scope: OptOutScope): Promise<Set<string>>;
   /**
-   * Reads up to `limit` contacts with ids after `afterId` (of the staff member, with `staffId`),
-   * by id, and resolves those that match the filter (matchesContactFilter) and the last id read:
-   * the next page's `afterId`, null once there are no more.
+   * Reads up to `limit` contacts with ids after `afterId` (of the staff member, with `staffId`;
+   * carrying the filter's first tag, with `tags`: an index range either way, never the whole
+   * table), by id, and resolves those that match the filter (matchesContactFilter) and the last id
+   * read: the next page's `afterId`, null once there are no more.
    */
   scanByFilter(page: ContactFilterPage): Promise<{ matches: Contact[]; last: string | null }>;
 }
@@ -391,8 +400,8 @@ export interface CampaignRepo {
   /** With `idempotency`, its record is written in the same atomic write (as enqueueOutbound does). */
   create(c: Campaign, idempotency?: NewIdempotencyRecord): Promise<Campaign>;
   get(id: string): Promise<Campaign | null>;
-  /** Newest first (id desc); `before` is an id cursor. */
-  list(accountId: string, page: { limit: number; before?: string }): Promise<Campaign[]>;
+  /** Newest first (id desc); `before` is an id cursor; `kind` keeps one kind only. */
+  list(accountId: string, page: { limit: number; before?: string; kind?: CampaignKind }): Promise<Campaign[]>;
   /** Campaigns neither completed nor cancelled, by id (start-up recovery). */
   listUnfinished(): Promise<Campaign[]>;
   /** The campaign's owner epoch (0 before its first activation); null when it does not exist. */

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
+import { TAG_SCAN_SQL } from '../../src/store/sqlite/sqlite-contacts.js';
 import type { Store } from '../../src/store/store.js';
 import { storeContract } from './store.contract.js';
 import { T0, contact, conversation, department, groupAccount, outboundMessage } from './store-fixtures.js';
@@ -153,6 +154,19 @@ describe('SQLite store', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+
+  it('reads a tags filter as one tag’s range of its index, never a scan of the contacts', async () => {
+    const file = tempFile();
+    await (await open(file)).close();
+    const db = new Database(file, { readonly: true });
+    try {
+      const plan = db.prepare<[{ tag: string; afterId: string; limit: number }], { detail: string }>(`EXPLAIN QUERY PLAN ${TAG_SCAN_SQL}`).all({ tag: 'transfer', afterId: '', limit: 500 }).map((r) => r.detail);
+      expect(plan).toContainEqual(expect.stringMatching(/^SEARCH t USING (COVERING )?INDEX contact_tags_by_tag \(tag=\? AND contact_id>\?\)$/));
+      expect(plan.filter((d) => d.startsWith('SCAN') || d.includes('TEMP B-TREE'))).toEqual([]);
+    } finally {
+      db.close();
     }
   });
 

@@ -88,6 +88,7 @@ export function contact(over: Partial<Contact> = {}): Contact {
     phone: phone(),
     staffId: null,
     customFields: {},
+    tags: [],
     createdAt: T0,
     updatedAt: T0,
     ...over,

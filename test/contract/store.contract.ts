@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Account, Campaign, Contact, Conversation, Department, ExpansionCursor } from '../../src/domain/types.js';
+import type { Account, Campaign, Contact, ContactFilter, Conversation, Department, ExpansionCursor } from '../../src/domain/types.js';
 import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow, type LockRecord, type NewIdempotencyRecord, type NewRecipient, type Store } from '../../src/store/store.js';
 import { newId } from '../../src/ids.js';
 import {
@@ -509,6 +509,37 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         expect(await store.contacts.getByPhone('+16170000000')).toBeNull();
       });
 
+      it('keeps a contact’s tags, on create and on an import that names them (none named: as they were)', async () => {
+        const c = await store.contacts.create(contact({ tags: ['fall-2026', 'transfer'] }));
+        expect(await store.contacts.get(c.id)).toEqual(c);
+        expect((await store.contacts.getByPhone(c.phone))?.tags).toEqual(['fall-2026', 'transfer']);
+        expect((await store.contacts.getMany([c.id]))[0]?.tags).toEqual(['fall-2026', 'transfer']);
+        const base = { firstName: '', lastName: '', staffId: undefined, customFields: {} };
+        await store.contacts.importRows([{ ...base, phone: c.phone, tags: undefined }], T0 + 1, () => 'unused');
+        expect((await store.contacts.get(c.id))?.tags).toEqual(['fall-2026', 'transfer']);
+        await store.contacts.importRows([{ ...base, phone: c.phone, tags: ['honors'] }], T0 + 2, () => 'unused');
+        expect((await store.contacts.get(c.id))?.tags).toEqual(['honors']);
+        await store.contacts.importRows([{ ...base, phone: c.phone, tags: [] }], T0 + 3, () => 'unused');
+        expect((await store.contacts.get(c.id))?.tags).toEqual([]);
+        const fresh = phone();
+        await store.contacts.importRows([{ ...base, phone: fresh, tags: ['new'] }], T0 + 4, () => `c-tag-${fresh}`);
+        expect((await store.contacts.getByPhone(fresh))?.tags).toEqual(['new']);
+      });
+
+      it('updates the fields given, replacing custom fields and tags, and leaves the others', async () => {
+        const c = await store.contacts.create(contact({ firstName: 'Ana', staffId: 'u1', customFields: { program: 'Nursing' }, tags: ['fall-2026'] }));
+        const tagged = await store.contacts.update(c.id, { tags: ['honors', 'transfer'] }, T0 + 1);
+        expect(tagged).toEqual({ ...c, tags: ['honors', 'transfer'], updatedAt: T0 + 1 });
+        expect(await store.contacts.get(c.id)).toEqual(tagged);
+        const moved = await store.contacts.update(c.id, { staffId: null, customFields: { term: 'Spring' }, lastName: 'Lopez' }, T0 + 2);
+        expect(moved).toEqual({ ...tagged, staffId: null, customFields: { term: 'Spring' }, lastName: 'Lopez', updatedAt: T0 + 2 });
+        expect(await store.contacts.get(c.id)).toEqual(moved);
+        expect((await store.contacts.scanByFilter({ filter: { tags: ['honors'] }, afterId: null, limit: 10 })).matches.map((x) => x.id)).toEqual([c.id]);
+        await store.contacts.update(c.id, { tags: [] }, T0 + 3);
+        expect((await store.contacts.scanByFilter({ filter: { tags: ['honors'] }, afterId: null, limit: 10 })).matches).toEqual([]);
+        await rejection(store.contacts.update('nope', { tags: ['x'] }, T0), 'not_found');
+      });
+
       it('refuses a second contact with the same phone', async () => {
         const c = await store.contacts.create(contact());
         await rejection(store.contacts.create(contact({ phone: c.phone })), 'conflict');
@@ -580,6 +611,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
           lastName: '',
           staffId: undefined,
           customFields: {},
+          tags: undefined,
           ...over,
         });
 
@@ -603,6 +635,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
             lastName: 'Lee',
             staffId: 'u1',
             customFields: { program: 'Nursing' },
+            tags: [],
             createdAt: T0 + 5,
             updatedAt: T0 + 5,
           });
@@ -1538,6 +1571,7 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
       function campaign(account: Account, over: Partial<Campaign> = {}): Campaign {
         return {
           id: newId(T0),
+          kind: 'campaign',
           accountId: account.id,
           name: 'Fall welcome',
           text: 'Welcome {FirstName}!',
@@ -1646,6 +1680,20 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         await store.campaigns.saveState(second.id, { state: 'completed', pausedReason: null, snapshot: '{}', at: T0 + 6 }, 0);
         expect((await store.campaigns.listUnfinished()).map((c) => c.id)).toEqual([first.id]);
         await expect(store.campaigns.saveState(newId(T0), { state: 'sending', pausedReason: null, snapshot: '{}', at: T0 }, 0)).rejects.toMatchObject({ code: 'not_found' });
+      });
+
+      it('keeps a campaign’s kind and lists one kind at a time, newest first', async () => {
+        const account = await givenGroupAccount();
+        const a = await store.campaigns.create(campaign(account, { id: newId(T0) }));
+        const m1 = await store.campaigns.create(campaign(account, { id: newId(T0 + 1), kind: 'message', state: 'scheduled', scheduledAt: T0 + 3_600_000 }));
+        const b = await store.campaigns.create(campaign(account, { id: newId(T0 + 2) }));
+        const m2 = await store.campaigns.create(campaign(account, { id: newId(T0 + 3), kind: 'message' }));
+        expect(await store.campaigns.get(m1.id)).toEqual(m1);
+        const ids = async (page: Parameters<Store['campaigns']['list']>[1]) => (await store.campaigns.list(account.id, page)).map((c) => c.id);
+        expect(await ids({ limit: 10 })).toEqual([m2.id, b.id, m1.id, a.id]);
+        expect(await ids({ limit: 10, kind: 'message' })).toEqual([m2.id, m1.id]);
+        expect(await ids({ limit: 10, kind: 'campaign' })).toEqual([b.id, a.id]);
+        expect(await ids({ limit: 1, kind: 'message', before: m2.id })).toEqual([m1.id]);
       });
 
       it('writes an idempotency record with the campaign, and refuses a live key', async () => {
@@ -1782,6 +1830,34 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         expect(all.sort()).toEqual([mba.id, mine.id].sort());
         const staff = await store.contacts.scanByFilter({ filter: { staffId: 'user-sam' }, afterId: null, limit: 10 });
         expect(staff).toEqual({ matches: [mine], last: null });
+      });
+
+      it('scans contacts carrying every tag of a filter a page at a time, with the other conditions', async () => {
+        const tag = `cohort-${phone().slice(-6)}`;
+        for (let i = 0; i < 12; i++) await givenContact();
+        const both = await givenContact({ tags: [tag, 'transfer'] });
+        const onlyCohort = await givenContact({ tags: [tag] });
+        await givenContact({ tags: ['transfer'] });
+        const bothMba = await givenContact({ tags: [tag, 'transfer'], customFields: { program: 'MBA' } });
+        const scan = async (filter: ContactFilter, limit: number): Promise<string[]> => {
+          const all: string[] = [];
+          let afterId: string | null = null;
+          let pages = 0;
+          do {
+            const page: { matches: Contact[]; last: string | null } = await store.contacts.scanByFilter({ filter, afterId, limit });
+            expect(page.matches.length).toBeLessThanOrEqual(limit);
+            all.push(...page.matches.map((m) => m.id));
+            afterId = page.last;
+            pages++;
+          } while (afterId !== null && pages < 20);
+          return all;
+        };
+        expect(await scan({ tags: [tag] }, 1)).toEqual([both.id, onlyCohort.id, bothMba.id].sort());
+        expect(await scan({ tags: [tag, 'transfer'] }, 1)).toEqual([both.id, bothMba.id].sort());
+        expect(await scan({ tags: [tag, 'transfer'], customFields: { Program: 'MBA' } }, 2)).toEqual([bothMba.id]);
+        expect(await scan({ tags: ['no-such-tag'] }, 5)).toEqual([]);
+        // Only the tag's contacts are read: a page of one tag's contacts ends where they end.
+        expect(await store.contacts.scanByFilter({ filter: { tags: [tag] }, afterId: null, limit: 10 })).toMatchObject({ last: null });
       });
     });
   });

@@ -9,6 +9,7 @@ const ana: Contact = {
   phone: '+16175550101',
   staffId: null,
   customFields: { program: 'Nursing', Term: 'Fall 2026' },
+  tags: [],
   createdAt: 0,
   updatedAt: 0,
 };

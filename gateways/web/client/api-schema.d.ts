@@ -157,7 +157,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change a contact: names, assignment, custom fields, tags (admins) */
+        patch: operations["updateContact"];
         trace?: never;
     };
     "/api/v1/contacts/import": {
@@ -361,7 +362,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Compose to one or many (queued per pool number) */
+        /** Compose to one or many (queued per pool number), or schedule it with scheduledAt */
         post: operations["compose"];
         delete?: never;
         options?: never;
@@ -722,6 +723,7 @@ export interface components {
         Campaign: {
             /** @description A sortable 26-character id */
             id: string;
+            kind: components["schemas"]["CampaignKind"];
             /** @description A sortable 26-character id */
             accountId: string;
             name: string;
@@ -788,6 +790,8 @@ export interface components {
                      * @default false
                      */
                     myStudents?: boolean;
+                    /** @description Contacts carrying every one of these tags (any case) */
+                    tags?: string[];
                 };
             };
             /** @description Epoch ms: start then (at most a year ahead, 06:00–22:00 in the department time zone); absent: a draft to start */
@@ -798,6 +802,11 @@ export interface components {
              */
             sendAnyway?: boolean;
         };
+        /**
+         * @description `message`: a single message scheduled with POST /messages and `scheduledAt`, run as a campaign of its `to`
+         * @enum {string}
+         */
+        CampaignKind: "campaign" | "message";
         CampaignList: {
             items: components["schemas"]["Campaign"][];
         };
@@ -861,10 +870,12 @@ export interface components {
             /** @default false */
             sendAsStaff?: boolean;
             /**
-             * @description Confirms a bulk send after 20:00
+             * @description Confirms a bulk send after 20:00, or a scheduledAt after 20:00
              * @default false
              */
             sendAnyway?: boolean;
+            /** @description Epoch ms: send then instead of now, as a campaign of kind `message` (201, the campaign; list, read and cancel it under /campaigns). A campaign’s schedule rules apply: at most a year ahead, 06:00–22:00 in the department time zone, after 20:00 with sendAnyway. Not with sendToMyStudentsOnly or sendAsStaff */
+            scheduledAt?: number;
         };
         ComposeResult: {
             /** @description A sortable 26-character id */
@@ -909,6 +920,8 @@ export interface components {
             customFields: {
                 [key: string]: string;
             };
+            /** @description Lowercase, each once, sorted */
+            tags: string[];
             /** @description Epoch milliseconds */
             createdAt: number;
             /** @description Epoch milliseconds */
@@ -925,6 +938,11 @@ export interface components {
             customFields?: {
                 [key: string]: string;
             };
+            /**
+             * @description Labels such as "fall-2026": at most 20, each 1 to 40 letters, digits, spaces and - _ . / : ; compared and stored lowercase, each once
+             * @default []
+             */
+            tags?: string[];
         };
         ContactImportJson: {
             /** @description The CSV file as text */
@@ -936,6 +954,18 @@ export interface components {
         };
         ContactList: {
             items: components["schemas"]["Contact"][];
+        };
+        ContactPatch: {
+            firstName?: string;
+            lastName?: string;
+            /** @description null clears the assignment */
+            staffId?: string | null;
+            /** @description Replaces the contact's custom fields */
+            customFields?: {
+                [key: string]: string;
+            };
+            /** @description Replaces the contact's tags ([] clears them) */
+            tags?: string[];
         };
         Conversation: {
             /** @description A sortable 26-character id */
@@ -1028,7 +1058,7 @@ export interface components {
          * @description Stable error codes: docs/errors.md
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthenticated" | "forbidden" | "invalid_credentials" | "invalid_current_password" | "invalid_signature" | "not_found" | "method_not_allowed" | "conflict" | "email_taken" | "department_code_taken" | "api_code_taken" | "number_taken" | "stale_lock_token" | "rate_limited" | "access_revoked" | "lock_required" | "no_lock" | "lock_held" | "api_key_cannot_reply" | "idempotency_key_invalid" | "idempotency_key_reused" | "idempotency_key_in_flight" | "opted_out" | "message_too_long" | "message_empty" | "no_recipients" | "group_account_option" | "conflicting_options" | "quiet_hours" | "confirm_late_send" | "no_sender_number" | "campaign_state" | "schedule_out_of_range" | "provider_rejected" | "provider_rate_limited" | "provider_auth" | "provider_unavailable" | "provider_timeout" | "not_ready" | "actor_unavailable" | "internal";
+        ErrorCode: "bad_request" | "validation_failed" | "payload_too_large" | "unsupported_media_type" | "unauthenticated" | "forbidden" | "invalid_credentials" | "invalid_current_password" | "invalid_signature" | "not_found" | "method_not_allowed" | "conflict" | "email_taken" | "department_code_taken" | "api_code_taken" | "number_taken" | "stale_lock_token" | "rate_limited" | "access_revoked" | "lock_required" | "no_lock" | "lock_held" | "api_key_cannot_reply" | "idempotency_key_invalid" | "idempotency_key_reused" | "idempotency_key_in_flight" | "opted_out" | "message_too_long" | "message_empty" | "no_recipients" | "group_account_option" | "conflicting_options" | "quiet_hours" | "confirm_late_send" | "no_sender_number" | "campaign_state" | "schedule_out_of_range" | "not_schedulable" | "provider_rejected" | "provider_rate_limited" | "provider_auth" | "provider_unavailable" | "provider_timeout" | "not_ready" | "actor_unavailable" | "internal";
         GroupAccountCreate: {
             name: string;
             apiCode?: string;
@@ -1327,7 +1357,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 422: `no_lock`, `idempotency_key_reused`, `opted_out`, `message_too_long`, `message_empty`, `no_recipients`, `group_account_option`, `conflicting_options`, `quiet_hours`, `confirm_late_send`, `no_sender_number`, `schedule_out_of_range` */
+        /** @description 422: `no_lock`, `idempotency_key_reused`, `opted_out`, `message_too_long`, `message_empty`, `no_recipients`, `group_account_option`, `conflicting_options`, `quiet_hours`, `confirm_late_send`, `no_sender_number`, `schedule_out_of_range`, `not_schedulable` */
         Unprocessable: {
             headers: {
                 [name: string]: unknown;
@@ -1793,6 +1823,40 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    updateContact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ContactPatch"];
+            };
+        };
+        responses: {
+            /** @description The contact now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contact"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -2280,6 +2344,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Scheduled (with scheduledAt): a campaign of kind `message` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Campaign"];
+                };
+            };
             /** @description Queued for sending */
             202: {
                 headers: {
@@ -2335,6 +2408,7 @@ export interface operations {
         parameters: {
             query: {
                 account: "personal" | string;
+                kind?: components["schemas"]["CampaignKind"];
                 limit?: number;
                 before?: string;
             };

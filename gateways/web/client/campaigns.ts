@@ -84,7 +84,9 @@ export async function renderCampaigns(target: HTMLElement, account: Account): Pr
   const row = (c: Campaign) => {
     const cells = { state: h('td', { class: 'state' }, stateText(c)), progress: h('td', { class: 'progress' }, progress(c.counts)) };
     rows.set(c.id, cells);
-    return h('tr', { 'data-campaign': c.id }, h('td', {}, h('a', { href: `#/campaign/${c.id}` }, c.name)), cells.state, cells.progress, h('td', {}, time(c.createdAt)));
+    // A scheduled single message (POST /messages with scheduledAt) runs as a campaign: marked as such.
+    const name = c.kind === 'message' ? `Scheduled message: ${c.name}` : c.name;
+    return h('tr', { 'data-campaign': c.id, 'data-kind': c.kind }, h('td', {}, h('a', { href: `#/campaign/${c.id}` }, name)), cells.state, cells.progress, h('td', {}, time(c.createdAt)));
   };
   body.replaceChildren(...list.items.map(row));
   const table = h(
@@ -129,6 +131,7 @@ function createForm(account: Account): HTMLElement {
   const text = h('textarea', { id: 'campaign-text', name: 'text', rows: '4', required: true, maxlength: '1600', 'aria-describedby': 'campaign-text-error' });
   const measure = h('p', { class: 'measure', 'aria-live': 'polite' });
   const phones = h('textarea', { id: 'campaign-phones', name: 'phones', rows: '4', placeholder: '+16175550101\n(617) 555-0102', 'aria-describedby': 'campaign-recipients-error' });
+  const tags = h('input', { id: 'campaign-tags', placeholder: 'fall-2026; transfer', 'aria-describedby': 'campaign-recipients-error' });
   const file = h('input', { id: 'campaign-csv', type: 'file', accept: '.csv,text/csv', 'aria-describedby': 'campaign-recipients-error' });
   const now = h('input', { type: 'radio', name: 'when', id: 'campaign-now', value: 'now', checked: true });
   const later = h('input', { type: 'radio', name: 'when', id: 'campaign-later', value: 'later' });
@@ -157,6 +160,8 @@ function createForm(account: Account): HTMLElement {
     phones,
     h('label', { for: 'campaign-csv' }, 'and/or a CSV file (its Phone column)'),
     file,
+    h('label', { for: 'campaign-tags' }, 'and/or the contacts with all of these tags (separated by ;)'),
+    tags,
     fieldError('recipients'),
     h('fieldset', { class: 'when' }, h('legend', {}, 'When'), h('label', {}, now, ' Send now'), h('label', {}, later, ' Schedule for '), at, fieldError('scheduledAt'), anywayLabel),
     fieldError('sendAnyway'),
@@ -178,6 +183,7 @@ function createForm(account: Account): HTMLElement {
     void (async () => {
       if (draft && !scheduled) return start(draft);
       const csv = await file.files?.[0]?.text();
+      const tagList = tags.value.split(';').map((t) => t.trim()).filter(Boolean);
       const created = ok(
         await api.POST('/api/v1/campaigns', {
           body: {
@@ -185,7 +191,11 @@ function createForm(account: Account): HTMLElement {
             name: name.value,
             text: text.value,
             // Pasted lists: one phone per line or comma; the server reads each one's style.
-            recipients: { phones: phones.value.split(/[\n,;]+/).map((p) => p.trim()).filter(Boolean), ...(csv ? { csv } : {}) },
+            recipients: {
+              phones: phones.value.split(/[\n,;]+/).map((p) => p.trim()).filter(Boolean),
+              ...(csv ? { csv } : {}),
+              ...(tagList.length > 0 ? { filter: { tags: tagList } } : {}),
+            },
             ...(scheduled ? { scheduledAt: at.value ? new Date(at.value).getTime() : Number.NaN } : {}),
             sendAnyway: anyway.checked,
           },

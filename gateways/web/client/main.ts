@@ -572,6 +572,8 @@ function renderCompose(): void {
   const text = h('textarea', { id: 'text', name: 'text', rows: '4', required: true, maxlength: '1600' });
   const measure = h('p', { class: 'measure', id: 'measure', 'aria-live': 'polite' });
   const mine = h('input', { id: 'my-students', type: 'checkbox' });
+  // Empty: send now. A time: the server schedules it (a campaign of kind message, on the Campaigns page).
+  const later = h('input', { id: 'send-later', type: 'datetime-local' });
   const asStaff = h('input', { id: 'as-staff', type: 'checkbox' });
   const personalOptions = h(
     'fieldset',
@@ -597,6 +599,8 @@ function renderCompose(): void {
     text,
     measure,
     personalOptions,
+    h('label', { for: 'send-later' }, 'Send later (optional)'),
+    later,
     h('button', { type: 'submit' }, 'Send'),
     result,
   );
@@ -612,10 +616,15 @@ function renderCompose(): void {
           text: text.value,
           ...(personal && mine.checked ? { sendToMyStudentsOnly: true } : {}),
           ...(personal && asStaff.checked ? { sendAsStaff: true } : {}),
+          ...(later.value ? { scheduledAt: new Date(later.value).getTime() } : {}),
         },
       })
       .then(ok)
       .then((r) => {
+        if ('kind' in r) {
+          result.textContent = `Scheduled for ${new Date(r.scheduledAt ?? 0).toLocaleString()}; it is listed with the account's campaigns until it goes.`;
+          return;
+        }
         const skipped = r.skipped.optedOut + r.skipped.notYourStudent + r.skipped.unassigned;
         result.textContent = `Queued ${r.queued} text${r.queued === 1 ? '' : 's'}${skipped ? `; skipped ${r.skipped.optedOut} opted out, ${r.skipped.notYourStudent} not your students, ${r.skipped.unassigned} unassigned` : ''}.`;
       })

@@ -1,5 +1,5 @@
-import type { ClientSession } from 'mongodb';
-import type { Campaign, CampaignCounts, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
+import type { ClientSession, Filter } from 'mongodb';
+import type { Campaign, CampaignCounts, CampaignKind, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
 import { StaleOwnerEpoch, type CampaignHandOff, type CampaignRepo, type NewIdempotencyRecord, type NewRecipient } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
 import { campaignCounts, recipientStatusOf } from '../adapter-rules.js';
@@ -14,7 +14,8 @@ import type { MongoIdempotencyRepo } from './mongo-idempotency.js';
 
 const recipientId = (campaignId: string, phone: string): string => JSON.stringify([campaignId, phone]);
 
-const toCampaign = ({ _id, ownerEpoch: _epoch, fenceWrites: _writes, ...rest }: CampaignDoc): Campaign => ({ id: _id, ...rest });
+// Campaigns stored before scheduled messages existed have no kind: they are campaigns.
+const toCampaign = ({ _id, kind, ownerEpoch: _epoch, fenceWrites: _writes, ...rest }: CampaignDoc): Campaign => ({ id: _id, kind: kind ?? 'campaign', ...rest });
 
 /**
  * Inside a transaction: the campaign is still owned by the activation of `ownerEpoch`. A conditional
@@ -85,12 +86,14 @@ export class MongoCampaignRepo implements CampaignRepo {
     });
   }
 
-  list(accountId: string, page: { limit: number; before?: string }): Promise<Campaign[]> {
+  list(accountId: string, page: { limit: number; before?: string; kind?: CampaignKind }): Promise<Campaign[]> {
     return this.m.op(async () => {
       const limit = pageLimit(page.limit);
       if (limit === null) return [];
+      // Kind 'campaign' also matches the documents written before kinds existed (no field).
+      const kind: Filter<CampaignDoc> = page.kind === undefined ? {} : page.kind === 'campaign' ? { kind: { $ne: 'message' } } : { kind: page.kind };
       const docs = await this.m.c.campaigns
-        .find({ accountId, ...(page.before === undefined ? {} : { _id: { $lt: page.before } }) })
+        .find({ accountId, ...kind, ...(page.before === undefined ? {} : { _id: { $lt: page.before } }) })
         .sort({ _id: -1 })
         .limit(limit)
         .toArray();

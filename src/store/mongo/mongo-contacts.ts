@@ -1,10 +1,10 @@
 import type { Filter } from 'mongodb';
 import type { Contact, OptOut, OptOutScope } from '../../domain/types.js';
-import type { ContactFilterPage, ContactImportRow, ContactRepo } from '../store.js';
+import type { ContactFilterPage, ContactImportRow, ContactPatch, ContactRepo } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
 import { contactFromImportRow, contactSearch, matchesContactFilter, mergeImportRow, phoneTaken } from '../adapter-rules.js';
 import { NAME_COLLATION, pageLimit, type MongoContext } from './mongo-context.js';
-import { fromContact, optOutId, toContact, toOptOut, type ContactDoc } from './mongo-documents.js';
+import { customFieldPairs, fromContact, optOutId, toContact, toOptOut, type ContactDoc } from './mongo-documents.js';
 import { duplicateKeyOn, rethrowDuplicate } from './mongo-errors.js';
 
 type ListFilter = Parameters<ContactRepo['list']>[0];
@@ -74,6 +74,9 @@ export class MongoContactRepo implements ContactRepo {
       if (limit === null) return { matches: [], last: null };
       const query: Filter<ContactDoc> = { _id: { $gt: page.afterId ?? '' } };
       if (page.filter.staffId !== undefined) query.staffId = page.filter.staffId;
+      // One tag's range of the { tags, _id } index; the other tags are checked on the page read.
+      const firstTag = page.filter.tags?.[0];
+      if (firstTag !== undefined) query.tags = firstTag;
       const contacts = (await this.m.c.contacts.find(query).sort({ _id: 1 }).limit(limit).toArray()).map(toContact);
       // The custom-field conditions on the page read, as SQLite does (field names ignore case).
       return { matches: contacts.filter((c) => matchesContactFilter(c, page.filter)), last: contacts.length < limit ? null : (contacts.at(-1)?.id ?? null) };
@@ -156,6 +159,21 @@ export class MongoContactRepo implements ContactRepo {
     });
   }
 
+  update(id: string, patch: ContactPatch, at: number): Promise<Contact> {
+    return this.m.op(async () => {
+      const set: Partial<ContactDoc> = { updatedAt: at };
+      if (patch.firstName !== undefined) set.firstName = patch.firstName;
+      if (patch.lastName !== undefined) set.lastName = patch.lastName;
+      if (patch.staffId !== undefined) set.staffId = patch.staffId;
+      if (patch.customFields !== undefined) set.customFields = customFieldPairs(patch.customFields);
+      if (patch.tags !== undefined) set.tags = [...patch.tags];
+      // One document update: the fields given change together, the others stay.
+      const doc = await this.m.c.contacts.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
+      if (!doc) throw notFound('Contact');
+      return toContact(doc);
+    });
+  }
+
   setOptOut(o: OptOut): Promise<void> {
     return this.m.op(async () => {
       await this.assertContact(o.contactId);
@@ -201,4 +219,4 @@ export class MongoContactRepo implements ContactRepo {
   }
 }
 
-const cloneContact = (c: Contact): Contact => ({ ...c, customFields: { ...c.customFields } });
+const cloneContact = (c: Contact): Contact => ({ ...c, customFields: { ...c.customFields }, tags: [...c.tags] });

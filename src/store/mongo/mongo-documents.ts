@@ -52,10 +52,12 @@ export interface NumberDoc {
   accountId: string;
 }
 
-export interface ContactDoc extends Omit<Contact, 'id' | 'customFields'> {
+export interface ContactDoc extends Omit<Contact, 'id' | 'customFields' | 'tags'> {
   _id: string;
   /** Pairs rather than a sub-document: CSV headers may contain "." or start with "$". */
   customFields: Array<{ k: string; v: string }>;
+  /** Normalised tags (a multikey index serves the tags filter); absent on contacts stored before tags existed. */
+  tags?: string[];
 }
 
 export interface OptOutDoc extends OptOut {
@@ -81,12 +83,14 @@ export interface HistoryEntry {
   errorCode: string | null;
 }
 
-export interface CampaignDoc extends Omit<Campaign, 'id'> {
+export interface CampaignDoc extends Omit<Campaign, 'id' | 'kind'> {
   _id: string;
   /** The campaign's owner epoch (CampaignRepo.claimEpoch); absent until the first activation, which reads as 0. */
   ownerEpoch?: number;
   /** Bumped by fenced writes so they conflict with a concurrent claim (as ConversationDoc's). */
   fenceWrites?: number;
+  /** Absent on campaigns stored before scheduled messages existed: 'campaign'. */
+  kind?: Campaign['kind'];
 }
 
 export interface CampaignRecipientDoc extends CampaignRecipient {
@@ -161,9 +165,12 @@ export const toContact = (d: ContactDoc): Contact => ({
   phone: d.phone,
   staffId: d.staffId ?? null,
   customFields: Object.fromEntries(d.customFields.map((f) => [f.k, f.v])),
+  tags: [...(d.tags ?? [])],
   createdAt: d.createdAt,
   updatedAt: d.updatedAt,
 });
+
+export const customFieldPairs = (fields: Record<string, string>): ContactDoc['customFields'] => Object.entries(fields).map(([k, v]) => ({ k, v }));
 
 export const fromContact = (c: Contact): ContactDoc => ({
   _id: c.id,
@@ -171,7 +178,8 @@ export const fromContact = (c: Contact): ContactDoc => ({
   lastName: c.lastName,
   phone: c.phone,
   staffId: c.staffId,
-  customFields: Object.entries(c.customFields).map(([k, v]) => ({ k, v })),
+  customFields: customFieldPairs(c.customFields),
+  tags: [...c.tags],
   createdAt: c.createdAt,
   updatedAt: c.updatedAt,
 });

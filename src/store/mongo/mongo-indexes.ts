@@ -34,6 +34,8 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.contacts.createIndex({ phone: 1 }, { unique: true }),
     c.contacts.createIndex({ lastName: 1, firstName: 1, _id: 1 }, { collation: NAME_COLLATION }),
     c.contacts.createIndex({ staffId: 1, lastName: 1, firstName: 1, _id: 1 }, { collation: NAME_COLLATION }),
+    // Multikey: the tags filter walks one tag's contacts in id order (scanByFilter).
+    c.contacts.createIndex({ tags: 1, _id: 1 }),
 
     c.optOuts.createIndex({ contactId: 1, optedOutAt: 1, scope: 1 }),
 
@@ -58,6 +60,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.webhookNonces.createIndex({ keepUntil: 1 }, { expireAfterSeconds: 0 }),
 
     c.campaigns.createIndex({ accountId: 1, _id: -1 }),
+    c.campaigns.createIndex({ accountId: 1, kind: 1, _id: -1 }),
     c.campaigns.createIndex({ state: 1, _id: 1 }),
     // Recipients are unique by `_id` (campaign, phone). Counts group one campaign's range of the
     // first index; the others serve the hand-over per number, the status filter, a message's status

@@ -312,6 +312,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE campaigns ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 8,
+    name: 'contact tags and scheduled messages',
+    sql: `
+      -- A contact's tags (normalised: lowercase, each once). The key reads one contact's tags;
+      -- the second index is what a campaign's tags filter walks: one tag's contacts in id order,
+      -- a page at a time, never the whole table.
+      CREATE TABLE contact_tags (
+        contact_id TEXT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (contact_id, tag)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX contact_tags_by_tag ON contact_tags (tag, contact_id);
+
+      -- A scheduled single message is a campaign of kind 'message'; lists filter by kind.
+      ALTER TABLE campaigns ADD COLUMN kind TEXT NOT NULL DEFAULT 'campaign' CHECK (kind IN ('campaign', 'message'));
+      CREATE INDEX campaigns_by_account_kind ON campaigns (account_id, kind, id);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

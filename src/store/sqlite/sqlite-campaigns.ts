@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Campaign, CampaignCounts, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
+import type { Campaign, CampaignCounts, CampaignKind, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
 import { StaleOwnerEpoch, type CampaignHandOff, type CampaignRepo, type NewIdempotencyRecord, type NewRecipient } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
 import { campaignCounts, recipientStatusOf } from '../adapter-rules.js';
@@ -7,7 +7,7 @@ import { bit, boundedLimit, jsonList, type SqliteContext } from './sqlite-contex
 import type { SqliteIdempotencyRepo } from './sqlite-idempotency.js';
 import { rethrowUnique } from './sqlite-errors.js';
 
-const CAMPAIGN_COLUMNS = `id, account_id AS accountId, name, text, time_zone AS timeZone, state, paused_reason AS pausedReason,
+const CAMPAIGN_COLUMNS = `id, kind, account_id AS accountId, name, text, time_zone AS timeZone, state, paused_reason AS pausedReason,
   scheduled_at AS scheduledAt, send_anyway AS sendAnyway, snapshot, source, expansion, skipped_duplicate AS skippedDuplicate,
   created_by_user_id AS createdByUserId, created_by_name AS createdByName, created_at AS createdAt, updated_at AS updatedAt`;
 
@@ -85,8 +85,8 @@ export class CampaignRecipientTable {
 export class SqliteCampaignRepo implements CampaignRepo {
   private readonly insertCampaign: Database.Statement<[Record<string, unknown>]>;
   private readonly byId: Database.Statement<[string], CampaignRow>;
-  private readonly newest: Database.Statement<[{ accountId: string; limit: number }], CampaignRow>;
-  private readonly newestBefore: Database.Statement<[{ accountId: string; limit: number; before: string }], CampaignRow>;
+  private readonly newest: Database.Statement<[{ accountId: string; limit: number; before: string }], CampaignRow>;
+  private readonly newestOfKind: Database.Statement<[{ accountId: string; limit: number; before: string; kind: CampaignKind }], CampaignRow>;
   private readonly unfinished: Database.Statement<[], CampaignRow>;
   private readonly updateState: Database.Statement<[{ id: string; state: string; pausedReason: string | null; snapshot: string; at: number }]>;
   private readonly cursorOf: Database.Statement<[string], string>;
@@ -110,15 +110,18 @@ export class SqliteCampaignRepo implements CampaignRepo {
     const { db } = ctx;
     this.claimOwner = db.prepare('UPDATE campaigns SET owner_epoch = @epoch WHERE id = @id AND owner_epoch = @expected');
     this.insertCampaign = db.prepare(
-      `INSERT INTO campaigns (id, account_id, name, text, time_zone, state, paused_reason, scheduled_at, send_anyway, snapshot,
+      `INSERT INTO campaigns (id, kind, account_id, name, text, time_zone, state, paused_reason, scheduled_at, send_anyway, snapshot,
          source, expansion, skipped_duplicate, created_by_user_id, created_by_name, created_at, updated_at)
-       VALUES (@id, @accountId, @name, @text, @timeZone, @state, @pausedReason, @scheduledAt, @sendAnyway, @snapshot,
+       VALUES (@id, @kind, @accountId, @name, @text, @timeZone, @state, @pausedReason, @scheduledAt, @sendAnyway, @snapshot,
          @source, @expansion, @skippedDuplicate, @createdByUserId, @createdByName, @createdAt, @updatedAt)`,
     );
     this.byId = db.prepare(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?`);
-    this.newest = db.prepare(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = @accountId ORDER BY id DESC LIMIT @limit`);
-    this.newestBefore = db.prepare(
+    // Ranges of campaigns_by_account and campaigns_by_account_kind, newest first.
+    this.newest = db.prepare(
       `SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = @accountId AND id < @before ORDER BY id DESC LIMIT @limit`,
+    );
+    this.newestOfKind = db.prepare(
+      `SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = @accountId AND kind = @kind AND id < @before ORDER BY id DESC LIMIT @limit`,
     );
     this.unfinished = db.prepare(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE state NOT IN ('completed', 'cancelled') ORDER BY id`);
     this.updateState = db.prepare(
@@ -184,11 +187,10 @@ export class SqliteCampaignRepo implements CampaignRepo {
     });
   }
 
-  list(accountId: string, page: { limit: number; before?: string }): Promise<Campaign[]> {
-    const limit = boundedLimit(page.limit);
-    return this.ctx.read(() =>
-      (page.before === undefined ? this.newest.all({ accountId, limit }) : this.newestBefore.all({ accountId, limit, before: page.before })).map(toCampaign),
-    );
+  list(accountId: string, page: { limit: number; before?: string; kind?: CampaignKind }): Promise<Campaign[]> {
+    // Ids are ULIDs (digits and capitals): "~" sorts after every one of them.
+    const params = { accountId, limit: boundedLimit(page.limit), before: page.before ?? '~' };
+    return this.ctx.read(() => (page.kind === undefined ? this.newest.all(params) : this.newestOfKind.all({ ...params, kind: page.kind })).map(toCampaign));
   }
 
   listUnfinished(): Promise<Campaign[]> {

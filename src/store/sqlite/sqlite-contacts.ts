@@ -1,24 +1,43 @@
 import type Database from 'better-sqlite3';
 import type { Contact, OptOut, OptOutScope } from '../../domain/types.js';
-import type { ContactFilterPage, ContactImportRow, ContactRepo } from '../store.js';
+import type { ContactFilterPage, ContactImportRow, ContactPatch, ContactRepo } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
-import { contactFromImportRow, contactSearch, matchesContactFilter, mergeImportRow, phoneTaken } from '../adapter-rules.js';
+import { contactFromImportRow, contactSearch, matchesContactFilter, mergeImportRow, patchContact, phoneTaken } from '../adapter-rules.js';
 import { boundedLimit, jsonList, type SqliteContext } from './sqlite-context.js';
 import { rethrowUnique } from './sqlite-errors.js';
 
-interface ContactRow extends Omit<Contact, 'customFields'> {
+interface ContactRow extends Omit<Contact, 'customFields' | 'tags'> {
   customFields: string;
+  tags: string;
 }
 
+// A contact's tags come from contact_tags (its primary key's range), as a JSON array.
 const COLUMNS = `id, first_name AS firstName, last_name AS lastName, phone, staff_id AS staffId,
-  custom_fields AS customFields, created_at AS createdAt, updated_at AS updatedAt`;
+  custom_fields AS customFields,
+  (SELECT json_group_array(tag) FROM contact_tags WHERE contact_id = contacts.id) AS tags,
+  created_at AS createdAt, updated_at AS updatedAt`;
+
+/**
+ * A tags filter's page: the filter's first tag, a range of contact_tags_by_tag, each row joined to
+ * its contact by key (the other conditions are checked on the page read).
+ */
+export const TAG_SCAN_SQL = `SELECT ${COLUMNS} FROM contact_tags t JOIN contacts ON contacts.id = t.contact_id
+  WHERE t.tag = @tag AND t.contact_id > @afterId ORDER BY t.contact_id LIMIT @limit`;
 
 // NOCASE columns: the index serves this order, and "adams" sorts next to "Adams".
 const ORDER = 'ORDER BY last_name, first_name, id';
 
-const toContact = (r: ContactRow): Contact => ({ ...r, customFields: JSON.parse(r.customFields) as Record<string, string> });
+const toContact = (r: ContactRow): Contact => ({
+  ...r,
+  customFields: JSON.parse(r.customFields) as Record<string, string>,
+  // Sorted here, as normaliseTags sorts (SQLite's order of UTF-8 bytes is not JavaScript's).
+  tags: (JSON.parse(r.tags) as string[]).sort(),
+});
 
-const toParams = (c: Contact): Record<string, unknown> => ({ ...c, customFields: JSON.stringify(c.customFields) });
+const toParams = (c: Contact): Record<string, unknown> => {
+  const { tags: _tags, ...row } = c;
+  return { ...row, customFields: JSON.stringify(c.customFields) };
+};
 
 type ListFilter = Parameters<ContactRepo['list']>[0];
 
@@ -36,6 +55,9 @@ export class SqliteContactRepo implements ContactRepo {
   private readonly optedOutIn: Database.Statement<[string, string], string>;
   private readonly scanAll: Database.Statement<[{ afterId: string; limit: number }], ContactRow>;
   private readonly scanStaff: Database.Statement<[{ afterId: string; limit: number; staffId: string }], ContactRow>;
+  private readonly scanTag: Database.Statement<[{ afterId: string; limit: number; tag: string }], ContactRow>;
+  private readonly clearTags: Database.Statement<[string]>;
+  private readonly addTag: Database.Statement<[string, string]>;
 
   constructor(private readonly ctx: SqliteContext) {
     const { db } = ctx;
@@ -83,6 +105,9 @@ export class SqliteContactRepo implements ContactRepo {
     // conditions are checked on the page read, as both adapters do (matchesContactFilter).
     this.scanAll = db.prepare(`SELECT ${COLUMNS} FROM contacts WHERE id > @afterId ORDER BY id LIMIT @limit`);
     this.scanStaff = db.prepare(`SELECT ${COLUMNS} FROM contacts WHERE staff_id = @staffId AND id > @afterId ORDER BY id LIMIT @limit`);
+    this.scanTag = db.prepare(TAG_SCAN_SQL);
+    this.clearTags = db.prepare('DELETE FROM contact_tags WHERE contact_id = ?');
+    this.addTag = db.prepare('INSERT INTO contact_tags (contact_id, tag) VALUES (?, ?)');
   }
 
   create(c: Contact): Promise<Contact> {
@@ -131,7 +156,9 @@ export class SqliteContactRepo implements ContactRepo {
       for (const row of rows) {
         const existing = this.find(this.byPhone, row.phone);
         if (existing) {
-          this.updateRow.run(toParams(mergeImportRow(existing, row, at)));
+          const merged = mergeImportRow(existing, row, at);
+          this.updateRow.run(toParams(merged));
+          if (row.tags !== undefined) this.writeTags(merged);
           updated++;
         } else {
           this.insertNew(contactFromImportRow(row, at, newId()));
@@ -139,6 +166,17 @@ export class SqliteContactRepo implements ContactRepo {
         }
       }
       return { created, updated };
+    });
+  }
+
+  update(id: string, patch: ContactPatch, at: number): Promise<Contact> {
+    return this.ctx.write(() => {
+      const existing = this.find(this.byId, id);
+      if (!existing) throw notFound('Contact');
+      const updated = patchContact(existing, patch, at);
+      this.updateRow.run(toParams(updated));
+      if (patch.tags !== undefined) this.writeTags(updated);
+      return updated;
     });
   }
 
@@ -167,7 +205,13 @@ export class SqliteContactRepo implements ContactRepo {
   scanByFilter(page: ContactFilterPage): Promise<{ matches: Contact[]; last: string | null }> {
     return this.ctx.read(() => {
       const params = { afterId: page.afterId ?? '', limit: boundedLimit(page.limit) };
-      const rows = page.filter.staffId === undefined ? this.scanAll.all(params) : this.scanStaff.all({ ...params, staffId: page.filter.staffId });
+      const tag = page.filter.tags?.[0];
+      const rows =
+        tag !== undefined
+          ? this.scanTag.all({ ...params, tag })
+          : page.filter.staffId === undefined
+            ? this.scanAll.all(params)
+            : this.scanStaff.all({ ...params, staffId: page.filter.staffId });
       const contacts = rows.map(toContact);
       return { matches: contacts.filter((c) => matchesContactFilter(c, page.filter)), last: rows.length < params.limit ? null : (rows.at(-1)?.id ?? null) };
     });
@@ -187,6 +231,13 @@ export class SqliteContactRepo implements ContactRepo {
         'contacts.id': () => new AppError('conflict', 'The contact already exists'),
       });
     }
+    this.writeTags(c);
+  }
+
+  /** Replaces the contact's tag rows (inside the caller's write op, so with the contact's row). */
+  private writeTags(c: Contact): void {
+    this.clearTags.run(c.id);
+    for (const tag of new Set(c.tags)) this.addTag.run(c.id, tag);
   }
 }
 
@@ -211,5 +262,5 @@ function listParams(filter: ListFilter): ListParams {
 
 const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-const cloneContact = (c: Contact): Contact => ({ ...c, customFields: { ...c.customFields } });
+const cloneContact = (c: Contact): Contact => ({ ...c, customFields: { ...c.customFields }, tags: [...c.tags] });
 
