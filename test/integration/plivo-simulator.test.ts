@@ -176,6 +176,21 @@ describe('Plivo simulator', () => {
     expect(sim.inbox(HANDSET)).toMatchObject([{ messageUuid: messageUuids[0], from: `+${number}`, to: HANDSET, text: 'Hello' }]);
   });
 
+  it("mints Plivo's kind of message id: a version-1 UUID, in the order the messages were made, sent and received alike", async () => {
+    const { number } = rentNumber(sim);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push(...sim.sendMessage({ src: number, dst: `${HANDSET_DIGITS}<1617555${String(1000 + i)}`, text: 'Hi' }).messageUuids);
+      ids.push((await sim.textIn({ from: HANDSET, to: `+${number}`, text: 'Hello' })).messageUuid);
+    }
+    clock.advance(1);
+    ids.push(...sim.sendMessage({ src: number, dst: HANDSET_DIGITS, text: 'Hi' }).messageUuids);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // Sorted as text, they keep the order they were made in: an index on them grows at its end.
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('sends one message per destination of a "<" list and reports invalid ones', () => {
     const { number } = rentNumber(sim);
     const r = sim.sendMessage({ src: number, dst: `${HANDSET_DIGITS}<+1 (617) 555-0124<12`, text: 'Hi all' });

@@ -10,6 +10,7 @@ import { isLocalUsNumber, normalisePattern, searchInventory, type InventoryNumbe
 import { badParam, notFoundResource } from './plivo-api-error.js';
 import { callbackTime, e164FromDigits, money, plivoDigits } from './plivo-format.js';
 import { PlivoApi } from './plivo-api.js';
+import { messageUuid } from './message-uuid.js';
 import { childElements, parseXml, textOf } from './xml-reader.js';
 import { SimulatorDb, type ApplicationRow, type MessageRow, type NumberRow, type WebhookRow } from './simulator-db.js';
 import { isTooLong, measureText } from './sms-units.js';
@@ -258,7 +259,7 @@ export class PlivoSimulator {
     const deliveredAt = t0 + this.deliveryDelayMs;
     const messageUuids = this.db.transaction(() =>
       valid.map((dst) => {
-        const uuid = randomUUID();
+        const uuid = messageUuid(t0);
         const blocked = this.blockedByOptOut(src, dst, t0);
         const row: Omit<MessageRow, 'seq'> = {
           uuid,
@@ -498,7 +499,7 @@ export class PlivoSimulator {
     if (intent === 'optout') this.db.optOut(to, from, now);
     if (intent === 'optin') this.db.optIn(to, from);
 
-    const uuid = randomUUID();
+    const uuid = messageUuid(now);
     this.db.insertMessage({
       uuid,
       direction: 'inbound',
