@@ -176,6 +176,24 @@ describe('Plivo simulator', () => {
     expect(sim.inbox(HANDSET)).toMatchObject([{ messageUuid: messageUuids[0], from: `+${number}`, to: HANDSET, text: 'Hello' }]);
   });
 
+  it("keeps only a status callback's own fields in its row and sends the message's with them", async () => {
+    const { number } = rentNumber(sim);
+    const { messageUuids } = sim.sendMessage({ src: number, dst: HANDSET_DIGITS, text: 'Hello', url: `${receiver.base}/status` });
+    const rows = sim.webhooksFor(messageUuids[0]!);
+    expect(rows.map((r) => JSON.parse(r.params) as Record<string, string>)).toEqual([
+      { Status: 'queued', Sequence: '1', ErrorCode: '' },
+      { Status: 'sent', Sequence: '2', ErrorCode: '', SentTime: expect.any(String) },
+      { Status: 'delivered', Sequence: '3', ErrorCode: '', SentTime: expect.any(String), DeliveryReportTime: expect.any(String) },
+    ]);
+    const [queued] = await receiver.waitFor('/status', 1);
+    expect(Object.keys(queued!.params)).toEqual([
+      'MessageUUID', 'ParentMessageUUID', 'PartInfo', 'From', 'To', 'Type', 'Status', 'Sequence', 'ErrorCode',
+      'Units', 'TotalRate', 'TotalAmount', 'MCC', 'MNC', 'MessageTime', 'QueuedTime', 'PowerpackUUID', 'requester_ip',
+    ]);
+    expect(queued!.params).toMatchObject({ MessageUUID: messageUuids[0], From: number, To: HANDSET_DIGITS, Status: 'queued', TotalAmount: '0.00500' });
+    expectSigned(queued!, sim.authToken);
+  });
+
   it("mints Plivo's kind of message id: a version-1 UUID, in the order the messages were made, sent and received alike", async () => {
     const { number } = rentNumber(sim);
     const ids: string[] = [];
