@@ -194,6 +194,28 @@ describe('Plivo simulator', () => {
     expectSigned(queued!, sim.authToken);
   });
 
+  it('sends a status callback that was pending across a restart with the message fields read back from its row', async () => {
+    const { number } = rentNumber(sim);
+    const queuedDone = nextAttempt(sim, (o) => o.kind === 'status');
+    const { messageUuids } = sim.sendMessage({ src: number, dst: HANDSET_DIGITS, text: 'Hello', url: `${receiver.base}/status` });
+    expect(await queuedDone).toMatchObject({ ok: true });
+    const [queued] = receiver.on('/status');
+    await sim.close();
+
+    clock = new ManualClock(clock.now());
+    sim = await openSim();
+    clock.advance(1000);
+    const [, sent, delivered] = await receiver.waitFor('/status', 3);
+    const without = (params: Record<string, string>, keys: string[]) => Object.fromEntries(Object.entries(params).filter(([k]) => !keys.includes(k)));
+    // Everything but the step's own fields is the message's, the same as in the callback before the restart.
+    for (const later of [sent!, delivered!]) {
+      expect(without(later.params, ['Status', 'Sequence', 'SentTime', 'DeliveryReportTime'])).toEqual(without(queued!.params, ['Status', 'Sequence']));
+      expectSigned(later, sim.authToken);
+    }
+    expect(sent!.params).toMatchObject({ MessageUUID: messageUuids[0], Status: 'sent', Sequence: '2' });
+    expect(delivered!.params).toMatchObject({ MessageUUID: messageUuids[0], Status: 'delivered', Sequence: '3' });
+  });
+
   it("mints Plivo's kind of message id: a version-1 UUID, in the order the messages were made, sent and received alike", async () => {
     const { number } = rentNumber(sim);
     const ids: string[] = [];

@@ -103,6 +103,8 @@ const INBOUND_RATE = 0;
 export const DND_ERROR_CODE = '200';
 export const OPT_OUT_ACK_WINDOW_MS = 5 * 60_000;
 const DEFAULT_DELIVERY_DELAY_MS = 250;
+/** Sends whose fields status callbacks find in memory: seconds of sends at thousands per second, a few MB. */
+const RECENT_SENDS = 8_192;
 
 function invalidField(path: string, message: string): AppError {
   return new AppError('validation_failed', `${path}: ${message}`, { details: [{ path, message }] });
@@ -151,6 +153,12 @@ export class PlivoSimulator {
   private readonly deliveryDelayMs: number;
   private readonly webhookTimeoutMs: number;
   private closed = false;
+  /**
+   * The latest outbound messages with status callbacks, by uuid, so that a callback going out
+   * within moments of its send (the `queued` one always) finds the message's fields without a
+   * read. Only a cache: outbound rows never change once written, and a miss reads the row.
+   */
+  private readonly recentSends = new Map<string, MessageRow>();
 
   private constructor(
     private readonly db: SimulatorDb,
@@ -282,7 +290,11 @@ export class PlivoSimulator {
           inbound_state: null,
         };
         this.db.insertMessage(row);
-        if (callbackUrl !== null) this.scheduleStatusCallbacks({ ...row, seq: 0 });
+        if (callbackUrl !== null) {
+          const sent = { ...row, seq: 0 };
+          this.rememberSend(sent);
+          this.scheduleStatusCallbacks(sent);
+        }
         return uuid;
       }),
     );
@@ -332,13 +344,19 @@ export class PlivoSimulator {
     });
   }
 
+  private rememberSend(m: MessageRow): void {
+    this.recentSends.set(m.uuid, m);
+    // Oldest first out: a Map iterates in insertion order.
+    if (this.recentSends.size > RECENT_SENDS) this.recentSends.delete(this.recentSends.keys().next().value!);
+  }
+
   /**
    * A status callback's form as Plivo sends it: the message's fields around what its row keeps.
    * Rows written before they were kept short carry the whole form already, and go out as they are.
    */
   private statusCallbackParams(ref: string, stored: Record<string, string>): Record<string, string> {
     if (stored['MessageUUID'] !== undefined) return stored;
-    const m = this.db.getMessage(ref);
+    const m = this.recentSends.get(ref) ?? this.db.getMessage(ref);
     // Gone (the database was edited by hand): what the row has is all there is to send.
     if (!m) return { MessageUUID: ref, ...stored };
     const { Status = '', Sequence = '', ErrorCode = '', ...times } = stored;
