@@ -176,6 +176,61 @@ describe('Plivo simulator', () => {
     expect(sim.inbox(HANDSET)).toMatchObject([{ messageUuid: messageUuids[0], from: `+${number}`, to: HANDSET, text: 'Hello' }]);
   });
 
+  it("keeps only a status callback's own fields in its row and sends the message's with them", async () => {
+    const { number } = rentNumber(sim);
+    const { messageUuids } = sim.sendMessage({ src: number, dst: HANDSET_DIGITS, text: 'Hello', url: `${receiver.base}/status` });
+    const rows = sim.webhooksFor(messageUuids[0]!);
+    expect(rows.map((r) => JSON.parse(r.params) as Record<string, string>)).toEqual([
+      { Status: 'queued', Sequence: '1', ErrorCode: '' },
+      { Status: 'sent', Sequence: '2', ErrorCode: '', SentTime: expect.any(String) },
+      { Status: 'delivered', Sequence: '3', ErrorCode: '', SentTime: expect.any(String), DeliveryReportTime: expect.any(String) },
+    ]);
+    const [queued] = await receiver.waitFor('/status', 1);
+    expect(Object.keys(queued!.params)).toEqual([
+      'MessageUUID', 'ParentMessageUUID', 'PartInfo', 'From', 'To', 'Type', 'Status', 'Sequence', 'ErrorCode',
+      'Units', 'TotalRate', 'TotalAmount', 'MCC', 'MNC', 'MessageTime', 'QueuedTime', 'PowerpackUUID', 'requester_ip',
+    ]);
+    expect(queued!.params).toMatchObject({ MessageUUID: messageUuids[0], From: number, To: HANDSET_DIGITS, Status: 'queued', TotalAmount: '0.00500' });
+    expectSigned(queued!, sim.authToken);
+  });
+
+  it('sends a status callback that was pending across a restart with the message fields read back from its row', async () => {
+    const { number } = rentNumber(sim);
+    const queuedDone = nextAttempt(sim, (o) => o.kind === 'status');
+    const { messageUuids } = sim.sendMessage({ src: number, dst: HANDSET_DIGITS, text: 'Hello', url: `${receiver.base}/status` });
+    expect(await queuedDone).toMatchObject({ ok: true });
+    const [queued] = receiver.on('/status');
+    await sim.close();
+
+    clock = new ManualClock(clock.now());
+    sim = await openSim();
+    clock.advance(1000);
+    const [, sent, delivered] = await receiver.waitFor('/status', 3);
+    const without = (params: Record<string, string>, keys: string[]) => Object.fromEntries(Object.entries(params).filter(([k]) => !keys.includes(k)));
+    // Everything but the step's own fields is the message's, the same as in the callback before the restart.
+    for (const later of [sent!, delivered!]) {
+      expect(without(later.params, ['Status', 'Sequence', 'SentTime', 'DeliveryReportTime'])).toEqual(without(queued!.params, ['Status', 'Sequence']));
+      expectSigned(later, sim.authToken);
+    }
+    expect(sent!.params).toMatchObject({ MessageUUID: messageUuids[0], Status: 'sent', Sequence: '2' });
+    expect(delivered!.params).toMatchObject({ MessageUUID: messageUuids[0], Status: 'delivered', Sequence: '3' });
+  });
+
+  it("mints Plivo's kind of message id: a version-1 UUID, in the order the messages were made, sent and received alike", async () => {
+    const { number } = rentNumber(sim);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push(...sim.sendMessage({ src: number, dst: `${HANDSET_DIGITS}<1617555${String(1000 + i)}`, text: 'Hi' }).messageUuids);
+      ids.push((await sim.textIn({ from: HANDSET, to: `+${number}`, text: 'Hello' })).messageUuid);
+    }
+    clock.advance(1);
+    ids.push(...sim.sendMessage({ src: number, dst: HANDSET_DIGITS, text: 'Hi' }).messageUuids);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // Sorted as text, they keep the order they were made in: an index on them grows at its end.
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('sends one message per destination of a "<" list and reports invalid ones', () => {
     const { number } = rentNumber(sim);
     const r = sim.sendMessage({ src: number, dst: `${HANDSET_DIGITS}<+1 (617) 555-0124<12`, text: 'Hi all' });

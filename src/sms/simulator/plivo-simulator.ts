@@ -10,6 +10,7 @@ import { isLocalUsNumber, normalisePattern, searchInventory, type InventoryNumbe
 import { badParam, notFoundResource } from './plivo-api-error.js';
 import { callbackTime, e164FromDigits, money, plivoDigits } from './plivo-format.js';
 import { PlivoApi } from './plivo-api.js';
+import { messageUuid } from './message-uuid.js';
 import { childElements, parseXml, textOf } from './xml-reader.js';
 import { SimulatorDb, type ApplicationRow, type MessageRow, type NumberRow, type WebhookRow } from './simulator-db.js';
 import { isTooLong, measureText } from './sms-units.js';
@@ -102,6 +103,8 @@ const INBOUND_RATE = 0;
 export const DND_ERROR_CODE = '200';
 export const OPT_OUT_ACK_WINDOW_MS = 5 * 60_000;
 const DEFAULT_DELIVERY_DELAY_MS = 250;
+/** Sends whose fields status callbacks find in memory: seconds of sends at thousands per second, a few MB. */
+const RECENT_SENDS = 8_192;
 
 function invalidField(path: string, message: string): AppError {
   return new AppError('validation_failed', `${path}: ${message}`, { details: [{ path, message }] });
@@ -150,6 +153,12 @@ export class PlivoSimulator {
   private readonly deliveryDelayMs: number;
   private readonly webhookTimeoutMs: number;
   private closed = false;
+  /**
+   * The latest outbound messages with status callbacks, by uuid, so that a callback going out
+   * within moments of its send (the `queued` one always) finds the message's fields without a
+   * read. Only a cache: outbound rows never change once written, and a miss reads the row.
+   */
+  private readonly recentSends = new Map<string, MessageRow>();
 
   private constructor(
     private readonly db: SimulatorDb,
@@ -169,6 +178,7 @@ export class PlivoSimulator {
       signing,
       retryScale: options.retryScale ?? 1,
       timeoutMs: this.webhookTimeoutMs,
+      formOf: (row, stored) => (row.kind === 'status' ? this.statusCallbackParams(row.ref, stored) : stored),
     });
     this.sender.onAttempt((o) => this.afterAttempt(o));
     this.api = new PlivoApi(this);
@@ -258,7 +268,7 @@ export class PlivoSimulator {
     const deliveredAt = t0 + this.deliveryDelayMs;
     const messageUuids = this.db.transaction(() =>
       valid.map((dst) => {
-        const uuid = randomUUID();
+        const uuid = messageUuid(t0);
         const blocked = this.blockedByOptOut(src, dst, t0);
         const row: Omit<MessageRow, 'seq'> = {
           uuid,
@@ -280,7 +290,11 @@ export class PlivoSimulator {
           inbound_state: null,
         };
         this.db.insertMessage(row);
-        if (callbackUrl !== null) this.scheduleStatusCallbacks({ ...row, seq: 0 });
+        if (callbackUrl !== null) {
+          const sent = { ...row, seq: 0 };
+          this.rememberSend(sent);
+          this.scheduleStatusCallbacks(sent);
+        }
         return uuid;
       }),
     );
@@ -300,7 +314,11 @@ export class PlivoSimulator {
     return true;
   }
 
-  // Each status change is its own webhook, due when the change happens; Sequence orders them.
+  // Each status change is its own webhook, due when the change happens; Sequence orders them. Its
+  // row keeps only what the step adds (status, sequence, error, its times): the message's own
+  // fields are read from its row when the callback goes out (statusCallbackParams). A send's three
+  // rows are written in the send's transaction, and at a few hundred bytes each instead of a
+  // kilobyte they were a large part of what the simulator wrote per text.
   private scheduleStatusCallbacks(m: MessageRow): void {
     const steps: Array<{ status: OutboundState; at: number }> = [{ status: 'queued', at: m.created_at }];
     if (m.sent_at !== null) steps.push({ status: 'sent', at: m.sent_at });
@@ -308,24 +326,9 @@ export class PlivoSimulator {
     steps.forEach((step, i) => {
       const failed = step.status === 'failed' || step.status === 'undelivered';
       const params: Record<string, string> = {
-        MessageUUID: m.uuid,
-        ParentMessageUUID: m.uuid,
-        PartInfo: '',
-        From: m.from_number,
-        To: m.to_number,
-        Type: m.type,
         Status: step.status,
         Sequence: String(i + 1),
         ErrorCode: failed ? (m.error_code ?? '') : '',
-        Units: String(m.units),
-        TotalRate: m.total_rate,
-        TotalAmount: m.total_amount,
-        MCC: '310',
-        MNC: '410',
-        MessageTime: callbackTime(m.created_at),
-        QueuedTime: callbackTime(m.created_at),
-        PowerpackUUID: '',
-        requester_ip: '127.0.0.1',
       };
       if (step.status === 'sent' || step.status === 'delivered') params['SentTime'] = callbackTime(m.sent_at ?? step.at);
       if (step.status === 'delivered' || failed) params['DeliveryReportTime'] = callbackTime(step.at);
@@ -339,6 +342,45 @@ export class PlivoSimulator {
         dueAt: step.at,
       });
     });
+  }
+
+  private rememberSend(m: MessageRow): void {
+    this.recentSends.set(m.uuid, m);
+    // Oldest first out: a Map iterates in insertion order.
+    if (this.recentSends.size > RECENT_SENDS) this.recentSends.delete(this.recentSends.keys().next().value!);
+  }
+
+  /**
+   * A status callback's form as Plivo sends it: the message's fields around what its row keeps.
+   * Rows written before they were kept short carry the whole form already, and go out as they are.
+   */
+  private statusCallbackParams(ref: string, stored: Record<string, string>): Record<string, string> {
+    if (stored['MessageUUID'] !== undefined) return stored;
+    const m = this.recentSends.get(ref) ?? this.db.getMessage(ref);
+    // Gone (the database was edited by hand): what the row has is all there is to send.
+    if (!m) return { MessageUUID: ref, ...stored };
+    const { Status = '', Sequence = '', ErrorCode = '', ...times } = stored;
+    return {
+      MessageUUID: m.uuid,
+      ParentMessageUUID: m.uuid,
+      PartInfo: '',
+      From: m.from_number,
+      To: m.to_number,
+      Type: m.type,
+      Status,
+      Sequence,
+      ErrorCode,
+      Units: String(m.units),
+      TotalRate: m.total_rate,
+      TotalAmount: m.total_amount,
+      MCC: '310',
+      MNC: '410',
+      MessageTime: callbackTime(m.created_at),
+      QueuedTime: callbackTime(m.created_at),
+      PowerpackUUID: '',
+      requester_ip: '127.0.0.1',
+      ...times,
+    };
   }
 
   getMessage(uuid: string): MessageRow {
@@ -498,7 +540,7 @@ export class PlivoSimulator {
     if (intent === 'optout') this.db.optOut(to, from, now);
     if (intent === 'optin') this.db.optIn(to, from);
 
-    const uuid = randomUUID();
+    const uuid = messageUuid(now);
     this.db.insertMessage({
       uuid,
       direction: 'inbound',

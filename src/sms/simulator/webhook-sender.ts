@@ -51,6 +51,8 @@ export interface WebhookSenderOptions {
   signing: SigningTokens;
   retryScale: number;
   timeoutMs?: number;
+  /** The form an attempt sends, from the row's stored params (default: those params as they are). */
+  formOf?: (row: WebhookRow, stored: Record<string, string>) => Record<string, string>;
 }
 
 export class WebhookSender {
@@ -183,7 +185,8 @@ export class WebhookSender {
   }
 
   private async attempt(row: WebhookRow): Promise<void> {
-    const params = JSON.parse(row.params) as Record<string, string>;
+    const stored = JSON.parse(row.params) as Record<string, string>;
+    const params = this.o.formOf ? this.o.formOf(row, stored) : stored;
     const result = await sendSignedRequest({
       url: row.url,
       method: row.method,
