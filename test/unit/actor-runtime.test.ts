@@ -117,4 +117,49 @@ describe('the generic actor host behind an in-process actor reference', () => {
     expect(await ref.ask('x', { add: 1 })).toMatchObject({ total: 1 });
     expect(behavior.activations).toBe(2);
   });
+
+  it('arms one passivation timer for an actor in use many times a second, and passivates it passivateAfterMs after it last became idle', async () => {
+    const clock = new ManualClock();
+    // Busy while its total is odd (a lock held between an open and a leave), idle when even.
+    let total = 0;
+    const host = new ActorHost<{ add: number }, { total: number }>(
+      {
+        activate: async () => ({
+          receive: (c) => ({ total: (total += c.add) }),
+          isIdle: () => total % 2 === 0,
+          settled: async () => undefined,
+          stop: () => undefined,
+        }),
+      },
+      { clock, log: silentLogger, passivateAfterMs: 1_000 },
+    );
+    const ref = new LocalActorRef(host);
+    const timers = vi.spyOn(clock, 'setTimeout');
+    for (let i = 0; i < 20; i++) {
+      await ref.ask('x', { add: 1 });
+      clock.advance(10);
+    }
+    expect(timers).toHaveBeenCalledTimes(1); // armed when it first became idle, at 10 ms
+    // Idle since its last command (at 190 ms): the timer due at 1,010 ms waits out the rest.
+    clock.advance(1_000 - 200 + 190 - 1);
+    await host.settled();
+    expect(host.isActive('x')).toBe(true);
+    clock.advance(1);
+    await host.settled();
+    expect(host.isActive('x')).toBe(false);
+    // Busy when its timer fires: left alone, and passivated once idle for passivateAfterMs again.
+    await ref.ask('x', { add: 2 });
+    clock.advance(500);
+    await ref.ask('x', { add: 1 });
+    clock.advance(5_000);
+    await host.settled();
+    expect(host.isActive('x')).toBe(true);
+    await ref.ask('x', { add: 1 });
+    clock.advance(999);
+    await host.settled();
+    expect(host.isActive('x')).toBe(true);
+    clock.advance(1);
+    await host.settled();
+    expect(host.isActive('x')).toBe(false);
+  });
 });
