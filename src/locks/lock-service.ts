@@ -222,11 +222,16 @@ export class LockService {
   }
 
   /**
-   * The account's access changed (members removed or added, the account deleted): the accounts of
-   * its conversations are read afresh from now on. The core calls it on every node.
+   * The account's access changed (members removed or added, the account deleted): its facts and
+   * members are read afresh from now on. The core calls it on every node, as personChanged.
    */
   accountAccessChanged(accountId: string): void {
     this.conversationAccounts.forgetAccount(accountId);
+  }
+
+  /** The person changed (role, departments, memberships with them): their access is read afresh. */
+  personChanged(userId: string): void {
+    this.conversationAccounts.forgetPerson(userId);
   }
 
   /** Access check: the conversation's group account (personal conversations have no lock). */

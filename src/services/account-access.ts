@@ -7,11 +7,14 @@ import { hasAccountAccess, type AccountAccessFacts } from '../auth/access.js';
 // Access to an account's conversations, resolved the same way for every route: no access looks
 // exactly like "does not exist".
 
-export async function canAccess(c: CoreContext, p: Principal, account: AccountAccessFacts): Promise<boolean> {
+/** How a membership is found out: from the store, or from what a caller keeps of it. */
+type MembershipReader = (accountId: string, userId: string) => Promise<boolean>;
+
+export async function canAccess(c: CoreContext, p: Principal, account: AccountAccessFacts, isMember?: MembershipReader): Promise<boolean> {
   // A membership only adds access: whoever has it without one (an admin of the department, the
   // owner) needs no read of it.
   if (hasAccountAccess(p, account, false)) return true;
-  const member = p.kind === 'user' && account.kind === 'group' && (await c.store.accounts.isMember(account.id, p.user.id));
+  const member = p.kind === 'user' && account.kind === 'group' && (await (isMember ? isMember(account.id, p.user.id) : c.store.accounts.isMember(account.id, p.user.id)));
   return member && hasAccountAccess(p, account, true);
 }
 
@@ -39,25 +42,53 @@ export async function resolveAccountRef(c: CoreContext, p: Principal, ref: strin
   return account;
 }
 
-export async function accessibleConversation(c: CoreContext, p: Principal, id: string): Promise<{ conversation: Conversation; account: Account }> {
+export async function accessibleConversation(c: CoreContext, p: Principal, id: string, isMember?: MembershipReader): Promise<{ conversation: Conversation; account: Account }> {
   const conversation = await c.store.conversations.get(id);
   const account = conversation ? await c.store.accounts.get(conversation.accountId) : null;
-  if (!conversation || !account || !(await canAccess(c, p, account))) throw notFound('Conversation');
+  if (!conversation || !account || !(await canAccess(c, p, account, isMember))) throw notFound('Conversation');
   return { conversation, account };
 }
 
 /**
- * Which account each conversation belongs to, and what of that account access depends on, as far
- * as this node has read it. A conversation never changes account, and those facts never change
- * while the account exists, so they may be kept: the person's access (their record, their
- * membership) is still judged every time. An account that goes away is forgotten when its
- * removal is announced (`forgetAccount`: the core hears it on every node). Bounded: past `max`
- * entries it starts afresh.
+ * What the lock commands' access checks need from the store, as far as this node has read it:
+ * which account each conversation belongs to, what of that account access depends on, and who is
+ * a member of it. A conversation never changes account, and those facts never change while the
+ * account exists. Memberships do change, and every change that alters someone's access is
+ * announced to that person (`membership`), as is every change of a person (`userChanged`): the
+ * core hears both on every node and calls `forgetAccount` / `forgetPerson`, so the next command is
+ * judged on the store again. The person's record is judged on every command as the caller holds
+ * it. A read that was under way when something was forgotten is used once but not kept (it may
+ * predate the change). Bounded: past `max` entries a map starts afresh.
  */
 export class ConversationAccounts {
   private readonly known = new Map<string, AccountAccessFacts>();
+  /** `accountId userId` → member or not. */
+  private readonly members = new Map<string, boolean>();
+  /** Counts forgets: a read is kept only if none happened while it ran. */
+  private generation = 0;
 
   constructor(private readonly max = 100_000) {}
+
+  /** Whether the person is a member of the group account (read once, until forgotten). */
+  async isMember(c: CoreContext, accountId: string, userId: string): Promise<boolean> {
+    const key = `${accountId} ${userId}`;
+    const known = this.members.get(key);
+    if (known !== undefined) return known;
+    const generation = this.generation;
+    const member = await c.store.accounts.isMember(accountId, userId);
+    if (generation === this.generation) {
+      if (this.members.size >= this.max) this.members.clear();
+      this.members.set(key, member);
+    }
+    return member;
+  }
+
+  /** The person's memberships are read afresh from now on (their role or departments changed). */
+  forgetPerson(userId: string): void {
+    this.generation++;
+    const suffix = ` ${userId}`;
+    for (const key of this.members.keys()) if (key.endsWith(suffix)) this.members.delete(key);
+  }
 
   get(conversationId: string): AccountAccessFacts | undefined {
     return this.known.get(conversationId);
@@ -68,9 +99,12 @@ export class ConversationAccounts {
     this.known.set(conversationId, { id: account.id, kind: account.kind, departmentId: account.departmentId, ownerUserId: account.ownerUserId });
   }
 
-  /** The account's conversations are read afresh from now on (it may be gone). */
+  /** The account's conversations and members are read afresh from now on (it may be gone). */
   forgetAccount(accountId: string): void {
+    this.generation++;
     for (const [conversationId, account] of this.known) if (account.id === accountId) this.known.delete(conversationId);
+    const prefix = `${accountId} `;
+    for (const key of this.members.keys()) if (key.startsWith(prefix)) this.members.delete(key);
   }
 }
 
@@ -80,12 +114,13 @@ export class ConversationAccounts {
  * accessibleConversation, without re-reading a conversation and an account already known.
  */
 export async function accessibleConversationAccount(c: CoreContext, p: Principal, id: string, accounts: ConversationAccounts): Promise<AccountAccessFacts> {
+  const isMember: MembershipReader = (accountId, userId) => accounts.isMember(c, accountId, userId);
   const known = accounts.get(id);
   if (known === undefined) {
-    const { account } = await accessibleConversation(c, p, id);
+    const { account } = await accessibleConversation(c, p, id, isMember);
     accounts.remember(id, account);
     return account;
   }
-  if (!(await canAccess(c, p, known))) throw notFound('Conversation');
+  if (!(await canAccess(c, p, known, isMember))) throw notFound('Conversation');
   return known;
 }

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
-import { buildOrg, conversationWith, type Org } from '../helpers/org.js';
+import { buildOrg, conversationWith, login, PASSWORD, type Org } from '../helpers/org.js';
 import { WsClient } from '../helpers/ws-client.js';
 
 // The lock commands judge access on every command (the person's record, their membership, which
-// only an admin of the department does without), but what they need of the conversation's account
-// never changes while it exists, so a node keeps it once read (test/integration/ws-locks.test.ts
-// counts the reads). A removed membership and a deleted account still take effect on the very
-// next command. Real SQLite store, real gateway, real `ws` clients.
+// only an admin of the department does without), but a node keeps what it read of the
+// conversation's account and of memberships (test/integration/ws-locks.test.ts counts the reads)
+// until a change of them is announced. A removed or added membership, a person moved out of the
+// department and a deleted account take effect on the very next command. Real SQLite store, real
+// gateway, real `ws` clients.
 
 let t: TestSwitchboard;
 let org: Org;
@@ -20,6 +21,15 @@ afterAll(async () => {
   for (const ws of sockets) ws.close();
   await t.close();
 });
+
+let people = 0;
+/** A new staff member of the account's department, not a member of the account. */
+async function person(): Promise<{ id: string; token: string }> {
+  const email = `access${++people}@college.edu`;
+  const r = await t.http.post('/api/v1/users', { email, name: `Access ${people}`, role: 'staff', departmentIds: [org.departmentId], password: PASSWORD, personalAreaCode: '617' }, org.owner.token);
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return { id: r.body.id, token: await login(t, email) };
+}
 
 async function connect(token: string): Promise<WsClient> {
   const ws = await WsClient.connect(t.sb.wsUrl, token);
@@ -55,6 +65,35 @@ describe('access to lock commands', () => {
     } finally {
       expect((await put(members)).status).toBe(200);
     }
+  });
+
+  it('grants a person added as a member right after a refused open on the very next command', async () => {
+    const conversationId = await conversationWith(t, org, '+16175554104');
+    const newcomer = await person();
+    const staff = await connect(newcomer.token);
+    expect(await staff.request({ type: 'open', conversationId })).toMatchObject({ type: 'error', code: 'not_found' });
+    expect(await staff.request({ type: 'open', conversationId })).toMatchObject({ type: 'error', code: 'not_found' });
+    const members = (await t.http.get(`/api/v1/group-accounts/${org.account.apiCode}/members`, org.deptAdmin.token)).body.memberIds as string[];
+    const put = (ids: string[]) => t.http.put(`/api/v1/group-accounts/${org.account.apiCode}/members`, { memberIds: ids }, org.deptAdmin.token);
+    expect((await put([...members, newcomer.id])).status).toBe(200);
+    try {
+      expect(await staff.request({ type: 'open', conversationId })).toMatchObject({ type: 'ack', granted: true });
+    } finally {
+      expect((await put(members)).status).toBe(200);
+    }
+  });
+
+  it('reads the membership of a person moved out of the account’s department again, whatever record the caller still holds', async () => {
+    const conversationId = await conversationWith(t, org, '+16175554105');
+    const mover = await person();
+    const members = (await t.http.get(`/api/v1/group-accounts/${org.account.apiCode}/members`, org.deptAdmin.token)).body.memberIds as string[];
+    expect((await t.http.put(`/api/v1/group-accounts/${org.account.apiCode}/members`, { memberIds: [...members, mover.id] }, org.deptAdmin.token)).status).toBe(200);
+    // The record as it was before the move: only the membership, gone with the move, can refuse it.
+    const before = await t.sb.core.auth.authenticate(mover.token);
+    await t.sb.core.locks.open(before, 'n1:test:move', conversationId);
+    await t.sb.core.locks.leave(before, 'n1:test:move', conversationId);
+    expect((await t.http.patch(`/api/v1/users/${mover.id}`, { departmentIds: [org.otherDepartmentId] }, org.owner.token)).status).toBe(200);
+    await expect(t.sb.core.locks.open(before, 'n1:test:move', conversationId)).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('refuses the conversations of a deleted account at once, also to an admin whose commands had its account', async () => {
