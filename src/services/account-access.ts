@@ -74,9 +74,9 @@ export class ConversationAccounts {
     const key = `${accountId} ${userId}`;
     const known = this.members.get(key);
     if (known !== undefined) return known;
-    const generation = this.generation;
+    const mark = this.generation;
     const member = await c.store.accounts.isMember(accountId, userId);
-    if (generation === this.generation) {
+    if (mark === this.generation) {
       if (this.members.size >= this.max) this.members.clear();
       this.members.set(key, member);
     }
@@ -94,7 +94,13 @@ export class ConversationAccounts {
     return this.known.get(conversationId);
   }
 
-  remember(conversationId: string, account: AccountAccessFacts): void {
+  /** Taken before reading facts to `remember`: they are kept only if nothing was forgotten since. */
+  mark(): number {
+    return this.generation;
+  }
+
+  remember(conversationId: string, account: AccountAccessFacts, mark: number): void {
+    if (mark !== this.generation) return;
     if (this.known.size >= this.max) this.known.clear();
     this.known.set(conversationId, { id: account.id, kind: account.kind, departmentId: account.departmentId, ownerUserId: account.ownerUserId });
   }
@@ -117,8 +123,9 @@ export async function accessibleConversationAccount(c: CoreContext, p: Principal
   const isMember: MembershipReader = (accountId, userId) => accounts.isMember(c, accountId, userId);
   const known = accounts.get(id);
   if (known === undefined) {
+    const mark = accounts.mark();
     const { account } = await accessibleConversation(c, p, id, isMember);
-    accounts.remember(id, account);
+    accounts.remember(id, account, mark);
     return account;
   }
   if (!(await canAccess(c, p, known, isMember))) throw notFound('Conversation');

@@ -110,4 +110,34 @@ describe('access to lock commands', () => {
     expect((await t.http.delete(`/api/v1/group-accounts/${created.body.apiCode}`, org.deptAdmin.token)).status).toBe(204);
     expect(await admin.request({ type: 'open', conversationId })).toMatchObject({ type: 'error', code: 'not_found' });
   });
+
+  it('does not keep an account read while it was being deleted', async () => {
+    const numbers = ((await t.http.get('/api/v1/numbers/available?areaCode=213&limit=6', org.deptAdmin.token)).body.items as Array<{ number: string }>).map((n) => n.number);
+    const created = await t.http.post('/api/v1/group-accounts', { name: 'Racing', departmentId: org.departmentId, color: '#2F6FDE', numbers, memberIds: [] }, org.deptAdmin.token);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await t.http.post('/simulator/messages', { from: '+16175554106', to: numbers[0], text: 'hello' });
+    const contact = await t.sb.store.contacts.getByPhone('+16175554106');
+    const conversationId = (await t.sb.store.conversations.getByPair(created.body.id, contact!.id))!.id;
+    const admin = await t.sb.core.auth.authenticate(org.deptAdmin.token);
+    await t.sb.core.locks.open(admin, 'n1:test:race', conversationId);
+    await t.sb.core.locks.leave(admin, 'n1:test:race', conversationId);
+    // A membership change: the node reads the account afresh on the next command...
+    const members = (await t.http.put(`/api/v1/group-accounts/${created.body.apiCode}/members`, { memberIds: [org.member.id] }, org.deptAdmin.token));
+    expect(members.status).toBe(200);
+    // ... and the account is deleted while that read is under way (its lock actor is still active).
+    const store = t.sb.store.accounts;
+    const read = store.get.bind(store);
+    const racing = vi.spyOn(store, 'get').mockImplementationOnce(async (id) => {
+      const account = await read(id);
+      expect((await t.http.delete(`/api/v1/group-accounts/${created.body.apiCode}`, org.deptAdmin.token)).status).toBe(204);
+      return account;
+    });
+    try {
+      await t.sb.core.locks.open(admin, 'n1:test:race', conversationId).catch(() => undefined);
+      expect(racing).toHaveBeenCalled();
+    } finally {
+      racing.mockRestore();
+    }
+    await expect(t.sb.core.locks.open(admin, 'n1:test:race', conversationId)).rejects.toMatchObject({ code: 'not_found' });
+  });
 });
