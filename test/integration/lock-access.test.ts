@@ -31,6 +31,16 @@ async function person(): Promise<{ id: string; token: string }> {
   return { id: r.body.id, token: await login(t, email) };
 }
 
+/** A new group account of the department (no members) and a conversation a student started in it. */
+async function accountWithConversation(name: string, areaCode: string, phone: string): Promise<{ apiCode: string; conversationId: string }> {
+  const numbers = ((await t.http.get(`/api/v1/numbers/available?areaCode=${areaCode}&limit=6`, org.deptAdmin.token)).body.items as Array<{ number: string }>).map((n) => n.number);
+  const created = await t.http.post('/api/v1/group-accounts', { name, departmentId: org.departmentId, color: '#2F6FDE', numbers, memberIds: [] }, org.deptAdmin.token);
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  await t.http.post('/simulator/messages', { from: phone, to: numbers[0], text: 'hello' });
+  const contact = await t.sb.store.contacts.getByPhone(phone);
+  return { apiCode: created.body.apiCode, conversationId: (await t.sb.store.conversations.getByPair(created.body.id, contact!.id))!.id };
+}
+
 async function connect(token: string): Promise<WsClient> {
   const ws = await WsClient.connect(t.sb.wsUrl, token);
   sockets.push(ws);
@@ -97,39 +107,29 @@ describe('access to lock commands', () => {
   });
 
   it('refuses the conversations of a deleted account at once, also to an admin whose commands had its account', async () => {
-    const numbers = ((await t.http.get('/api/v1/numbers/available?areaCode=212&limit=6', org.deptAdmin.token)).body.items as Array<{ number: string }>).map((n) => n.number);
-    const created = await t.http.post('/api/v1/group-accounts', { name: 'Short Lived', departmentId: org.departmentId, color: '#2F6FDE', numbers, memberIds: [] }, org.deptAdmin.token);
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    await t.http.post('/simulator/messages', { from: '+16175554103', to: numbers[0], text: 'hello' });
-    const contact = await t.sb.store.contacts.getByPhone('+16175554103');
-    const conversationId = (await t.sb.store.conversations.getByPair(created.body.id, contact!.id))!.id;
+    const { apiCode, conversationId } = await accountWithConversation('Short Lived', '212', '+16175554103');
     const admin = await connect(org.deptAdmin.token);
     expect(await admin.request({ type: 'open', conversationId })).toMatchObject({ type: 'ack', granted: true });
     expect(await admin.request({ type: 'leave', conversationId })).toMatchObject({ type: 'ack' });
 
-    expect((await t.http.delete(`/api/v1/group-accounts/${created.body.apiCode}`, org.deptAdmin.token)).status).toBe(204);
+    expect((await t.http.delete(`/api/v1/group-accounts/${apiCode}`, org.deptAdmin.token)).status).toBe(204);
     expect(await admin.request({ type: 'open', conversationId })).toMatchObject({ type: 'error', code: 'not_found' });
   });
 
   it('does not keep an account read while it was being deleted', async () => {
-    const numbers = ((await t.http.get('/api/v1/numbers/available?areaCode=213&limit=6', org.deptAdmin.token)).body.items as Array<{ number: string }>).map((n) => n.number);
-    const created = await t.http.post('/api/v1/group-accounts', { name: 'Racing', departmentId: org.departmentId, color: '#2F6FDE', numbers, memberIds: [] }, org.deptAdmin.token);
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    await t.http.post('/simulator/messages', { from: '+16175554106', to: numbers[0], text: 'hello' });
-    const contact = await t.sb.store.contacts.getByPhone('+16175554106');
-    const conversationId = (await t.sb.store.conversations.getByPair(created.body.id, contact!.id))!.id;
+    const { apiCode, conversationId } = await accountWithConversation('Racing', '213', '+16175554106');
     const admin = await t.sb.core.auth.authenticate(org.deptAdmin.token);
     await t.sb.core.locks.open(admin, 'n1:test:race', conversationId);
     await t.sb.core.locks.leave(admin, 'n1:test:race', conversationId);
     // A membership change: the node reads the account afresh on the next command...
-    const members = (await t.http.put(`/api/v1/group-accounts/${created.body.apiCode}/members`, { memberIds: [org.member.id] }, org.deptAdmin.token));
+    const members = (await t.http.put(`/api/v1/group-accounts/${apiCode}/members`, { memberIds: [org.member.id] }, org.deptAdmin.token));
     expect(members.status).toBe(200);
     // ... and the account is deleted while that read is under way (its lock actor is still active).
     const store = t.sb.store.accounts;
     const read = store.get.bind(store);
     const racing = vi.spyOn(store, 'get').mockImplementationOnce(async (id) => {
       const account = await read(id);
-      expect((await t.http.delete(`/api/v1/group-accounts/${created.body.apiCode}`, org.deptAdmin.token)).status).toBe(204);
+      expect((await t.http.delete(`/api/v1/group-accounts/${apiCode}`, org.deptAdmin.token)).status).toBe(204);
       return account;
     });
     try {
