@@ -152,6 +152,8 @@ export class Core {
 
   private revokeAccess(e: CoreEvent): void {
     const log = this.o.log;
+    if (e.type === 'membership') this.locks.accountAccessChanged(e.accountId);
+    if (e.type === 'userChanged') this.locks.personChanged(e.userId);
     const revoked =
       e.type === 'membership'
         ? e.removedUserIds.map((userId) => ({ userId, scope: { accountId: e.accountId } }))

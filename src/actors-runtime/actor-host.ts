@@ -66,6 +66,8 @@ interface Entry<Command, Reply> {
   actor: HostedActor<Command, Reply> | null;
   mailbox: Promise<unknown>;
   passivation: TimerHandle | null;
+  /** When the activation last became idle (null: in use). */
+  idleSince: number | null;
   stopped: boolean;
 }
 
@@ -193,6 +195,7 @@ export class ActorHost<Command, Reply> {
       actor: null,
       mailbox: Promise.resolve(),
       passivation: null,
+      idleSince: null,
       stopped: false,
     };
     // The activation's own start-up work (e.g. re-arming timers) may already use the mailbox.
@@ -217,22 +220,35 @@ export class ActorHost<Command, Reply> {
   /**
    * Idle and unused for passivateAfterMs: stop the activation (checked again when the time comes,
    * in the mailbox after what is queued). Keeping it that long spares the next command on a busy
-   * actor a re-activation from the store.
+   * actor a re-activation from the store. An actor in use keeps the timer it has: when it fires,
+   * an actor that is busy is left alone (the next idle moment arms it again) and one that became
+   * idle again meanwhile waits out the rest from that moment. So an actor used many times a second
+   * arms one timer per passivateAfterMs, not one per command.
    */
   private passivateIfIdle(entry: Entry<Command, Reply>): void {
-    const idle = () => !entry.stopped && entry.actor !== null && entry.actor.isIdle();
-    if (!idle()) {
-      if (entry.passivation) this.o.clock.clearTimeout(entry.passivation);
-      entry.passivation = null;
+    if (!this.isIdle(entry)) {
+      entry.idleSince = null;
       return;
     }
-    if (entry.passivation) return;
+    entry.idleSince ??= this.o.clock.now();
+    if (!entry.passivation) this.armPassivation(entry, this.o.passivateAfterMs);
+  }
+
+  private armPassivation(entry: Entry<Command, Reply>, ms: number): void {
     entry.passivation = this.o.clock.setTimeout(() => {
       entry.passivation = null;
       void this.enqueue(entry, () => {
-        if (idle()) this.passivate(entry);
+        if (!this.isIdle(entry)) return;
+        const idleSince = (entry.idleSince ??= this.o.clock.now());
+        const left = idleSince + this.o.passivateAfterMs - this.o.clock.now();
+        if (left > 0) this.armPassivation(entry, left);
+        else this.passivate(entry);
       });
-    }, this.o.passivateAfterMs);
+    }, ms);
+  }
+
+  private isIdle(entry: Entry<Command, Reply>): boolean {
+    return !entry.stopped && entry.actor !== null && entry.actor.isIdle();
   }
 
   private passivate(entry: Entry<Command, Reply>): void {

@@ -65,22 +65,22 @@ export class LocalActorRef<Command, Reply> implements ActorRef<Command, Reply> {
   }
 }
 
-/** The owner's side: runs a command in its wire form and answers in wire form. */
-export async function serveCommand<Command, Reply>(host: ActorHost<Command, Reply>, actorId: string, wire: string): Promise<string> {
-  let outcome: ActorOutcome<Reply>;
+/**
+ * The owner's side: runs a command and answers with its outcome, both plain data that the carrier
+ * encodes once (a request's JSON holds the command itself, not the command's JSON as a string).
+ */
+export async function serveCommand<Command, Reply>(host: ActorHost<Command, Reply>, actorId: string, command: Command): Promise<ActorOutcome<Reply>> {
   try {
-    outcome = { ok: true, reply: await host.ask(actorId, JSON.parse(wire) as Command) };
+    return { ok: true, reply: await host.ask(actorId, command) };
   } catch (e) {
     // Only typed errors cross the port; anything else is the owner's bug and stays in its logs.
     if (!(e instanceof AppError)) throw e;
-    outcome = { ok: false, error: { code: e.code, message: e.message } };
+    return { ok: false, error: { code: e.code, message: e.message } };
   }
-  return JSON.stringify(outcome);
 }
 
 /** The caller's side: the reply, or the owner's typed error thrown again here. */
-export function unwrapOutcome<Reply>(wire: string): Reply {
-  const outcome = JSON.parse(wire) as ActorOutcome<Reply>;
+export function unwrapOutcome<Reply>(outcome: ActorOutcome<Reply>): Reply {
   if (!outcome.ok) throw new AppError(outcome.error.code, outcome.error.message);
   return outcome.reply;
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { AppError } from '../errors.js';
 import { isBusError, subjectToken, type Bus, type Unsubscribe } from '../bus/bus.js';
 import { NotOwner, type ActorHost } from './actor-host.js';
-import { serveCommand, unwrapOutcome, type ActorRef } from './actor-ref.js';
+import { serveCommand, unwrapOutcome, type ActorOutcome, type ActorRef } from './actor-ref.js';
 import { PlacementUnavailable, type Placement } from './placement.js';
 
 // The actor reference of a cluster node. Placement says which node runs the actor: this node
@@ -31,15 +31,17 @@ export interface NatsActorRefOptions<Command, Reply> {
   log: Logger;
 }
 
-/** What crosses NATS: the request, and the owner's answer. */
-interface ActorRequest {
+/**
+ * What crosses NATS: the request, and the owner's answer, each one JSON document (the command and
+ * the outcome are plain data inside it, encoded and parsed once per hop).
+ */
+interface ActorRequest<Command> {
   actorId: string;
-  /** The command in wire form (JSON text). */
-  command: string;
+  command: Command;
   /** Only if the actor is active on its owner (no activation for it). */
   ifActive?: boolean;
 }
-type ActorAnswer = { outcome: string } | { inactive: true } | { notOwner: true };
+type ActorAnswer<Reply> = { outcome: ActorOutcome<Reply> } | { inactive: true } | { notOwner: true };
 
 const FIRST_BACKOFF_MS = 10;
 const MAX_BACKOFF_MS = 250;
@@ -56,14 +58,14 @@ export class NatsActorRef<Command, Reply> implements ActorRef<Command, Reply> {
   }
 
   async ask(actorId: string, command: Command): Promise<Reply> {
-    const answer = await this.route(actorId, { actorId, command: JSON.stringify(command) });
+    const answer = await this.route(actorId, { actorId, command });
     if ('inactive' in answer) throw new AppError('internal', `actor ${actorId} answered inactive to an ask`);
     return unwrapOutcome<Reply>(answer.outcome);
   }
 
   /** Delivers the command only where the actor is active; resolves undefined when it is active nowhere. */
   async tell(actorId: string, command: Command): Promise<Reply | undefined> {
-    const answer = await this.route(actorId, { actorId, command: JSON.stringify(command), ifActive: true });
+    const answer = await this.route(actorId, { actorId, command, ifActive: true });
     return 'inactive' in answer ? undefined : unwrapOutcome<Reply>(answer.outcome);
   }
 
@@ -76,20 +78,20 @@ export class NatsActorRef<Command, Reply> implements ActorRef<Command, Reply> {
     return `${this.base}.${subjectToken(nodeId)}`;
   }
 
-  private async route(actorId: string, request: ActorRequest): Promise<Exclude<ActorAnswer, { notOwner: true }>> {
+  private async route(actorId: string, request: ActorRequest<Command>): Promise<Exclude<ActorAnswer<Reply>, { notOwner: true }>> {
     const deadline = performance.now() + this.o.deadlineMs;
     let backoff = FIRST_BACKOFF_MS;
     let lastFailure = '';
     let refusals = 0;
     for (;;) {
-      let answer: ActorAnswer | null = null;
+      let answer: ActorAnswer<Reply> | null = null;
       try {
         const owner = this.owners.get(actorId) ?? (await this.o.placement.resolve(this.o.kind, actorId));
         if (owner === this.o.placement.nodeId) {
           answer = await this.serveHere(request);
         } else {
           this.owners.set(actorId, owner);
-          answer = (await this.o.bus.request(this.subjectOf(owner), request, { timeoutMs: this.o.requestTimeoutMs })) as ActorAnswer;
+          answer = (await this.o.bus.request(this.subjectOf(owner), request, { timeoutMs: this.o.requestTimeoutMs })) as ActorAnswer<Reply>;
           if ('notOwner' in answer) this.owners.delete(actorId);
         }
         if (!('notOwner' in answer)) return answer;
@@ -114,7 +116,7 @@ export class NatsActorRef<Command, Reply> implements ActorRef<Command, Reply> {
   }
 
   /** The owner's side, for a request from this node or another. */
-  private async serveHere(request: ActorRequest): Promise<ActorAnswer> {
+  private async serveHere(request: ActorRequest<Command>): Promise<ActorAnswer<Reply>> {
     if (!this.o.placement.owns(this.o.kind, request.actorId)) return { notOwner: true };
     if (request.ifActive && !this.o.host.isActive(request.actorId)) return { inactive: true };
     try {
@@ -126,12 +128,20 @@ export class NatsActorRef<Command, Reply> implements ActorRef<Command, Reply> {
   }
 
   /** A request from another node: checked before anything is done with it. */
-  private serve(payload: unknown): Promise<ActorAnswer> {
-    const r = payload as Partial<ActorRequest> | null;
-    if (!r || typeof r.actorId !== 'string' || typeof r.command !== 'string' || (r.ifActive !== undefined && typeof r.ifActive !== 'boolean')) {
+  private serve(payload: unknown): Promise<ActorAnswer<Reply>> {
+    const r = payload as Partial<ActorRequest<unknown>> | null;
+    if (
+      !r ||
+      typeof r.actorId !== 'string' ||
+      typeof r.command !== 'object' ||
+      r.command === null ||
+      Array.isArray(r.command) ||
+      (r.ifActive !== undefined && typeof r.ifActive !== 'boolean')
+    ) {
       throw new AppError('bad_request', 'malformed actor request');
     }
-    return this.serveHere({ actorId: r.actorId, command: r.command, ...(r.ifActive ? { ifActive: true } : {}) });
+    // From a node of this cluster, whose lock service authorised it: trusted as this node's own.
+    return this.serveHere({ actorId: r.actorId, command: r.command as Command, ...(r.ifActive ? { ifActive: true } : {}) });
   }
 }
 

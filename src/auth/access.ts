@@ -18,8 +18,14 @@ export function isAdmin(user: User): boolean {
   return user.role === 'owner' || user.role === 'deptAdmin';
 }
 
-/** May this principal read the account's conversations and send from it? */
-export function hasAccountAccess(p: Principal, account: Account, isMember: boolean): boolean {
+/** What of an account access depends on: none of it changes while the account exists. */
+export type AccountAccessFacts = Pick<Account, 'id' | 'kind' | 'departmentId' | 'ownerUserId'>;
+
+/**
+ * May this principal read the account's conversations and send from it? A membership only ever
+ * adds access: without one the answer is the same or no.
+ */
+export function hasAccountAccess(p: Principal, account: AccountAccessFacts, isMember: boolean): boolean {
   if (account.kind === 'personal') return p.kind === 'user' && account.ownerUserId === p.user.id;
   if (p.kind === 'apiKey') return account.departmentId === p.apiKey.departmentId;
   return canUseGroupAccount(p.user, account, isMember);
@@ -30,7 +36,7 @@ export function hasAccountAccess(p: Principal, account: Account, isMember: boole
  * same store write; checking the department here as well keeps a membership that outlived it (a
  * write racing the move, data from before the rule) from granting anything.
  */
-export function canUseGroupAccount(user: User, account: Account, isMember: boolean): boolean {
+export function canUseGroupAccount(user: User, account: Pick<Account, 'departmentId'>, isMember: boolean): boolean {
   if (account.departmentId === null) return false;
   return canManageDepartment(user, account.departmentId) || (isMember && user.departmentIds.includes(account.departmentId));
 }

@@ -4,10 +4,10 @@ import {
   holderConnectionsOf,
   isHeldBy,
   lockView,
-  publicLockView,
   type LockDurations,
   type LockEmitted,
   type LockSnapshot,
+  type LockView,
 } from '../../actors/conversation/index.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -34,6 +34,13 @@ import type { AccountLockView } from './lock-view.js';
 // saved, and the store commits the message under that fence).
 
 type LockMachineActor = Actor<typeof conversationLockMachine>;
+
+/** A snapshot with its views: the lock's own (with the token) and the one anyone may see. */
+interface Viewed {
+  snapshot: LockSnapshot;
+  lock: LockView;
+  view: AccountLockView;
+}
 
 export interface ConversationLockDeps {
   store: Store;
@@ -86,6 +93,8 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   private saving: Promise<void> | null = null;
   /** The store refused a save: a newer activation owns the lock, or the store failed. */
   private fenced = false;
+  /** The views of the snapshot last looked at: a command's reply, save and announcement share them. */
+  private viewed: Viewed | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -117,7 +126,8 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     this.holderConnIds = restored ? holderConnectionsOf(restored) : [];
     // What clients already know: the lock as it was saved, under its old token. A restored holder
     // has a new token now, and is told it (wherever their socket is) once the activation resumes.
-    this.lastPublished = restored && record ? publishKey(JSON.parse(record.snapshot) as LockSnapshot) : publishKey(this.actor.getSnapshot());
+    const known = restored && record ? (JSON.parse(record.snapshot) as LockSnapshot) : this.actor.getSnapshot();
+    this.lastPublished = publishKey(lockView(known), known);
     this.actor.on('*', (e) => this.emitted.push(e as LockEmitted));
     let started = false;
     this.actor.subscribe({
@@ -228,7 +238,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   }
 
   isIdle(): boolean {
-    return this.viewers.size === 0 && lockView(this.actor.getSnapshot()).state === 'idle';
+    return this.viewers.size === 0 && this.viewsOf(this.actor.getSnapshot()).lock.state === 'idle';
   }
 
   /** Stops the machine; resolves when the saves already decided are done. */
@@ -251,12 +261,22 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   }
 
   private view(): AccountLockView {
-    return { ...publicLockView(this.actor.getSnapshot()), accountId: this.account.id };
+    return this.viewsOf(this.actor.getSnapshot()).view;
+  }
+
+  /** The lock's views of `snapshot`, made once per snapshot (they are read-only wherever they go). */
+  private viewsOf(snapshot: LockSnapshot): Viewed {
+    if (this.viewed?.snapshot !== snapshot) {
+      const lock = lockView(snapshot);
+      const { token: _secret, ...shared } = lock;
+      this.viewed = { snapshot, lock, view: { ...shared, accountId: this.account.id } };
+    }
+    return this.viewed;
   }
 
   private lockReply(userId: string): LockReply {
     const snapshot = this.actor.getSnapshot();
-    return { type: 'lock', view: this.view(), lockToken: isHeldBy(snapshot, userId) ? snapshot.context.token : null };
+    return { type: 'lock', view: this.viewsOf(snapshot).view, lockToken: isHeldBy(snapshot, userId) ? snapshot.context.token : null };
   }
 
   /** Runs a command on the machine, then tells what it did at once and saves it behind. */
@@ -281,13 +301,13 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   /** What changed is told now and saved behind. */
   private changed(): void {
     const snapshot = this.actor.getSnapshot();
-    const key = publishKey(snapshot);
-    if (key !== this.lastPublished || this.emitted.length > 0) this.saveBehind(this.record(snapshot));
-    this.publish(snapshot, key);
+    const views = this.viewsOf(snapshot);
+    const key = publishKey(views.lock, snapshot);
+    if (key !== this.lastPublished || this.emitted.length > 0) this.saveBehind(this.record(views.lock));
+    this.publish(snapshot, key, views);
   }
 
-  private record(snapshot: LockSnapshot): LockRecord {
-    const v = lockView(snapshot);
+  private record(v: LockView): LockRecord {
     return {
       conversationId: this.self.id,
       accountId: this.account.id,
@@ -334,7 +354,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   }
 
   /** Every announcement of a lock change leaves from here. */
-  private publish(snapshot: LockSnapshot, key: string): void {
+  private publish(snapshot: LockSnapshot, key: string, { lock: v, view }: Viewed): void {
     const emitted = this.emitted.splice(0);
     const previousHolderConns = this.holderConnIds;
     this.holderConnIds = holderConnectionsOf(snapshot);
@@ -343,17 +363,15 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
       if (e.type === 'idleWarning') {
         this.d.emit({ type: 'lockIdleWarning', ...base, userId: e.userId, connIds: [...this.holderConnIds], releaseAt: e.releaseAt });
       } else if (e.type === 'released') {
-        const v = lockView(snapshot);
         const by = e.reason === 'takenOver' && v.holder ? v.holder : undefined;
         this.d.emit({ type: 'lockReleased', ...base, userId: e.userId, connIds: [...previousHolderConns], reason: e.reason, ...(by ? { by } : {}) });
       }
     }
     if (key === this.lastPublished) return;
     this.lastPublished = key;
-    const v = lockView(snapshot);
     this.d.emit({
       type: 'lock',
-      view: this.view(),
+      view,
       departmentId: this.account.departmentId,
       holderConnIds: [...this.holderConnIds],
       lockToken: v.holder ? v.token : null,
@@ -367,8 +385,7 @@ function rebased(snapshot: LockSnapshot, token: number): LockSnapshot {
 }
 
 /** Changes clients must hear about: token, state, holder, deadline, the holder's connections. */
-function publishKey(snapshot: LockSnapshot): string {
-  const v = lockView(snapshot);
+function publishKey(v: LockView, snapshot: LockSnapshot): string {
   return `${v.token}|${v.state}|${v.holder?.userId ?? ''}|${v.releaseAt ?? ''}|${holderConnectionsOf(snapshot).join(',')}`;
 }
 

@@ -8,7 +8,7 @@ import type { Placement } from '../actors-runtime/placement.js';
 import type { AccountLockView, OpenResult } from './lock-view.js';
 import { CONVERSATION_ACTOR, type LockCommand, type LockReply } from './lock-commands.js';
 import { AppError } from '../errors.js';
-import { canManageDepartment } from '../auth/access.js';
+import { canManageDepartment, type AccountAccessFacts } from '../auth/access.js';
 import { accessibleConversation, accessibleConversationAccount, ConversationAccounts, lostAccounts } from '../services/account-access.js';
 import { personPrincipal, type Principal } from '../auth/principal.js';
 import { requireDepartmentAdmin, requireUser } from '../services/auth-service.js';
@@ -221,8 +221,21 @@ export class LockService {
     return this.actors.ask(conversationId, command);
   }
 
+  /**
+   * The account's access changed (members removed or added, the account deleted): its facts and
+   * members are read afresh from now on. The core calls it on every node, as personChanged.
+   */
+  accountAccessChanged(accountId: string): void {
+    this.conversationAccounts.forgetAccount(accountId);
+  }
+
+  /** The person changed (role, departments, memberships with them): their access is read afresh. */
+  personChanged(userId: string): void {
+    this.conversationAccounts.forgetPerson(userId);
+  }
+
   /** Access check: the conversation's group account (personal conversations have no lock). */
-  private async groupAccountOf(p: Principal, conversationId: string): Promise<Account> {
+  private async groupAccountOf(p: Principal, conversationId: string): Promise<AccountAccessFacts> {
     const account = await accessibleConversationAccount(this.c, p, conversationId, this.conversationAccounts);
     if (account.kind !== 'group') throw new AppError('no_lock', 'Personal-account conversations have no lock');
     return account;

@@ -40,7 +40,8 @@ const BENCHMARKS: Record<string, (gen: LoadGenerator) => Promise<BenchOutcome>> 
 
 async function wsBenchmark(only: string, name: string): Promise<BenchOutcome> {
   const lines: string[] = [];
-  const report = await runWsBenchmarksDetailed({ only: [only], runs: 1, log: (l) => lines.push(l) });
+  const profileDir = process.env.BENCH_PROFILE ?? null;
+  const report = await runWsBenchmarksDetailed({ only: [only], runs: 1, profileDir, log: (l) => lines.push(l) });
   if (report.failures.length > 0) throw new Error(report.failures.join('\n'));
   return { name, rows: report.rows, details: report.details, notes: report.notes };
 }

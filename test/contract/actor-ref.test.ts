@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
 import { ActorHost } from '../../src/actors-runtime/actor-host.js';
@@ -90,4 +91,36 @@ describe('across a three-server JetStream cluster', () => {
       };
     },
   }));
+
+  it('carries a command and its outcome as one JSON document each way, with no JSON text inside', async () => {
+    const [owner, caller] = await Promise.all([
+      NatsBus.connect({ servers: nats.servers[0]!.url, name: 'wire-owner' }),
+      NatsBus.connect({ servers: nats.servers[1]!.url, name: 'wire-caller' }),
+    ]);
+    const placement = await KvPlacement.start({ nc: owner.connection, nodeId: 'wire-owner', leaseMs: LEASE_MS, replicas: 3, log: silentLogger });
+    const host = new ActorHost<CounterCommand, CounterReply>(new CounterBehavior('wire-owner'), {
+      clock: new ManualClock(),
+      log: silentLogger,
+      passivateAfterMs: 60_000,
+      owns: (id) => placement.owns('counter', id),
+    });
+    const ref = new NatsActorRef({ kind: 'counter', host, placement, bus: owner, prefix: 'wire', requestTimeoutMs: LEASE_MS, deadlineMs: 2 * LEASE_MS, log: silentLogger });
+    try {
+      const actorId = `wire-${randomBytes(4).toString('hex')}`;
+      expect(await placement.resolve('counter', actorId)).toBe('wire-owner');
+      const subject = 'wire.actor.counter.wire-owner';
+      const answer = await caller.request(subject, { actorId, command: { add: 2 } }, { timeoutMs: LEASE_MS });
+      expect(answer).toEqual({ outcome: { ok: true, reply: { total: 2, node: 'wire-owner' } } });
+      const refused = await caller.request(subject, { actorId, command: { fail: true } }, { timeoutMs: LEASE_MS });
+      expect(refused).toEqual({ outcome: { ok: false, error: { code: 'conflict', message: 'counter refuses' } } });
+      // Anything but a command object is refused before the host sees it.
+      await expect(caller.request(subject, { actorId, command: JSON.stringify({ add: 1 }) }, { timeoutMs: LEASE_MS })).rejects.toThrow('malformed actor request');
+      expect(await ref.ask(actorId, { add: 3 })).toEqual({ total: 5, node: 'wire-owner' });
+    } finally {
+      ref.stop();
+      await host.stop();
+      await placement.stop();
+      await Promise.all([owner.close(), caller.close()]);
+    }
+  });
 });

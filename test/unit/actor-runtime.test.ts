@@ -59,6 +59,12 @@ describe('the generic actor host behind an in-process actor reference', () => {
     const host = new ActorHost(behavior, { clock, log: silentLogger, passivateAfterMs: 1_000 });
     return { clock, behavior, host, ref: new LocalActorRef(host) };
   };
+  /** Whether actor `x` is still active once `ms` more have passed and the host's work is done. */
+  const activeAfter = async (clock: ManualClock, host: ActorHost<never, unknown>, ms: number): Promise<boolean> => {
+    clock.advance(ms);
+    await host.settled();
+    return host.isActive('x');
+  };
 
   it('runs the commands of one actor one at a time, in order', async () => {
     const { ref, behavior } = setup();
@@ -108,13 +114,44 @@ describe('the generic actor host behind an in-process actor reference', () => {
   it('passivates an idle actor after passivateAfterMs and activates it afresh on next use', async () => {
     const { ref, host, clock, behavior } = setup();
     await ref.ask('x', { add: 5 });
-    clock.advance(999);
-    await host.settled();
-    expect(host.isActive('x')).toBe(true);
-    clock.advance(1);
-    await host.settled();
-    expect(host.isActive('x')).toBe(false);
+    expect(await activeAfter(clock, host, 999)).toBe(true);
+    expect(await activeAfter(clock, host, 1)).toBe(false);
     expect(await ref.ask('x', { add: 1 })).toMatchObject({ total: 1 });
     expect(behavior.activations).toBe(2);
+  });
+
+  it('arms one passivation timer for an actor in use many times a second, and passivates it passivateAfterMs after it last became idle', async () => {
+    const clock = new ManualClock();
+    // Busy while its total is odd (a lock held between an open and a leave), idle when even.
+    let total = 0;
+    const host = new ActorHost<{ add: number }, { total: number }>(
+      {
+        activate: async () => ({
+          receive: (c) => ({ total: (total += c.add) }),
+          isIdle: () => total % 2 === 0,
+          settled: async () => undefined,
+          stop: () => undefined,
+        }),
+      },
+      { clock, log: silentLogger, passivateAfterMs: 1_000 },
+    );
+    const ref = new LocalActorRef(host);
+    const timers = vi.spyOn(clock, 'setTimeout');
+    for (let i = 0; i < 20; i++) {
+      await ref.ask('x', { add: 1 });
+      clock.advance(10);
+    }
+    expect(timers).toHaveBeenCalledTimes(1); // armed when it first became idle, at 10 ms
+    // Idle since its last command (at 190 ms): the timer due at 1,010 ms waits out the rest.
+    expect(await activeAfter(clock, host, 1_000 - 200 + 190 - 1)).toBe(true);
+    expect(await activeAfter(clock, host, 1)).toBe(false);
+    // Busy when its timer fires: left alone, and passivated once idle for passivateAfterMs again.
+    await ref.ask('x', { add: 2 });
+    clock.advance(500);
+    await ref.ask('x', { add: 1 });
+    expect(await activeAfter(clock, host, 5_000)).toBe(true);
+    await ref.ask('x', { add: 1 });
+    expect(await activeAfter(clock, host, 999)).toBe(true);
+    expect(await activeAfter(clock, host, 1)).toBe(false);
   });
 });

@@ -19,6 +19,9 @@ interface Profile {
   timeDeltas: number[];
 }
 
+/** The repository's root, so our files are named as in the tree (src/…, gateways/…). */
+const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..') + '/';
+
 function moduleOf(url: string): string {
   if (!url) return '(native/v8)';
   const nm = url.lastIndexOf('node_modules/');
@@ -27,8 +30,8 @@ function moduleOf(url: string): string {
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   if (url.startsWith('node:')) return url;
-  const m = /\/work\/main\/(.*)$/.exec(url.replace('file://', ''));
-  return m ? m[1]! : url;
+  const path = url.replace('file://', '');
+  return path.startsWith(ROOT) ? path.slice(ROOT.length) : url;
 }
 
 export function summarizeProfile(file: string, top = 30): string {
