@@ -1,9 +1,9 @@
 import type { Clock, TimerHandle } from '../clock.js';
 
 // One pool number's outbound queue: first in, first out, at most one send *started* every
-// `intervalMs` (the carrier's per-number rate) and at most `maxInFlight` provider calls open at
-// once. Order is the order of starts; a job put back with `retryFirst` goes to the head so a
-// throttled message never loses its place.
+// `intervalMs` (the carrier's per-number rate, kept as a schedule: see pump) and at most
+// `maxInFlight` provider calls open at once. Order is the order of starts; a job put back with
+// `retryFirst` goes to the head so a throttled message never loses its place.
 
 export interface QueueJob {
   id: string;
@@ -87,7 +87,13 @@ export class NumberQueue<J extends QueueJob> {
       }
       this.head++;
       this.compact();
-      this.nextStartAt = now + this.options.intervalMs;
+      // The number keeps its schedule: a start that ran a little late (a timer fired late behind
+      // a busy event loop or a GC pause, a call still in flight) makes the next one due an
+      // interval after this one was due, so lateness does not add up over a long campaign. Up to a
+      // tenth of the interval only, so two starts are never closer than nine tenths of it; later
+      // than that (a number that was idle, a long stall) starts a new schedule from now.
+      const due = now - startAt <= this.options.intervalMs / 10 ? startAt : now;
+      this.nextStartAt = due + this.options.intervalMs;
       this.inFlight++;
       void this.options
         .run(job)

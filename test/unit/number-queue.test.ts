@@ -68,6 +68,30 @@ describe('a pool number queue', () => {
     ]);
   });
 
+  it('keeps the number\'s schedule when a start runs a little late, and starts a new one after a long delay', async () => {
+    const { clock, q, started, complete } = setup({ intervalMs: 12_000 });
+    for (const id of ['a', 'b', 'c', 'd', 'e']) q.push({ id });
+    // a's call is still open when b is due: b starts 600 ms late (a twentieth of the interval)…
+    clock.advance(12_600);
+    await complete('a');
+    expect(started.at(-1)).toEqual({ id: 'b', at: 12_600 });
+    await complete('b');
+    // …and c is due on the schedule, not 12 s after b ran: lateness does not add up.
+    clock.advance(24_000 - clock.now() - 1);
+    expect(started).toHaveLength(2);
+    clock.advance(1);
+    expect(started.at(-1)).toEqual({ id: 'c', at: 24_000 });
+    // Later than a tenth of the interval (c's call open for 14 s): the schedule starts again from d's start.
+    clock.advance(14_000);
+    await complete('c');
+    expect(started.at(-1)).toEqual({ id: 'd', at: 38_000 });
+    await complete('d');
+    clock.advance(11_999);
+    expect(started).toHaveLength(4);
+    clock.advance(1);
+    expect(started.at(-1)).toEqual({ id: 'e', at: 50_000 });
+  });
+
   it('never has more calls in flight than allowed, even with no rate limit', async () => {
     const { q, started, complete } = setup({ intervalMs: 0, maxInFlight: 2 });
     for (const id of ['a', 'b', 'c', 'd']) q.push({ id });
