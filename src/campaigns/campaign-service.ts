@@ -9,7 +9,7 @@ import type { ActorRef } from '../actors-runtime/actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import { AppError, notFound, type ErrorCode } from '../errors.js';
 import { canAccess, resolveAccountRef } from '../services/account-access.js';
-import { contactsOrRefuse, refuseGroupAccountOptions, senderIdentity, type ComposeInput } from '../services/messaging-service.js';
+import { contactsOrRefuse, refuseCombinedOptions, refuseGroupAccountOptions, senderIdentity, type ComposeInput } from '../services/messaging-service.js';
 import { tagsOrRefuse } from '../domain/contact-fields.js';
 import { merge, unknownFields } from '../domain/merge-fields.js';
 import { analyse, type SegmentInfo } from '../domain/segments.js';
@@ -102,7 +102,7 @@ export class CampaignService {
   }
 
   private async scheduleOnce(p: Principal, input: ComposeInput & { scheduledAt: number }, claim: Claim): Promise<CampaignView> {
-    if (input.sendToMyStudentsOnly && input.sendAsStaff) throw new AppError('conflicting_options', 'sendToMyStudentsOnly and sendAsStaff cannot be combined');
+    refuseCombinedOptions(input);
     const account = await this.sendingAccount(p, input.groupAccountCode);
     refuseGroupAccountOptions(account, input);
     // Both pick recipients or senders from the staff assignments as they are when sending at

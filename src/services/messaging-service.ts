@@ -67,9 +67,7 @@ export class MessagingService {
 
   private async composeOnce(p: Principal, input: ComposeInput, claim: IdempotencyClaim<ComposeResult> | undefined): Promise<ComposeResult> {
     const { store } = this.c;
-    if (input.sendToMyStudentsOnly && input.sendAsStaff) {
-      throw new AppError('conflicting_options', 'sendToMyStudentsOnly and sendAsStaff cannot be combined');
-    }
+    refuseCombinedOptions(input);
     let account: Account;
     let me: User | null = null;
     if (input.groupAccountCode !== undefined) {
@@ -291,6 +289,11 @@ export async function contactsOrRefuse(store: Store, ids: readonly string[]): Pr
     throw new AppError('validation_failed', 'Unknown contact(s)', { details: missing.slice(0, 50).map((id) => ({ path: 'to', message: `no contact ${id}` })) });
   }
   return found;
+}
+
+/** sendToMyStudentsOnly and sendAsStaff cannot be combined (DOMAIN.md "Sending"). */
+export function refuseCombinedOptions(input: Pick<ComposeInput, 'sendToMyStudentsOnly' | 'sendAsStaff'>): void {
+  if (input.sendToMyStudentsOnly && input.sendAsStaff) throw new AppError('conflicting_options', 'sendToMyStudentsOnly and sendAsStaff cannot be combined');
 }
 
 /** sendToMyStudentsOnly and sendAsStaff are personal-account features (DOMAIN.md "Group accounts"). */

@@ -18,6 +18,8 @@ import type { LockObservation } from './checker.js';
 const PASSWORD = 'chaos staff password';
 /** A command unanswered this long counts as lost: the client drops the socket and moves on. */
 const ANSWER_DEADLINE_MS = 4_000;
+/** A refused client waits this long before it tries the next node (unless a node changes state first). */
+const RECONNECT_BACKOFF_MS = 250;
 
 export interface ChaosOrg {
   apiCode: string;
@@ -175,21 +177,16 @@ class StaffClient {
       }
       const node = live[(this.index + this.history.counts.reconnects) % live.length]!;
       try {
-        // A node paused during the upgrade never answers it: give up at the deadline, and close
-        // the socket should the upgrade complete after all.
-        const connecting = WsClient.connect(wsUrlOf(node.child!.url), this.person.token);
-        const ws = await Promise.race([connecting, hold(ANSWER_DEADLINE_MS).then(() => null)]);
-        if (ws === null) {
-          connecting.then((late) => late.close(), () => undefined);
-          throw new Error('no upgrade before the deadline');
-        }
+        // A node paused during the upgrade never answers it: the upgrade is abandoned at the deadline.
+        const ws = await WsClient.connect(wsUrlOf(node.child!.url), this.person.token, 'query', { handshakeTimeoutMs: ANSWER_DEADLINE_MS });
         this.ws = ws;
         this.node = node.id;
         this.ws.socket.on('message', (data) => this.onFrame(JSON.parse(data.toString()) as Frame));
       } catch {
-        // Refused (starting, or gone since): the next node, after a node changes or a short backoff.
+        // Refused or not answered (starting, paused, or gone since): the next node once a node
+        // changes state, or after the reconnect backoff a real client keeps too.
         this.history.counts.reconnects++;
-        await Promise.race([this.cluster.nextStateChange(), hold(250)]);
+        await Promise.race([this.cluster.nextStateChange(), hold(RECONNECT_BACKOFF_MS)]);
       }
     }
     return true;

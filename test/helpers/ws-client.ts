@@ -37,10 +37,11 @@ export class WsClient {
   }
 
   /** Connects with the token in the query string (or in Sec-WebSocket-Protocol) and waits for the hello. */
-  static async connect(url: string, token: string | null, via: 'query' | 'protocol' = 'query'): Promise<WsClient> {
+  /** `handshakeTimeoutMs`: give up on an upgrade not answered by then (a paused server never answers). */
+  static async connect(url: string, token: string | null, via: 'query' | 'protocol' = 'query', o: { handshakeTimeoutMs?: number } = {}): Promise<WsClient> {
     const target = via === 'query' && token ? `${url}?token=${encodeURIComponent(token)}` : url;
     const protocols = via === 'protocol' && token ? ['switchboard.v1', `bearer.${token}`] : undefined;
-    const socket = new WebSocket(target, protocols);
+    const socket = new WebSocket(target, protocols, o.handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: o.handshakeTimeoutMs });
     const client = new WsClient(socket);
     const hello = client.next((f) => f.type === 'ack' && f.re === 'hello', 'the hello');
     // Awaited below; until then its deadline may pass while the upgrade hangs (a paused server).
