@@ -1,6 +1,6 @@
 import type { CoreEvent } from '../../src/events.js';
 import { buildBenchOrg, startBenchNode, studentPhone } from './bench-org.js';
-import { cpuMs } from './cpu.js';
+import { cpuMs, describeLoop, loopWindow, type LoopUse } from './cpu.js';
 import { profiled } from './profiler.js';
 import { row, type BenchOutcome, type ResultRow } from './report.js';
 
@@ -47,7 +47,7 @@ function countSubmitted(node: Parameters<typeof waitFor>[0], count: number, dead
 }
 
 async function throughput(): Promise<{ rows: ResultRow[]; details: Record<string, unknown> }> {
-  const node = await startBenchNode({ NUMBER_SEND_INTERVAL_MS: '0', NUMBER_MAX_IN_FLIGHT: '32', SIMULATOR_DELIVERY_DELAY_MS: '600000', MAX_BODY_BYTES: String(8 * 1024 * 1024) });
+  const node = await startBenchNode({ NUMBER_SEND_INTERVAL_MS: '0', NUMBER_MAX_IN_FLIGHT: '32', SIMULATOR_DELIVERY_DELAY_MS: '600000', MAX_BODY_BYTES: String(8 * 1024 * 1024), SIMULATOR_THREAD: process.env.SIMULATOR_THREAD ?? 'false' });
   try {
     const org = await buildBenchOrg(node);
     // Baseline: a compose of BASELINE texts on the same node.
@@ -73,6 +73,9 @@ async function throughput(): Promise<{ rows: ResultRow[]; details: Record<string
       // Process CPU (every thread: node, in-process simulator, GC) over the window, per text: the
       // figure that stays put when neighbours slow the machine down.
       const cpu0 = cpuMs()!;
+      const commits0 = { ...node.commits };
+      const loop = loopWindow();
+      let mainThread: LoopUse | null = null;
       const s0 = performance.now();
       let cpu1 = cpu0;
       const last = await profiled('campaign', async () => {
@@ -80,9 +83,12 @@ async function throughput(): Promise<{ rows: ResultRow[]; details: Record<string
         if (started.status !== 200) throw new Error(`start: ${started.status}`);
         const at = await sent;
         cpu1 = cpuMs()!;
+        mainThread = loop.stop();
         return at;
       });
       const cpuUsPerText = ((cpu1 - cpu0) * 1000) / RECIPIENTS;
+      const commits = node.commits.commits - commits0.commits;
+      const opsPerCommit = commits > 0 ? (node.commits.ops - commits0.ops) / commits : 0;
       const rate = RECIPIENTS / ((last - s0) / 1000);
       const growthMb = (rssMax - rssBefore) / 1024 / 1024;
       return {
@@ -90,7 +96,7 @@ async function throughput(): Promise<{ rows: ResultRow[]; details: Record<string
           row({ name: `campaign ${RECIPIENTS} recipients, start → last hand-off`, figure: rate, unit: 'texts/s', baseline: composeRate, goal: '≥ 2,000/s', pass: rate >= 2000 }),
           row({ name: 'campaign process growth (RSS)', figure: growthMb, unit: 'MB', baseline: null, goal: '≤ 200 MB', pass: growthMb <= 200 }),
         ],
-        details: { recipients: RECIPIENTS, textsPerSecond: rate, cpuUsPerText, composeTextsPerSecond: composeRate, expandMs, rssBeforeMb: rssBefore / 1048576, rssMaxMb: rssMax / 1048576 },
+        details: { recipients: RECIPIENTS, textsPerSecond: rate, cpuUsPerText, commitsPerText: commits / RECIPIENTS, opsPerCommit, mainThread, composeTextsPerSecond: composeRate, expandMs, rssBeforeMb: rssBefore / 1048576, rssMaxMb: rssMax / 1048576 },
       };
     } finally {
       clearInterval(sampler);
@@ -149,7 +155,7 @@ export async function campaignBenchmark(): Promise<BenchOutcome> {
     rows: [...a.rows, ...b.rows],
     details: { ...a.details, ...b.details },
     notes: [
-      `campaign: ${RECIPIENTS} recipients expanded in ${((a.details.expandMs as number) / 1000).toFixed(1)} s before start (not in the rate); process CPU ${Math.round(a.details.cpuUsPerText as number)} µs per text (every thread, simulator included); baseline is this node's compose of ${BASELINE} texts; pacing drift is |last start − first − (n−1)×interval| / ((n−1)×interval) per number, the worst number shown.`,
+      `campaign: ${RECIPIENTS} recipients expanded in ${((a.details.expandMs as number) / 1000).toFixed(1)} s before start (not in the rate); process CPU ${Math.round(a.details.cpuUsPerText as number)} µs per text (every thread, simulator included); ${(a.details.commitsPerText as number).toFixed(2)} group commits per text, ${(a.details.opsPerCommit as number).toFixed(1)} writes each; ${describeLoop(a.details.mainThread as LoopUse)}; baseline is this node's compose of ${BASELINE} texts; pacing drift is |last start − first − (n−1)×interval| / ((n−1)×interval) per number, the worst number shown.`,
     ],
   };
 }

@@ -69,14 +69,14 @@ export interface LoopUse {
   onCpu: number | null;
   /** Runnable but not running: other processes had the cores (a busy, shared machine). */
   waitingForCpu: number | null;
-  /** Busy (not idle in the event loop) yet neither running nor waiting for a core: blocking system calls, i.e. fsync. */
+  /** Busy (not idle in the event loop) yet neither running nor waiting for a core: blocking system calls (writes, page faults). */
   blocked: number | null;
   idle: number;
 }
 
 /**
  * Where the server's event loop spent a window: running JavaScript and SQLite, waiting for a core,
- * blocked in system calls (SQLite's fsync with synchronous=FULL runs on this thread), or idle.
+ * blocked in system calls (SQLite appends the log with write() on this thread; its fsync runs on the thread pool), or idle.
  */
 export function loopWindow(): { stop(): LoopUse } {
   const t0 = performance.now();
@@ -100,5 +100,5 @@ export function loopWindow(): { stop(): LoopUse } {
 const pct = (x: number | null) => (x === null ? '?' : `${Math.round(x * 100)}%`);
 
 export function describeLoop(l: LoopUse): string {
-  return `server main thread: ${pct(l.onCpu)} on CPU, ${pct(l.waitingForCpu)} waiting for a core, ${pct(l.blocked)} blocked (fsync), ${pct(l.idle)} idle`;
+  return `server main thread: ${pct(l.onCpu)} on CPU, ${pct(l.waitingForCpu)} waiting for a core, ${pct(l.blocked)} blocked in system calls, ${pct(l.idle)} idle`;
 }

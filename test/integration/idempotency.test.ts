@@ -38,12 +38,14 @@ const compose = (text: string, key: string | null, token = org.member.token) =>
     headers: key === null ? {} : { 'idempotency-key': key },
   });
 
+/** Every message past `sending` in the store, and the outbox done with them (their writes answered, not only visible). */
 async function allSubmitted(ids: string[]): Promise<void> {
   await until(
     t.sb.core.events,
     async () => (await Promise.all(ids.map((id) => t.sb.store.messages.get(id)))).every((m) => m?.status !== 'queued' && m?.status !== 'sending'),
     'the compose handed to the provider',
   );
+  await t.sb.core.outbox.idle();
 }
 
 describe('POST /messages with an Idempotency-Key', () => {

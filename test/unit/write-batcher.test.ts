@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WriteBatcher } from '../../src/store/sqlite/write-batcher.js';
 
 // The group-commit batcher against a real WAL database file, watched through a second connection:
@@ -147,56 +147,95 @@ describe('WriteBatcher', () => {
     await expect(batcher.run(insert('b'))).rejects.toThrow('closed');
   });
 
-  describe('write-behind ops', () => {
-    const level = () => db.pragma('synchronous', { simple: true }) as number;
-    const synced: boolean[] = [];
-    let full: WriteBatcher;
+  describe('with a sync (the log fsynced off the event loop)', () => {
+    /** A sync the test ends by hand, as an fsync on libuv's pool would. */
+    let syncs: Array<{ done: () => void; fail: (e: Error) => void }>;
+    let synced: boolean[];
+    let withSync: WriteBatcher;
     beforeEach(() => {
-      db.pragma('synchronous = FULL');
-      synced.length = 0;
-      full = new WriteBatcher(db, { onCommit: (_n, durable) => synced.push(durable) });
+      syncs = [];
+      synced = [];
+      withSync = new WriteBatcher(db, {
+        onCommit: (_n, durable) => synced.push(durable),
+        sync: () => new Promise<void>((done, fail) => syncs.push({ done, fail })),
+      });
+    });
+    /** Records when a promise settles, and how. */
+    const track = (p: Promise<unknown>): string[] => {
+      const seen: string[] = [];
+      p.then((v) => seen.push(`resolved ${String(v)}`), (e: Error) => seen.push(`rejected ${e.message}`));
+      return seen;
+    };
+    /** Lets every callback queued so far run (the commit's, its settlements'). */
+    const settle = () => new Promise<void>((r) => setImmediate(r));
+    const waitFor = (done: () => boolean) => vi.waitFor(() => expect(done()).toBe(true), { timeout: 2_000, interval: 1 });
+
+    it('answers a durable op only once the sync after its commit resolves, a write-behind op at commit', async () => {
+      const durable = track(withSync.run(insert('reply')));
+      const behind = track(withSync.runBehind(insert('snapshot')));
+      await waitFor(() => syncs.length === 1);
+      // Committed (another connection sees both rows), the write-behind op answered, the durable one not yet.
+      expect(committed()).toEqual(['reply', 'snapshot']);
+      await settle();
+      expect(behind).toEqual(['resolved snapshot']);
+      expect(durable).toEqual([]);
+      syncs[0]!.done();
+      await waitFor(() => durable.length === 1);
+      expect(durable).toEqual(['resolved reply']);
+      expect(synced).toEqual([true]);
     });
 
-    it('commits a batch of write-behind ops without an fsync (synchronous=NORMAL), and durable ops with FULL', async () => {
-      const seen: Array<[string, number]> = [];
-      const op = (id: string) => () => {
-        seen.push([id, level()]);
-        return insert(id)();
-      };
-      await Promise.all([full.runBehind(op('a')), full.runBehind(op('b'))]);
-      await full.run(op('c'));
-      await full.runBehind(op('d'));
-      expect(seen).toEqual([['a', 1], ['b', 1], ['c', 2], ['d', 1]]);
-      expect(synced).toEqual([false, true, false]);
-      expect(committed()).toEqual(['a', 'b', 'c', 'd']);
+    it('answers a refused durable op only after the sync too: the row it was refused for may not be on the disk yet', async () => {
+      const first = track(withSync.run(insert('a')));
+      const duplicate = track(withSync.run(insert('a')));
+      await waitFor(() => syncs.length === 1);
+      await settle();
+      expect(first).toEqual([]);
+      expect(duplicate).toEqual([]);
+      syncs[0]!.done();
+      await waitFor(() => duplicate.length === 1);
+      expect(first).toEqual(['resolved a']);
+      expect(duplicate[0]).toMatch(/^rejected UNIQUE constraint failed/);
     });
 
-    it('syncs a write-behind op with any durable op of its batch, ordered before the ops queued after it', async () => {
+    it('refuses the durable ops of a batch whose sync failed, not its write-behind ones', async () => {
+      const mapped = new WriteBatcher(db, {
+        mapError: (e) => new Error(`mapped: ${(e as Error).message}`),
+        sync: () => new Promise<void>((done, fail) => syncs.push({ done, fail })),
+      });
+      const durable = track(mapped.run(insert('a')));
+      const behind = track(mapped.runBehind(insert('b')));
+      await waitFor(() => syncs.length === 1);
+      syncs[0]!.fail(new Error('EIO: i/o error, fsync'));
+      await waitFor(() => durable.length === 1 && behind.length === 1);
+      expect(durable).toEqual(['rejected mapped: EIO: i/o error, fsync']);
+      expect(behind).toEqual(['resolved b']);
+    });
+
+    it('asks for no sync for a batch of write-behind ops only', async () => {
+      await Promise.all([withSync.runBehind(insert('a')), withSync.runBehind(insert('b'))]);
+      expect(syncs).toHaveLength(0);
+      expect(synced).toEqual([false]);
+    });
+
+    it('orders a write-behind op before the durable ops queued after it, in the same commit and sync', async () => {
       const order: string[] = [];
-      const behind = full.runBehind(() => {
+      const behind = withSync.runBehind(() => {
         order.push('snapshot');
         insert('lock-state')();
       });
-      const durable = full.run(() => {
+      const durable = withSync.run(() => {
         order.push('reply');
         // The reply's fence reads what the snapshot wrote: same connection, same order.
         expect(observer.prepare('SELECT 1 FROM items WHERE id = ?').get('lock-state')).toBeUndefined();
         expect(db.prepare('SELECT 1 FROM items WHERE id = ?').get('lock-state')).toBeDefined();
-        expect(level()).toBe(2);
         insert('reply')();
       });
+      await waitFor(() => syncs.length === 1);
+      syncs[0]!.done();
       await Promise.all([behind, durable]);
       expect(order).toEqual(['snapshot', 'reply']);
       expect(synced).toEqual([true]);
-    });
-
-    it('never raises the level of a connection that is below FULL', async () => {
-      db.pragma('synchronous = OFF');
-      const off = new WriteBatcher(db, { onCommit: (_n, durable) => synced.push(durable) });
-      const levels: number[] = [];
-      await off.runBehind(() => levels.push(level()));
-      await off.run(() => levels.push(level()));
-      expect(levels).toEqual([0, 0]);
     });
   });
 

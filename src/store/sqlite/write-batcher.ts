@@ -1,41 +1,55 @@
 import { clearImmediate, setImmediate } from 'node:timers';
 import type Database from 'better-sqlite3';
 
-// Group commit. With synchronous=FULL every COMMIT waits for an fsync (~0.5 ms here, ~1,900/s), so
-// committing each write on its own caps the store far below the thousands of durable writes per
-// second the product needs. Instead, writes that arrive in the same tick share one transaction:
+// Group commit. Committing each write on its own caps a durable store far below the thousands of
+// writes per second the product needs (every durable commit must reach the disk, ~0.5 ms an
+// fsync here). Instead, writes that arrive in the same tick share one transaction:
 // - each op runs in its own SAVEPOINT (better-sqlite3 nests transactions that way), so an op that
 //   throws (a uniqueness conflict, a failed condition) rolls back only itself and rejects only its
 //   own promise while the others commit;
-// - every promise settles only after the outer COMMIT, so "resolved" means "durable" (for `run`;
-//   see write-behind below);
 // - the flush waits for setImmediate, so everything that arrives in one turn of the event loop
 //   (all the socket and webhook callbacks of one poll phase) shares the commit; it is imported from
 //   node:timers so that tests faking the global timers cannot stall durable writes;
 // - ops run in enqueue order, each seeing the effects of the ones before it, which is what makes
 //   check-then-write ops (compare-and-set, dedupe) atomic: nothing else writes in between.
 //
-// Write-behind ops (`runBehind`) need no fsync of their own: state the owner already told its
-// clients and may lose on a crash (lock snapshots, see DESIGN.md). A batch made only of them
-// commits with synchronous=NORMAL, so the event loop never waits for the disk on their account; a
-// batch with any durable op commits at the connection's own level (FULL). Their durability is still
-// ordered: in WAL mode a commit appends its frames to the one log after every earlier commit's,
-// recovery keeps a prefix of that log, and a FULL commit fsyncs the log up to its own frames. So a
+// Durable ops (`run`) settle only once their commit is on the disk. With a `sync` (wal-sync.ts,
+// the store's files) the connection commits with synchronous=NORMAL, which never waits for the
+// disk, and a batch holding a durable op asks for an fsync of the log off the event loop; its
+// durable ops settle when that resolves, failures included: an op refused because of a row
+// another op wrote (a duplicate, a lost compare-and-set) is answered only once that row is
+// durable too. Without a `sync` (in-memory databases, the simulator's records) they settle at
+// COMMIT, as durable as the connection's own synchronous level makes it.
+//
+// Write-behind ops (`runBehind`) settle at COMMIT: state the owner already told its clients and
+// may lose on a crash (lock snapshots, see DESIGN.md). Their durability is still ordered: in WAL
+// mode a commit appends its frames to the one log after every earlier commit's, recovery keeps a
+// prefix of that log, and an fsync of the log covers everything appended before it. So a
 // write-behind op is durable no later than the first durable write committed after it, and a crash
 // never keeps a later durable write (a reply) while losing an earlier write-behind one (the lock
 // state the reply was checked against).
+//
+// What other readers see runs ahead of the disk by at most one fsync: a row committed and not yet
+// synced is visible to reads at once. A process crash (kill -9) keeps it (it is in the kernel's
+// page cache); a power loss may lose it, and then nobody was told it was stored.
 
 export interface WriteBatcherOptions {
   /** Flush without waiting for the next tick once this many ops are pending. */
   maxBatch?: number;
   /** Turns whatever an op (or the COMMIT) threw into the error its caller sees. */
   mapError?: (e: unknown) => unknown;
-  /** Called after each successful COMMIT with the number of ops it carried, and whether it was synced (FULL) or write-behind only (for metrics and tests). */
+  /** Called after each successful COMMIT with the number of ops it carried, and whether it held a durable op (for metrics and tests). */
   onCommit?: (ops: number, durable: boolean) => void;
+  /**
+   * Makes every commit made before the call durable (wal-sync.ts). Durable ops settle after it;
+   * without it, at COMMIT.
+   */
+  sync?: () => Promise<void>;
 }
 
 interface PendingOp {
   run: () => unknown;
+  durable: boolean;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
 }
@@ -58,10 +72,7 @@ export class WriteBatcher {
   private readonly onCommit: ((ops: number, durable: boolean) => void) | undefined;
   /** Ops of the pending batch that must be durable when they resolve. */
   private durablePending = 0;
-  /** The connection's own synchronous level (durable batches), and the one in force now. */
-  private readonly durableLevel: number;
-  private level: number;
-  private readonly db: Database.Database;
+  private readonly sync: (() => Promise<void>) | undefined;
   private readonly runBatch: Database.Transaction<(ops: PendingOp[]) => Outcome[]>;
   private readonly runOne: Database.Transaction<(op: PendingOp) => unknown>;
 
@@ -69,11 +80,7 @@ export class WriteBatcher {
     this.maxBatch = options.maxBatch ?? 500;
     this.mapError = options.mapError ?? ((e) => e);
     this.onCommit = options.onCommit;
-    // Safety levels: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. Write-behind batches never ask for more
-    // than NORMAL, nor for less than the connection's own level when that is lower already.
-    this.durableLevel = db.pragma('synchronous', { simple: true }) as number;
-    this.level = this.durableLevel;
-    this.db = db;
+    this.sync = options.sync;
     // Created once: better-sqlite3 turns a nested call into SAVEPOINT / RELEASE / ROLLBACK TO.
     this.runOne = db.transaction((op: PendingOp) => op.run());
     this.runBatch = db.transaction((ops: PendingOp[]) =>
@@ -87,13 +94,13 @@ export class WriteBatcher {
     );
   }
 
-  /** Queues a synchronous write; resolves with its result once the batch holding it has committed. */
+  /** Queues a synchronous write; settles with its outcome once the batch holding it is durable. */
   run<T>(op: () => T): Promise<T> {
     return this.enqueue(op, true);
   }
 
   /**
-   * Queues a write-behind op: ordered with every other op as `run` is, but it resolves once
+   * Queues a write-behind op: ordered with every other op as `run` is, but it settles once
    * committed without waiting for the disk (see the top of this file: durable no later than the
    * next durable write). For state whose loss in a crash is harmless by design.
    */
@@ -104,7 +111,7 @@ export class WriteBatcher {
   private enqueue<T>(op: () => T, durable: boolean): Promise<T> {
     if (this.closed) return Promise.reject(this.mapError(new WriteBatcherClosedError()));
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run: op, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ run: op, durable, resolve: resolve as (value: unknown) => void, reject });
       if (durable) this.durablePending++;
       if (this.pending.length >= this.maxBatch) {
         this.flush();
@@ -127,13 +134,6 @@ export class WriteBatcher {
     this.durablePending = 0;
     let outcomes: Outcome[];
     try {
-      // Outside the transaction: SQLite refuses to change the level inside one. Not a statement
-      // prepared once: SQLite applies this pragma when it is prepared, not when it runs.
-      const level = durable ? this.durableLevel : Math.min(1, this.durableLevel);
-      if (level !== this.level) {
-        this.db.exec(`PRAGMA synchronous = ${level}`);
-        this.level = level;
-      }
       // IMMEDIATE takes the write lock up front: another connection cannot make us fail half way
       // with SQLITE_BUSY on the lock upgrade (busy_timeout covers waiting for the lock).
       outcomes = this.runBatch.immediate(ops);
@@ -144,11 +144,27 @@ export class WriteBatcher {
       return;
     }
     this.onCommit?.(ops.length, durable);
+    if (!durable || this.sync === undefined) {
+      ops.forEach((op, i) => this.settle(op, outcomes[i]!));
+      return;
+    }
+    const synced = this.sync();
     ops.forEach((op, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) op.resolve(outcome.value);
-      else op.reject(this.mapError(outcome.error));
+      if (!op.durable) this.settle(op, outcomes[i]!);
     });
+    synced.then(
+      () => ops.forEach((op, i) => op.durable && this.settle(op, outcomes[i]!)),
+      (error: unknown) => {
+        // Committed, but not known to be on the disk: nobody may be told it is stored.
+        const mapped = this.mapError(error);
+        for (const op of ops) if (op.durable) op.reject(mapped);
+      },
+    );
+  }
+
+  private settle(op: PendingOp, outcome: Outcome): void {
+    if (outcome.ok) op.resolve(outcome.value);
+    else op.reject(this.mapError(outcome.error));
   }
 
   /** Commits what is pending and refuses further writes. */
