@@ -22,7 +22,7 @@ interface Profile {
 /** The repository's root, so our files are named as in the tree (src/…, gateways/…). */
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..') + '/';
 
-function moduleOf(url: string): string {
+export function moduleOf(url: string): string {
   if (!url) return '(native/v8)';
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) {
