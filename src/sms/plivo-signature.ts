@@ -60,10 +60,14 @@ function sortedQueryString(map: MultiMap): string {
   return pairs.join('&');
 }
 
-function sortedParamsString(map: MultiMap): string {
+// The same order as sortedQueryString's, without building a multimap: this runs for every form
+// field of every webhook signed or checked.
+function sortedParamsString(params: SignatureParams): string {
   let out = '';
-  for (const key of [...map.keys()].sort()) {
-    for (const value of [...(map.get(key) ?? [])].sort()) out += key + value;
+  for (const key of Object.keys(params).sort()) {
+    const value = params[key]!;
+    if (typeof value === 'string') out += key + value;
+    else for (const v of [...value].sort()) out += key + v;
   }
   return out;
 }
@@ -76,12 +80,12 @@ export function v3BaseString(method: 'GET' | 'POST', url: string, params: Signat
     const qs = sortedQueryString(toMultiMap(parseQuery(query), params));
     return qs.length > 0 ? `${base}?${qs}` : base;
   }
-  const qs = sortedQueryString(toMultiMap(parseQuery(query)));
+  const qs = query === '' ? '' : sortedQueryString(toMultiMap(parseQuery(query)));
   const hasParams = Object.keys(params).length > 0;
   let out = base;
   if (qs.length > 0 || hasParams) out += `?${qs}`;
   if (qs.length > 0 && hasParams) out += '.';
-  return out + sortedParamsString(toMultiMap(params));
+  return out + sortedParamsString(params);
 }
 
 /** The string V2 signs (before the nonce): the URL without its query. */
@@ -134,13 +138,17 @@ export function plivoSignatureHeaders(input: SignWebhookInput): Record<string, s
   const main = input.mainAuthToken ?? input.authToken;
   const v3Nonce = input.v3Nonce ?? newSignatureNonce();
   const v2Nonce = input.v2Nonce ?? newSignatureNonce();
-  const v3 = { method: input.method, url: input.url, params: input.params, nonce: v3Nonce };
+  // One string to sign for both tokens, and one HMAC when they are the same token (a main account).
+  const v3Signed = `${v3BaseString(input.method, input.url, input.params)}.${v3Nonce}`;
+  const v3 = hmacBase64(input.authToken, v3Signed);
+  const v2Signed = v2BaseString(input.url) + v2Nonce;
+  const v2 = hmacBase64(input.authToken, v2Signed);
   return {
-    [SIGNATURE_HEADERS.V3]: signV3({ ...v3, authToken: input.authToken }),
-    [SIGNATURE_HEADERS['Ma-V3']]: signV3({ ...v3, authToken: main }),
+    [SIGNATURE_HEADERS.V3]: v3,
+    [SIGNATURE_HEADERS['Ma-V3']]: main === input.authToken ? v3 : hmacBase64(main, v3Signed),
     [SIGNATURE_HEADERS.V3Nonce]: v3Nonce,
-    [SIGNATURE_HEADERS.V2]: signV2({ url: input.url, nonce: v2Nonce, authToken: input.authToken }),
-    [SIGNATURE_HEADERS['Ma-V2']]: signV2({ url: input.url, nonce: v2Nonce, authToken: main }),
+    [SIGNATURE_HEADERS.V2]: v2,
+    [SIGNATURE_HEADERS['Ma-V2']]: main === input.authToken ? v2 : hmacBase64(main, v2Signed),
     [SIGNATURE_HEADERS.V2Nonce]: v2Nonce,
   };
 }
