@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 
@@ -100,5 +101,19 @@ describe('docker/Dockerfile', () => {
     expect(runtime).not.toMatch(/tsx/);
     const test = dockerfile.slice(dockerfile.indexOf('AS test'), dockerfile.indexOf('AS runtime'));
     expect(test).toMatch(/^CMD \["npm", "run", "test:mongo"\]$/m);
+  });
+});
+
+describe('npm run build (the image\'s build stage)', () => {
+  it('compiles the server with tsconfig.build.json and leaves the browser client to its own build', () => {
+    // The client needs the DOM's types and is bundled by gateways/web/build.ts; compiled by the
+    // server's tsc it fails the build, and with it the image.
+    const file = fileURLToPath(new URL('../../tsconfig.build.json', import.meta.url));
+    const parsed = ts.getParsedCommandLineOfConfigFile(file, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(String(d.messageText)); } });
+    expect(parsed!.errors).toEqual([]);
+    const files = parsed!.fileNames.map((f) => f.slice(f.indexOf('/gateways/') >= 0 ? f.indexOf('/gateways/') + 1 : 0));
+    expect(files).toContain('gateways/main.ts');
+    expect(files.filter((f) => f.startsWith('gateways/web/client/'))).toEqual([]);
+    expect(parsed!.options.outDir).toMatch(/dist$/);
   });
 });
