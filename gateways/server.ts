@@ -296,5 +296,9 @@ async function openStore(config: Config, log: Logger): Promise<Store> {
     const { createMongoStore } = await import('../src/store/mongo/mongo-store.js');
     return createMongoStore({ uri: config.cluster.mongodbUri });
   }
-  return createSqliteStore({ file: join(config.dataDir, 'switchboard.db'), warn: (details, message) => log.warn(details, message) });
+  return createSqliteStore({
+    file: join(config.dataDir, 'switchboard.db'),
+    warn: (details, message) => log.warn(details, message),
+    onSyncFailure: (error) => log.fatal({ error }, 'an fsync of the database log failed: every durable write is refused from now on; restart the node once the disk is sound'),
+  });
 }

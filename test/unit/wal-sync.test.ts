@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -58,6 +58,26 @@ describe('WalSync', () => {
     await expect(pending).resolves.toBeUndefined();
     await closed;
     await expect(sync.sync()).rejects.toThrow('closed');
+  });
+
+  it('fails every call after an fsync failed, and says so once', async () => {
+    const failures: string[] = [];
+    const sync = new WalSync(file, (e) => failures.push(e.message));
+    // A real failing fsync: the descriptor it syncs is closed under it (EBADF), standing in for the
+    // disk's EIO. Another file takes the number back so that close() has something to close.
+    const fd = (sync as unknown as { fd: number }).fd;
+    closeSync(fd);
+    await expect(sync.sync()).rejects.toThrow(/EBADF/);
+    const reopened = openSync(file, 'r');
+    try {
+      expect(reopened).toBe(fd);
+      // Even now that the descriptor is valid again: a later fsync may succeed without the pages lost.
+      await expect(sync.sync()).rejects.toThrow(/EBADF/);
+      expect(failures).toHaveLength(1);
+      expect(sync.syncs).toBe(1);
+    } finally {
+      await sync.close();
+    }
   });
 
   it('fails at once when the database has no write-ahead log', () => {

@@ -26,6 +26,8 @@ export interface SqliteStoreOptions {
   file: string;
   /** Told when the file's directory is open to other users. */
   warn?: PermissionWarning;
+  /** Told once when an fsync of the log fails: no durable write succeeds after it until a restart (wal-sync.ts). */
+  onSyncFailure?: (message: string) => void;
   /** How long a write waits for another process's lock before failing (ms). */
   busyTimeoutMs?: number;
   /** Ops per group commit at most (see write-batcher.ts). */
@@ -58,7 +60,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     let checkpointer: WalCheckpointer | null = null;
     let walSync: WalSync | null = null;
     if (options.file !== MEMORY) {
-      walSync = new WalSync(options.file);
+      const onSyncFailure = options.onSyncFailure;
+      walSync = new WalSync(options.file, onSyncFailure && ((e) => onSyncFailure(e.message)));
       // Checkpoints (page copies and two fsyncs) go to a worker thread, off the event loop.
       db.pragma('wal_autocheckpoint = 0');
       checkpointer = new WalCheckpointer(options.file, {

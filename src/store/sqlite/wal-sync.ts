@@ -33,7 +33,11 @@ export class WalSync {
    * WAL mode), fsyncs it (whatever was committed before, e.g. migrations, is on the disk when this
    * returns) and its directory, so that the log's own directory entry is durable.
    */
-  constructor(databaseFile: string) {
+  constructor(
+    databaseFile: string,
+    /** Told once, when an fsync first fails (the store then refuses every durable write). */
+    private readonly onFailure?: (e: Error) => void,
+  ) {
     this.fd = openSync(`${databaseFile}-wal`, 'r+');
     fsyncSync(this.fd);
     const dir = openSync(dirname(databaseFile), 'r');
@@ -77,7 +81,10 @@ export class WalSync {
     const run = new Promise<void>((resolve, reject) => {
       fsync(this.fd, (e) => {
         if (e) {
-          this.failure ??= e;
+          if (this.failure === null) {
+            this.failure = e;
+            this.onFailure?.(e);
+          }
           reject(this.failure);
         } else {
           resolve();
