@@ -52,15 +52,28 @@ async function moveCounts(m: MongoContext, campaignId: string, moves: CountMoves
 export class MongoCampaignRecipients {
   constructor(private readonly m: MongoContext) {}
 
-  /** Inside the transaction that records the message: the recipient gets it, once. */
-  async handOff(recipient: CampaignHandOff, message: Message, session: ClientSession): Promise<void> {
-    await checkFence(this.m, recipient.campaignId, recipient.ownerEpoch, session);
-    const r = await this.m.c.campaignRecipients.updateOne(
-      { _id: recipientId(recipient.campaignId, recipient.phone), messageId: null, status: 'queued' },
-      { $set: { messageId: message.id, handedAt: message.createdAt, updatedAt: message.createdAt } },
-      { session },
+  /**
+   * Inside the transaction that records the messages: each recipient gets its message, once. One
+   * fence write per campaign and epoch in the batch (a hand-over batch is one campaign's, so one in
+   * all), then every recipient in one bulk write; any recipient handed over already or skipped
+   * refuses the whole batch, as does a stale epoch.
+   */
+  async handOff(handOffs: ReadonlyArray<{ recipient: CampaignHandOff; message: Message }>, session: ClientSession): Promise<void> {
+    if (handOffs.length === 0) return;
+    const fences = new Map(handOffs.map(({ recipient: r }) => [`${r.ownerEpoch}\n${r.campaignId}`, r]));
+    for (const r of fences.values()) await checkFence(this.m, r.campaignId, r.ownerEpoch, session);
+    const claims = handOffs.map(({ recipient, message }) => ({ _id: recipientId(recipient.campaignId, recipient.phone), phone: recipient.phone, messageId: message.id, at: message.createdAt }));
+    const r = await this.m.c.campaignRecipients.bulkWrite(
+      claims.map((c) => ({
+        updateOne: { filter: { _id: c._id, messageId: null, status: 'queued' }, update: { $set: { messageId: c.messageId, handedAt: c.at, updatedAt: c.at } } },
+      })),
+      { session, ordered: true },
     );
-    if (r.matchedCount !== 1) throw new AppError('conflict', `Campaign recipient ${recipient.phone} was handed over already or skipped`);
+    if (r.matchedCount === claims.length) return;
+    // Which one: the first whose row does not hold its message now (the batch is aborted anyway).
+    const held = new Map((await this.m.c.campaignRecipients.find({ _id: { $in: claims.map((c) => c._id) } }, { session, projection: { messageId: 1 } }).toArray()).map((d) => [d._id, d.messageId]));
+    const refused = claims.find((c) => held.get(c._id) !== c.messageId) ?? claims[0]!;
+    throw new AppError('conflict', `Campaign recipient ${refused.phone} was handed over already or skipped`);
   }
 
   /**
