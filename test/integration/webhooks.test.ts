@@ -49,13 +49,13 @@ const inbound = (uuid: string, text = 'Hello there'): Record<string, string> => 
 });
 
 /** Texts a student from the group account and waits until the simulator reports it delivered. */
-async function textDelivered(contactId: string, text: string) {
-  const sent = await t.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: [contactId], text }, org.member.token);
+async function textDelivered(contactId: string, text: string, on = t, onOrg = org) {
+  const sent = await on.http.post('/api/v1/messages', { groupAccountCode: onOrg.account.apiCode, to: [contactId], text }, onOrg.member.token);
   const id = sent.body.messages[0].id as string;
   return until(
-    t.sb.core.events,
+    on.sb.core.events,
     async () => {
-      const x = await t.sb.store.messages.get(id);
+      const x = await on.sb.store.messages.get(id);
       return x?.status === 'delivered' ? x : null;
     },
     'the message delivered',
@@ -412,12 +412,8 @@ describe('Plivo webhooks with V2 refused (the default with the simulator, which 
     expect((await send('/webhooks/plivo/message', stop, stopHeaders)).status).toBe(200);
     expect(await v3.sb.store.contacts.listOptOuts(student.id)).toEqual([]);
 
-    const sent = await v3.http.post('/api/v1/messages', { groupAccountCode: v3Org.account.apiCode, to: [v3Org.students[0]!.id], text: 'Replay of reports' }, v3Org.member.token);
-    const id = sent.body.messages[0].id as string;
-    const m = await until(v3.sb.core.events, async () => {
-      const x = await v3.sb.store.messages.get(id);
-      return x?.status === 'delivered' ? x : null;
-    }, 'the message delivered');
+    const m = await textDelivered(v3Org.students[0]!.id, 'Replay of reports', v3, v3Org);
+    const id = m.id;
     const early = { MessageUUID: m.providerId!, Status: 'undelivered', Sequence: '1', From: '1', To: '2', ErrorCode: '200' };
     expect((await send('/webhooks/plivo/status', early, signed('/webhooks/plivo/status', early))).status).toBe(200);
     expect((await v3.sb.store.messages.get(id))!.status).toBe('delivered');
