@@ -76,6 +76,10 @@ const EnvSchema = z
     WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(2 * 1024 * 1024).default(64 * 1024),
     // How long a V2 signature nonce stays bound to its request (src/services/webhook-service.ts).
     WEBHOOK_NONCE_RETENTION_MS: z.coerce.number().int().min(3600_000).max(30 * 24 * 3600_000).default(24 * 3600_000),
+    // Whether a webhook signed with V2 alone is let in on the messaging routes (docs/decisions.md,
+    // "Plivo webhooks"). Unset: refused with the simulator, which signs every webhook with V3 too;
+    // accepted with Plivo credentials, since Plivo documents V2 for messaging.
+    WEBHOOK_SIGNATURE_V2: z.enum(['accept', 'refuse']).optional(),
     WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(512).max(1024 * 1024).default(16 * 1024),
     WS_MAX_BACKPRESSURE_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     WS_IDLE_TIMEOUT_S: z.coerce.number().int().min(8).max(3600).default(60),
@@ -156,7 +160,12 @@ export interface Config {
   };
   defaultTimeZone: string;
   maxBodyBytes: number;
-  webhooks: { maxBodyBytes: number; nonceRetentionMs: number };
+  webhooks: {
+    maxBodyBytes: number;
+    nonceRetentionMs: number;
+    /** Let a webhook signed with V2 alone in on the messaging routes (with its nonce bound to it). */
+    acceptV2: boolean;
+  };
   simulator: {
     deliveryDelayMs: number;
     retryScale: number;
@@ -248,7 +257,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
     maxBodyBytes: e.MAX_BODY_BYTES,
-    webhooks: { maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES, nonceRetentionMs: e.WEBHOOK_NONCE_RETENTION_MS },
+    webhooks: {
+      maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
+      nonceRetentionMs: e.WEBHOOK_NONCE_RETENTION_MS,
+      acceptV2: (e.WEBHOOK_SIGNATURE_V2 ?? (e.PLIVO_AUTH_ID === undefined ? 'refuse' : 'accept')) === 'accept',
+    },
     simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE, handsetRoutes: e.SIMULATOR_ROUTES, thread: e.SIMULATOR_THREAD },
     logLevel: e.LOG_LEVEL,
   };

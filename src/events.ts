@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CampaignCounts, CampaignStateName, Conversation, Message } from './domain/types.js';
+import type { CampaignCounts, CampaignKind, CampaignStateName, Conversation, Message } from './domain/types.js';
 import type { AccountLockView, LockHolderIdentity, ReleaseReason } from './locks/lock-view.js';
 import { subjectToken, type Bus, type Unsubscribe } from './bus/bus.js';
 
@@ -31,6 +31,7 @@ export type CoreEvent =
 
 export interface CampaignProgressView {
   id: string;
+  kind: CampaignKind;
   state: CampaignStateName;
   pausedReason: 'person' | 'quietHours' | null;
   counts: CampaignCounts;

@@ -449,9 +449,9 @@ export class CampaignActor implements HostedActor<CampaignCommand, CampaignReply
     this.progressDirty = false;
     if (this.progressTimer !== null) this.c.clock.clearTimeout(this.progressTimer);
     const { state, pausedReason } = this.status();
-    const { id, accountId } = this.campaign;
+    const { id, kind, accountId } = this.campaign;
     this.c.store.campaigns.counts(id).then(
-      (counts) => this.c.events.emit({ type: 'campaign', accountId, campaign: { id, state, pausedReason, counts } }),
+      (counts) => this.c.events.emit({ type: 'campaign', accountId, campaign: { id, kind, state, pausedReason, counts } }),
       (err: unknown) => this.log.error({ err }, 'reading campaign counts failed'),
     );
     this.progressTimer = this.c.clock.setTimeout(() => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiCode, ErrorCode, Id } from './common.js';
-import { CampaignCounts, CampaignState, LockHolder, LockView, MessageView, PausedReason, Timestamp } from './views.js';
+import { CampaignCounts, CampaignKind, CampaignState, LockHolder, LockView, MessageView, PausedReason, Timestamp } from './views.js';
 import { RELEASE_REASONS } from '../../actors/conversation/index.js';
 
 // WebSocket protocol v1: one schema per frame. The gateway validates every client frame against
@@ -135,7 +135,7 @@ export const ConversationEvent = z
   })
   .meta({ id: 'ConversationEvent', description: 'A conversation moved folder or got a new message' });
 export const CampaignEvent = z
-  .object({ type: z.literal('campaign'), id: Id, accountId: Id, state: CampaignState, pausedReason: PausedReason, counts: CampaignCounts })
+  .object({ type: z.literal('campaign'), id: Id, kind: CampaignKind, accountId: Id, state: CampaignState, pausedReason: PausedReason, counts: CampaignCounts })
   .meta({ id: 'CampaignEvent', description: "A campaign's state or counts changed (at most one per campaign per CAMPAIGN_PROGRESS_INTERVAL_MS)" });
 const revoked = { type: z.literal('error'), code: z.literal('access_revoked'), message: z.string() };
 export const AccessRevokedEvent = z

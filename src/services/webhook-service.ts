@@ -16,13 +16,15 @@ import { verifyPlivoSignature, type SignatureParams, type VerifyRequest, type Ve
 //   half, stripped of the V3 headers, could be replayed once with another body.
 // The binding is kept WEBHOOK_NONCE_RETENTION_MS (24 h: Plivo's retries end within minutes, or
 // within 24 h by its other account of them).
+// Where V2 is not accepted (WEBHOOK_SIGNATURE_V2=refuse, the default with the simulator), none of
+// this happens: V3 admits alone, and no nonce is recorded at all.
 
 export type WebhookRefusal =
   | Extract<VerifyResult, { ok: false }>
   | { ok: false; reason: 'replayed_nonce'; detail: string; hmacs: number };
 
 /** What webhook admission reads from the configuration. */
-export type WebhookSettings = { webhooks: Pick<Config['webhooks'], 'nonceRetentionMs'> };
+export type WebhookSettings = { webhooks: Pick<Config['webhooks'], 'nonceRetentionMs' | 'acceptV2'> };
 
 export class WebhookService {
   constructor(
@@ -32,7 +34,8 @@ export class WebhookService {
 
   /** Verifies the request and runs `effect` if it is admitted; resolves with what `effect` resolved. */
   async admit<T>(req: VerifyRequest, effect: () => Promise<T>): Promise<{ ok: true; value: T } | WebhookRefusal> {
-    const result = verifyPlivoSignature(req);
+    // Where V2 is not accepted, a request is V3's to admit alone, and no V2 nonce is ever claimed.
+    const result = verifyPlivoSignature({ ...req, allowV2: req.allowV2 === true && this.settings.webhooks.acceptV2 });
     if (!result.ok) return result;
     if (result.v2Nonce === null) return { ok: true, value: await effect() };
     const claim = this.claim(result.v2Nonce, req);

@@ -187,23 +187,27 @@ export function matchesContactFilter(c: Contact, filter: ContactFilter): boolean
   return wanted.every(([k, v]) => fields.get(k.toLowerCase()) === v);
 }
 
+/** The counts a recipient row adds to: every row to `total`, and one per status. */
+export type RecipientCountKey = Exclude<keyof CampaignCounts, 'skippedDuplicate' | 'replies'>;
+
+export const RECIPIENT_COUNT_KEY: Readonly<Record<RecipientStatus, RecipientCountKey>> = {
+  queued: 'queued',
+  sent: 'sent',
+  delivered: 'delivered',
+  failed: 'failed',
+  unknown: 'unknown',
+  skipped_opted_out: 'skippedOptedOut',
+  skipped_invalid: 'skippedInvalid',
+};
+
 /** The counts of a campaign from per-status tallies (both adapters aggregate to this). */
 export function campaignCounts(
   tallies: Iterable<{ status: string; n: number; replied: number }>,
   skippedDuplicate: number,
 ): CampaignCounts {
   const counts = { total: 0, queued: 0, sent: 0, delivered: 0, failed: 0, unknown: 0, skippedOptedOut: 0, skippedDuplicate, skippedInvalid: 0, replies: 0 };
-  const key: Record<RecipientStatus, keyof typeof counts> = {
-    queued: 'queued',
-    sent: 'sent',
-    delivered: 'delivered',
-    failed: 'failed',
-    unknown: 'unknown',
-    skipped_opted_out: 'skippedOptedOut',
-    skipped_invalid: 'skippedInvalid',
-  };
   for (const t of tallies) {
-    const k = key[t.status as RecipientStatus];
+    const k = RECIPIENT_COUNT_KEY[t.status as RecipientStatus] as RecipientCountKey | undefined;
     if (k !== undefined) counts[k] += t.n;
     counts.total += t.n;
     counts.replies += t.replied;

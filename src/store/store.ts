@@ -431,7 +431,10 @@ export interface CampaignRepo {
     at: number,
     ownerEpoch: number,
   ): Promise<{ inserted: number; duplicates: number } | null>;
-  /** Counted from the recipients (an indexed aggregate) and the duplicate counter. */
+  /**
+   * Kept as the recipients change, in the same write that changes them, so a read costs the same
+   * whatever the campaign's size; the duplicates are the expansion's counter.
+   */
   counts(campaignId: string): Promise<CampaignCounts>;
   /** `queued` recipients not yet handed over, of one sender number, in seq order. */
   nextToHandOff(campaignId: string, senderNumber: string, limit: number): Promise<CampaignRecipient[]>;

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
 import { TAG_SCAN_SQL } from '../../src/store/sqlite/sqlite-contacts.js';
-import type { Store } from '../../src/store/store.js';
+import { CAMPAIGN_COUNTS_SQL } from '../../src/store/sqlite/sqlite-campaigns.js';
+import type { NewRecipient, Store } from '../../src/store/store.js';
 import { storeContract } from './store.contract.js';
 import { T0, contact, conversation, department, groupAccount, outboundMessage } from './store-fixtures.js';
 
@@ -167,6 +168,86 @@ describe('SQLite store', () => {
       expect(plan.filter((d) => d.startsWith('SCAN') || d.includes('TEMP B-TREE'))).toEqual([]);
     } finally {
       db.close();
+    }
+  });
+
+  it('reads a campaign’s counts as one row, never its recipients', async () => {
+    const file = tempFile();
+    await (await open(file)).close();
+    const db = new Database(file, { readonly: true });
+    try {
+      const plan = db.prepare<[string], { detail: string }>(`EXPLAIN QUERY PLAN ${CAMPAIGN_COUNTS_SQL}`).all('C1').map((r) => r.detail);
+      expect(plan).toHaveLength(2);
+      for (const step of plan) expect(step).toMatch(/^SEARCH [ck] USING (INDEX sqlite_autoindex_campaigns_1|PRIMARY KEY) \((id|campaign_id)=\?\)$/);
+    } finally {
+      db.close();
+    }
+  });
+
+  /** A campaign with `n` queued recipients, through the store. */
+  async function givenCampaign(store: Store, n: number): Promise<string> {
+    const d = await store.departments.create(department());
+    const account = await store.accounts.create(groupAccount(d.id), []);
+    const id = `C${n}-${T0}`;
+    const expansion = { phase: 'phones' as const, offset: 0, afterContactId: null, ordinal: 0 };
+    await store.campaigns.create({
+      id, kind: 'campaign', accountId: account.id, name: 'Welcome', text: 'Hi', timeZone: 'America/New_York', state: 'draft', pausedReason: null,
+      scheduledAt: null, sendAnyway: false, snapshot: '{}', source: { phones: [], contactIds: [], filter: null }, expansion, skippedDuplicate: 0,
+      createdByUserId: null, createdByName: 'Dana', createdAt: T0, updatedAt: T0,
+    });
+    const rows: NewRecipient[] = Array.from({ length: n }, (_, i) => ({ phone: `+1617555${String(1000 + i)}`, seq: i, contactId: null, senderNumber: null, status: 'queued' }));
+    await store.campaigns.addRecipients(id, expansion, { ...expansion, offset: n, ordinal: n }, rows, T0, 0);
+    return id;
+  }
+
+  it('moves a campaign’s counts in the transaction that changes its rows, so a rolled-back change moves neither', async () => {
+    const file = tempFile();
+    const store = await open(file);
+    try {
+      const id = await givenCampaign(store, 4);
+      const before = await store.campaigns.counts(id);
+      expect(before).toMatchObject({ total: 4, queued: 4, sent: 0, replies: 0 });
+      // Any writer of the rows, through any statement, moves the counts with them.
+      const db = new Database(file);
+      try {
+        const change = db.transaction((fail: boolean) => {
+          db.prepare("UPDATE campaign_recipients SET status = 'sent', replied_at = 1 WHERE campaign_id = ? AND seq < 3").run(id);
+          db.prepare("UPDATE campaign_recipients SET status = 'failed' WHERE campaign_id = ? AND seq = 0").run(id);
+          if (fail) throw new Error('the write fails after changing rows and counts');
+        });
+        expect(() => change(true)).toThrow('the write fails');
+        expect(await store.campaigns.counts(id)).toEqual(before);
+        change(false);
+      } finally {
+        db.close();
+      }
+      expect(await store.campaigns.counts(id)).toEqual({ ...before, queued: 1, sent: 2, failed: 1, replies: 3 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('counts the campaigns stored before counts were kept, once, when the schema moves on', async () => {
+    const file = tempFile();
+    const store = await open(file);
+    const id = await givenCampaign(store, 5);
+    await store.close();
+    // The file as the schema before counts were kept leaves it: the rows and no counts.
+    const db = new Database(file);
+    try {
+      db.exec("UPDATE campaign_recipients SET status = 'delivered', replied_at = 7 WHERE seq < 2; UPDATE campaign_recipients SET status = 'skipped_opted_out' WHERE seq = 4");
+      db.exec(`DROP TABLE campaign_counts; DROP TRIGGER campaign_counts_for_new_campaign; DROP TRIGGER campaign_counts_for_new_recipient;
+        DROP TRIGGER campaign_counts_for_changed_recipient; CREATE INDEX campaign_recipients_counts ON campaign_recipients (campaign_id, status, replied_at)`);
+      expect(MIGRATIONS[8]?.name).toBe('campaign counts kept as recipients change');
+      db.pragma('user_version = 8');
+    } finally {
+      db.close();
+    }
+    const again = await open(file);
+    try {
+      expect(await again.campaigns.counts(id)).toMatchObject({ total: 5, queued: 2, delivered: 2, skippedOptedOut: 1, replies: 2 });
+    } finally {
+      await again.close();
     }
   });
 

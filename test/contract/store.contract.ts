@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Account, Campaign, Contact, ContactFilter, Conversation, Department, ExpansionCursor } from '../../src/domain/types.js';
+import type { Account, Campaign, CampaignCounts, Contact, ContactFilter, Conversation, Department, ExpansionCursor } from '../../src/domain/types.js';
 import { LOCK_TOKEN_EPOCH_SPAN, type ContactImportRow, type LockRecord, type NewIdempotencyRecord, type NewRecipient, type Store } from '../../src/store/store.js';
 import { newId } from '../../src/ids.js';
 import {
@@ -1812,6 +1812,89 @@ export function storeContract(name: string, make: () => Promise<Store>, options:
         expect(await store.campaigns.counts(c.id)).toMatchObject({ replies: 1 });
         const other = await givenGroupAccount();
         expect(await store.campaigns.recordReply(other.id, x.id, T0 + 40)).toBeNull();
+      });
+
+      /** A campaign's counts recounted from its rows, every page of them, and its duplicates counter. */
+      async function recount(campaignId: string): Promise<CampaignCounts> {
+        const key = { queued: 'queued', sent: 'sent', delivered: 'delivered', failed: 'failed', unknown: 'unknown', skipped_opted_out: 'skippedOptedOut', skipped_invalid: 'skippedInvalid' } as const;
+        const counts = { total: 0, queued: 0, sent: 0, delivered: 0, failed: 0, unknown: 0, skippedOptedOut: 0, skippedInvalid: 0, replies: 0 };
+        for (let after: number | undefined = undefined, pages = 0; pages < 100; pages++) {
+          const page = await store.campaigns.listRecipients(campaignId, { limit: 3, ...(after === undefined ? {} : { after }) });
+          for (const r of page) {
+            counts.total++;
+            counts[key[r.status]]++;
+            if (r.repliedAt !== null) counts.replies++;
+          }
+          if (page.length < 3) break;
+          after = page.at(-1)!.seq;
+        }
+        return { ...counts, skippedDuplicate: (await store.campaigns.get(campaignId))!.skippedDuplicate };
+      }
+
+      it('keeps counts equal to a recount of the rows through every transition, refused writes included', async () => {
+        const contacts: Contact[] = [];
+        for (let i = 0; i < 7; i++) contacts.push(await givenContact());
+        const account = await givenGroupAccount();
+        const c = await store.campaigns.create(campaign(account));
+        const same = async () => expect(await store.campaigns.counts(c.id)).toEqual(await recount(c.id));
+        await same();
+        const number = account.numbers[0]!;
+        const rows = contacts.map((x, i) => row(x.phone, i, { contactId: x.id, senderNumber: number }));
+        // Expansion: queued, opted out, invalid, and repeats (in a batch and across batches).
+        await store.campaigns.addRecipients(
+          c.id, START, cursorAt(5),
+          [...rows.slice(0, 3), row(contacts[0]!.phone, 3), row(phone(), 4, { status: 'skipped_opted_out' })],
+          T0, 0,
+        );
+        await same();
+        await store.campaigns.addRecipients(c.id, cursorAt(5), cursorAt(10), [...rows.slice(3), row('not a phone', 9, { status: 'skipped_invalid' }), row(contacts[1]!.phone, 10)], T0, 0);
+        await same();
+        expect(await store.campaigns.claimEpoch(c.id, 0)).toBe(1);
+        // Refused writes: a stale epoch's batch and skip, a hand-over batch with one conflict in it.
+        await expect(store.campaigns.addRecipients(c.id, cursorAt(10), cursorAt(11), [row(phone(), 11)], T0, 0)).rejects.toMatchObject({ name: 'StaleOwnerEpoch' });
+        await expect(store.campaigns.skip(c.id, [contacts[6]!.phone], 'skipped_opted_out', T0, 0)).rejects.toMatchObject({ name: 'StaleOwnerEpoch' });
+        const ids: string[] = [];
+        for (const x of contacts.slice(0, 5)) ids.push((await handOff(account, c, x, T0 + 1, 1))[0]!.message.id);
+        await expect(
+          store.messages.enqueueOutbound(
+            [contacts[5]!, contacts[0]!].map((x) => ({
+              message: outboundMessage({ account, contact: x, at: T0 + 2 }),
+              conversation: conversation(account.id, x.id),
+              campaignRecipient: { campaignId: c.id, phone: x.phone, ownerEpoch: 1 },
+            })),
+          ),
+        ).rejects.toMatchObject({ code: 'conflict' });
+        await same();
+        // Skips at send time, one of them of a recipient handed over already (which stays).
+        await store.campaigns.skip(c.id, [contacts[5]!.phone, contacts[0]!.phone], 'skipped_opted_out', T0 + 2, 1);
+        await same();
+        // Message statuses: sent then delivered (a late lower-sequence callback changes nothing),
+        // rejected, undelivered, interrupted (unknown), and one still sending.
+        await store.messages.transition(ids[0]!, { status: 'sending', at: T0 + 3 });
+        await store.messages.transition(ids[0]!, { status: 'submitted', providerId: 'cnt-0', at: T0 + 3 });
+        await same();
+        await store.messages.applyProviderStatus('cnt-0', { status: 'delivered', sequence: 2, errorCode: null, at: T0 + 4 });
+        expect(await store.messages.applyProviderStatus('cnt-0', { status: 'sent', sequence: 1, errorCode: null, at: T0 + 4 })).toBeNull();
+        await store.messages.transition(ids[1]!, { status: 'rejected', errorCode: 'provider_rejected', at: T0 + 3 });
+        await store.messages.transition(ids[2]!, { status: 'submitted', providerId: 'cnt-2', at: T0 + 3 });
+        await store.messages.applyProviderStatus('cnt-2', { status: 'undelivered', sequence: 2, errorCode: '30', at: T0 + 5 });
+        await store.messages.transition(ids[3]!, { status: 'sending', at: T0 + 3 });
+        await store.messages.transition(ids[4]!, { status: 'sending', at: T0 + 3 });
+        await store.messages.markInterruptedSendsUnknown(T0 + 6);
+        await store.messages.transition(ids[4]!, { status: 'submitted', providerId: 'cnt-4', at: T0 + 7 });
+        await same();
+        // Replies: counted once per recipient.
+        expect(await store.campaigns.recordReply(account.id, contacts[0]!.id, T0 + 8)).toBe(c.id);
+        expect(await store.campaigns.recordReply(account.id, contacts[0]!.id, T0 + 9)).toBeNull();
+        expect(await store.campaigns.recordReply(account.id, contacts[1]!.id, T0 + 9)).toBe(c.id);
+        await same();
+        expect(await store.campaigns.counts(c.id)).toEqual({
+          total: 9, queued: 1, sent: 1, delivered: 1, failed: 2, unknown: 1, skippedOptedOut: 2, skippedDuplicate: 2, skippedInvalid: 1, replies: 2,
+        });
+        // A campaign with no rows, and none at all, count zero.
+        const empty = await store.campaigns.create(campaign(account, { id: newId(T0 + 1) }));
+        expect(await store.campaigns.counts(empty.id)).toEqual(await recount(empty.id));
+        expect(await store.campaigns.counts(newId(T0))).toMatchObject({ total: 0, queued: 0, replies: 0 });
       });
 
       it('scans contacts by a saved filter a page at a time: custom fields (names in any case) and staff', async () => {

@@ -30,9 +30,7 @@ export function nextEvent(hub: EventSource, predicate: (e: CoreEvent) => boolean
  * Re-checks an async condition each time `hub` emits (and once at the start) until it holds,
  * or fails at the deadline. For states that are reached through several events.
  */
-export async function until<T>(hub: EventSource, check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 5_000): Promise<T> {
-  const first = await check();
-  if (first) return first;
+export function until<T>(hub: EventSource, check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 5_000): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const finish = (fn: () => void) => {
@@ -42,14 +40,18 @@ export async function until<T>(hub: EventSource, check: () => Promise<T | null |
       off();
       fn();
     };
-    const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs);
-    const off = hub.watchAll(() => {
+    const recheck = () => {
       void check().then(
         (v) => {
           if (v) finish(() => resolve(v));
         },
         (err: unknown) => finish(() => reject(err)),
       );
-    });
+    };
+    const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs);
+    // Listening before the first check: an event that comes while it runs (and which its read may
+    // have missed) checks again, instead of being lost with nothing after it to wake the wait.
+    const off = hub.watchAll(recheck);
+    recheck();
   });
 }

@@ -60,6 +60,7 @@ describe('a campaign, sent at full speed', () => {
     const started = await t.http.post(`/api/v1/campaigns/${id}/start`, {}, org.member.token);
     expect(started.status, JSON.stringify(started.body)).toBe(200);
     const done = await ws.next((f) => f.type === 'campaign' && f.id === id && f.state === 'completed', 'the completed campaign event', 10_000);
+    expect(done.kind).toBe('campaign');
     expect(done.counts).toMatchObject({ total: 5, queued: 0, skippedDuplicate: 2, skippedInvalid: 1, skippedOptedOut: 1 });
     expect(done.counts.sent + done.counts.delivered).toBe(3);
 

@@ -4,6 +4,7 @@ import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboa
 import { buildOrg, type Org } from '../helpers/org.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/wait.js';
+import { WsClient } from '../helpers/ws-client.js';
 
 // A compose with scheduledAt becomes a campaign of kind `message`, run by the campaign machinery
 // on a simulated clock: real gateway, SQLite, the Plivo SDK against the in-process simulator.
@@ -88,6 +89,22 @@ describe('a scheduled single message', () => {
     clock.advance(2 * 3600_000);
     expect((await get(id)).state).toBe('cancelled');
     expect(received(t, chloe.phone)).not.toContain('Cancelled text');
+  });
+
+  it('is told live to the account’s subscribers as a message, not a campaign', async () => {
+    const ws = await WsClient.connect(`${t.sb.url.replace('http', 'ws')}/ws`, org.member.token);
+    try {
+      ws.send({ type: 'subscribe', id: 's', account: org.account.apiCode });
+      await ws.next((f) => f.type === 'ack' && f.re === 's', 'subscribed');
+      const created = await schedule({ to: ['+16175550402'], text: 'Told live', scheduledAt: clock.now() + 3600_000 });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const id = created.body.id as string;
+      expect((await t.http.post(`/api/v1/campaigns/${id}/cancel`, {}, org.member.token)).status).toBe(200);
+      const cancelled = await ws.next((f) => f.type === 'campaign' && f.id === id && f.state === 'cancelled', 'the cancelled event');
+      expect(cancelled).toMatchObject({ kind: 'message', accountId: org.account.id });
+    } finally {
+      ws.close();
+    }
   });
 
   it('is listed with the account’s campaigns, by kind, and answers a retry with the same key once', async () => {

@@ -16,8 +16,11 @@ import { ManualClock } from '../../src/clock.js';
 let t: TestSwitchboard;
 let org: Org;
 
+// V2 on: the behaviour with Plivo credentials, where V2 is accepted unless WEBHOOK_SIGNATURE_V2 says otherwise.
+const V2_ACCEPTED = { WEBHOOK_SIGNATURE_V2: 'accept' };
+
 beforeAll(async () => {
-  t = await startTestSwitchboard();
+  t = await startTestSwitchboard(V2_ACCEPTED);
   org = await buildOrg(t);
 });
 afterAll(async () => t?.close());
@@ -46,13 +49,13 @@ const inbound = (uuid: string, text = 'Hello there'): Record<string, string> => 
 });
 
 /** Texts a student from the group account and waits until the simulator reports it delivered. */
-async function textDelivered(contactId: string, text: string) {
-  const sent = await t.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: [contactId], text }, org.member.token);
+async function textDelivered(contactId: string, text: string, on = t, onOrg = org) {
+  const sent = await on.http.post('/api/v1/messages', { groupAccountCode: onOrg.account.apiCode, to: [contactId], text }, onOrg.member.token);
   const id = sent.body.messages[0].id as string;
   return until(
-    t.sb.core.events,
+    on.sb.core.events,
     async () => {
-      const x = await t.sb.store.messages.get(id);
+      const x = await on.sb.store.messages.get(id);
       return x?.status === 'delivered' ? x : null;
     },
     'the message delivered',
@@ -297,7 +300,7 @@ describe('Plivo webhooks: a V2 signature admits one request', () => {
 
   it('keep the binding across a restart, and let in the retry of a text whose first attempt died after the claim', async () => {
     // The URL Plivo calls stays the same across the restart; the port does not.
-    const env = { PUBLIC_URL: 'http://127.0.0.1:9' };
+    const env = { ...V2_ACCEPTED, PUBLIC_URL: 'http://127.0.0.1:9' };
     const dir = tempDir();
     try {
       // The first process dies between its two writes: the nonce claimed, the message not stored.
@@ -340,7 +343,7 @@ describe('Plivo webhooks: a V2 signature admits one request', () => {
 
   it('keep the binding for WEBHOOK_NONCE_RETENTION_MS', async () => {
     const clock = new ManualClock();
-    const timed = await startTestSwitchboard({ WEBHOOK_NONCE_RETENTION_MS: String(48 * 3600_000) }, { clock });
+    const timed = await startTestSwitchboard({ ...V2_ACCEPTED, WEBHOOK_NONCE_RETENTION_MS: String(48 * 3600_000) }, { clock });
     try {
       // A text to a number no account owns: acknowledged, nothing else needed.
       const genuine = { ...inbound('u-v2-kept', 'Hello'), To: '16175550999' };
@@ -351,5 +354,69 @@ describe('Plivo webhooks: a V2 signature admits one request', () => {
     } finally {
       await timed.close();
     }
+  });
+});
+
+describe('Plivo webhooks with V2 refused (the default with the simulator, which signs with V3 too)', () => {
+  const FORM = 'application/x-www-form-urlencoded';
+  let v3: TestSwitchboard;
+  let v3Org: Org;
+
+  beforeAll(async () => {
+    v3 = await startTestSwitchboard();
+    v3Org = await buildOrg(v3);
+  });
+  afterAll(async () => v3?.close());
+
+  const signed = (path: string, params: Record<string, string>) =>
+    plivoSignatureHeaders({ method: 'POST', url: v3.sb.url + path, params, authToken: v3.sb.simulator!.authToken });
+  const send = (path: string, params: Record<string, string>, headers: Record<string, string>) =>
+    v3.http.request('POST', path, { body: new URLSearchParams(params).toString(), headers: { ...headers, 'content-type': FORM } });
+  const v2Only = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).filter(([name]) => !name.includes('V3')));
+  const text = (uuid: string, body: string) => ({ ...inbound(uuid, body), From: digits(v3Org.students[2]!.phone), To: digits(v3Org.account.numbers[0]!) });
+  /** Whether a V2 nonce is bound to a request: a claim for another request is refused only then. */
+  const bound = async (nonce: string) =>
+    !(await v3.sb.store.webhookNonces.claim({ nonce, fingerprint: 'another request', seenAt: Date.now(), keepUntil: Date.now() + 60_000 }));
+
+  it('refuses a webhook signed with V2 alone, even genuine, on both messaging routes', async () => {
+    const genuine = text('u-v2-off', 'Is the deadline Friday?');
+    const r = await send('/webhooks/plivo/message', genuine, v2Only(signed('/webhooks/plivo/message', genuine)));
+    expect([r.status, r.body.error?.code]).toEqual([403, 'invalid_signature']);
+    expect(await v3.sb.store.messages.getByProviderId('u-v2-off')).toBeNull();
+    const report = { MessageUUID: 'p-v2-off', Status: 'undelivered', Sequence: '9', From: '1', To: '2', ErrorCode: '200' };
+    expect((await send('/webhooks/plivo/status', report, v2Only(signed('/webhooks/plivo/status', report)))).status).toBe(403);
+  });
+
+  it('admits a webhook signed with both families by V3 alone, binding no V2 nonce, and its V2 half alone changes nothing', async () => {
+    const genuine = text('u-both-v3', 'Thanks!');
+    const both = signed('/webhooks/plivo/message', genuine);
+    expect((await send('/webhooks/plivo/message', genuine, both)).status).toBe(200);
+    expect(await v3.sb.store.messages.getByProviderId('u-both-v3')).not.toBeNull();
+    const nonce = both['X-Plivo-Signature-V2-Nonce']!;
+    const forged = text('u-both-v3-forged', 'STOP');
+    expect((await send('/webhooks/plivo/message', forged, v2Only(both))).status).toBe(403);
+    expect(await v3.sb.store.messages.getByProviderId('u-both-v3-forged')).toBeNull();
+    expect(await v3.sb.store.contacts.listOptOuts(v3Org.students[2]!.id)).toEqual([]);
+    expect(await bound(nonce)).toBe(false);
+  });
+
+  it('changes nothing when a V3 request is replayed as it was: a STOP after START, a delivery report after a later one', async () => {
+    const student = v3Org.students[1]!;
+    const stop = { ...text('u-replay-stop', 'STOP'), From: digits(student.phone) };
+    const stopHeaders = signed('/webhooks/plivo/message', stop);
+    expect((await send('/webhooks/plivo/message', stop, stopHeaders)).status).toBe(200);
+    const start = { ...text('u-replay-start', 'START'), From: digits(student.phone) };
+    expect((await send('/webhooks/plivo/message', start, signed('/webhooks/plivo/message', start))).status).toBe(200);
+    expect(await v3.sb.store.contacts.listOptOuts(student.id)).toEqual([]);
+    // The captured STOP, sent again with its own headers: the same message, taken as a retry.
+    expect((await send('/webhooks/plivo/message', stop, stopHeaders)).status).toBe(200);
+    expect(await v3.sb.store.contacts.listOptOuts(student.id)).toEqual([]);
+
+    const m = await textDelivered(v3Org.students[0]!.id, 'Replay of reports', v3, v3Org);
+    const id = m.id;
+    const early = { MessageUUID: m.providerId!, Status: 'undelivered', Sequence: '1', From: '1', To: '2', ErrorCode: '200' };
+    expect((await send('/webhooks/plivo/status', early, signed('/webhooks/plivo/status', early))).status).toBe(200);
+    expect((await v3.sb.store.messages.get(id))!.status).toBe('delivered');
+    expect(await v3.sb.store.contacts.listOptOuts(v3Org.students[0]!.id)).toEqual([]);
   });
 });

@@ -29,6 +29,14 @@ describe('configuration', () => {
     expect(c.plivo).toMatchObject({ mode: 'plivo', authId: 'MAXXXXXXXXXXXXXXXXXX' });
   });
 
+  it('lets a webhook signed with V2 alone in only with Plivo credentials, unless WEBHOOK_SIGNATURE_V2 says otherwise', () => {
+    const plivo = { PLIVO_AUTH_ID: 'MAXXXXXXXXXXXXXXXXXX', PLIVO_AUTH_TOKEN: 'secret-token-123' };
+    expect(loadConfig({}).webhooks.acceptV2).toBe(false);
+    expect(loadConfig(plivo).webhooks.acceptV2).toBe(true);
+    expect(loadConfig({ ...plivo, WEBHOOK_SIGNATURE_V2: 'refuse' }).webhooks.acceptV2).toBe(false);
+    expect(loadConfig({ WEBHOOK_SIGNATURE_V2: 'accept' }).webhooks.acceptV2).toBe(true);
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ NATS_URL: 'http://nats:4222' }, 'NATS_URL'],
@@ -52,6 +60,7 @@ describe('configuration', () => {
     [{ IDEMPOTENCY_KEY_TTL_MS: '59999' }, 'IDEMPOTENCY_KEY_TTL_MS'],
     [{ WEBHOOK_MAX_BODY_BYTES: '100' }, 'WEBHOOK_MAX_BODY_BYTES'],
     [{ WEBHOOK_NONCE_RETENTION_MS: '60000' }, 'WEBHOOK_NONCE_RETENTION_MS'],
+    [{ WEBHOOK_SIGNATURE_V2: 'sometimes' }, 'WEBHOOK_SIGNATURE_V2'],
   ])('stops on a bad value and names the variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`${name}:`));

@@ -2,9 +2,9 @@ import type { ClientSession, Filter } from 'mongodb';
 import type { Campaign, CampaignCounts, CampaignKind, CampaignRecipient, ExpansionCursor, Message, RecipientStatus } from '../../domain/types.js';
 import { StaleOwnerEpoch, type CampaignHandOff, type CampaignRepo, type NewIdempotencyRecord, type NewRecipient } from '../store.js';
 import { AppError, notFound } from '../../errors.js';
-import { campaignCounts, recipientStatusOf } from '../adapter-rules.js';
+import { RECIPIENT_COUNT_KEY, campaignCounts, recipientStatusOf } from '../adapter-rules.js';
 import { pageLimit, type MongoContext } from './mongo-context.js';
-import { ownerEpochIs, type CampaignDoc, type CampaignRecipientDoc } from './mongo-documents.js';
+import { ownerEpochIs, type CampaignCountsDoc, type CampaignDoc, type CampaignRecipientDoc } from './mongo-documents.js';
 import { rethrowDuplicate } from './mongo-errors.js';
 import type { MongoIdempotencyRepo } from './mongo-idempotency.js';
 
@@ -30,30 +30,69 @@ async function checkFence(m: MongoContext, campaignId: string, ownerEpoch: numbe
 }
 const toRecipient = ({ _id: _ignored, ...rest }: CampaignRecipientDoc): CampaignRecipient => rest;
 
+type CountMoves = Partial<Record<Exclude<keyof CampaignCountsDoc, '_id'>, number>>;
+
+/** A recipient moving from one status to another: one less in the first count, one more in the second. */
+const statusMove = (from: RecipientStatus, to: RecipientStatus, n = 1): CountMoves =>
+  from === to ? {} : { [RECIPIENT_COUNT_KEY[from]]: -n, [RECIPIENT_COUNT_KEY[to]]: n };
+
+/**
+ * Inside the transaction that changed a campaign's recipients: its counts move with them, in one
+ * update, so they commit or roll back together. A campaign stored before counts were kept has no
+ * counts document; the update then matches nothing (no upsert, which would start it from zero)
+ * and its counts stay those of a scan.
+ */
+async function moveCounts(m: MongoContext, campaignId: string, moves: CountMoves, session: ClientSession): Promise<void> {
+  const $inc = Object.fromEntries(Object.entries(moves).filter(([, n]) => n !== 0)) as CountMoves;
+  if (Object.keys($inc).length === 0) return;
+  await m.c.campaignCounts.updateOne({ _id: campaignId }, { $inc }, { session });
+}
+
 /** The recipients' side of a campaign text, called by the message repository. */
 export class MongoCampaignRecipients {
   constructor(private readonly m: MongoContext) {}
 
-  /** Inside the transaction that records the message: the recipient gets it, once. */
-  async handOff(recipient: CampaignHandOff, message: Message, session: ClientSession): Promise<void> {
-    await checkFence(this.m, recipient.campaignId, recipient.ownerEpoch, session);
-    const r = await this.m.c.campaignRecipients.updateOne(
-      { _id: recipientId(recipient.campaignId, recipient.phone), messageId: null, status: 'queued' },
-      { $set: { messageId: message.id, handedAt: message.createdAt, updatedAt: message.createdAt } },
-      { session },
+  /**
+   * Inside the transaction that records the messages: each recipient gets its message, once. One
+   * fence write per campaign and epoch in the batch (a hand-over batch is one campaign's, so one in
+   * all), then every recipient in one bulk write; any recipient handed over already or skipped
+   * refuses the whole batch, as does a stale epoch.
+   */
+  async handOff(handOffs: ReadonlyArray<{ recipient: CampaignHandOff; message: Message }>, session: ClientSession): Promise<void> {
+    if (handOffs.length === 0) return;
+    const fences = new Map(handOffs.map(({ recipient: r }) => [`${r.ownerEpoch}\n${r.campaignId}`, r]));
+    for (const r of fences.values()) await checkFence(this.m, r.campaignId, r.ownerEpoch, session);
+    const claims = handOffs.map(({ recipient, message }) => ({ _id: recipientId(recipient.campaignId, recipient.phone), phone: recipient.phone, messageId: message.id, at: message.createdAt }));
+    const r = await this.m.c.campaignRecipients.bulkWrite(
+      claims.map((c) => ({
+        updateOne: { filter: { _id: c._id, messageId: null, status: 'queued' }, update: { $set: { messageId: c.messageId, handedAt: c.at, updatedAt: c.at } } },
+      })),
+      { session, ordered: true },
     );
-    if (r.matchedCount !== 1) throw new AppError('conflict', `Campaign recipient ${recipient.phone} was handed over already or skipped`);
+    if (r.matchedCount === claims.length) return;
+    // Which one: the first whose row does not hold its message now (the batch is aborted anyway).
+    const held = new Map((await this.m.c.campaignRecipients.find({ _id: { $in: claims.map((c) => c._id) } }, { session, projection: { messageId: 1 } }).toArray()).map((d) => [d._id, d.messageId]));
+    const refused = claims.find((c) => held.get(c._id) !== c.messageId) ?? claims[0]!;
+    throw new AppError('conflict', `Campaign recipient ${refused.phone} was handed over already or skipped`);
   }
 
   /**
-   * After a message's status changed. Unlike SQLite's single write, this is a second update (a
-   * message's status change is one document update here, not a transaction): a crash in between
-   * leaves the recipient one status behind until its message's next change.
+   * After a message's status changed. Unlike SQLite's single write, this is a second transaction
+   * (a message's status change is one document update here, not a transaction): a crash in between
+   * leaves the recipient one status behind until its message's next change. The recipient and its
+   * campaign's counts change together, so the counts never drift from the rows.
    */
   async followMessage(message: Pick<Message, 'id' | 'direction' | 'status' | 'updatedAt'>): Promise<void> {
     if (message.direction !== 'outbound') return;
     const status = recipientStatusOf(message.status);
-    await this.m.c.campaignRecipients.updateOne({ messageId: message.id, status: { $ne: status } }, { $set: { status, updatedAt: message.updatedAt } });
+    await this.m.tx(async (session) => {
+      const before = await this.m.c.campaignRecipients.findOneAndUpdate(
+        { messageId: message.id, status: { $ne: status } },
+        { $set: { status, updatedAt: message.updatedAt } },
+        { session, returnDocument: 'before', projection: { campaignId: 1, status: 1 } },
+      );
+      if (before) await moveCounts(this.m, before.campaignId, statusMove(before.status, status), session);
+    });
   }
 }
 
@@ -73,6 +112,8 @@ export class MongoCampaignRepo implements CampaignRepo {
         } catch (e) {
           rethrowDuplicate(e, { _id: () => new AppError('conflict', 'The campaign already exists') });
         }
+        const { skippedDuplicate: _onTheCampaign, ...zero } = campaignCounts([], 0);
+        await this.m.c.campaignCounts.insertOne({ _id: id, ...zero }, { session });
         if (idempotency) await this.idempotency.insert(idempotency, idempotency.response([]), session);
         return c;
       }),
@@ -176,6 +217,9 @@ export class MongoCampaignRepo implements CampaignRepo {
           { session },
         );
         if (moved.matchedCount !== 1) return null;
+        const moves: CountMoves = { total: docs.length };
+        for (const d of docs) moves[RECIPIENT_COUNT_KEY[d.status]] = (moves[RECIPIENT_COUNT_KEY[d.status]] ?? 0) + 1;
+        await moveCounts(this.m, campaignId, moves, session);
         return { inserted: docs.length, duplicates };
       }),
     );
@@ -183,19 +227,23 @@ export class MongoCampaignRepo implements CampaignRepo {
 
   counts(campaignId: string): Promise<CampaignCounts> {
     return this.m.op(async () => {
-      const [tallies, campaign] = await Promise.all([
-        this.m.c.campaignRecipients
-          .aggregate<{ _id: string; n: number; replied: number }>([
-            { $match: { campaignId } },
-            { $group: { _id: '$status', n: { $sum: 1 }, replied: { $sum: { $cond: [{ $eq: ['$repliedAt', null] }, 0, 1] } } } },
-          ])
-          .toArray(),
+      const [kept, campaign] = await Promise.all([
+        this.m.c.campaignCounts.findOne({ _id: campaignId }),
         this.m.c.campaigns.findOne({ _id: campaignId }, { projection: { skippedDuplicate: 1 } }),
       ]);
-      return campaignCounts(
-        tallies.map((t) => ({ status: t._id, n: t.n, replied: t.replied })),
-        campaign?.skippedDuplicate ?? 0,
-      );
+      const skippedDuplicate = campaign?.skippedDuplicate ?? 0;
+      if (kept) {
+        const { _id: _ignored, ...counts } = kept;
+        return { ...counts, skippedDuplicate };
+      }
+      // A campaign stored before counts were kept (or none at all): counted from its rows.
+      const tallies = await this.m.c.campaignRecipients
+        .aggregate<{ _id: string; n: number; replied: number }>([
+          { $match: { campaignId } },
+          { $group: { _id: '$status', n: { $sum: 1 }, replied: { $sum: { $cond: [{ $eq: ['$repliedAt', null] }, 0, 1] } } } },
+        ])
+        .toArray();
+      return campaignCounts(tallies.map((t) => ({ status: t._id, n: t.n, replied: t.replied })), skippedDuplicate);
     });
   }
 
@@ -212,11 +260,12 @@ export class MongoCampaignRepo implements CampaignRepo {
     return this.m.op(() =>
       this.m.tx(async (session) => {
         await checkFence(this.m, campaignId, ownerEpoch, session);
-        await this.m.c.campaignRecipients.updateMany(
+        const r = await this.m.c.campaignRecipients.updateMany(
           { _id: { $in: phones.map((p) => recipientId(campaignId, p)) }, messageId: null, status: 'queued' },
           { $set: { status, updatedAt: at } },
           { session },
         );
+        await moveCounts(this.m, campaignId, statusMove('queued', status, r.modifiedCount), session);
       }),
     );
   }
@@ -235,15 +284,19 @@ export class MongoCampaignRepo implements CampaignRepo {
   }
 
   recordReply(accountId: string, contactId: string, at: number): Promise<string | null> {
-    return this.m.op(async () => {
-      const [latest] = await this.m.c.campaignRecipients
-        .find({ accountId, contactId, messageId: { $type: 'string' }, handedAt: { $lte: at } })
-        .sort({ handedAt: -1 })
-        .limit(1)
-        .toArray();
-      if (!latest || latest.repliedAt !== null) return null;
-      const r = await this.m.c.campaignRecipients.updateOne({ _id: latest._id, repliedAt: null }, { $set: { repliedAt: at, updatedAt: at } });
-      return r.modifiedCount === 1 ? latest.campaignId : null;
-    });
+    return this.m.op(() =>
+      this.m.tx(async (session) => {
+        const [latest] = await this.m.c.campaignRecipients
+          .find({ accountId, contactId, messageId: { $type: 'string' }, handedAt: { $lte: at } }, { session })
+          .sort({ handedAt: -1 })
+          .limit(1)
+          .toArray();
+        if (!latest || latest.repliedAt !== null) return null;
+        const r = await this.m.c.campaignRecipients.updateOne({ _id: latest._id, repliedAt: null }, { $set: { repliedAt: at, updatedAt: at } }, { session });
+        if (r.modifiedCount !== 1) return null;
+        await moveCounts(this.m, latest.campaignId, { replies: 1 }, session);
+        return latest.campaignId;
+      }),
+    );
   }
 }

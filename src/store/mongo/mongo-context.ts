@@ -2,6 +2,7 @@ import type { ClientSession, Collection, CollationOptions, Db, MongoClient, Tran
 import type {
   AccountDoc,
   ApiKeyDoc,
+  CampaignCountsDoc,
   CampaignDoc,
   CampaignRecipientDoc,
   ContactDoc,
@@ -33,6 +34,7 @@ export interface Collections {
   webhookNonces: Collection<WebhookNonceDoc>;
   campaigns: Collection<CampaignDoc>;
   campaignRecipients: Collection<CampaignRecipientDoc>;
+  campaignCounts: Collection<CampaignCountsDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -52,6 +54,7 @@ export function collections(db: Db): Collections {
     webhookNonces: db.collection<WebhookNonceDoc>('webhookNonces'),
     campaigns: db.collection<CampaignDoc>('campaigns'),
     campaignRecipients: db.collection<CampaignRecipientDoc>('campaignRecipients'),
+    campaignCounts: db.collection<CampaignCountsDoc>('campaignCounts'),
   };
 }
 

@@ -4,6 +4,7 @@ import type {
   Account,
   ApiKey,
   Campaign,
+  CampaignCounts,
   CampaignRecipient,
   Contact,
   Conversation,
@@ -97,6 +98,12 @@ export interface CampaignRecipientDoc extends CampaignRecipient {
   /** JSON [campaignId, phone]: one row per campaign and phone. */
   _id: string;
 }
+
+/**
+ * A campaign's counts, `_id` its campaign's, moved by `$inc` in the transaction that changes its
+ * recipients. Campaigns stored before counts were kept have none and are counted from their rows.
+ */
+export type CampaignCountsDoc = { _id: string } & Omit<CampaignCounts, 'skippedDuplicate'>;
 
 export interface MessageDoc extends Omit<Message, 'id'> {
   _id: string;

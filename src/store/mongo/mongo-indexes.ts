@@ -62,9 +62,9 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.campaigns.createIndex({ accountId: 1, _id: -1 }),
     c.campaigns.createIndex({ accountId: 1, kind: 1, _id: -1 }),
     c.campaigns.createIndex({ state: 1, _id: 1 }),
-    // Recipients are unique by `_id` (campaign, phone). Counts group one campaign's range of the
-    // first index; the others serve the hand-over per number, the status filter, a message's status
-    // change and a reply.
+    // Recipients are unique by `_id` (campaign, phone). The first index serves the status filter
+    // (and counts a campaign stored before counts were kept, from one range); the others serve the
+    // hand-over per number, the pages by seq, a message's status change and a reply.
     c.campaignRecipients.createIndex({ campaignId: 1, status: 1, seq: 1 }),
     c.campaignRecipients.createIndex({ campaignId: 1, seq: 1 }),
     c.campaignRecipients.createIndex({ campaignId: 1, senderNumber: 1, seq: 1 }, { partialFilterExpression: { messageId: null, status: 'queued' } }),

@@ -83,9 +83,10 @@ export class MongoMessageRepo implements MessageRepo {
             if (fence) await this.checkFence(fence, session);
             if (idempotency) await this.idempotency.claim(idempotency, session);
             const recorded = await this.record(items, 'queued', session);
-            for (const [i, item] of items.entries()) {
-              if (item.campaignRecipient) await this.recipients.handOff(item.campaignRecipient, recorded[i]!.message, session);
-            }
+            await this.recipients.handOff(
+              items.flatMap((item, i) => (item.campaignRecipient ? [{ recipient: item.campaignRecipient, message: recorded[i]!.message }] : [])),
+              session,
+            );
             // The same transaction: the record and the messages commit together or not at all.
             if (idempotency) await this.idempotency.insert(idempotency, idempotency.response(recorded), session);
             return recorded;

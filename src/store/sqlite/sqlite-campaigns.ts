@@ -35,6 +35,14 @@ const toParams = (c: Campaign): Record<string, unknown> => ({
 });
 
 /**
+ * A campaign's counts: one row of campaign_counts, kept by triggers in the write that changes a
+ * recipient (migration 9), and the duplicates, kept by the expansion batch that counts them.
+ */
+export const CAMPAIGN_COUNTS_SQL = `SELECT k.total, k.queued, k.sent, k.delivered, k.failed, k.unknown,
+    k.skipped_opted_out AS skippedOptedOut, c.skipped_duplicate AS skippedDuplicate, k.skipped_invalid AS skippedInvalid, k.replies
+  FROM campaigns c JOIN campaign_counts k ON k.campaign_id = c.id WHERE c.id = ?`;
+
+/**
  * The recipients' side of a campaign text, inside the message repository's write ops: the text is
  * handed over in the same op that records the message, and the recipient's status follows each
  * status change of its message.
@@ -92,8 +100,7 @@ export class SqliteCampaignRepo implements CampaignRepo {
   private readonly cursorOf: Database.Statement<[string], string>;
   private readonly advance: Database.Statement<[{ id: string; expansion: string; duplicates: number; at: number }]>;
   private readonly insertRecipient: Database.Statement<[Record<string, unknown>]>;
-  private readonly tallies: Database.Statement<[string], { status: string; n: number; replied: number }>;
-  private readonly duplicatesOf: Database.Statement<[string], number>;
+  private readonly countsOf: Database.Statement<[string], CampaignCounts>;
   private readonly toHandOff: Database.Statement<[{ campaignId: string; senderNumber: string; limit: number }], CampaignRecipient>;
   private readonly skipRows: Database.Statement<[{ campaignId: string; phones: string; status: string; at: number }]>;
   private readonly page: Database.Statement<[{ campaignId: string; after: number; limit: number }], CampaignRecipient>;
@@ -137,10 +144,7 @@ export class SqliteCampaignRepo implements CampaignRepo {
        VALUES (@campaignId, @phone, @seq, @accountId, @contactId, @senderNumber, @status, NULL, NULL, NULL, @at)
        ON CONFLICT (campaign_id, phone) DO NOTHING`,
     );
-    this.tallies = db.prepare(
-      'SELECT status, COUNT(*) AS n, COUNT(replied_at) AS replied FROM campaign_recipients WHERE campaign_id = ? GROUP BY status',
-    );
-    this.duplicatesOf = db.prepare<[string], number>('SELECT skipped_duplicate FROM campaigns WHERE id = ?').pluck();
+    this.countsOf = db.prepare(CAMPAIGN_COUNTS_SQL);
     this.toHandOff = db.prepare(
       `SELECT ${RECIPIENT_COLUMNS} FROM campaign_recipients
        WHERE campaign_id = @campaignId AND sender_number = @senderNumber AND message_id IS NULL AND status = 'queued'
@@ -241,7 +245,7 @@ export class SqliteCampaignRepo implements CampaignRepo {
   }
 
   counts(campaignId: string): Promise<CampaignCounts> {
-    return this.ctx.read(() => campaignCounts(this.tallies.all(campaignId), this.duplicatesOf.get(campaignId) ?? 0));
+    return this.ctx.read(() => this.countsOf.get(campaignId) ?? campaignCounts([], 0));
   }
 
   nextToHandOff(campaignId: string, senderNumber: string, limit: number): Promise<CampaignRecipient[]> {
