@@ -98,4 +98,20 @@ describe('scheduling and tags in a browser', () => {
     expect([...invited('+16175557003'), ...invited('+16175557004')]).toEqual([]);
     for (const phone of t.sb.demo!.studentPhones) expect(invited(phone)).toEqual([]);
   });
+
+  it("keeps a scheduled campaign's time in the list while its progress comes in live", async () => {
+    await dana.goto(`${t.sb.url}/#/campaigns/${group}`);
+    await dana.getByRole('table', { name: 'Campaigns' }).waitFor(WAIT);
+    // Enough recipients for several expansion batches, each announced live after the list shows the row.
+    const phones = Array.from({ length: 3_000 }, (_, i) => `+1617${8_000_000 + i}`);
+    const created = await t.http.post(
+      '/api/v1/campaigns',
+      { groupAccountCode: group, name: 'Orientation reminder', text: 'Orientation is tomorrow', recipients: { phones }, scheduledAt: Date.now() + 3600_000 },
+      adminToken,
+    );
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const row = dana.locator(`tr[data-campaign="${created.body.id as string}"]`);
+    await row.getByText('0 of 3000 sent').waitFor(WAIT);
+    expect(await row.locator('td.state').textContent()).toMatch(/^Scheduled for /);
+  });
 });

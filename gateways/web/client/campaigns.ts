@@ -79,10 +79,11 @@ function showRefusal(e: unknown, fields: Map<string, HTMLElement>, fallback: HTM
 export async function renderCampaigns(target: HTMLElement, account: Account): Promise<CampaignScreen> {
   const ref = account.apiCode ?? 'personal';
   const list = ok(await api.GET('/api/v1/campaigns', { params: { query: { account: ref } } }));
-  const rows = new Map<string, { state: HTMLElement; progress: HTMLElement }>();
+  // The live `campaign` event carries no schedule: each row keeps the one the list was read with.
+  const rows = new Map<string, { state: HTMLElement; progress: HTMLElement; scheduledAt: number | null }>();
   const body = h('tbody', {});
   const row = (c: Campaign) => {
-    const cells = { state: h('td', { class: 'state' }, stateText(c)), progress: h('td', { class: 'progress' }, progress(c.counts)) };
+    const cells = { state: h('td', { class: 'state' }, stateText(c)), progress: h('td', { class: 'progress' }, progress(c.counts)), scheduledAt: c.scheduledAt };
     rows.set(c.id, cells);
     // A scheduled single message (POST /messages with scheduledAt) runs as a campaign: marked as such.
     const name = c.kind === 'message' ? `Scheduled message: ${c.name}` : c.name;
@@ -114,7 +115,7 @@ export async function renderCampaigns(target: HTMLElement, account: Account): Pr
           .catch(() => undefined);
         return;
       }
-      cells.state.textContent = stateText({ ...frame, scheduledAt: null });
+      cells.state.textContent = stateText({ ...frame, scheduledAt: cells.scheduledAt });
       cells.progress.textContent = progress(frame.counts);
     },
   };
