@@ -85,9 +85,14 @@ export class MongoCampaignRecipients {
   async followMessage(message: Pick<Message, 'id' | 'direction' | 'status' | 'updatedAt'>): Promise<void> {
     if (message.direction !== 'outbound') return;
     const status = recipientStatusOf(message.status);
+    const moves = { messageId: message.id, status: { $ne: status } };
+    // Most status changes move no recipient (a compose's texts have none; `sending` still counts as
+    // `queued`): one indexed read tells, and only a change that moves one pays for a transaction,
+    // which checks again inside.
+    if ((await this.m.c.campaignRecipients.findOne(moves, { projection: { _id: 1 } })) === null) return;
     await this.m.tx(async (session) => {
       const before = await this.m.c.campaignRecipients.findOneAndUpdate(
-        { messageId: message.id, status: { $ne: status } },
+        moves,
         { $set: { status, updatedAt: message.updatedAt } },
         { session, returnDocument: 'before', projection: { campaignId: 1, status: 1 } },
       );
