@@ -4,14 +4,14 @@
 // Hosting it: stamp every event with the host clock's `now`; listen with `actor.on('*', ...)`;
 // persist `JSON.stringify(actor.getPersistedSnapshot())` after each transition and mirror
 // `context.token` into the store (compare-and-set). Restoring, on any node:
-//   const actor = createActor(conversationLockMachine, { snapshot: JSON.parse(saved), input });
+//   const actor = createActor(conversationLockMachine, { snapshot: restorableSnapshot(JSON.parse(saved)), input });
 //   actor.on('*', onEmitted);
 //   actor.start();
 //   actor.send({ type: 'RESUME', now: clock.now() }); // re-arms the timers; xstate does not persist them
 // (`input` is required by the types and ignored when a snapshot is given.)
 
 // The machine
-export { conversationLockMachine } from './lock.machine.js';
+export { conversationLockMachine, restorableSnapshot } from './lock.machine.js';
 export type { ConversationLockMachine, LockSnapshot } from './lock.machine.js';
 
 // Input, context, events, emitted events

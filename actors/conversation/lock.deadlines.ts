@@ -30,6 +30,19 @@ export function idleReleaseDeadline(context: LockContext): number | null {
   return context.warnAt === null ? null : context.warnAt + context.durations.releaseAfterWarningMs;
 }
 
+/**
+ * The first deadline still ahead of the lock, whatever it means: the warning (before the prompt),
+ * the release after the prompt, the end of the disconnect grace. Null when nobody holds it.
+ * Reaching it always makes one of dueDeadline's rules apply.
+ */
+export function nextDeadline(context: LockContext): number | null {
+  if (context.holder === null) return null;
+  const idle = context.releaseAt ?? context.warnAt;
+  const { graceUntil } = context;
+  if (graceUntil === null) return idle;
+  return idle === null || graceUntil < idle ? graceUntil : idle;
+}
+
 /** The time a release for `reason` happened: a deadline's own time, not when it was noticed. */
 export function releaseTime(context: LockContext, reason: ReleaseReason): number {
   const deadline =

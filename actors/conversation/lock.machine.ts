@@ -1,6 +1,6 @@
 import { assign, emit, raise, setup } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
-import { dueDeadline, releaseTime, timeUntil } from './lock.deadlines.js';
+import { dueDeadline, nextDeadline, releaseTime, timeUntil } from './lock.deadlines.js';
 import type {
   LockContext,
   LockEmitted,
@@ -19,14 +19,19 @@ import type {
 //
 // Shape:
 //   idle ──OPEN/TAKE_OVER──▶ held ──LEAVE/REVOKE/deadline──▶ released ──(always)──▶ idle
-//   held is parallel: attention (lockedBy | idleWarning) × presence (connected | disconnected).
+//   held has no substates: whether the idle prompt shows (releaseAt) and whether the holder is
+//   connected (graceUntil) are context, read by the selectors (lockStateOf: locked | idleWarning).
+//   Every state node and microstep costs XState work and garbage on every command (its entry and
+//   exit sets, a snapshot per microstep), and a lock takes thousands of commands a second, so the
+//   machine keeps to the states its transitions need.
 //
 // Timers: XState does not persist pending `after` timers (statelyai/xstate#5331), so the deadlines
-// live in context (warnAt, releaseAt, graceUntil) and every delay is `deadline - asOf`. A timer
-// that fires only moves `asOf` to its deadline; the `always` rules on `held` then decide what that
-// means (warn, release for idleness, release after the disconnect grace). Any change re-enters
-// `held` (`reenter: true`), which re-arms every timer from the absolute deadlines: re-arming is
-// idempotent, and RESUME after a restore is just one more re-entry.
+// live in context (warnAt, releaseAt, graceUntil) and `held` arms one timer, for whichever comes
+// first (nextDeadline). A timer that fires only moves `asOf` to that deadline; the `always` rules
+// on `held` then decide what that means (warn, release for idleness, release after the
+// disconnect grace). Any change re-enters `held` (`reenter: true`), which re-arms the timer from
+// the absolute deadlines: re-arming is idempotent, and RESUME after a restore is just one more
+// re-entry.
 //
 // Catch-up: every event that reaches `held` first asks whether a deadline has passed by the event's
 // own `now` (a late timer, or events before RESUME). If so the machine applies that deadline and
@@ -113,15 +118,11 @@ export const conversationLockMachine = setup({
     isGraceOver: ({ context }) => dueDeadline(context) === 'graceRelease',
     isIdleOver: ({ context }) => dueDeadline(context) === 'idleRelease',
     isWarningDue: ({ context }) => dueDeadline(context) === 'warning',
-    isWarningShown: ({ context }) => context.releaseAt !== null,
-    hasNoConnection: ({ context }) => context.holder !== null && context.holder.connIds.length === 0,
   },
   actions: {
     observeEventTime: assign(({ context, event }) => ({ asOf: Math.max(context.asOf, event.now) })),
-    /** A timer fired: time has reached that deadline (and possibly more, but the machine cannot know). */
-    reachDeadline: assign(({ context }, params: { deadline: 'warnAt' | 'releaseAt' | 'graceUntil' }) => ({
-      asOf: Math.max(context.asOf, context[params.deadline] ?? context.asOf),
-    })),
+    /** The timer fired: time has reached the next deadline (and possibly more, but the machine cannot know). */
+    reachNextDeadline: assign(({ context }) => ({ asOf: Math.max(context.asOf, nextDeadline(context) ?? context.asOf) })),
     grant: assign(({ context }, params: { userId: string; name: string; connId: string }) => ({
       token: context.token + 1,
       holder: {
@@ -221,9 +222,7 @@ export const conversationLockMachine = setup({
     }),
   },
   delays: {
-    idleWarning: ({ context }) => timeUntil(context.warnAt, context.asOf),
-    releaseAfterWarning: ({ context }) => timeUntil(context.releaseAt, context.asOf),
-    disconnectGrace: ({ context }) => timeUntil(context.graceUntil, context.asOf),
+    nextDeadline: ({ context }) => timeUntil(nextDeadline(context), context.asOf),
   },
 }).createMachine({
   id: 'conversationLock',
@@ -256,7 +255,6 @@ export const conversationLockMachine = setup({
     },
 
     held: {
-      type: 'parallel',
       // The deadline rules, checked after every step. Order matters only when two deadlines are
       // overdue at once (a catch-up); dueDeadline() already picks the one that passed first.
       always: [
@@ -365,31 +363,9 @@ export const conversationLockMachine = setup({
           { target: 'held', reenter: true, actions: 'observeEventTime' },
         ],
       },
-      states: {
-        attention: {
-          initial: 'routing',
-          states: {
-            // Transient: picks the substate from context, so any re-entry lands where it should.
-            routing: { always: [{ guard: 'isWarningShown', target: 'idleWarning' }, { target: 'lockedBy' }] },
-            lockedBy: {
-              after: { idleWarning: { actions: { type: 'reachDeadline', params: { deadline: 'warnAt' } } } },
-            },
-            idleWarning: {
-              after: { releaseAfterWarning: { actions: { type: 'reachDeadline', params: { deadline: 'releaseAt' } } } },
-            },
-          },
-        },
-        presence: {
-          initial: 'routing',
-          states: {
-            routing: { always: [{ guard: 'hasNoConnection', target: 'disconnected' }, { target: 'connected' }] },
-            connected: {},
-            disconnected: {
-              after: { disconnectGrace: { actions: { type: 'reachDeadline', params: { deadline: 'graceUntil' } } } },
-            },
-          },
-        },
-      },
+      // One timer for the whole of `held`, for whichever deadline comes first; every re-entry
+      // re-arms it from the deadlines in context.
+      after: { nextDeadline: { actions: 'reachNextDeadline' } },
     },
 
     // Transient: the release is recorded in context.lastRelease and announced; back to idle at once.
@@ -399,3 +375,12 @@ export const conversationLockMachine = setup({
 
 export type ConversationLockMachine = typeof conversationLockMachine;
 export type LockSnapshot = SnapshotFrom<ConversationLockMachine>;
+
+/**
+ * A persisted snapshot in this machine's shape, to restore. The state follows from the context
+ * (held while someone holds the lock; `released` is never at rest), so a snapshot saved while
+ * `held` had parallel regions (attention × presence) restores as the same lock.
+ */
+export function restorableSnapshot(saved: LockSnapshot): LockSnapshot {
+  return { ...saved, value: saved.context.holder === null ? 'idle' : 'held' } as LockSnapshot;
+}

@@ -4,6 +4,7 @@ import {
   holderConnectionsOf,
   isHeldBy,
   lockView,
+  restorableSnapshot,
   type LockDurations,
   type LockEmitted,
   type LockSnapshot,
@@ -381,7 +382,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
 
 /** A persisted snapshot carried over to a new activation, whose tokens start at `token`. */
 function rebased(snapshot: LockSnapshot, token: number): LockSnapshot {
-  return { ...snapshot, context: { ...snapshot.context, token } } as LockSnapshot;
+  return restorableSnapshot({ ...snapshot, context: { ...snapshot.context, token } } as LockSnapshot);
 }
 
 /** Changes clients must hear about: token, state, holder, deadline, the holder's connections. */
