@@ -3,6 +3,7 @@ import {
   conversationLockMachine,
   holderConnectionsOf,
   isHeldBy,
+  lockStateOf,
   lockView,
   restorableSnapshot,
   type LockDurations,
@@ -18,6 +19,7 @@ import { LOCK_TOKEN_EPOCH_SPAN, type LockOwnership, type LockRecord, type Store 
 import { AppError, notFound } from '../errors.js';
 import { Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
 import { claimOwnerEpoch } from '../actors-runtime/owner-epoch.js';
+import { TimerQueue } from '../actors-runtime/timer-queue.js';
 import type { LockCommand, LockReply } from './lock-commands.js';
 import type { AccountLockView } from './lock-view.js';
 
@@ -55,7 +57,12 @@ export interface ConversationLockDeps {
 }
 
 export class ConversationLockBehavior implements ActorBehavior<LockCommand, LockReply> {
-  constructor(private readonly d: ConversationLockDeps) {}
+  /** Every lock's deadline timer on this node, on one clock timer (timer-queue.ts). */
+  private readonly timers: TimerQueue;
+
+  constructor(private readonly d: ConversationLockDeps) {
+    this.timers = new TimerQueue(d.clock);
+  }
 
   async activate(self: ActorSelf): Promise<HostedActor<LockCommand, LockReply>> {
     const conversation = await this.d.store.conversations.get(self.id);
@@ -71,7 +78,7 @@ export class ConversationLockBehavior implements ActorBehavior<LockCommand, Lock
     });
     // Read after the claim: the last state any older activation managed to save, and no more.
     const record = await this.d.store.locks.get(self.id);
-    const lock = new ConversationLock(self, account, this.d, owned);
+    const lock = new ConversationLock(self, account, this.d, owned, this.timers);
     await lock.start(record);
     return lock;
   }
@@ -83,7 +90,8 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   private emitted: LockEmitted[] = [];
   /** The holder's connections as of the last save (a release needs to know whom to tell). */
   private holderConnIds: readonly string[] = [];
-  private lastPublished = '';
+  /** What clients were last told: compared with each new state to decide whether to announce. */
+  private readonly published = new PublishedLock();
   /** Connections that have the conversation open (passivation). */
   private readonly viewers = new Set<string>();
   /** True while a command runs on the actor (its transitions are handled by the command itself). */
@@ -94,7 +102,11 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   private saving: Promise<void> | null = null;
   /** The store refused a save: a newer activation owns the lock, or the store failed. */
   private fenced = false;
-  /** The views of the snapshot last looked at: a command's reply, save and announcement share them. */
+  /**
+   * The views of the snapshot last looked at: a command's reply, save and announcement share them.
+   * Dropped when the command is done: kept until the next command they would outlive a few
+   * scavenges and be promoted to the old generation, a few hundred bytes per command.
+   */
   private viewed: Viewed | null = null;
   private readonly log: Logger;
 
@@ -103,13 +115,15 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     private readonly account: Account,
     private readonly d: ConversationLockDeps,
     private readonly owned: LockOwnership,
+    /** Where the machine arms its timer (XState's clock): the node's queue of lock deadlines. */
+    private readonly timers: TimerQueue,
   ) {
     this.log = d.log.child({ conversationId: self.id, ownerEpoch: owned.ownerEpoch });
   }
 
   async start(record: LockRecord | null): Promise<void> {
     const input = { conversationId: this.self.id, ...this.d.durations, token: this.owned.lockToken };
-    const clock = { setTimeout: (fn: () => void, ms: number) => this.d.clock.setTimeout(fn, ms), clearTimeout: (h: unknown) => this.d.clock.clearTimeout(h as never) };
+    const clock = this.timers;
     // The last saved state goes on under this epoch's first token: a holder keeps the lock and gets
     // a new token; every token of an older activation is refused from now on.
     let restored: LockSnapshot | undefined;
@@ -128,7 +142,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     // What clients already know: the lock as it was saved, under its old token. A restored holder
     // has a new token now, and is told it (wherever their socket is) once the activation resumes.
     const known = restored && record ? (JSON.parse(record.snapshot) as LockSnapshot) : this.actor.getSnapshot();
-    this.lastPublished = publishKey(lockView(known), known);
+    this.published.update(lockView(known), holderConnectionsOf(known));
     this.actor.on('*', (e) => this.emitted.push(e as LockEmitted));
     let started = false;
     this.actor.subscribe({
@@ -239,7 +253,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   }
 
   isIdle(): boolean {
-    return this.viewers.size === 0 && this.viewsOf(this.actor.getSnapshot()).lock.state === 'idle';
+    return this.viewers.size === 0 && lockStateOf(this.actor.getSnapshot()) === 'idle';
   }
 
   /** Stops the machine; resolves when the saves already decided are done. */
@@ -303,9 +317,10 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   private changed(): void {
     const snapshot = this.actor.getSnapshot();
     const views = this.viewsOf(snapshot);
-    const key = publishKey(views.lock, snapshot);
-    if (key !== this.lastPublished || this.emitted.length > 0) this.saveBehind(this.record(views.lock));
-    this.publish(snapshot, key, views);
+    const news = !this.published.matches(views.lock, holderConnectionsOf(snapshot));
+    if (news || this.emitted.length > 0) this.saveBehind(this.record(views.lock));
+    this.publish(snapshot, news, views);
+    this.viewed = null;
   }
 
   private record(v: LockView): LockRecord {
@@ -355,7 +370,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   }
 
   /** Every announcement of a lock change leaves from here. */
-  private publish(snapshot: LockSnapshot, key: string, { lock: v, view }: Viewed): void {
+  private publish(snapshot: LockSnapshot, news: boolean, { lock: v, view }: Viewed): void {
     const emitted = this.emitted.splice(0);
     const previousHolderConns = this.holderConnIds;
     this.holderConnIds = holderConnectionsOf(snapshot);
@@ -368,8 +383,8 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
         this.d.emit({ type: 'lockReleased', ...base, userId: e.userId, connIds: [...previousHolderConns], reason: e.reason, ...(by ? { by } : {}) });
       }
     }
-    if (key === this.lastPublished) return;
-    this.lastPublished = key;
+    if (!news) return;
+    this.published.update(v, this.holderConnIds);
     this.d.emit({
       type: 'lock',
       view,
@@ -385,8 +400,40 @@ function rebased(snapshot: LockSnapshot, token: number): LockSnapshot {
   return restorableSnapshot({ ...snapshot, context: { ...snapshot.context, token } } as LockSnapshot);
 }
 
-/** Changes clients must hear about: token, state, holder, deadline, the holder's connections. */
-function publishKey(v: LockView, snapshot: LockSnapshot): string {
-  return `${v.token}|${v.state}|${v.holder?.userId ?? ''}|${v.releaseAt ?? ''}|${holderConnectionsOf(snapshot).join(',')}`;
+/**
+ * What clients were last told of a lock: token, state, holder, deadline, the holder's connections
+ * (the snapshot's own array, never changed in place). Kept in fields that each announcement
+ * overwrites, so the comparison every command makes leaves nothing behind.
+ */
+class PublishedLock {
+  private token = -1;
+  private state = '';
+  private holderUserId = '';
+  private releaseAt = -1;
+  private connIds: readonly string[] = [];
+
+  matches(v: LockView, connIds: readonly string[]): boolean {
+    return (
+      v.token === this.token &&
+      v.state === this.state &&
+      (v.holder?.userId ?? '') === this.holderUserId &&
+      (v.releaseAt ?? -1) === this.releaseAt &&
+      sameIds(connIds, this.connIds)
+    );
+  }
+
+  update(v: LockView, connIds: readonly string[]): void {
+    this.token = v.token;
+    this.state = v.state;
+    this.holderUserId = v.holder?.userId ?? '';
+    this.releaseAt = v.releaseAt ?? -1;
+    this.connIds = connIds;
+  }
 }
 
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
