@@ -49,10 +49,3 @@ export function releaseTime(context: LockContext, reason: ReleaseReason): number
     reason === 'idle' ? idleReleaseDeadline(context) : reason === 'disconnected' ? context.graceUntil : null;
   return deadline === null ? context.asOf : Math.min(deadline, context.asOf);
 }
-
-/** The delay for a timer that must fire at `deadline`, as seen from `asOf`; never negative. */
-export function timeUntil(deadline: number | null, asOf: number): number {
-  // A state only arms the timer of a deadline it has, so null does not happen in practice; 0 makes
-  // such a timer a harmless tick at the current time.
-  return deadline === null ? 0 : Math.max(0, deadline - asOf);
-}

@@ -1,6 +1,6 @@
 import { assign, emit, raise, setup } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
-import { dueDeadline, nextDeadline, releaseTime, timeUntil } from './lock.deadlines.js';
+import { dueDeadline, releaseTime } from './lock.deadlines.js';
 import type {
   LockContext,
   LockEmitted,
@@ -25,18 +25,19 @@ import type {
 //   exit sets, a snapshot per microstep), and a lock takes thousands of commands a second, so the
 //   machine keeps to the states its transitions need.
 //
-// Timers: XState does not persist pending `after` timers (statelyai/xstate#5331), so the deadlines
-// live in context (warnAt, releaseAt, graceUntil) and `held` arms one timer, for whichever comes
-// first (nextDeadline). A timer that fires only moves `asOf` to that deadline; the `always` rules
-// on `held` then decide what that means (warn, release for idleness, release after the
-// disconnect grace). Any change re-enters `held` (`reenter: true`), which re-arms the timer from
-// the absolute deadlines: re-arming is idempotent, and RESUME after a restore is just one more
-// re-entry.
+// Time: XState does not persist pending `after` timers (statelyai/xstate#5331), and a timer per
+// lock per grant is garbage on a node that runs thousands of locks, so the machine arms none. The
+// deadlines live in context (warnAt, releaseAt, graceUntil); the host keeps one timer for the
+// earliest of them (nextDeadlineOf) and sends TICK when it is reached. A TICK only tells the
+// machine the time: the catch-up below applies whatever deadline it has passed, and the `always`
+// rules on `held` decide what that means (warn, release for idleness, release after the
+// disconnect grace). A restored snapshot needs nothing re-armed: the host reads the next deadline
+// from it like from any other.
 //
 // Catch-up: every event that reaches `held` first asks whether a deadline has passed by the event's
-// own `now` (a late timer, or events before RESUME). If so the machine applies that deadline and
-// redelivers the event, so what happens depends only on the events and their times, never on when
-// a timer happened to fire.
+// own `now` (a TICK, a late one, or events before RESUME). If so the machine applies that deadline
+// and redelivers the event, so what happens depends only on the events and their times, never on
+// when a timer happened to fire.
 
 function requireHolder(context: LockContext): LockHolder {
   if (context.holder === null) throw new Error('conversation lock: no holder where one is guaranteed');
@@ -77,13 +78,11 @@ const grantToSender = [
 ] as const;
 
 /** Typing, focus, a confirmed prompt: a fresh idle period from now. */
-const keepAlive = { guard: 'isHolder', target: 'held', reenter: true, actions: ['observeEventTime', 'recordActivity'] } as const;
+const keepAlive = { guard: 'isHolder', actions: ['observeEventTime', 'recordActivity'] } as const;
 
 /** The holder in another tab (or back after a reload): same lock, same token; opening is activity. */
 const joinAsHolder = {
   guard: 'isHolder',
-  target: 'held',
-  reenter: true,
   actions: [
     'observeEventTime',
     { type: 'addConnection', params: ({ event }: Entering) => ({ connId: event.connId }) },
@@ -121,8 +120,6 @@ export const conversationLockMachine = setup({
   },
   actions: {
     observeEventTime: assign(({ context, event }) => ({ asOf: Math.max(context.asOf, event.now) })),
-    /** The timer fired: time has reached the next deadline (and possibly more, but the machine cannot know). */
-    reachNextDeadline: assign(({ context }) => ({ asOf: Math.max(context.asOf, nextDeadline(context) ?? context.asOf) })),
     grant: assign(({ context }, params: { userId: string; name: string; connId: string }) => ({
       token: context.token + 1,
       holder: {
@@ -221,9 +218,6 @@ export const conversationLockMachine = setup({
       };
     }),
   },
-  delays: {
-    nextDeadline: ({ context }) => timeUntil(nextDeadline(context), context.asOf),
-  },
 }).createMachine({
   id: 'conversationLock',
   context: ({ input }) => ({
@@ -268,7 +262,7 @@ export const conversationLockMachine = setup({
           target: 'released',
           actions: [{ type: 'release', params: { reason: 'idle' } }, 'announceRelease'],
         },
-        { guard: 'isWarningDue', target: 'held', reenter: true, actions: ['startWarning', 'announceIdleWarning'] },
+        { guard: 'isWarningDue', actions: ['startWarning', 'announceIdleWarning'] },
       ],
       on: {
         OPEN: [
@@ -282,8 +276,6 @@ export const conversationLockMachine = setup({
           joinAsHolder,
           // Release and grant in one step, so nobody can slip in between.
           {
-            target: 'held',
-            reenter: true,
             actions: [
               'observeEventTime',
               { type: 'release', params: { reason: 'takenOver' } },
@@ -304,8 +296,6 @@ export const conversationLockMachine = setup({
           // One of several tabs left: the others keep the lock.
           {
             guard: 'isHoldersConnection',
-            target: 'held',
-            reenter: true,
             actions: [
               'observeEventTime',
               { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) },
@@ -316,8 +306,6 @@ export const conversationLockMachine = setup({
           catchUp,
           {
             guard: 'isHoldersConnection',
-            target: 'held',
-            reenter: true,
             actions: ['observeEventTime', { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) }],
           },
         ],
@@ -325,8 +313,6 @@ export const conversationLockMachine = setup({
           catchUp,
           {
             guard: 'isHolder',
-            target: 'held',
-            reenter: true,
             actions: [
               'observeEventTime',
               { type: 'addConnection', params: ({ event }) => ({ connId: event.connId }) },
@@ -338,8 +324,6 @@ export const conversationLockMachine = setup({
           catchUp,
           {
             guard: 'repliesWithCurrentToken',
-            target: 'held',
-            reenter: true,
             actions: [
               'observeEventTime',
               'recordActivity',
@@ -358,14 +342,10 @@ export const conversationLockMachine = setup({
             actions: ['observeEventTime', { type: 'release', params: { reason: 'revoked' } }, 'announceRelease'],
           },
         ],
-        RESUME: [
-          catchUp,
-          { target: 'held', reenter: true, actions: 'observeEventTime' },
-        ],
+        RESUME: [catchUp, { actions: 'observeEventTime' }],
+        // Time has passed: the catch-up applies what is due; nothing else happens.
+        TICK: [catchUp],
       },
-      // One timer for the whole of `held`, for whichever deadline comes first; every re-entry
-      // re-arms it from the deadlines in context.
-      after: { nextDeadline: { actions: 'reachNextDeadline' } },
     },
 
     // Transient: the release is recorded in context.lastRelease and announced; back to idle at once.

@@ -1,46 +1,69 @@
 import type { Clock, TimerHandle } from '../clock.js';
 
-// The timers of many actors on one clock timer. A lock arms a timer each time it is granted and
-// clears it when it goes, thousands of times a second on a busy node; a system timer each time
-// is a Timeout, its closures and a slot in Node's timer lists, kept until the lock goes (about
-// half a second under load): long enough to survive two scavenges and be promoted, only to die in
-// the old generation. Here a timer is one small entry in a heap ordered by due time, and the clock
-// holds one timer for the earliest entry. It implements the `{ setTimeout, clearTimeout }` that
-// XState takes as its clock, on the host's injected clock, so simulated time drives it in tests.
+// The timers of many actors on one clock timer. A lock's deadline is re-armed each time it is
+// granted and cleared when it goes, thousands of times a second on a busy node; a system timer
+// each time is a Timeout, its closures and a slot in Node's timer lists, kept until the lock goes
+// (about half a second under load): long enough to survive two scavenges and be promoted, only to
+// die in the old generation. Here each actor owns one entry for its whole activation, armed and
+// disarmed in place in a heap ordered by due time, and the clock holds one timer, for the earliest
+// entry: arming allocates nothing. It runs on the host's injected clock, so simulated time drives
+// it in tests.
 
-interface Entry {
-  at: number;
+/** An actor's timer in a queue: made once (`TimerQueue.timer`), armed and disarmed as often as needed. */
+export interface QueuedTimer {
+  /** When it fires (clock time); meaningless while not armed. */
+  readonly at: number;
+  readonly armed: boolean;
+}
+
+class Entry implements QueuedTimer {
+  at = 0;
   /** Arming order: entries due at the same time fire in the order they were armed. */
-  seq: number;
-  fn: () => void;
-  /** Position in the heap; -1 once fired or cleared. */
-  index: number;
+  seq = 0;
+  /** Position in the heap; -1 while not armed. */
+  index = -1;
+
+  constructor(readonly fn: () => void) {}
+
+  get armed(): boolean {
+    return this.index >= 0;
+  }
 }
 
 export class TimerQueue {
   private readonly heap: Entry[] = [];
   private seq = 0;
   /** The clock timer for the earliest entry, and when it fires (null: none armed). */
-  private armed: TimerHandle | null = null;
-  private armedAt = Infinity;
+  private clockTimer: TimerHandle | null = null;
+  private clockTimerAt = Infinity;
 
   constructor(private readonly clock: Clock) {}
 
-  setTimeout(fn: () => void, ms: number): Entry {
-    const entry: Entry = { at: this.clock.now() + Math.max(0, ms), seq: ++this.seq, fn, index: this.heap.length };
-    this.heap.push(entry);
-    this.up(entry.index);
-    if (entry.at < this.armedAt) this.arm();
-    return entry;
+  /** A timer that runs `fn` each time it comes due; not armed yet. */
+  timer(fn: () => void): QueuedTimer {
+    return new Entry(fn);
   }
 
-  clearTimeout(handle: unknown): void {
-    const entry = handle as Entry | undefined;
-    if (!entry || entry.index < 0 || this.heap[entry.index] !== entry) return;
+  /** Arms `timer` to fire at `at` (clock time; now or earlier fires at the next turn), replacing any time it had. */
+  arm(timer: QueuedTimer, at: number): void {
+    const entry = timer as Entry;
+    if (entry.index >= 0) this.removeAt(entry.index);
+    entry.at = at;
+    entry.seq = ++this.seq;
+    entry.index = this.heap.length;
+    this.heap.push(entry);
+    this.up(entry.index);
+    if (entry.at < this.clockTimerAt) this.armClock();
+  }
+
+  /** Disarms `timer`; harmless when it is not armed. */
+  disarm(timer: QueuedTimer): void {
+    const entry = timer as Entry;
+    if (entry.index < 0 || this.heap[entry.index] !== entry) return;
     this.removeAt(entry.index);
     // The clock timer stays armed for an earlier time than needed (it re-arms when it fires),
     // unless nothing is left at all.
-    if (this.heap.length === 0) this.disarm();
+    if (this.heap.length === 0) this.disarmClock();
   }
 
   /** Timers armed and not yet fired or cleared. */
@@ -49,8 +72,8 @@ export class TimerQueue {
   }
 
   private fire(): void {
-    this.armed = null;
-    this.armedAt = Infinity;
+    this.clockTimer = null;
+    this.clockTimerAt = Infinity;
     let failure: { err: unknown } | null = null;
     const now = this.clock.now();
     for (let top = this.heap[0]; top !== undefined && top.at <= now; top = this.heap[0]) {
@@ -62,22 +85,24 @@ export class TimerQueue {
         failure ??= { err };
       }
     }
-    if (this.heap.length > 0) this.arm();
+    if (this.heap.length > 0) this.armClock();
     if (failure) throw failure.err;
   }
 
-  private arm(): void {
-    this.disarm();
+  private armClock(): void {
+    this.disarmClock();
     const first = this.heap[0];
     if (!first) return;
-    this.armedAt = first.at;
-    this.armed = this.clock.setTimeout(() => this.fire(), Math.max(0, first.at - this.clock.now()));
+    this.clockTimerAt = first.at;
+    this.clockTimer = this.clock.setTimeout(this.fireDue, Math.max(0, first.at - this.clock.now()));
   }
 
-  private disarm(): void {
-    if (this.armed !== null) this.clock.clearTimeout(this.armed);
-    this.armed = null;
-    this.armedAt = Infinity;
+  private readonly fireDue = (): void => this.fire();
+
+  private disarmClock(): void {
+    if (this.clockTimer !== null) this.clock.clearTimeout(this.clockTimer);
+    this.clockTimer = null;
+    this.clockTimerAt = Infinity;
   }
 
   private removeAt(i: number): void {

@@ -5,6 +5,7 @@ import {
   isHeldBy,
   lockStateOf,
   lockView,
+  nextDeadlineOf,
   restorableSnapshot,
   type LockDurations,
   type LockEmitted,
@@ -19,7 +20,7 @@ import { LOCK_TOKEN_EPOCH_SPAN, type LockOwnership, type LockRecord, type Store 
 import { AppError, notFound } from '../errors.js';
 import { Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
 import { claimOwnerEpoch } from '../actors-runtime/owner-epoch.js';
-import { TimerQueue } from '../actors-runtime/timer-queue.js';
+import { TimerQueue, type QueuedTimer } from '../actors-runtime/timer-queue.js';
 import type { LockCommand, LockReply } from './lock-commands.js';
 import type { AccountLockView } from './lock-view.js';
 
@@ -94,8 +95,6 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   private readonly published = new PublishedLock();
   /** Connections that have the conversation open (passivation). */
   private readonly viewers = new Set<string>();
-  /** True while a command runs on the actor (its transitions are handled by the command itself). */
-  private inCommand = false;
   /** The newest state not yet handed to the store. */
   private unsaved: LockRecord | null = null;
   /** The save in flight (one at a time, so saves reach the store in order). */
@@ -109,34 +108,37 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
    */
   private viewed: Viewed | null = null;
   private readonly log: Logger;
+  /** Armed for the lock's next deadline (nextDeadlineOf) after every transition; made once. */
+  private readonly deadline: QueuedTimer;
+  private stopped = false;
 
   constructor(
     private readonly self: ActorSelf,
     private readonly account: Account,
     private readonly d: ConversationLockDeps,
     private readonly owned: LockOwnership,
-    /** Where the machine arms its timer (XState's clock): the node's queue of lock deadlines. */
+    /** The node's queue of lock deadlines, where this lock keeps its one timer. */
     private readonly timers: TimerQueue,
   ) {
     this.log = d.log.child({ conversationId: self.id, ownerEpoch: owned.ownerEpoch });
+    this.deadline = timers.timer(() => this.tick());
   }
 
   async start(record: LockRecord | null): Promise<void> {
     const input = { conversationId: this.self.id, ...this.d.durations, token: this.owned.lockToken };
-    const clock = this.timers;
     // The last saved state goes on under this epoch's first token: a holder keeps the lock and gets
     // a new token; every token of an older activation is refused from now on.
     let restored: LockSnapshot | undefined;
     try {
       restored = record ? rebased(JSON.parse(record.snapshot) as LockSnapshot, this.owned.lockToken) : undefined;
-      this.actor = createActor(conversationLockMachine, { input, clock, ...(restored ? { snapshot: restored } : {}) });
+      this.actor = createActor(conversationLockMachine, { input, ...(restored ? { snapshot: restored } : {}) });
     } catch (err) {
       // A snapshot that cannot be restored must not wedge the conversation: start free. The old
       // holder's replies are refused by the fresh actor (nobody holds it), so nothing is lost but
       // the lock itself.
       this.log.error({ err }, 'lock snapshot could not be restored; starting the conversation unlocked');
       restored = undefined;
-      this.actor = createActor(conversationLockMachine, { input, clock });
+      this.actor = createActor(conversationLockMachine, { input });
     }
     this.holderConnIds = restored ? holderConnectionsOf(restored) : [];
     // What clients already know: the lock as it was saved, under its old token. A restored holder
@@ -144,17 +146,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     const known = restored && record ? (JSON.parse(record.snapshot) as LockSnapshot) : this.actor.getSnapshot();
     this.published.update(lockView(known), holderConnectionsOf(known));
     this.actor.on('*', (e) => this.emitted.push(e as LockEmitted));
-    let started = false;
     this.actor.subscribe({
-      next: () => {
-        // A timer fired (commands are handled by `receive`; the start itself is nothing new):
-        // tell and save, in mailbox order.
-        if (!started || this.inCommand) return;
-        this.self.enqueue(() => this.changed()).then(
-          () => this.self.changed(),
-          (err: unknown) => this.log.error({ err }, 'announcing a timed lock transition failed'),
-        );
-      },
       error: (err) => {
         // A failing actor is contained: dropped here, re-activated from the store on next use.
         this.log.error({ err }, 'lock actor failed; passivated');
@@ -162,7 +154,6 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
       },
     });
     this.actor.start();
-    started = true;
     if (!restored) return;
     try {
       // The holder's connections of a process that is gone (this node's earlier run, a node that
@@ -175,7 +166,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
         for (const connId of through) if (!live.has(connId)) this.actor.send({ type: 'DISCONNECT', connId, now: this.now() });
       });
     } catch (e) {
-      this.actor.stop(); // the host never saw this activation: its timers must not run on
+      this.halt(); // the host never saw this activation: its timer must not run on
       throw e;
     }
   }
@@ -258,8 +249,38 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
 
   /** Stops the machine; resolves when the saves already decided are done. */
   stop(): Promise<void> {
-    this.actor.stop();
+    this.halt();
     return this.settled().catch(() => undefined);
+  }
+
+  private halt(): void {
+    this.stopped = true;
+    this.timers.disarm(this.deadline);
+    this.actor.stop();
+  }
+
+  /** The next deadline came: the machine hears the time, in mailbox order, and what it did is told and saved. */
+  private tick(): void {
+    this.self
+      .enqueue(async () => {
+        if (this.stopped) return;
+        await this.command(() => this.actor.send({ type: 'TICK', now: this.now() }));
+      })
+      .then(
+        () => this.self.changed(),
+        (err: unknown) => {
+          // Passivated: the activation stopped meanwhile (this node no longer owns the lock, a save
+          // was refused); the next activation re-arms from the store.
+          if (!(err instanceof Passivated)) this.log.error({ err }, 'a timed lock transition failed');
+        },
+      );
+  }
+
+  /** One timer per lock, for whichever deadline comes first; none while nobody holds it. */
+  private armDeadline(snapshot: LockSnapshot): void {
+    const at = nextDeadlineOf(snapshot);
+    if (at === null) this.timers.disarm(this.deadline);
+    else if (!this.deadline.armed || this.deadline.at !== at) this.timers.arm(this.deadline, at);
   }
 
   /** Whether `userId` holds the lock now (a read without the mailbox, to pick whom to revoke). */
@@ -296,13 +317,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
 
   /** Runs a command on the machine, then tells what it did at once and saves it behind. */
   private async command<T>(fn: () => T): Promise<T> {
-    this.inCommand = true;
-    let result: T;
-    try {
-      result = fn();
-    } finally {
-      this.inCommand = false;
-    }
+    const result = fn();
     if (this.actor.getSnapshot().status === 'error') {
       // The machine threw: contain it (this conversation only) and let the next use re-activate.
       this.self.passivate();
@@ -316,6 +331,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   /** What changed is told now and saved behind. */
   private changed(): void {
     const snapshot = this.actor.getSnapshot();
+    this.armDeadline(snapshot);
     const views = this.viewsOf(snapshot);
     const news = !this.published.matches(views.lock, holderConnectionsOf(snapshot));
     if (news || this.emitted.length > 0) this.saveBehind(this.record(views.lock));

@@ -9,12 +9,15 @@ import {
   lastReleaseOf,
   lockTokenFor,
   lockView,
+  nextDeadlineOf,
   restorableSnapshot,
 } from '../../actors/conversation/index.js';
 import type { LockEmitted, LockEvent, LockInput, LockSnapshot } from '../../actors/conversation/index.js';
+import { advanceLock } from '../helpers/lock-time.js';
 
-// Every test drives the lock with xstate's SimulatedClock: the actor's timers run on it and every
-// event is stamped with its time, so "exactly 3 minutes" means exactly, without sleeping.
+// Every test drives the lock on xstate's SimulatedClock: every event is stamped with its time, and
+// moving the clock sends a TICK at each deadline on the way, as the host does, so "exactly 3
+// minutes" means exactly, without sleeping.
 
 const T0 = Date.UTC(2026, 0, 5, 15, 0, 0);
 const MIN = 60_000;
@@ -55,7 +58,7 @@ function harness(actor: ReturnType<typeof createActor<typeof conversationLockMac
     clock,
     emitted,
     send: (event: Unstamped<LockEvent>) => actor.send({ ...event, now: clock.now() } as LockEvent),
-    advance: (ms: number) => clock.increment(ms),
+    advance: (ms: number) => advanceLock(actor, clock, ms),
     view: () => lockView(actor.getSnapshot()),
     snapshot: () => actor.getSnapshot(),
     token: () => currentToken(actor.getSnapshot()),
@@ -612,7 +615,7 @@ describe('restoring a persisted snapshot on another node', () => {
     ]);
   });
 
-  it('arms no timer until the host sends RESUME (xstate does not persist pending timers)', () => {
+  it('does nothing of its own after a restore until the host sends RESUME', () => {
     const lock = openedByDana();
     lock.advance(2 * MIN);
     const json = JSON.stringify(lock.actor.getPersistedSnapshot());
@@ -671,7 +674,7 @@ describe('the host\'s hooks', () => {
     const clock = clockAt(T0);
     const actor = createActor(machine, { clock, input: DEFAULTS }).start();
     actor.send({ type: 'OPEN', ...dana, connId: 'dana-tab-1', now: clock.now() });
-    clock.increment(3 * MIN);
+    advanceLock(actor, clock, 3 * MIN);
     expect(warned).toEqual([T0 + 4 * MIN]);
     expect(lockView(actor.getSnapshot()).state).toBe('idleWarning');
   });
@@ -680,43 +683,42 @@ describe('the host\'s hooks', () => {
 // A lock takes thousands of commands a second on one node: the work XState does per command (its
 // timers, its microsteps, each with a new snapshot) is garbage the node's GC pauses on.
 describe('what the lock costs per command', () => {
-  /** xstate's SimulatedClock, counting the timers armed and not yet fired or cleared. */
-  function countingClock() {
+  it('arms no timer of its own: the host reads its next deadline from the context', () => {
     const clock = clockAt(T0);
-    const live = new Set<unknown>();
-    return {
-      clock,
-      live,
-      timers: {
-        setTimeout: (fn: (...args: unknown[]) => void, ms: number) => {
-          const handle: unknown = clock.setTimeout(() => {
-            live.delete(handle);
-            fn();
-          }, ms);
-          live.add(handle);
-          return handle;
-        },
-        clearTimeout: (handle: unknown) => {
-          live.delete(handle);
-          clock.clearTimeout(handle as never);
-        },
+    let armed = 0;
+    const counting = {
+      setTimeout: (fn: (...args: unknown[]) => void, ms: number) => {
+        armed++;
+        return clock.setTimeout(fn, ms);
       },
+      clearTimeout: (handle: unknown) => clock.clearTimeout(handle as never),
     };
-  }
-
-  it('arms one timer for a held lock, however many deadlines it has', () => {
-    const { clock, live, timers } = countingClock();
-    const actor = createActor(conversationLockMachine, { clock: timers, input: DEFAULTS }).start();
+    const actor = createActor(conversationLockMachine, { clock: counting, input: DEFAULTS }).start();
     actor.send({ type: 'OPEN', ...dana, connId: 'dana-tab-1', now: clock.now() });
-    expect(live.size).toBe(1);
-    clock.increment(3 * MIN + 10 * SEC);
+    expect(nextDeadlineOf(actor.getSnapshot())).toBe(T0 + 3 * MIN);
+    advanceLock(actor, clock, 3 * MIN + 10 * SEC);
     actor.send({ type: 'DISCONNECT', connId: 'dana-tab-1', now: clock.now() });
-    // The release after the warning and the end of the grace are both ahead: still one timer.
+    // The release after the warning and the end of the grace are both ahead: the grace comes first.
     expect(deadlinesOf(actor.getSnapshot())).toEqual({ releaseAt: T0 + 4 * MIN, graceUntil: T0 + 3 * MIN + 25 * SEC });
-    expect(live.size).toBe(1);
-    clock.increment(15 * SEC);
+    expect(nextDeadlineOf(actor.getSnapshot())).toBe(T0 + 3 * MIN + 25 * SEC);
+    advanceLock(actor, clock, 15 * SEC);
     expect(lockView(actor.getSnapshot()).state).toBe('idle');
-    expect(live.size).toBe(0);
+    expect(nextDeadlineOf(actor.getSnapshot())).toBeNull();
+    expect(armed).toBe(0);
+  });
+
+  it('applies on a late TICK what fell due, each at its own time, and nothing on an early one', () => {
+    const lock = openedByDana();
+    lock.actor.send({ type: 'TICK', now: T0 + 3 * MIN - 1 });
+    expect(lock.view().state).toBe('locked');
+    expect(lock.emitted.map((e) => e.type)).toEqual(['granted']);
+    // Past the warning and the release after it: released at the release deadline, nobody warned.
+    lock.actor.send({ type: 'TICK', now: T0 + 5 * MIN });
+    expect(lock.view().state).toBe('idle');
+    expect(lock.emitted.map((e) => e.type)).toEqual(['granted', 'released']);
+    expect(lock.last('released')).toMatchObject({ reason: 'idle', at: T0 + 4 * MIN });
+    lock.actor.send({ type: 'TICK', now: T0 + 6 * MIN });
+    expect(lock.emitted).toHaveLength(2);
   });
 
   it('takes one microstep to grant and two to release', () => {

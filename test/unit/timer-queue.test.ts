@@ -10,10 +10,11 @@ describe('the timer queue', () => {
     const clock = new ManualClock(1_000);
     const q = new TimerQueue(clock);
     const fired: string[] = [];
-    q.setTimeout(() => fired.push(`c@${clock.now()}`), 300);
-    q.setTimeout(() => fired.push(`a@${clock.now()}`), 100);
-    q.setTimeout(() => fired.push(`b1@${clock.now()}`), 200);
-    q.setTimeout(() => fired.push(`b2@${clock.now()}`), 200);
+    const timer = (name: string) => q.timer(() => fired.push(`${name}@${clock.now()}`));
+    q.arm(timer('c'), 1_300);
+    q.arm(timer('a'), 1_100);
+    q.arm(timer('b1'), 1_200);
+    q.arm(timer('b2'), 1_200);
     expect(clock.pending()).toBe(1);
     clock.advance(199);
     expect(fired).toEqual(['a@1100']);
@@ -23,26 +24,51 @@ describe('the timer queue', () => {
     expect(clock.pending()).toBe(0);
   });
 
-  it('holds one clock timer for a thousand armed timers, and none once they are cleared', () => {
+  it('holds one clock timer for a thousand armed timers, and none once they are disarmed', () => {
     const clock = new ManualClock(0);
     const q = new TimerQueue(clock);
-    const handles = Array.from({ length: 1_000 }, (_, i) => q.setTimeout(() => undefined, 180_000 - i));
+    const timers = Array.from({ length: 1_000 }, () => q.timer(() => undefined));
+    timers.forEach((t, i) => q.arm(t, 180_000 - i));
     expect(q.size).toBe(1_000);
     expect(clock.pending()).toBe(1);
-    for (const h of handles) q.clearTimeout(h);
+    for (const t of timers) q.disarm(t);
     expect(q.size).toBe(0);
     expect(clock.pending()).toBe(0);
   });
 
-  it('never fires a cleared timer, and clearing twice or after firing is harmless', () => {
+  it('moves a timer armed again to its new time, earlier or later', () => {
+    const clock = new ManualClock(0);
+    const q = new TimerQueue(clock);
+    const fired: string[] = [];
+    const a = q.timer(() => fired.push(`a@${clock.now()}`));
+    const b = q.timer(() => fired.push(`b@${clock.now()}`));
+    q.arm(a, 100);
+    q.arm(b, 200);
+    q.arm(a, 300); // later
+    q.arm(b, 50); // earlier
+    expect(a).toMatchObject({ armed: true, at: 300 });
+    clock.advance(1_000);
+    expect(fired).toEqual(['b@50', 'a@300']);
+    expect(a.armed).toBe(false);
+    // Armed again after it fired: fires again.
+    q.arm(a, clock.now() + 10);
+    clock.advance(10);
+    expect(fired).toEqual(['b@50', 'a@300', 'a@1010']);
+  });
+
+  it('never fires a disarmed timer, and disarming twice or after firing is harmless', () => {
     const clock = new ManualClock(0);
     const q = new TimerQueue(clock);
     const fired: number[] = [];
-    const handles = [5, 1, 4, 2, 3].map((n) => q.setTimeout(() => fired.push(n), n * 10));
-    q.clearTimeout(handles[2]); // the one due at 40
-    q.clearTimeout(handles[2]);
+    const timers = [5, 1, 4, 2, 3].map((n) => {
+      const t = q.timer(() => fired.push(n));
+      q.arm(t, n * 10);
+      return t;
+    });
+    q.disarm(timers[2]!); // the one due at 40
+    q.disarm(timers[2]!);
     clock.advance(15);
-    q.clearTimeout(handles[1]); // already fired
+    q.disarm(timers[1]!); // already fired
     clock.advance(100);
     expect(fired).toEqual([1, 2, 3, 5]);
     expect(clock.pending()).toBe(0);
@@ -52,11 +78,14 @@ describe('the timer queue', () => {
     const clock = new ManualClock(0);
     const q = new TimerQueue(clock);
     const fired: string[] = [];
-    q.setTimeout(() => {
+    const now = q.timer(() => fired.push(`now@${clock.now()}`));
+    const later = q.timer(() => fired.push(`later@${clock.now()}`));
+    const first = q.timer(() => {
       fired.push(`first@${clock.now()}`);
-      q.setTimeout(() => fired.push(`now@${clock.now()}`), 0);
-      q.setTimeout(() => fired.push(`later@${clock.now()}`), 50);
-    }, 10);
+      q.arm(now, clock.now());
+      q.arm(later, clock.now() + 50);
+    });
+    q.arm(first, 10);
     clock.advance(100);
     expect(fired).toEqual(['first@10', 'now@10', 'later@60']);
   });
@@ -65,8 +94,8 @@ describe('the timer queue', () => {
     const clock = new ManualClock(0);
     const q = new TimerQueue(clock);
     const fired: number[] = [];
-    q.setTimeout(() => fired.push(clock.now()), 1_000);
-    q.setTimeout(() => fired.push(clock.now()), 10);
+    q.arm(q.timer(() => fired.push(clock.now())), 1_000);
+    q.arm(q.timer(() => fired.push(clock.now())), 10);
     clock.advance(10);
     expect(fired).toEqual([10]);
     clock.advance(990);
@@ -77,11 +106,14 @@ describe('the timer queue', () => {
     const clock = new ManualClock(0);
     const q = new TimerQueue(clock);
     const fired: number[] = [];
-    q.setTimeout(() => {
-      throw new Error('boom');
-    }, 10);
-    q.setTimeout(() => fired.push(clock.now()), 10);
-    q.setTimeout(() => fired.push(clock.now()), 20);
+    q.arm(
+      q.timer(() => {
+        throw new Error('boom');
+      }),
+      10,
+    );
+    q.arm(q.timer(() => fired.push(clock.now())), 10);
+    q.arm(q.timer(() => fired.push(clock.now())), 20);
     expect(() => clock.advance(10)).toThrow('boom');
     expect(fired).toEqual([10]);
     clock.advance(10);
