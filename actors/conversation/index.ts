@@ -3,15 +3,18 @@
 //
 // Hosting it: stamp every event with the host clock's `now`; listen with `actor.on('*', ...)`;
 // persist `JSON.stringify(actor.getPersistedSnapshot())` after each transition and mirror
-// `context.token` into the store (compare-and-set). Restoring, on any node:
-//   const actor = createActor(conversationLockMachine, { snapshot: JSON.parse(saved), input });
+// `context.token` into the store (compare-and-set). The machine arms no timer: after each
+// transition the host (re)arms one for `nextDeadlineOf(actor.getSnapshot())` (none when null) and
+// sends `{ type: 'TICK', now: clock.now() }` when it fires. Restoring, on any node:
+//   const actor = createActor(conversationLockMachine, { snapshot: restorableSnapshot(JSON.parse(saved)), input });
 //   actor.on('*', onEmitted);
 //   actor.start();
-//   actor.send({ type: 'RESUME', now: clock.now() }); // re-arms the timers; xstate does not persist them
-// (`input` is required by the types and ignored when a snapshot is given.)
+//   actor.send({ type: 'RESUME', now: clock.now() }); // applies what fell due while nobody ran it
+// then arm the timer as after any transition. (`input` is required by the types and ignored when
+// a snapshot is given.)
 
 // The machine
-export { conversationLockMachine } from './lock.machine.js';
+export { conversationLockMachine, restorableSnapshot } from './lock.machine.js';
 export type { ConversationLockMachine, LockSnapshot } from './lock.machine.js';
 
 // Input, context, events, emitted events
@@ -37,6 +40,7 @@ export type {
   TakeOverEvent,
   RevokeEvent,
   ResumeEvent,
+  TickEvent,
   LockEmitted,
 } from './lock.types.js';
 
@@ -52,6 +56,7 @@ export {
   holderConnectionsOf,
   isInDisconnectGrace,
   deadlinesOf,
+  nextDeadlineOf,
   lastReleaseOf,
 } from './lock.selectors.js';
 export type { LockView, PublicLockView, LockDeadlines, LockSnapshotLike } from './lock.selectors.js';

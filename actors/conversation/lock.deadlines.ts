@@ -30,16 +30,22 @@ export function idleReleaseDeadline(context: LockContext): number | null {
   return context.warnAt === null ? null : context.warnAt + context.durations.releaseAfterWarningMs;
 }
 
+/**
+ * The first deadline still ahead of the lock, whatever it means: the warning (before the prompt),
+ * the release after the prompt, the end of the disconnect grace. Null when nobody holds it.
+ * Reaching it always makes one of dueDeadline's rules apply.
+ */
+export function nextDeadline(context: LockContext): number | null {
+  if (context.holder === null) return null;
+  const idle = context.releaseAt ?? context.warnAt;
+  const { graceUntil } = context;
+  if (graceUntil === null) return idle;
+  return idle === null || graceUntil < idle ? graceUntil : idle;
+}
+
 /** The time a release for `reason` happened: a deadline's own time, not when it was noticed. */
 export function releaseTime(context: LockContext, reason: ReleaseReason): number {
   const deadline =
     reason === 'idle' ? idleReleaseDeadline(context) : reason === 'disconnected' ? context.graceUntil : null;
   return deadline === null ? context.asOf : Math.min(deadline, context.asOf);
-}
-
-/** The delay for a timer that must fire at `deadline`, as seen from `asOf`; never negative. */
-export function timeUntil(deadline: number | null, asOf: number): number {
-  // A state only arms the timer of a deadline it has, so null does not happen in practice; 0 makes
-  // such a timer a harmless tick at the current time.
-  return deadline === null ? 0 : Math.max(0, deadline - asOf);
 }

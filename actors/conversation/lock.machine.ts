@@ -1,6 +1,6 @@
 import { assign, emit, raise, setup } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
-import { dueDeadline, releaseTime, timeUntil } from './lock.deadlines.js';
+import { dueDeadline, releaseTime } from './lock.deadlines.js';
 import type {
   LockContext,
   LockEmitted,
@@ -19,19 +19,25 @@ import type {
 //
 // Shape:
 //   idle ──OPEN/TAKE_OVER──▶ held ──LEAVE/REVOKE/deadline──▶ released ──(always)──▶ idle
-//   held is parallel: attention (lockedBy | idleWarning) × presence (connected | disconnected).
+//   held has no substates: whether the idle prompt shows (releaseAt) and whether the holder is
+//   connected (graceUntil) are context, read by the selectors (lockStateOf: locked | idleWarning).
+//   Every state node and microstep costs XState work and garbage on every command (its entry and
+//   exit sets, a snapshot per microstep), and a lock takes thousands of commands a second, so the
+//   machine keeps to the states its transitions need.
 //
-// Timers: XState does not persist pending `after` timers (statelyai/xstate#5331), so the deadlines
-// live in context (warnAt, releaseAt, graceUntil) and every delay is `deadline - asOf`. A timer
-// that fires only moves `asOf` to its deadline; the `always` rules on `held` then decide what that
-// means (warn, release for idleness, release after the disconnect grace). Any change re-enters
-// `held` (`reenter: true`), which re-arms every timer from the absolute deadlines: re-arming is
-// idempotent, and RESUME after a restore is just one more re-entry.
+// Time: XState does not persist pending `after` timers (statelyai/xstate#5331), and a timer per
+// lock per grant is garbage on a node that runs thousands of locks, so the machine arms none. The
+// deadlines live in context (warnAt, releaseAt, graceUntil); the host keeps one timer for the
+// earliest of them (nextDeadlineOf) and sends TICK when it is reached. A TICK only tells the
+// machine the time: the catch-up below applies whatever deadline it has passed, and the `always`
+// rules on `held` decide what that means (warn, release for idleness, release after the
+// disconnect grace). A restored snapshot needs nothing re-armed: the host reads the next deadline
+// from it like from any other.
 //
 // Catch-up: every event that reaches `held` first asks whether a deadline has passed by the event's
-// own `now` (a late timer, or events before RESUME). If so the machine applies that deadline and
-// redelivers the event, so what happens depends only on the events and their times, never on when
-// a timer happened to fire.
+// own `now` (a TICK, a late one, or events before RESUME). If so the machine applies that deadline
+// and redelivers the event, so what happens depends only on the events and their times, never on
+// when a timer happened to fire.
 
 function requireHolder(context: LockContext): LockHolder {
   if (context.holder === null) throw new Error('conversation lock: no holder where one is guaranteed');
@@ -72,13 +78,11 @@ const grantToSender = [
 ] as const;
 
 /** Typing, focus, a confirmed prompt: a fresh idle period from now. */
-const keepAlive = { guard: 'isHolder', target: 'held', reenter: true, actions: ['observeEventTime', 'recordActivity'] } as const;
+const keepAlive = { guard: 'isHolder', actions: ['observeEventTime', 'recordActivity'] } as const;
 
 /** The holder in another tab (or back after a reload): same lock, same token; opening is activity. */
 const joinAsHolder = {
   guard: 'isHolder',
-  target: 'held',
-  reenter: true,
   actions: [
     'observeEventTime',
     { type: 'addConnection', params: ({ event }: Entering) => ({ connId: event.connId }) },
@@ -113,15 +117,9 @@ export const conversationLockMachine = setup({
     isGraceOver: ({ context }) => dueDeadline(context) === 'graceRelease',
     isIdleOver: ({ context }) => dueDeadline(context) === 'idleRelease',
     isWarningDue: ({ context }) => dueDeadline(context) === 'warning',
-    isWarningShown: ({ context }) => context.releaseAt !== null,
-    hasNoConnection: ({ context }) => context.holder !== null && context.holder.connIds.length === 0,
   },
   actions: {
     observeEventTime: assign(({ context, event }) => ({ asOf: Math.max(context.asOf, event.now) })),
-    /** A timer fired: time has reached that deadline (and possibly more, but the machine cannot know). */
-    reachDeadline: assign(({ context }, params: { deadline: 'warnAt' | 'releaseAt' | 'graceUntil' }) => ({
-      asOf: Math.max(context.asOf, context[params.deadline] ?? context.asOf),
-    })),
     grant: assign(({ context }, params: { userId: string; name: string; connId: string }) => ({
       token: context.token + 1,
       holder: {
@@ -220,11 +218,6 @@ export const conversationLockMachine = setup({
       };
     }),
   },
-  delays: {
-    idleWarning: ({ context }) => timeUntil(context.warnAt, context.asOf),
-    releaseAfterWarning: ({ context }) => timeUntil(context.releaseAt, context.asOf),
-    disconnectGrace: ({ context }) => timeUntil(context.graceUntil, context.asOf),
-  },
 }).createMachine({
   id: 'conversationLock',
   context: ({ input }) => ({
@@ -256,7 +249,6 @@ export const conversationLockMachine = setup({
     },
 
     held: {
-      type: 'parallel',
       // The deadline rules, checked after every step. Order matters only when two deadlines are
       // overdue at once (a catch-up); dueDeadline() already picks the one that passed first.
       always: [
@@ -270,7 +262,7 @@ export const conversationLockMachine = setup({
           target: 'released',
           actions: [{ type: 'release', params: { reason: 'idle' } }, 'announceRelease'],
         },
-        { guard: 'isWarningDue', target: 'held', reenter: true, actions: ['startWarning', 'announceIdleWarning'] },
+        { guard: 'isWarningDue', actions: ['startWarning', 'announceIdleWarning'] },
       ],
       on: {
         OPEN: [
@@ -284,8 +276,6 @@ export const conversationLockMachine = setup({
           joinAsHolder,
           // Release and grant in one step, so nobody can slip in between.
           {
-            target: 'held',
-            reenter: true,
             actions: [
               'observeEventTime',
               { type: 'release', params: { reason: 'takenOver' } },
@@ -306,8 +296,6 @@ export const conversationLockMachine = setup({
           // One of several tabs left: the others keep the lock.
           {
             guard: 'isHoldersConnection',
-            target: 'held',
-            reenter: true,
             actions: [
               'observeEventTime',
               { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) },
@@ -318,8 +306,6 @@ export const conversationLockMachine = setup({
           catchUp,
           {
             guard: 'isHoldersConnection',
-            target: 'held',
-            reenter: true,
             actions: ['observeEventTime', { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) }],
           },
         ],
@@ -327,8 +313,6 @@ export const conversationLockMachine = setup({
           catchUp,
           {
             guard: 'isHolder',
-            target: 'held',
-            reenter: true,
             actions: [
               'observeEventTime',
               { type: 'addConnection', params: ({ event }) => ({ connId: event.connId }) },
@@ -340,8 +324,6 @@ export const conversationLockMachine = setup({
           catchUp,
           {
             guard: 'repliesWithCurrentToken',
-            target: 'held',
-            reenter: true,
             actions: [
               'observeEventTime',
               'recordActivity',
@@ -360,35 +342,9 @@ export const conversationLockMachine = setup({
             actions: ['observeEventTime', { type: 'release', params: { reason: 'revoked' } }, 'announceRelease'],
           },
         ],
-        RESUME: [
-          catchUp,
-          { target: 'held', reenter: true, actions: 'observeEventTime' },
-        ],
-      },
-      states: {
-        attention: {
-          initial: 'routing',
-          states: {
-            // Transient: picks the substate from context, so any re-entry lands where it should.
-            routing: { always: [{ guard: 'isWarningShown', target: 'idleWarning' }, { target: 'lockedBy' }] },
-            lockedBy: {
-              after: { idleWarning: { actions: { type: 'reachDeadline', params: { deadline: 'warnAt' } } } },
-            },
-            idleWarning: {
-              after: { releaseAfterWarning: { actions: { type: 'reachDeadline', params: { deadline: 'releaseAt' } } } },
-            },
-          },
-        },
-        presence: {
-          initial: 'routing',
-          states: {
-            routing: { always: [{ guard: 'hasNoConnection', target: 'disconnected' }, { target: 'connected' }] },
-            connected: {},
-            disconnected: {
-              after: { disconnectGrace: { actions: { type: 'reachDeadline', params: { deadline: 'graceUntil' } } } },
-            },
-          },
-        },
+        RESUME: [catchUp, { actions: 'observeEventTime' }],
+        // Time has passed: the catch-up applies what is due; nothing else happens.
+        TICK: [catchUp],
       },
     },
 
@@ -399,3 +355,12 @@ export const conversationLockMachine = setup({
 
 export type ConversationLockMachine = typeof conversationLockMachine;
 export type LockSnapshot = SnapshotFrom<ConversationLockMachine>;
+
+/**
+ * A persisted snapshot in this machine's shape, to restore. The state follows from the context
+ * (held while someone holds the lock; `released` is never at rest), so a snapshot saved while
+ * `held` had parallel regions (attention × presence) restores as the same lock.
+ */
+export function restorableSnapshot(saved: LockSnapshot): LockSnapshot {
+  return { ...saved, value: saved.context.holder === null ? 'idle' : 'held' } as LockSnapshot;
+}

@@ -1,3 +1,4 @@
+import { nextDeadline } from './lock.deadlines.js';
 import type { LockContext, LockHolder, LockHolderIdentity, LockRelease, LockState } from './lock.types.js';
 
 // Pure reads of a lock snapshot. They read only `context`, so they work the same on a live
@@ -86,6 +87,14 @@ export function deadlinesOf(snapshot: LockSnapshotLike): LockDeadlines {
   if (releaseAt !== null) deadlines.releaseAt = releaseAt;
   if (graceUntil !== null) deadlines.graceUntil = graceUntil;
   return deadlines;
+}
+
+/**
+ * When the host must next send TICK: the first deadline still ahead (the warning, the release
+ * after it, the end of the disconnect grace), whichever it is. Null: nothing is due, ever.
+ */
+export function nextDeadlineOf(snapshot: LockSnapshotLike): number | null {
+  return nextDeadline(snapshot.context);
 }
 
 /** The most recent release (reason, previous holder, tokens), e.g. to tell a taken-over holder why. */

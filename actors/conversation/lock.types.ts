@@ -91,8 +91,10 @@ export type ReplyEvent = { type: 'REPLY'; userId: string; token: number; now: nu
 export type TakeOverEvent = { type: 'TAKE_OVER'; userId: string; name: string; connId: string; now: number };
 /** The user lost access to the account, or their session was revoked. */
 export type RevokeEvent = { type: 'REVOKE'; userId: string; now: number };
-/** Sent by the host right after restoring a persisted snapshot: re-arms the timers. */
+/** Sent by the host right after restoring a persisted snapshot: applies what fell due meanwhile. */
 export type ResumeEvent = { type: 'RESUME'; now: number };
+/** Sent by the host when the lock's next deadline (nextDeadlineOf) is reached: time has passed. */
+export type TickEvent = { type: 'TICK'; now: number };
 
 export type LockEvent =
   | OpenEvent
@@ -104,7 +106,8 @@ export type LockEvent =
   | ReplyEvent
   | TakeOverEvent
   | RevokeEvent
-  | ResumeEvent;
+  | ResumeEvent
+  | TickEvent;
 
 export type LockEmitted =
   /** A new holder; `token` is theirs (always larger than any token before). */

@@ -213,7 +213,9 @@ export class ActorHost<Command, Reply> {
 
   private enqueue<T>(entry: Entry<Command, Reply>, work: () => Promise<T> | T): Promise<T> {
     const next = entry.mailbox.then(work, work);
-    entry.mailbox = next.catch(() => undefined);
+    // Settles with nothing: `next.catch()` would settle with the reply and keep it (and whatever
+    // it refers to) until the actor's next command, long enough to be promoted on a busy node.
+    entry.mailbox = next.then(settledNothing, settledNothing);
     return next;
   }
 
@@ -269,3 +271,5 @@ export class ActorHost<Command, Reply> {
     if (this.entries.get(entry.self.id) === entry) this.entries.delete(entry.self.id);
   }
 }
+
+function settledNothing(): void {}

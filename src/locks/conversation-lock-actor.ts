@@ -3,7 +3,10 @@ import {
   conversationLockMachine,
   holderConnectionsOf,
   isHeldBy,
+  lockStateOf,
   lockView,
+  nextDeadlineOf,
+  restorableSnapshot,
   type LockDurations,
   type LockEmitted,
   type LockSnapshot,
@@ -17,6 +20,7 @@ import { LOCK_TOKEN_EPOCH_SPAN, type LockOwnership, type LockRecord, type Store 
 import { AppError, notFound } from '../errors.js';
 import { Passivated, type ActorBehavior, type ActorSelf, type HostedActor } from '../actors-runtime/actor-host.js';
 import { claimOwnerEpoch } from '../actors-runtime/owner-epoch.js';
+import { TimerQueue, type QueuedTimer } from '../actors-runtime/timer-queue.js';
 import type { LockCommand, LockReply } from './lock-commands.js';
 import type { AccountLockView } from './lock-view.js';
 
@@ -54,7 +58,12 @@ export interface ConversationLockDeps {
 }
 
 export class ConversationLockBehavior implements ActorBehavior<LockCommand, LockReply> {
-  constructor(private readonly d: ConversationLockDeps) {}
+  /** Every lock's deadline timer on this node, on one clock timer (timer-queue.ts). */
+  private readonly timers: TimerQueue;
+
+  constructor(private readonly d: ConversationLockDeps) {
+    this.timers = new TimerQueue(d.clock);
+  }
 
   async activate(self: ActorSelf): Promise<HostedActor<LockCommand, LockReply>> {
     const conversation = await this.d.store.conversations.get(self.id);
@@ -70,7 +79,7 @@ export class ConversationLockBehavior implements ActorBehavior<LockCommand, Lock
     });
     // Read after the claim: the last state any older activation managed to save, and no more.
     const record = await this.d.store.locks.get(self.id);
-    const lock = new ConversationLock(self, account, this.d, owned);
+    const lock = new ConversationLock(self, account, this.d, owned, this.timers);
     await lock.start(record);
     return lock;
   }
@@ -82,64 +91,62 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   private emitted: LockEmitted[] = [];
   /** The holder's connections as of the last save (a release needs to know whom to tell). */
   private holderConnIds: readonly string[] = [];
-  private lastPublished = '';
+  /** What clients were last told: compared with each new state to decide whether to announce. */
+  private readonly published = new PublishedLock();
   /** Connections that have the conversation open (passivation). */
   private readonly viewers = new Set<string>();
-  /** True while a command runs on the actor (its transitions are handled by the command itself). */
-  private inCommand = false;
   /** The newest state not yet handed to the store. */
   private unsaved: LockRecord | null = null;
   /** The save in flight (one at a time, so saves reach the store in order). */
   private saving: Promise<void> | null = null;
   /** The store refused a save: a newer activation owns the lock, or the store failed. */
   private fenced = false;
-  /** The views of the snapshot last looked at: a command's reply, save and announcement share them. */
+  /**
+   * The views of the snapshot last looked at: a command's reply, save and announcement share them.
+   * Dropped when the command is done: kept until the next command they would outlive a few
+   * scavenges and be promoted to the old generation, a few hundred bytes per command.
+   */
   private viewed: Viewed | null = null;
   private readonly log: Logger;
+  /** Armed for the lock's next deadline (nextDeadlineOf) after every transition; made once. */
+  private readonly deadline: QueuedTimer;
+  private stopped = false;
 
   constructor(
     private readonly self: ActorSelf,
     private readonly account: Account,
     private readonly d: ConversationLockDeps,
     private readonly owned: LockOwnership,
+    /** The node's queue of lock deadlines, where this lock keeps its one timer. */
+    private readonly timers: TimerQueue,
   ) {
     this.log = d.log.child({ conversationId: self.id, ownerEpoch: owned.ownerEpoch });
+    this.deadline = timers.timer(() => this.tick());
   }
 
   async start(record: LockRecord | null): Promise<void> {
     const input = { conversationId: this.self.id, ...this.d.durations, token: this.owned.lockToken };
-    const clock = { setTimeout: (fn: () => void, ms: number) => this.d.clock.setTimeout(fn, ms), clearTimeout: (h: unknown) => this.d.clock.clearTimeout(h as never) };
     // The last saved state goes on under this epoch's first token: a holder keeps the lock and gets
     // a new token; every token of an older activation is refused from now on.
     let restored: LockSnapshot | undefined;
     try {
       restored = record ? rebased(JSON.parse(record.snapshot) as LockSnapshot, this.owned.lockToken) : undefined;
-      this.actor = createActor(conversationLockMachine, { input, clock, ...(restored ? { snapshot: restored } : {}) });
+      this.actor = createActor(conversationLockMachine, { input, ...(restored ? { snapshot: restored } : {}) });
     } catch (err) {
       // A snapshot that cannot be restored must not wedge the conversation: start free. The old
       // holder's replies are refused by the fresh actor (nobody holds it), so nothing is lost but
       // the lock itself.
       this.log.error({ err }, 'lock snapshot could not be restored; starting the conversation unlocked');
       restored = undefined;
-      this.actor = createActor(conversationLockMachine, { input, clock });
+      this.actor = createActor(conversationLockMachine, { input });
     }
     this.holderConnIds = restored ? holderConnectionsOf(restored) : [];
     // What clients already know: the lock as it was saved, under its old token. A restored holder
     // has a new token now, and is told it (wherever their socket is) once the activation resumes.
     const known = restored && record ? (JSON.parse(record.snapshot) as LockSnapshot) : this.actor.getSnapshot();
-    this.lastPublished = publishKey(lockView(known), known);
+    this.published.update(lockView(known), holderConnectionsOf(known));
     this.actor.on('*', (e) => this.emitted.push(e as LockEmitted));
-    let started = false;
     this.actor.subscribe({
-      next: () => {
-        // A timer fired (commands are handled by `receive`; the start itself is nothing new):
-        // tell and save, in mailbox order.
-        if (!started || this.inCommand) return;
-        this.self.enqueue(() => this.changed()).then(
-          () => this.self.changed(),
-          (err: unknown) => this.log.error({ err }, 'announcing a timed lock transition failed'),
-        );
-      },
       error: (err) => {
         // A failing actor is contained: dropped here, re-activated from the store on next use.
         this.log.error({ err }, 'lock actor failed; passivated');
@@ -147,7 +154,6 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
       },
     });
     this.actor.start();
-    started = true;
     if (!restored) return;
     try {
       // The holder's connections of a process that is gone (this node's earlier run, a node that
@@ -160,7 +166,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
         for (const connId of through) if (!live.has(connId)) this.actor.send({ type: 'DISCONNECT', connId, now: this.now() });
       });
     } catch (e) {
-      this.actor.stop(); // the host never saw this activation: its timers must not run on
+      this.halt(); // the host never saw this activation: its timer must not run on
       throw e;
     }
   }
@@ -238,13 +244,43 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   }
 
   isIdle(): boolean {
-    return this.viewers.size === 0 && this.viewsOf(this.actor.getSnapshot()).lock.state === 'idle';
+    return this.viewers.size === 0 && lockStateOf(this.actor.getSnapshot()) === 'idle';
   }
 
   /** Stops the machine; resolves when the saves already decided are done. */
   stop(): Promise<void> {
-    this.actor.stop();
+    this.halt();
     return this.settled().catch(() => undefined);
+  }
+
+  private halt(): void {
+    this.stopped = true;
+    this.timers.disarm(this.deadline);
+    this.actor.stop();
+  }
+
+  /** The next deadline came: the machine hears the time, in mailbox order, and what it did is told and saved. */
+  private tick(): void {
+    this.self
+      .enqueue(async () => {
+        if (this.stopped) return;
+        await this.command(() => this.actor.send({ type: 'TICK', now: this.now() }));
+      })
+      .then(
+        () => this.self.changed(),
+        (err: unknown) => {
+          // Passivated: the activation stopped meanwhile (this node no longer owns the lock, a save
+          // was refused); the next activation re-arms from the store.
+          if (!(err instanceof Passivated)) this.log.error({ err }, 'a timed lock transition failed');
+        },
+      );
+  }
+
+  /** One timer per lock, for whichever deadline comes first; none while nobody holds it. */
+  private armDeadline(snapshot: LockSnapshot): void {
+    const at = nextDeadlineOf(snapshot);
+    if (at === null) this.timers.disarm(this.deadline);
+    else if (!this.deadline.armed || this.deadline.at !== at) this.timers.arm(this.deadline, at);
   }
 
   /** Whether `userId` holds the lock now (a read without the mailbox, to pick whom to revoke). */
@@ -281,13 +317,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
 
   /** Runs a command on the machine, then tells what it did at once and saves it behind. */
   private async command<T>(fn: () => T): Promise<T> {
-    this.inCommand = true;
-    let result: T;
-    try {
-      result = fn();
-    } finally {
-      this.inCommand = false;
-    }
+    const result = fn();
     if (this.actor.getSnapshot().status === 'error') {
       // The machine threw: contain it (this conversation only) and let the next use re-activate.
       this.self.passivate();
@@ -301,10 +331,12 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   /** What changed is told now and saved behind. */
   private changed(): void {
     const snapshot = this.actor.getSnapshot();
+    this.armDeadline(snapshot);
     const views = this.viewsOf(snapshot);
-    const key = publishKey(views.lock, snapshot);
-    if (key !== this.lastPublished || this.emitted.length > 0) this.saveBehind(this.record(views.lock));
-    this.publish(snapshot, key, views);
+    const news = !this.published.matches(views.lock, holderConnectionsOf(snapshot));
+    if (news || this.emitted.length > 0) this.saveBehind(this.record(views.lock));
+    this.publish(snapshot, news, views);
+    this.viewed = null;
   }
 
   private record(v: LockView): LockRecord {
@@ -354,7 +386,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   }
 
   /** Every announcement of a lock change leaves from here. */
-  private publish(snapshot: LockSnapshot, key: string, { lock: v, view }: Viewed): void {
+  private publish(snapshot: LockSnapshot, news: boolean, { lock: v, view }: Viewed): void {
     const emitted = this.emitted.splice(0);
     const previousHolderConns = this.holderConnIds;
     this.holderConnIds = holderConnectionsOf(snapshot);
@@ -367,8 +399,8 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
         this.d.emit({ type: 'lockReleased', ...base, userId: e.userId, connIds: [...previousHolderConns], reason: e.reason, ...(by ? { by } : {}) });
       }
     }
-    if (key === this.lastPublished) return;
-    this.lastPublished = key;
+    if (!news) return;
+    this.published.update(v, this.holderConnIds);
     this.d.emit({
       type: 'lock',
       view,
@@ -381,11 +413,43 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
 
 /** A persisted snapshot carried over to a new activation, whose tokens start at `token`. */
 function rebased(snapshot: LockSnapshot, token: number): LockSnapshot {
-  return { ...snapshot, context: { ...snapshot.context, token } } as LockSnapshot;
+  return restorableSnapshot({ ...snapshot, context: { ...snapshot.context, token } } as LockSnapshot);
 }
 
-/** Changes clients must hear about: token, state, holder, deadline, the holder's connections. */
-function publishKey(v: LockView, snapshot: LockSnapshot): string {
-  return `${v.token}|${v.state}|${v.holder?.userId ?? ''}|${v.releaseAt ?? ''}|${holderConnectionsOf(snapshot).join(',')}`;
+/**
+ * What clients were last told of a lock: token, state, holder, deadline, the holder's connections
+ * (the snapshot's own array, never changed in place). Kept in fields that each announcement
+ * overwrites, so the comparison every command makes leaves nothing behind.
+ */
+class PublishedLock {
+  private token = -1;
+  private state = '';
+  private holderUserId = '';
+  private releaseAt = -1;
+  private connIds: readonly string[] = [];
+
+  matches(v: LockView, connIds: readonly string[]): boolean {
+    return (
+      v.token === this.token &&
+      v.state === this.state &&
+      (v.holder?.userId ?? '') === this.holderUserId &&
+      (v.releaseAt ?? -1) === this.releaseAt &&
+      sameIds(connIds, this.connIds)
+    );
+  }
+
+  update(v: LockView, connIds: readonly string[]): void {
+    this.token = v.token;
+    this.state = v.state;
+    this.holderUserId = v.holder?.userId ?? '';
+    this.releaseAt = v.releaseAt ?? -1;
+    this.connIds = connIds;
+  }
 }
 
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

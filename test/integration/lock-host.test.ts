@@ -107,4 +107,36 @@ describe('the lock actor host', () => {
       await t.close();
     }
   });
+  it('runs the deadlines of every held lock on one clock timer, each at its own time', async () => {
+    const clock = new ManualClock(Date.parse('2026-01-05T10:00:00-05:00'));
+    const t = await startTestSwitchboard({}, { clock });
+    try {
+      const org = await buildOrg(t);
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push(await conversationWith(t, org, `+1617555${String(4000 + i)}`));
+      const p = await t.sb.core.auth.authenticate(org.member.token);
+      const before = clock.pending();
+      // One lock a second: twenty different deadlines.
+      for (const [i, id] of ids.entries()) {
+        expect((await t.sb.core.locks.open(p, `conn-${i}`, id)).granted).toBe(true);
+        clock.advance(1_000);
+      }
+      await t.sb.core.locks.settled();
+      // A timer per lock would be twenty more; the node's lock deadlines take one.
+      expect(clock.pending() - before).toBeLessThanOrEqual(1);
+      // Each still goes at its own idle release (warning after 3 minutes, release a minute later).
+      clock.advance(240_000 - 20_000);
+      await t.sb.core.locks.settled();
+      const states = async () => Promise.all(ids.map(async (id) => (await t.sb.store.locks.get(id))?.state));
+      expect(await states()).toEqual([...Array(1).fill('idle'), ...Array(19).fill('idleWarning')]);
+      clock.advance(18_999);
+      await t.sb.core.locks.settled();
+      expect((await states()).filter((s) => s === 'idle')).toHaveLength(19);
+      clock.advance(1);
+      await t.sb.core.locks.settled();
+      expect(await states()).toEqual(Array(20).fill('idle'));
+    } finally {
+      await t.close();
+    }
+  });
 });

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
@@ -93,6 +95,20 @@ describe('the generic actor host behind an in-process actor reference', () => {
       stringify.mockRestore();
       parse.mockRestore();
     }
+  });
+
+  it('keeps no reply once its command is done (a busy actor would carry each one into the old generation)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { ref } = setup();
+    await ref.ask('x', { add: 1 });
+    let reply: object | undefined = await ref.ask('x', { add: 2 });
+    const kept = new WeakRef(reply);
+    reply = undefined;
+    // WeakRef targets stay alive until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(kept.deref()).toBeUndefined();
   });
 
   it('refuses to compile a reference for commands or replies that are not plain data', () => {

@@ -9,11 +9,15 @@ import {
   lastReleaseOf,
   lockTokenFor,
   lockView,
+  nextDeadlineOf,
+  restorableSnapshot,
 } from '../../actors/conversation/index.js';
-import type { LockEmitted, LockEvent, LockInput } from '../../actors/conversation/index.js';
+import type { LockEmitted, LockEvent, LockInput, LockSnapshot } from '../../actors/conversation/index.js';
+import { advanceLock } from '../helpers/lock-time.js';
 
-// Every test drives the lock with xstate's SimulatedClock: the actor's timers run on it and every
-// event is stamped with its time, so "exactly 3 minutes" means exactly, without sleeping.
+// Every test drives the lock on xstate's SimulatedClock: every event is stamped with its time, and
+// moving the clock sends a TICK at each deadline on the way, as the host does, so "exactly 3
+// minutes" means exactly, without sleeping.
 
 const T0 = Date.UTC(2026, 0, 5, 15, 0, 0);
 const MIN = 60_000;
@@ -54,7 +58,7 @@ function harness(actor: ReturnType<typeof createActor<typeof conversationLockMac
     clock,
     emitted,
     send: (event: Unstamped<LockEvent>) => actor.send({ ...event, now: clock.now() } as LockEvent),
-    advance: (ms: number) => clock.increment(ms),
+    advance: (ms: number) => advanceLock(actor, clock, ms),
     view: () => lockView(actor.getSnapshot()),
     snapshot: () => actor.getSnapshot(),
     token: () => currentToken(actor.getSnapshot()),
@@ -100,7 +104,8 @@ describe('opening a conversation', () => {
     });
     expect(lock.emitted).toEqual([{ type: 'granted', ...dana, token: 42, connId: 'dana-tab-1', at: T0 }]);
     expect(lockTokenFor(lock.snapshot(), dana.userId)).toBe(42);
-    expect(lock.snapshot().value).toEqual({ held: { attention: 'lockedBy', presence: 'connected' } });
+    expect(lock.snapshot().value).toBe('held');
+    expect(isInDisconnectGrace(lock.snapshot())).toBe(false);
   });
 
   it('refuses a second user: nothing changes, and the host can say who is responding since when', () => {
@@ -154,7 +159,8 @@ describe('the idle warning', () => {
     lock.advance(1);
     expect(lock.view()).toMatchObject({ state: 'idleWarning', holder: dana, releaseAt: T0 + 4 * MIN });
     expect(lock.last('idleWarning')).toEqual({ type: 'idleWarning', userId: dana.userId, releaseAt: T0 + 4 * MIN });
-    expect(lock.snapshot().value).toEqual({ held: { attention: 'idleWarning', presence: 'connected' } });
+    expect(lock.snapshot().value).toBe('held');
+    expect(isInDisconnectGrace(lock.snapshot())).toBe(false);
   });
 
   it('releases the lock 60 s after an unanswered idle warning', () => {
@@ -279,7 +285,7 @@ describe('lost connections', () => {
     lock.send({ type: 'DISCONNECT', connId: 'dana-tab-1' });
     expect(isInDisconnectGrace(lock.snapshot())).toBe(true);
     expect(lock.view()).toMatchObject({ state: 'locked', holder: dana });
-    expect(lock.snapshot().value).toEqual({ held: { attention: 'lockedBy', presence: 'disconnected' } });
+    expect(lock.snapshot().value).toBe('held');
     lock.advance(15 * SEC - 1);
     expect(lock.view().state).toBe('locked');
     lock.advance(1);
@@ -339,7 +345,9 @@ describe('lost connections', () => {
     const lock = openedByDana();
     lock.advance(3 * MIN + 10 * SEC);
     lock.send({ type: 'DISCONNECT', connId: 'dana-tab-1' });
-    expect(lock.snapshot().value).toEqual({ held: { attention: 'idleWarning', presence: 'disconnected' } });
+    expect(lock.snapshot().value).toBe('held');
+    expect(lock.view().state).toBe('idleWarning');
+    expect(isInDisconnectGrace(lock.snapshot())).toBe(true);
     lock.advance(15 * SEC - 1);
     expect(lock.view().state).toBe('idleWarning');
     lock.advance(1);
@@ -520,6 +528,29 @@ describe('restoring a persisted snapshot on another node', () => {
     ]);
   });
 
+  it('restores a snapshot saved when held had parallel regions (attention × presence)', () => {
+    const lock = openedByDana();
+    lock.advance(3 * MIN + 10 * SEC);
+    lock.send({ type: 'DISCONNECT', connId: 'dana-tab-1' });
+    // What a node running the earlier shape of the machine saved in this situation.
+    const saved = { ...lock.actor.getPersistedSnapshot(), value: { held: { attention: 'idleWarning', presence: 'disconnected' } } };
+    lock.actor.stop();
+    const clock = clockAt(lock.clock.now());
+    const snapshot = restorableSnapshot(JSON.parse(JSON.stringify(saved)) as LockSnapshot);
+    const actor = createActor(conversationLockMachine, { clock, snapshot, input: DEFAULTS });
+    const emitted: LockEmitted[] = [];
+    actor.on('*', (e) => emitted.push(e));
+    actor.start();
+    actor.send({ type: 'RESUME', now: clock.now() });
+    const restored = harness(actor, clock, emitted);
+    expect(restored.view()).toMatchObject({ state: 'idleWarning', holder: dana, releaseAt: T0 + 4 * MIN, token: 42 });
+    expect(isInDisconnectGrace(restored.snapshot())).toBe(true);
+    restored.advance(15 * SEC - 1);
+    expect(restored.view().state).toBe('idleWarning');
+    restored.advance(1);
+    expect(restored.last('released')).toMatchObject({ reason: 'disconnected', at: T0 + 3 * MIN + 25 * SEC });
+  });
+
   it('still lets the holder confirm after a restore in the middle of the warning', () => {
     const lock = openedByDana();
     lock.advance(3 * MIN + 20 * SEC);
@@ -584,7 +615,7 @@ describe('restoring a persisted snapshot on another node', () => {
     ]);
   });
 
-  it('arms no timer until the host sends RESUME (xstate does not persist pending timers)', () => {
+  it('does nothing of its own after a restore until the host sends RESUME', () => {
     const lock = openedByDana();
     lock.advance(2 * MIN);
     const json = JSON.stringify(lock.actor.getPersistedSnapshot());
@@ -643,8 +674,65 @@ describe('the host\'s hooks', () => {
     const clock = clockAt(T0);
     const actor = createActor(machine, { clock, input: DEFAULTS }).start();
     actor.send({ type: 'OPEN', ...dana, connId: 'dana-tab-1', now: clock.now() });
-    clock.increment(3 * MIN);
+    advanceLock(actor, clock, 3 * MIN);
     expect(warned).toEqual([T0 + 4 * MIN]);
     expect(lockView(actor.getSnapshot()).state).toBe('idleWarning');
+  });
+});
+
+// A lock takes thousands of commands a second on one node: the work XState does per command (its
+// timers, its microsteps, each with a new snapshot) is garbage the node's GC pauses on.
+describe('what the lock costs per command', () => {
+  it('arms no timer of its own: the host reads its next deadline from the context', () => {
+    const clock = clockAt(T0);
+    let armed = 0;
+    const counting = {
+      setTimeout: (fn: (...args: unknown[]) => void, ms: number) => {
+        armed++;
+        return clock.setTimeout(fn, ms);
+      },
+      clearTimeout: (handle: unknown) => clock.clearTimeout(handle as never),
+    };
+    const actor = createActor(conversationLockMachine, { clock: counting, input: DEFAULTS }).start();
+    actor.send({ type: 'OPEN', ...dana, connId: 'dana-tab-1', now: clock.now() });
+    expect(nextDeadlineOf(actor.getSnapshot())).toBe(T0 + 3 * MIN);
+    advanceLock(actor, clock, 3 * MIN + 10 * SEC);
+    actor.send({ type: 'DISCONNECT', connId: 'dana-tab-1', now: clock.now() });
+    // The release after the warning and the end of the grace are both ahead: the grace comes first.
+    expect(deadlinesOf(actor.getSnapshot())).toEqual({ releaseAt: T0 + 4 * MIN, graceUntil: T0 + 3 * MIN + 25 * SEC });
+    expect(nextDeadlineOf(actor.getSnapshot())).toBe(T0 + 3 * MIN + 25 * SEC);
+    advanceLock(actor, clock, 15 * SEC);
+    expect(lockView(actor.getSnapshot()).state).toBe('idle');
+    expect(nextDeadlineOf(actor.getSnapshot())).toBeNull();
+    expect(armed).toBe(0);
+  });
+
+  it('applies on a late TICK what fell due, each at its own time, and nothing on an early one', () => {
+    const lock = openedByDana();
+    lock.actor.send({ type: 'TICK', now: T0 + 3 * MIN - 1 });
+    expect(lock.view().state).toBe('locked');
+    expect(lock.emitted.map((e) => e.type)).toEqual(['granted']);
+    // Past the warning and the release after it: released at the release deadline, nobody warned.
+    lock.actor.send({ type: 'TICK', now: T0 + 5 * MIN });
+    expect(lock.view().state).toBe('idle');
+    expect(lock.emitted.map((e) => e.type)).toEqual(['granted', 'released']);
+    expect(lock.last('released')).toMatchObject({ reason: 'idle', at: T0 + 4 * MIN });
+    lock.actor.send({ type: 'TICK', now: T0 + 6 * MIN });
+    expect(lock.emitted).toHaveLength(2);
+  });
+
+  it('takes one microstep to grant and two to release', () => {
+    const actor = createActor(conversationLockMachine, { clock: clockAt(T0), input: DEFAULTS });
+    let microsteps = 0;
+    actor.system.inspect((e) => {
+      if (e.type === '@xstate.microstep') microsteps++;
+    });
+    actor.start();
+    microsteps = 0;
+    actor.send({ type: 'OPEN', ...dana, connId: 'dana-tab-1', now: T0 });
+    expect(microsteps).toBe(1);
+    microsteps = 0;
+    actor.send({ type: 'LEAVE', userId: dana.userId, connId: 'dana-tab-1', now: T0 + SEC });
+    expect(microsteps).toBe(2);
   });
 });

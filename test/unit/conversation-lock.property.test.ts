@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock, createActor } from 'xstate';
 import { conversationLockMachine, lockView } from '../../actors/conversation/index.js';
 import type { LockContext, LockEmitted, LockEvent, LockInput } from '../../actors/conversation/index.js';
+import { advanceLock } from '../helpers/lock-time.js';
 
 // Random conversations between three users on five connections, with random pauses and with the
 // actor moved to "another node" (persist → JSON → restore → RESUME) at random points. Time moves
-// one millisecond at a time on xstate's SimulatedClock, so every timer fires at its exact deadline
-// and the invariants are checked at every millisecond, not only after events.
+// one millisecond at a time on xstate's SimulatedClock, with a TICK at each deadline as the host
+// sends it, so every deadline applies at its exact time and the invariants are checked at every
+// millisecond, not only after events.
 
 const USERS = ['u0', 'u1', 'u2'] as const;
 type UserId = (typeof USERS)[number];
@@ -199,7 +201,7 @@ function runChecked(input: LockInput, steps: Step[]): void {
       for (let i = 0; i < step.ms; i++) {
         const from = host.emitted.length;
         const before = host.context;
-        host.clock.increment(1);
+        advanceLock(host.actor, host.clock, 1);
         checkEmitted(from, before);
         checkAlways();
       }
@@ -235,7 +237,7 @@ function observe(input: LockInput, steps: Step[], moves: boolean) {
   const host = new Host(input);
   const views: unknown[] = [];
   for (const step of steps) {
-    if (step.kind === 'advance') host.clock.increment(step.ms);
+    if (step.kind === 'advance') advanceLock(host.actor, host.clock, step.ms);
     else if (step.kind === 'restore') {
       if (moves) host.moveToAnotherNode();
       else host.send({ type: 'RESUME', now: host.clock.now() });

@@ -11,12 +11,15 @@ import { accessibleConversation, accessibleConversationAccount, ConversationAcco
 import { ClientFrame } from '../../../src/schemas/ws.js';
 import { FAST_ENV } from '../../helpers/switchboard.js';
 import type { Principal } from '../../../src/auth/principal.js';
+import { describeHeapFlow, recordHeapFlow } from './heap-flow.js';
 
 // Where one lock command's server CPU goes, without sockets: the parts of an open/leave cycle
 // timed one by one in this process (CPU time per operation, averaged over thousands), then whole
 // open/leave cycles through the core, 1,000 conversations at a time as the round-trip benchmark
 // does. The difference between the last figure and the round trip's server CPU per command is
-// the gateway (uWS, JSON, validation, sends). A diagnostic, not part of the table:
+// the gateway (uWS, JSON, validation, sends). Then the heap: what the whole cycles allocate and
+// what of it survives into the old generation, per command (heap-flow.ts; these bytes stay put on
+// a busy machine where CPU time does not). A diagnostic, not part of the table:
 //   npx tsx test/bench/ws/lock-costs.ts
 
 const N = 1_000;
@@ -26,6 +29,8 @@ function cpuUs(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
 }
+
+const usedHeap = (): number => process.memoryUsage().heapUsed;
 
 async function timeIt(label: string, count: number, fn: (i: number) => unknown): Promise<number> {
   const t0 = cpuUs();
@@ -84,10 +89,14 @@ async function main(): Promise<void> {
     });
     const actor = createActor(conversationLockMachine, { input });
     actor.start();
-    await timeIt('actor.send OPEN + LEAVE (two transitions)', 5 * N, (i) => {
+    const sendPair = (i: number): void => {
       actor.send({ type: 'OPEN', userId: 'U', name: 'Bench', connId: 'n1:1', now: 1_000 + i });
       actor.send({ type: 'LEAVE', userId: 'U', connId: 'n1:1', now: 1_000 + i });
-    });
+    };
+    await timeIt('actor.send OPEN + LEAVE (two transitions)', 5 * N, sendPair);
+    const sends = recordHeapFlow(usedHeap);
+    for (let i = 0; i < 5 * N; i++) sendPair(i);
+    console.log(`${'actor.send OPEN + LEAVE, heap (per transition)'.padEnd(64)} ${describeHeapFlow(sends.stop(), 10 * N)}`);
     await timeIt('JSON.stringify(getPersistedSnapshot())', 5 * N, () => JSON.stringify(actor.getPersistedSnapshot()));
     actor.stop();
 
@@ -100,11 +109,17 @@ async function main(): Promise<void> {
     };
     for (let c = 0; c < 2; c++) await cycle();
     const cycles = Number(process.env.LOCK_COSTS_CYCLES ?? 10);
+    const commands = cycles * N * 2;
     const t0 = cpuUs();
     const w0 = performance.now();
     for (let c = 0; c < cycles; c++) await cycle();
-    const per = (cpuUs() - t0) / (cycles * N * 2);
-    console.log(`${'core.locks.open / leave, 1,000 at a time (per command)'.padEnd(64)} ${per.toFixed(1).padStart(7)} µs CPU (${(((performance.now() - w0) * 1000) / (cycles * N * 2)).toFixed(1)} µs wall)`);
+    const per = (cpuUs() - t0) / commands;
+    console.log(`${'core.locks.open / leave, 1,000 at a time (per command)'.padEnd(64)} ${per.toFixed(1).padStart(7)} µs CPU (${(((performance.now() - w0) * 1000) / commands).toFixed(1)} µs wall)`);
+    // The same cycles again, for the heap alone (the recording costs CPU of its own).
+    const flow = recordHeapFlow(usedHeap);
+    for (let c = 0; c < cycles; c++) await cycle();
+    await core.locks.settled();
+    console.log(`${'core.locks.open / leave, heap (per command)'.padEnd(64)} ${describeHeapFlow(flow.stop(), commands)}`);
   } finally {
     await sb.close();
     rmSync(dir, { recursive: true, force: true });

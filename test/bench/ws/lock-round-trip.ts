@@ -25,6 +25,11 @@ interface Org {
   conversationIds: string[];
 }
 
+/** Bytes per command: the heap is recorded over the whole run (warm-up and drain too), so over every command sent. */
+function perCommand(bytes: number | null | undefined, commands: number): string {
+  return bytes == null || commands === 0 ? '—' : `${Math.round(bytes / commands).toLocaleString('en-US')} B`;
+}
+
 export async function lockRoundTripBenchmark(ctx: WsBenchContext): Promise<WsOutcome> {
   let server: ServerChild | null = null;
   let load: Child | null = null;
@@ -81,7 +86,8 @@ export async function lockRoundTripBenchmark(ctx: WsBenchContext): Promise<WsOut
         `  answers missing ${sb.missing}, errors ${JSON.stringify(sb.errors)}, not granted ${sb.notGranted}; generator send lag p99 ${ms(sb.sendLag.p99)} (echo run ${ms(echo.sendLag.p99)})`,
         `  before measuring, other processes used ${quietSb} of a core (echo: ${quietEcho}); CPU while measuring (share of one core): server ${sb.cpu.server}, load ${sb.cpu.load}, other processes on the machine ${sb.cpu.others} (echo run: server ${echo.cpu.server}, load ${echo.cpu.load}, others ${echo.cpu.others})`,
         `  server event loop: delay p50 ${loop.delayP50} ms p99 ${loop.delayP99} ms max ${loop.delayMax} ms, utilisation ${loop.utilization}; ` +
-          `GC ${loop.gcPauses} pauses, ${loop.gcTotalMs} ms in all, p99 ${loop.gcP99Ms} ms, max ${loop.gcMaxMs} ms; ` +
+          `GC ${loop.gcPauses} pauses (${loop.scavenges} scavenges, ${loop.markCompacts} mark-compacts), ${loop.gcTotalMs} ms in all, p99 ${loop.gcP99Ms} ms, max ${loop.gcMaxMs} ms, ` +
+          `per command ${perCommand(loop.allocatedBytes, sb.sent)} allocated, ${perCommand(loop.promotedBytes, sb.sent)} promoted; ` +
           `SQLite group commits ${loop.commits} (${loop.syncedCommits} synced) for ${loop.committedOps} writes (${loop.commits ? ((loop.committedOps ?? 0) / loop.commits).toFixed(1) : '—'} per commit, max ${loop.maxBatch})`,
         ...runNotes,
       );

@@ -7,6 +7,7 @@ import { Session } from 'node:inspector/promises';
 import uWS from 'uWebSockets.js';
 import type { Switchboard } from '../../../gateways/server.js';
 import { serve } from './ipc.js';
+import { recordHeapFlow, type HeapFlow } from './heap-flow.js';
 
 // The process under test, forked by the WebSocket benchmarks (run with --expose-gc): either a
 // whole Switchboard (uWS gateway, core, SQLite with group commit in a temp dir, the in-process
@@ -19,7 +20,13 @@ let sb: Switchboard | null = null;
 let dataDir: string | null = null;
 const bare: Array<{ close(): void }> = [];
 const commits = { commits: 0, synced: 0, ops: 0, maxBatch: 0 };
-let loop: { h: IntervalHistogram; elu: ReturnType<typeof performance.eventLoopUtilization>; gc: PerformanceObserver; gcs: number[] } | null = null;
+let loop: {
+  h: IntervalHistogram;
+  elu: ReturnType<typeof performance.eventLoopUtilization>;
+  gc: PerformanceObserver;
+  gcs: number[];
+  heap: { stop(): HeapFlow };
+} | null = null;
 let profiler: Session | null = null;
 
 const PASSWORD = 'bench horse battery staple';
@@ -216,17 +223,18 @@ serve(
         for (const e of list.getEntries()) gcs.push(e.duration);
       });
       gc.observe({ entryTypes: ['gc'] });
-      loop = { h, elu: performance.eventLoopUtilization(), gc, gcs };
+      loop = { h, elu: performance.eventLoopUtilization(), gc, gcs, heap: recordHeapFlow(() => process.memoryUsage().heapUsed) };
       commits.commits = 0;
       commits.synced = 0;
       commits.ops = 0;
       commits.maxBatch = 0;
     },
 
-    /** Event-loop delay (ms), utilisation and SQLite group commits since loopStart. */
+    /** Event-loop delay (ms), utilisation, GC (pauses, bytes allocated and promoted) and SQLite group commits since loopStart. */
     loopStop() {
       if (!loop) return null;
       const { h, elu, gc, gcs } = loop;
+      const heap = loop.heap.stop();
       h.disable();
       gc.disconnect();
       loop = null;
@@ -241,6 +249,10 @@ serve(
         gcTotalMs: Math.round(gcs.reduce((a, b) => a + b, 0)),
         gcP99Ms: gcs.length ? Math.round(gcs[Math.min(gcs.length - 1, Math.ceil(gcs.length * 0.99) - 1)]! * 100) / 100 : 0,
         gcMaxMs: gcs.length ? Math.round(gcs[gcs.length - 1]! * 100) / 100 : 0,
+        scavenges: heap.scavenges,
+        markCompacts: heap.markCompacts,
+        allocatedBytes: heap.allocatedBytes,
+        promotedBytes: heap.promotedBytes,
         commits: commits.commits,
         syncedCommits: commits.synced,
         committedOps: commits.ops,
