@@ -19,11 +19,12 @@ import type {
 //
 // Shape:
 //   idle ──OPEN/TAKE_OVER──▶ held ──LEAVE/REVOKE/deadline──▶ released ──(always)──▶ idle
-//   held has no substates: whether the idle prompt shows (releaseAt) and whether the holder is
-//   connected (graceUntil) are context, read by the selectors (lockStateOf: locked | idleWarning).
-//   Every state node and microstep costs XState work and garbage on every command (its entry and
-//   exit sets, a snapshot per microstep), and a lock takes thousands of commands a second, so the
-//   machine keeps to the states its transitions need.
+//   held is lockedBy (the holder is working) or idleWarning ("Are you still working?" shows, with
+//   releaseAt): the warning deadline moves it to idleWarning, the holder's activity back to
+//   lockedBy. Whether the holder is connected (graceUntil) is context only: no transition depends
+//   on it but the grace deadline's. Every state node and microstep costs XState work and garbage on
+//   every command (its entry and exit sets, a snapshot per microstep), and a lock takes thousands
+//   of commands a second, so the machine has no parallel regions and no routing steps.
 //
 // Time: XState does not persist pending `after` timers (statelyai/xstate#5331), and a timer per
 // lock per grant is garbage on a node that runs thousands of locks, so the machine arms none. The
@@ -77,12 +78,13 @@ const grantToSender = [
   { type: 'announceGrant', params: ({ event }: Entering) => ({ connId: event.connId }) },
 ] as const;
 
-/** Typing, focus, a confirmed prompt: a fresh idle period from now. */
-const keepAlive = { guard: 'isHolder', actions: ['observeEventTime', 'recordActivity'] } as const;
+/** Typing, focus, a confirmed prompt: a fresh idle period from now (back from the warning, if shown). */
+const keepAlive = { guard: 'isHolder', target: '.lockedBy', actions: ['observeEventTime', 'recordActivity'] } as const;
 
 /** The holder in another tab (or back after a reload): same lock, same token; opening is activity. */
 const joinAsHolder = {
   guard: 'isHolder',
+  target: '.lockedBy',
   actions: [
     'observeEventTime',
     { type: 'addConnection', params: ({ event }: Entering) => ({ connId: event.connId }) },
@@ -262,8 +264,13 @@ export const conversationLockMachine = setup({
           target: 'released',
           actions: [{ type: 'release', params: { reason: 'idle' } }, 'announceRelease'],
         },
-        { guard: 'isWarningDue', actions: ['startWarning', 'announceIdleWarning'] },
+        { guard: 'isWarningDue', target: '.idleWarning', actions: ['startWarning', 'announceIdleWarning'] },
       ],
+      initial: 'lockedBy',
+      states: {
+        lockedBy: {},
+        idleWarning: {},
+      },
       on: {
         OPEN: [
           catchUp,
@@ -276,6 +283,7 @@ export const conversationLockMachine = setup({
           joinAsHolder,
           // Release and grant in one step, so nobody can slip in between.
           {
+            target: '.lockedBy',
             actions: [
               'observeEventTime',
               { type: 'release', params: { reason: 'takenOver' } },
@@ -324,6 +332,7 @@ export const conversationLockMachine = setup({
           catchUp,
           {
             guard: 'repliesWithCurrentToken',
+            target: '.lockedBy',
             actions: [
               'observeEventTime',
               'recordActivity',
@@ -358,9 +367,11 @@ export type LockSnapshot = SnapshotFrom<ConversationLockMachine>;
 
 /**
  * A persisted snapshot in this machine's shape, to restore. The state follows from the context
- * (held while someone holds the lock; `released` is never at rest), so a snapshot saved while
- * `held` had parallel regions (attention × presence) restores as the same lock.
+ * (held while someone holds the lock, in idleWarning while the prompt's releaseAt is set;
+ * `released` is never at rest), so a snapshot saved while `held` had parallel regions
+ * (attention × presence), or no substates, restores as the same lock.
  */
 export function restorableSnapshot(saved: LockSnapshot): LockSnapshot {
-  return { ...saved, value: saved.context.holder === null ? 'idle' : 'held' } as LockSnapshot;
+  const { holder, releaseAt } = saved.context;
+  return { ...saved, value: holder === null ? 'idle' : { held: releaseAt === null ? 'lockedBy' : 'idleWarning' } } as LockSnapshot;
 }

@@ -104,7 +104,7 @@ describe('opening a conversation', () => {
     });
     expect(lock.emitted).toEqual([{ type: 'granted', ...dana, token: 42, connId: 'dana-tab-1', at: T0 }]);
     expect(lockTokenFor(lock.snapshot(), dana.userId)).toBe(42);
-    expect(lock.snapshot().value).toBe('held');
+    expect(lock.snapshot().value).toEqual({ held: 'lockedBy' });
     expect(isInDisconnectGrace(lock.snapshot())).toBe(false);
   });
 
@@ -159,7 +159,7 @@ describe('the idle warning', () => {
     lock.advance(1);
     expect(lock.view()).toMatchObject({ state: 'idleWarning', holder: dana, releaseAt: T0 + 4 * MIN });
     expect(lock.last('idleWarning')).toEqual({ type: 'idleWarning', userId: dana.userId, releaseAt: T0 + 4 * MIN });
-    expect(lock.snapshot().value).toBe('held');
+    expect(lock.snapshot().value).toEqual({ held: 'idleWarning' });
     expect(isInDisconnectGrace(lock.snapshot())).toBe(false);
   });
 
@@ -285,7 +285,7 @@ describe('lost connections', () => {
     lock.send({ type: 'DISCONNECT', connId: 'dana-tab-1' });
     expect(isInDisconnectGrace(lock.snapshot())).toBe(true);
     expect(lock.view()).toMatchObject({ state: 'locked', holder: dana });
-    expect(lock.snapshot().value).toBe('held');
+    expect(lock.snapshot().value).toEqual({ held: 'lockedBy' });
     lock.advance(15 * SEC - 1);
     expect(lock.view().state).toBe('locked');
     lock.advance(1);
@@ -345,7 +345,7 @@ describe('lost connections', () => {
     const lock = openedByDana();
     lock.advance(3 * MIN + 10 * SEC);
     lock.send({ type: 'DISCONNECT', connId: 'dana-tab-1' });
-    expect(lock.snapshot().value).toBe('held');
+    expect(lock.snapshot().value).toEqual({ held: 'idleWarning' });
     expect(lock.view().state).toBe('idleWarning');
     expect(isInDisconnectGrace(lock.snapshot())).toBe(true);
     lock.advance(15 * SEC - 1);

@@ -154,6 +154,8 @@ function runChecked(input: LockInput, steps: Step[]): void {
     // At most one holder, and the snapshot's state agrees with the context.
     expect(snapshot.value === 'idle').toBe(context.holder === null);
     if (context.holder === null) return;
+    // The machine's state names the prompt exactly when the view shows it.
+    expect(snapshot.value).toEqual({ held: context.releaseAt === null ? 'lockedBy' : 'idleWarning' });
     const holder = context.holder;
     // All of the holder's connections are theirs, and the holder's token is the current one.
     for (const c of holder.connIds) expect(OWNER[c]).toBe(holder.userId);
