@@ -268,11 +268,25 @@ serve(
       await profiler.post('Profiler.enable');
       await profiler.post('Profiler.setSamplingInterval', { interval: 250 });
       await profiler.post('Profiler.start');
+      // BENCH_ALLOCATIONS=survivors: where what outlives a scavenge was allocated (objects a
+      // scavenge collects are left out; what dies later, promoted, stays in): the garbage that
+      // makes scavenges slow. BENCH_ALLOCATIONS=true: everything allocated.
+      const what = process.env.BENCH_ALLOCATIONS;
+      if (what === 'true' || what === 'survivors') {
+        await profiler.post('HeapProfiler.enable');
+        await profiler.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: what === 'true' });
+      }
     },
 
     async profileStop(a: { file: string }) {
       if (!profiler) return null;
       const { profile } = await profiler.post('Profiler.stop');
+      const what = process.env.BENCH_ALLOCATIONS;
+      if (what === 'true' || what === 'survivors') {
+        const heap = await profiler.post('HeapProfiler.stopSampling');
+        mkdirSync(dirname(a.file), { recursive: true });
+        writeFileSync(a.file.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify(heap.profile));
+      }
       profiler.disconnect();
       profiler = null;
       mkdirSync(dirname(a.file), { recursive: true });
