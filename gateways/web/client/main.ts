@@ -7,7 +7,7 @@ import { renderBoard, type BoardScreen } from './board.js';
 import { renderMembers } from './members.js';
 import { renderImport } from './contacts-import.js';
 import { measureAsTyped } from './measure.js';
-import { renderCampaign, renderCampaigns, type CampaignScreen } from './campaigns.js';
+import { renderCampaign, renderCampaigns, type CampaignFrame, type CampaignScreen } from './campaigns.js';
 
 // The thin client: it renders what the REST API and the WebSocket say and sends commands. Every
 // rule (access, locks, opt-out, lengths) is decided by the server; refusals are shown as they come.
@@ -40,6 +40,11 @@ const state = {
   board: null as BoardScreen | null,
   /** A campaigns list or one campaign, while it is on screen. */
   campaigns: null as CampaignScreen | null,
+  /**
+   * Campaign frames that came while a campaigns screen was loading: its first read may be older
+   * than they are (a campaign still being expanded), so they are applied once it is on screen.
+   */
+  campaignFramesWhileLoading: null as CampaignFrame[] | null,
 };
 
 const root = document.getElementById('app')!;
@@ -258,9 +263,17 @@ async function showBoard(kiosk: boolean): Promise<void> {
 
 async function showCampaigns(render: () => Promise<CampaignScreen>): Promise<void> {
   const hash = location.hash;
-  const screen = await render();
-  // Routed elsewhere while it loaded: it is not on screen.
-  if (location.hash === hash) state.campaigns = screen;
+  const missed: CampaignFrame[] = [];
+  state.campaignFramesWhileLoading = missed;
+  try {
+    const screen = await render();
+    // Routed elsewhere while it loaded: it is not on screen.
+    if (location.hash !== hash) return;
+    state.campaigns = screen;
+    for (const frame of missed) screen.apply(frame);
+  } finally {
+    if (state.campaignFramesWhileLoading === missed) state.campaignFramesWhileLoading = null;
+  }
 }
 
 async function showFolder(account: Account, folder: Folder): Promise<void> {
@@ -517,6 +530,7 @@ function onEvent(frame: Event): void {
       return;
     case 'campaign':
       state.campaigns?.apply(frame);
+      state.campaignFramesWhileLoading?.push(frame);
       return;
     case 'accessGranted':
       void addAccount(frame.account.id).catch(showError);
