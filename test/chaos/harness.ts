@@ -194,9 +194,22 @@ export class ChaosCluster implements AsyncDisposable {
     return this.nodes.filter((n) => n.state === 'up').map((n) => n.child!.url);
   }
 
-  /** Resolves at the next change of any node's state (for clients waiting for a node to come back). */
-  nextStateChange(): Promise<void> {
-    return new Promise((resolve) => this.stateWaiters.push(resolve));
+  /** Resolves at the next change of any node's state (for clients waiting for a node to come back), or at the deadline if one is given. */
+  nextStateChange(deadlineMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (deadlineMs === undefined) {
+        this.stateWaiters.push(resolve);
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        const i = this.stateWaiters.indexOf(done);
+        if (i >= 0) this.stateWaiters.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, deadlineMs);
+      this.stateWaiters.push(done);
+    });
   }
 
   private setState(node: ChaosNode, state: NodeState): void {

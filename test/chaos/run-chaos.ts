@@ -46,11 +46,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     let everyKind = false;
     const stopped = () => timeUp && everyKind;
     const runMs = o.seconds * 1000;
-    const nemesis = { firstAfterMs: Math.min(5_000, runMs / 6), spacingMs: Math.max(2_000, runMs / 8), everyKind: () => (everyKind = true) };
+    // Faults spaced by the lock steps served in between (about 10–60 a second on this workload).
+    const nemesis = { stepsBetween: 40, deadlineMs: Math.max(2_000, runMs / 8), everyKind: () => (everyKind = true) };
     const running = Promise.all([
       runStaff(cluster, org, history, o.seed, stopped),
       runTexts(cluster, org, history, o.seed, stopped),
-      runNemesis(cluster, o.seed, nemesis, stopped),
+      runNemesis(cluster, history, o.seed, nemesis, stopped),
     ]);
     const timer = setTimeout(() => (timeUp = true), runMs);
     try {

@@ -12,14 +12,19 @@ import type { LockObservation } from './checker.js';
 // stops answering; a stream of student texts comes in through the simulator meanwhile. Every
 // answer is recorded with the harness process's monotonic time (performance.now()).
 //
-// The pauses between steps (a person's think time, the nemesis's spacing of faults) are the
-// workload's shape, not waits for a condition: conditions are awaited as events with deadlines.
+// Every step waits for an event with a deadline, never for time alone: a person's next command
+// follows the answer to the last, a refused person and the texting students wait for the next step
+// anyone takes, and the nemesis spaces its faults by the steps the cluster has served. The one
+// exception is a node kept paused past its lease: the lease lapses by time in NATS (bucket max_age,
+// which emits no event), so that fault lasts a fixed time.
 
 const PASSWORD = 'chaos staff password';
 /** A command unanswered this long counts as lost: the client drops the socket and moves on. */
 const ANSWER_DEADLINE_MS = 4_000;
-/** A refused client waits this long before it tries the next node (unless a node changes state first). */
+/** A refused client tries the next node when one changes state, or after this backoff a real client keeps too. */
 const RECONNECT_BACKOFF_MS = 250;
+/** Longest wait for the next step someone takes (all clients may be waiting on a dead socket's deadline). */
+const NEXT_STEP_DEADLINE_MS = 2_000;
 
 export interface ChaosOrg {
   apiCode: string;
@@ -105,19 +110,38 @@ export class History {
   readonly observations: LockObservation[] = [];
   readonly counts: WorkloadCounts = { commands: {}, openRefused: 0, unanswered: 0, reconnects: 0, textsSent: 0 };
   readonly texts: string[] = [];
+  private readonly waiters: Array<{ at: number; done: () => void }> = [];
 
   record(o: LockObservation): void {
     this.observations.push(o);
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.observations.length < this.waiters[i]!.at) continue;
+      this.waiters[i]!.done();
+      this.waiters.splice(i, 1);
+    }
+  }
+
+  /** Resolves once `steps` more grants, releases or replies are recorded, or at the deadline. */
+  next(steps: number, deadlineMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = {
+        at: this.observations.length + steps,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve();
+      }, deadlineMs);
+      this.waiters.push(waiter);
+    });
   }
 }
 
 const wsUrlOf = (base: string): string => `${base.replace(/^http/, 'ws')}/ws`;
-/**
- * The workload's own schedule, never a wait for an outcome: a person's think time between
- * commands, how long a fault lasts (a node stopped past its lease, a NATS server down), the spacing
- * of faults. Outcomes (answers, frames, a node up again) are awaited as events with deadlines.
- */
-const hold = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One person at a keyboard, on one socket at a time. */
 class StaffClient {
@@ -143,7 +167,8 @@ class StaffClient {
       let granted = await this.open(conversation);
       if (granted === 'held' && this.person.admin && this.random() < 0.3) granted = await this.takeOver(conversation);
       if (granted === null || granted === 'held') {
-        await hold(50 + this.random() * 150);
+        // Someone else has it: try again once the cluster has moved on.
+        await this.history.next(1, NEXT_STEP_DEADLINE_MS);
         continue;
       }
       const rounds = 1 + Math.floor(this.random() * 3);
@@ -151,7 +176,6 @@ class StaffClient {
         if (this.random() < 0.5) await this.activity(conversation, granted);
         if (this.held.get(conversation) !== granted) break;
         await this.reply(conversation, granted);
-        await hold(20 + this.random() * 80);
       }
       if (this.held.get(conversation) !== granted) continue;
       const ending = this.random();
@@ -186,7 +210,7 @@ class StaffClient {
         // Refused or not answered (starting, paused, or gone since): the next node once a node
         // changes state, or after the reconnect backoff a real client keeps too.
         this.history.counts.reconnects++;
-        await Promise.race([this.cluster.nextStateChange(), hold(RECONNECT_BACKOFF_MS)]);
+        await this.cluster.nextStateChange(RECONNECT_BACKOFF_MS);
       }
     }
     return true;
@@ -319,26 +343,30 @@ export async function runTexts(cluster: ChaosCluster, org: ChaosOrg, history: Hi
     history.counts.textsSent++;
     const { uuid } = await textIn(cluster, phone, to, `chaos text ${n}`);
     history.texts.push(uuid);
-    await hold(30 + random() * 70);
+    await history.next(1, NEXT_STEP_DEADLINE_MS);
   }
 }
 
 /**
  * The faults, one after another until `stopped()`: SIGKILL a node and restart it; SIGSTOP a node
- * past its lease, then SIGCONT; SIGKILL a NATS server, then restart it. Each fault is healed
- * before the next begins, so the run ends with every process up. `everyKind` is called once each
- * kind has happened (a run lasts at least that long, however slowly a loaded machine restarts).
+ * past its lease, then SIGCONT; SIGKILL a NATS server, then restart it once the cluster has served
+ * steps without it. Each fault is healed before the next begins, so the run ends with every
+ * process up. Faults are spaced by the steps the cluster serves in between (`stepsBetween`, or
+ * `deadlineMs` if it serves fewer). `everyKind` is called once each kind has happened (a run
+ * lasts at least that long, however slowly a loaded machine restarts).
  */
 export async function runNemesis(
   cluster: ChaosCluster,
+  history: History,
   seed: number,
-  o: { firstAfterMs: number; spacingMs: number; everyKind: () => void },
+  o: { stepsBetween: number; deadlineMs: number; everyKind: () => void },
   stopped: () => boolean,
 ): Promise<void> {
   const random = prng(seed * 1_000 + 998);
   const pick = (n: number) => Math.floor(random() * n);
   const lease = Number(CHAOS_TIMINGS.NODE_LEASE_MS);
-  await hold(o.firstAfterMs);
+  const served = () => history.next(o.stepsBetween, o.deadlineMs);
+  await served();
   for (let k = 0; !stopped(); k++) {
     switch (k % 3) {
       case 0: {
@@ -350,19 +378,25 @@ export async function runNemesis(
       case 1: {
         const i = pick(cluster.nodes.length);
         cluster.pauseNode(i);
-        // Past its lease by a margin: its conversations must be served elsewhere meanwhile.
-        await hold(lease * 2 + 1_000);
+        // Past its lease by a margin: its conversations must be served elsewhere meanwhile. The
+        // lease lapses by time alone (see the top of this file); the steps show the others at work.
+        await Promise.all([history.next(o.stepsBetween, o.deadlineMs), pausedFor(lease * 2 + 1_000)]);
         cluster.resumeNode(i);
         break;
       }
       default: {
         const i = pick(cluster.nats.servers.length);
         await cluster.killNats(i);
-        await hold(3_000);
+        await served();
         await cluster.restartNats(i);
       }
     }
     if (k === 2) o.everyKind();
-    if (!stopped()) await hold(o.spacingMs);
+    if (!stopped()) await served();
   }
+}
+
+/** How long a paused node stays stopped: its lease must lapse, which NATS tells no one. */
+function pausedFor(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
