@@ -25,6 +25,8 @@ export interface Connection {
   /** Consecutive frames refused for rate; past a limit the socket is closed. */
   strikes: number;
   closed: boolean;
+  /** The last command queued on this socket (one connection's commands run in order); null when none is. */
+  chain: Promise<void> | null;
 }
 
 export interface RateLimit {

@@ -75,7 +75,6 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
     Object.assign(known, slim);
     return known;
   };
-  const chains = new Map<string, Promise<void>>();
   /** Topics whose first picture is being read (see firstPicture), with the events sent meanwhile. */
   const pictures = new Map<string, { events: number; readers: number }>();
   /** Topics some socket on this node watches, and the bus subscription that feeds each. */
@@ -150,6 +149,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
             refilledAt: clock.now(),
             strikes: 0,
             closed: false,
+            chain: null,
           };
           res.cork(() => res.upgrade(conn, key, echo, extensions, context));
         },
@@ -210,11 +210,11 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       }
       const frame = parsed.data;
       // One connection's commands run in order (open before leave), each after the previous.
-      const previous = chains.get(conn.id) ?? Promise.resolve();
-      const next = previous.then(() => run(ws, conn, frame));
-      chains.set(conn.id, next);
+      // Kept on the connection, not in a node-wide map that grows and shrinks with every burst.
+      const next = (conn.chain ?? Promise.resolve()).then(() => run(ws, conn, frame));
+      conn.chain = next;
       void next.finally(() => {
-        if (chains.get(conn.id) === next) chains.delete(conn.id);
+        if (conn.chain === next) conn.chain = null;
       });
     },
 
@@ -223,7 +223,7 @@ export function registerWsGateway(app: TemplatedApp, core: Core, o: WsOptions): 
       conn.closed = true;
       if (!sockets.has(conn.id)) return; // refused at open: never counted
       sockets.delete(conn.id);
-      chains.delete(conn.id);
+      conn.chain = null;
       // uWS drops a closed socket's topics itself; the node's interest in them goes with the last.
       for (const accountId of conn.accounts ?? []) unwatch(accountTopic(accountId));
       for (const departmentId of conn.boards ?? []) unwatch(boardTopic(departmentId));
