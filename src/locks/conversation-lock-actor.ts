@@ -99,8 +99,6 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
   private unsaved: LockRecord | null = null;
   /** The save in flight (one at a time, so saves reach the store in order). */
   private saving: Promise<void> | null = null;
-  /** Callers waiting in settled(): while any do, saves are not held back to share a commit. */
-  private waitedOn = 0;
   /** The store refused a save: a newer activation owns the lock, or the store failed. */
   private fenced = false;
   /**
@@ -241,16 +239,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
 
   /** Resolves once every change so far is saved; Passivated when the store refused one. */
   async settled(): Promise<void> {
-    this.waitedOn++;
-    try {
-      while (this.saving) {
-        // Someone waits: a save held back to share a commit goes now.
-        this.d.store.locks.flushSaves();
-        await this.saving;
-      }
-    } finally {
-      this.waitedOn--;
-    }
+    while (this.saving) await this.saving;
     if (this.fenced) throw new Passivated();
   }
 
@@ -377,9 +366,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
       this.unsaved = null;
       let saved: boolean;
       try {
-        const saving = this.d.store.locks.save(record);
-        if (this.waitedOn > 0) this.d.store.locks.flushSaves();
-        saved = await saving;
+        saved = await this.d.store.locks.save(record);
         if (!saved) this.log.warn('a newer activation owns the lock; stopping this one');
       } catch (err) {
         // The store failed: what clients were told may not be saved, so this activation stops and

@@ -366,12 +366,6 @@ export interface LockRepo {
    * committed after it (a claim, a fenced reply) survives.
    */
   save(record: LockRecord): Promise<boolean>;
-  /**
-   * Saves may wait a few milliseconds to share a commit with others (a busy node then commits tens
-   * at a time); this sends any such on their way now, for a caller about to wait on one (a reply
-   * fenced on the saved state, a shutdown).
-   */
-  flushSaves(): void;
   get(conversationId: string): Promise<LockRecord | null>;
   /** The records of these accounts whose state is not idle, by conversation id. */
   listActive(accountIds: string[]): Promise<LockRecord[]>;

@@ -31,19 +31,6 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A conversation whose first owner epoch is claimed, and a lock record of it to save (`beforeClaim` runs just before the claim). */
-async function claimedConversation(store: Store, beforeClaim: () => void = () => undefined) {
-  const d = await store.departments.create(department());
-  const account = await store.accounts.create(groupAccount(d.id), []);
-  const c = await store.contacts.create(contact());
-  const [sent] = await store.messages.enqueueOutbound([{ message: outboundMessage({ account, contact: c }), conversation: conversation(account.id, c.id) }]);
-  const id = sent!.conversation.id;
-  beforeClaim();
-  const { ownerEpoch, lockToken } = (await store.locks.claimEpoch(id, 0))!;
-  const record = { conversationId: id, accountId: account.id, snapshot: '{}', ownerEpoch, state: 'locked' as const, holderUserId: 'U1', holderName: 'Dana', since: T0, releaseAt: null, updatedAt: T0 };
-  return { id, record, lockToken };
-}
-
 storeContract('sqlite', () => open(tempFile()), {
   reopen: async (store) => {
     const file = files.get(store);
@@ -79,7 +66,14 @@ describe('SQLite store', () => {
     const file = tempFile();
     const store = await createSqliteStore({ file, onCommit: (_ops, durable) => commits.push(durable) });
     try {
-      const { id, record, lockToken } = await claimedConversation(store, () => (commits.length = 0));
+      const d = await store.departments.create(department());
+      const account = await store.accounts.create(groupAccount(d.id), []);
+      const c = await store.contacts.create(contact());
+      const [sent] = await store.messages.enqueueOutbound([{ message: outboundMessage({ account, contact: c }), conversation: conversation(account.id, c.id) }]);
+      const id = sent!.conversation.id;
+      commits.length = 0;
+      const { ownerEpoch, lockToken } = (await store.locks.claimEpoch(id, 0))!;
+      const record = { conversationId: id, accountId: account.id, snapshot: '{}', ownerEpoch, state: 'locked' as const, holderUserId: 'U1', holderName: 'Dana', since: T0, releaseAt: null, updatedAt: T0 };
       expect(await store.locks.save({ ...record, token: lockToken + 1 })).toBe(true);
       expect(await store.locks.save({ ...record, token: lockToken + 2 })).toBe(true);
       expect(commits).toEqual([true, false, false]);
@@ -90,28 +84,6 @@ describe('SQLite store', () => {
       } finally {
         other.close();
       }
-    } finally {
-      await store.close();
-    }
-  });
-
-  it('holds lock saves back to share a commit, and sends them at once when asked (someone waits on one)', async () => {
-    const commits: number[] = [];
-    const file = tempFile();
-    // A window no test run outlives: the save commits because it is asked to, not because the window ended.
-    const store = await createSqliteStore({ file, behindWindowMs: 3_600_000, onCommit: (ops) => commits.push(ops) });
-    try {
-      const { id, record, lockToken } = await claimedConversation(store);
-      commits.length = 0;
-      const saved = store.locks.save({ ...record, token: lockToken + 1 });
-      await new Promise<void>((r) => setImmediate(r));
-      await new Promise<void>((r) => setImmediate(r));
-      expect(commits).toEqual([]);
-      expect(await store.locks.get(id)).toBeNull();
-      store.locks.flushSaves();
-      expect(commits).toEqual([1]);
-      expect(await saved).toBe(true);
-      expect((await store.locks.get(id))?.token).toBe(lockToken + 1);
     } finally {
       await store.close();
     }

@@ -3,7 +3,6 @@ import { ManualClock } from '../../src/clock.js';
 import { startTestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, conversationWith, login } from '../helpers/org.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { WsClient } from '../helpers/ws-client.js';
 import { nextEvent } from '../helpers/wait.js';
 
@@ -108,26 +107,6 @@ describe('the lock actor host', () => {
       await t.close();
     }
   });
-  it('does not keep a reply waiting for a lock save held back to share a commit', async () => {
-    const dir = tempDir();
-    // Saves held for an hour unless someone waits on one: the reply waits on the open's save.
-    const store = await createSqliteStore({ file: `${dir.path}/switchboard.db`, behindWindowMs: 3_600_000 });
-    const t = await startTestSwitchboard({}, { dataDir: dir.path, store });
-    try {
-      const org = await buildOrg(t);
-      const conversationId = await conversationWith(t, org, '+16175553005');
-      const dana = await WsClient.connect(t.sb.wsUrl, org.member.token);
-      const opened = await dana.request({ type: 'open', conversationId });
-      const reply = await dana.request({ type: 'reply', conversationId, lockToken: opened.lockToken, text: 'Right away' });
-      expect(reply.type).toBe('ack');
-      expect((await t.sb.store.locks.get(conversationId))?.token).toBe(opened.lockToken);
-      dana.close();
-    } finally {
-      await t.close();
-      dir.remove();
-    }
-  });
-
   it('runs the deadlines of every held lock on one clock timer, each at its own time', async () => {
     const clock = new ManualClock(Date.parse('2026-01-05T10:00:00-05:00'));
     const t = await startTestSwitchboard({}, { clock });

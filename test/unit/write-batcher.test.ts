@@ -239,45 +239,6 @@ describe('WriteBatcher', () => {
     });
   });
 
-  describe('with a write-behind window', () => {
-    /** Lets every callback queued so far run. */
-    const nextTick = () => new Promise<void>((r) => setImmediate(r));
-    // A window no test run outlives: what commits, commits for another reason than its end.
-    const held = () => new WriteBatcher(db, { behindWindowMs: 3_600_000, onCommit: (n) => commits.push(n) });
-
-    it('holds write-behind ops past the next tick, then commits them with the first durable op', async () => {
-      const w = held();
-      const behind = [w.runBehind(insert('a')), w.runBehind(insert('b'))];
-      await nextTick();
-      await nextTick();
-      expect(committed()).toEqual([]);
-      await expect(w.run(insert('c'))).resolves.toBe('c');
-      await expect(Promise.all(behind)).resolves.toEqual(['a', 'b']);
-      expect(commits).toEqual([3]);
-      expect(committed()).toEqual(['a', 'b', 'c']);
-      w.close();
-    });
-
-    it('commits a full batch at once, and what is held on close', async () => {
-      const w = new WriteBatcher(db, { behindWindowMs: 3_600_000, maxBatch: 2, onCommit: (n) => commits.push(n) });
-      const full = [w.runBehind(insert('a')), w.runBehind(insert('b'))];
-      expect(commits).toEqual([2]);
-      const last = w.runBehind(insert('c'));
-      await nextTick();
-      expect(committed()).toEqual(['a', 'b']);
-      w.close();
-      expect(committed()).toEqual(['a', 'b', 'c']);
-      await expect(Promise.all([...full, last])).resolves.toEqual(['a', 'b', 'c']);
-    });
-
-    it('commits write-behind ops when the window ends', async () => {
-      const w = new WriteBatcher(db, { behindWindowMs: 5, onCommit: (n) => commits.push(n) });
-      await expect(Promise.all([w.runBehind(insert('a')), w.runBehind(insert('b'))])).resolves.toEqual(['a', 'b']);
-      expect(commits).toEqual([2]);
-      w.close();
-    });
-  });
-
   it('refuses an op that returns a promise (a write must be synchronous to be atomic)', async () => {
     await expect(batcher.run(() => Promise.resolve(1))).rejects.toThrow(TypeError);
   });

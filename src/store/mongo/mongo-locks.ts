@@ -54,9 +54,6 @@ export class MongoLockRepo implements LockRepo {
     );
   }
 
-  /** Each save is written as it comes: nothing is held back. */
-  flushSaves(): void {}
-
   get(conversationId: string): Promise<LockRecord | null> {
     return this.m.op(async () => {
       const doc = await this.m.c.locks.findOne({ _id: conversationId });

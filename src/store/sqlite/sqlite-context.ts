@@ -12,8 +12,6 @@ export interface SqliteContext {
    * (see write-batcher.ts). Never for what is acknowledged as durable.
    */
   writeBehind<T>(op: () => T): Promise<T>;
-  /** Commits what `writeBehind` is holding for company (see write-batcher.ts), now. */
-  flushBehind(): void;
   /** Runs a synchronous read now (reads need no batching: WAL readers never wait for the writer). */
   read<T>(fn: () => T): Promise<T>;
 }

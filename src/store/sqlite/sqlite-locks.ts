@@ -105,10 +105,6 @@ export class SqliteLockRepo implements LockRepo {
     });
   }
 
-  flushSaves(): void {
-    this.ctx.flushBehind();
-  }
-
   get(conversationId: string): Promise<LockRecord | null> {
     return this.ctx.read(() => {
       const row = this.one.get(conversationId);

@@ -32,8 +32,6 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Ops per group commit at most (see write-batcher.ts). */
   maxBatch?: number;
-  /** How long write-behind saves wait to share a commit (ms, see write-batcher.ts); default BEHIND_WINDOW_MS. */
-  behindWindowMs?: number;
   /** Called after each group commit with its size and whether it was synced (metrics). */
   onCommit?: (ops: number, durable: boolean) => void;
   /** A file's WAL is checkpointed on a worker thread after this many commits (see wal-checkpointer.ts). */
@@ -45,13 +43,6 @@ export interface SqliteStoreOptions {
 }
 
 const MEMORY = ':memory:';
-
-/**
- * Write-behind saves (lock snapshots) wait this long to share a commit. Short next to what a
- * person notices and to a lock's deadlines; long enough that a node busy with locks commits tens
- * of saves at a time. A crash loses at most this much more lock state, harmless by owner epochs.
- */
-export const BEHIND_WINDOW_MS = 10;
 
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   if (options.file !== MEMORY) preparePrivateDatabaseFile(options.file, options.warn);
@@ -116,7 +107,6 @@ class SqliteStore implements Store {
       mapError: toStoreError,
       ...(walSync ? { sync: () => walSync.sync() } : {}),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
-      behindWindowMs: options.behindWindowMs ?? BEHIND_WINDOW_MS,
       onCommit: (ops, durable) => {
         options.onCommit?.(ops, durable);
         if (checkpointer && ++sinceCheckpoint >= every) {
@@ -129,7 +119,6 @@ class SqliteStore implements Store {
       db,
       write: (op) => this.batcher.run(op),
       writeBehind: (op) => this.batcher.runBehind(op),
-      flushBehind: () => this.batcher.flush(),
       read: (fn) => {
         try {
           return Promise.resolve(fn());

@@ -1,4 +1,4 @@
-import { clearImmediate, clearTimeout, setImmediate, setTimeout } from 'node:timers';
+import { clearImmediate, setImmediate } from 'node:timers';
 import type Database from 'better-sqlite3';
 
 // Group commit. Committing each write on its own caps a durable store far below the thousands of
@@ -22,12 +22,7 @@ import type Database from 'better-sqlite3';
 // COMMIT, as durable as the connection's own synchronous level makes it.
 //
 // Write-behind ops (`runBehind`) settle at COMMIT: state the owner already told its clients and
-// may lose on a crash (lock snapshots, see DESIGN.md). A batch of only write-behind ops waits up
-// to `behindWindowMs` for more (a durable op, or `maxBatch` ops, commits it at once): a busy lock
-// node then commits tens of saves a commit instead of two or three a tick, and the commit's fixed
-// cost (BEGIN, COMMIT, the log frames of every page the batch touched) stops dominating a save.
-// A crash loses at most that window of saves more, which owner epochs make harmless (a restored
-// lock takes a new epoch and new tokens). Their durability is still ordered: in WAL
+// may lose on a crash (lock snapshots, see DESIGN.md). Their durability is still ordered: in WAL
 // mode a commit appends its frames to the one log after every earlier commit's, recovery keeps a
 // prefix of that log, and an fsync of the log covers everything appended before it. So a
 // write-behind op is durable no later than the first durable write committed after it, and a crash
@@ -41,8 +36,6 @@ import type Database from 'better-sqlite3';
 export interface WriteBatcherOptions {
   /** Flush without waiting for the next tick once this many ops are pending. */
   maxBatch?: number;
-  /** How long a batch of only write-behind ops waits for more before it commits (ms; 0: the next tick, like durable ops). */
-  behindWindowMs?: number;
   /** Turns whatever an op (or the COMMIT) threw into the error its caller sees. */
   mapError?: (e: unknown) => unknown;
   /** Called after each successful COMMIT with the number of ops it carried, and whether it held a durable op (for metrics and tests). */
@@ -72,11 +65,7 @@ export class WriteBatcherClosedError extends Error {
 
 export class WriteBatcher {
   private pending: PendingOp[] = [];
-  /** The flush at the next tick (a durable op is pending). */
   private scheduled: NodeJS.Immediate | null = null;
-  /** The flush at the end of the write-behind window (only write-behind ops are pending). */
-  private behindTimer: NodeJS.Timeout | null = null;
-  private readonly behindWindowMs: number;
   private closed = false;
   private readonly maxBatch: number;
   private readonly mapError: (e: unknown) => unknown;
@@ -89,7 +78,6 @@ export class WriteBatcher {
 
   constructor(db: Database.Database, options: WriteBatcherOptions = {}) {
     this.maxBatch = options.maxBatch ?? 500;
-    this.behindWindowMs = Math.max(0, options.behindWindowMs ?? 0);
     this.mapError = options.mapError ?? ((e) => e);
     this.onCommit = options.onCommit;
     this.sync = options.sync;
@@ -128,23 +116,16 @@ export class WriteBatcher {
       if (this.pending.length >= this.maxBatch) {
         this.flush();
       } else if (this.scheduled === null) {
-        if (durable || this.behindWindowMs === 0) this.scheduled = setImmediate(this.flushNow);
-        else this.behindTimer ??= setTimeout(this.flushNow, this.behindWindowMs);
+        this.scheduled = setImmediate(() => this.flush());
       }
     });
   }
-
-  private readonly flushNow = (): void => this.flush();
 
   /** Commits everything pending now. */
   flush(): void {
     if (this.scheduled !== null) {
       clearImmediate(this.scheduled);
       this.scheduled = null;
-    }
-    if (this.behindTimer !== null) {
-      clearTimeout(this.behindTimer);
-      this.behindTimer = null;
     }
     const ops = this.pending;
     if (ops.length === 0) return;
