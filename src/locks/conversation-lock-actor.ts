@@ -296,6 +296,11 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     return this.d.clock.now();
   }
 
+  /** The lock as its watchers were last told it (saved or not). */
+  currentView(): AccountLockView {
+    return this.view();
+  }
+
   private view(): AccountLockView {
     return this.viewsOf(this.actor.getSnapshot()).view;
   }

@@ -20,6 +20,14 @@ export function localLockActors(
       }
       return held;
     },
+    liveViews(accountIds) {
+      const views = [];
+      for (const id of host.activeIds()) {
+        const actor = host.peek(id);
+        if (actor instanceof ConversationLock && accountIds.has(actor.accountId)) views.push(actor.currentView());
+      }
+      return views;
+    },
     tell,
     isActive: (conversationId) => host.isActive(conversationId),
     activeCount: () => host.activeCount(),

@@ -22,6 +22,8 @@ import { requireDepartmentAdmin, requireUser } from '../services/auth-service.js
 export interface LocalLockActors {
   /** The conversations whose lock `userId` holds on this node's activations, with their accounts. */
   heldBy(userId: string): Array<{ conversationId: string; accountId: string }>;
+  /** What this node's activations of these accounts' conversations last told their watchers, whatever the store has saved yet. */
+  liveViews(accountIds: ReadonlySet<string>): AccountLockView[];
   /** Delivers to the actor's activation wherever it is active (no activation: nothing to tell). */
   tell(conversationId: string, command: LockCommand): Promise<LockReply | undefined>;
   isActive(conversationId: string): boolean;
@@ -206,15 +208,29 @@ export class LockService {
    */
   async heldIn(account: Account): Promise<AccountLockView[]> {
     if (account.kind !== 'group') return [];
-    return (await this.c.store.locks.listActive([account.id])).map(recordView);
+    return this.picture([account.id]);
   }
 
   /** The live board's first picture: held locks of the department's group accounts. */
   async board(p: Principal, departmentId: string): Promise<AccountLockView[]> {
     await requireDepartmentAdmin(this.c, requireUser(p), departmentId);
     const accounts = await this.c.store.accounts.listGroup({ departmentId });
-    const records = await this.c.store.locks.listActive(accounts.map((a) => a.id));
-    return records.map(recordView);
+    return this.picture(accounts.map((a) => a.id));
+  }
+
+  /**
+   * The held locks of these accounts, for a watcher who just subscribed to their changes. A lock
+   * is saved behind its announcement, so the store alone can miss a change announced before the
+   * subscription and not saved yet, which no event would ever repair: this node's activations
+   * answer for their own conversations. (Another node's are as saved: at most about a tick behind.)
+   */
+  private async picture(accountIds: string[]): Promise<AccountLockView[]> {
+    const byConversation = new Map((await this.c.store.locks.listActive(accountIds)).map((r) => [r.conversationId, recordView(r)]));
+    for (const live of this.local.liveViews(new Set(accountIds))) {
+      if (live.state === 'idle') byConversation.delete(live.conversationId);
+      else byConversation.set(live.conversationId, live);
+    }
+    return [...byConversation.values()].sort((a, b) => (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : 0));
   }
 
   private ask(conversationId: string, command: LockCommand): Promise<LockReply> {

@@ -190,6 +190,34 @@ describe('the conversation lock over WebSockets', () => {
     expect((await dana.request({ type: 'subscribe', account: 'personal' })).locks).toEqual([]);
   });
 
+  it('shows a new watcher a lock announced before it subscribed and not saved yet', async () => {
+    const conversationId = await newConversation();
+    // The lock's saves wait at a gate: announced at once, saved behind (as under load, for about a tick).
+    const locks = t.sb.store.locks;
+    const save = locks.save;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    locks.save = async (record) => {
+      await gate;
+      return save.call(locks, record);
+    };
+    try {
+      const dana = await connect(org.member.token);
+      expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+      expect(await locks.get(conversationId)).toBeNull();
+      const dean = await connect(org.deptAdmin.token);
+      const held = { conversationId, accountId: org.account.id, state: 'locked', holder: { userId: org.member.id, name: 'Dana Reyes' }, since: clock.now() };
+      expect((await dean.request({ type: 'subscribe', account: org.account.apiCode })).locks).toContainEqual(held);
+      expect((await dean.request({ type: 'watchLocks', departmentId: org.departmentId })).locks).toContainEqual(held);
+      await dana.request({ type: 'leave', conversationId });
+      dana.close();
+      dean.close();
+    } finally {
+      locks.save = save;
+      release();
+    }
+  });
+
   it('never answers subscribe with a picture older than a lock event sent before the answer', async () => {
     const conversationId = await newConversation();
     const dana = await connect(org.member.token);
