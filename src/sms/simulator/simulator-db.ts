@@ -285,6 +285,8 @@ export class SimulatorDb {
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // Batched ops each run in a SAVEPOINT: their statement journal stays in memory (see sqlite-store.ts).
+    db.pragma('temp_store = MEMORY');
     db.pragma('busy_timeout = 2000');
     db.exec(SCHEMA);
     // Files written before opt_outs.ack_sent existed.

@@ -55,6 +55,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    // Every op of a group commit runs in its own SAVEPOINT (write-batcher.ts), so the first change
+    // to each page in each op copies the page into the statement journal; on disk (the default)
+    // that journal is a temporary file written with a system call a page once it passes 64 KiB,
+    // which a batch of sixty sends does. In memory it stays a memory copy. Temporary tables and
+    // sorts live in memory too: nothing here sorts more than a page of results at a time.
+    db.pragma('temp_store = MEMORY');
     db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5_000)}`);
     migrate(db);
     let checkpointer: WalCheckpointer | null = null;
