@@ -1,3 +1,4 @@
+import net from 'node:net';
 import uWS from 'uWebSockets.js';
 import { describe, expect, it } from 'vitest';
 import { listen } from '../../gateways/http/listen.js';
@@ -36,6 +37,34 @@ smsProviderContract('PlivoProvider (plivo SDK) against the simulator', async ():
 });
 
 describe('PlivoProvider specifics', () => {
+  it('asks for the same TCP keep-alive setting each time on a socket, so Node sets it once, not twice a send', async () => {
+    const running = await startSimulator();
+    const asked = new Map<net.Socket, Set<number>>();
+    const setKeepAlive = net.Socket.prototype.setKeepAlive;
+    net.Socket.prototype.setKeepAlive = function (this: net.Socket, enable?: boolean, delayMs?: number) {
+      if (enable) asked.set(this, (asked.get(this) ?? new Set()).add(delayMs ?? 0));
+      return setKeepAlive.call(this, enable, delayMs);
+    };
+    try {
+      const { authId, authToken } = running.sim.credentials;
+      const provider = new PlivoProvider({ authId, authToken, apiUrl: running.base + PREFIX, timeoutMs: 5000 });
+      const appId = await provider.ensureApplication({ name: 'keep-alive', messageUrl: `${running.base}/webhooks/plivo/message`, answerUrl: `${running.base}/webhooks/plivo/voice` });
+      const [number] = await provider.searchNumbers({ areaCode: '617', limit: 1 });
+      await provider.buyNumber(number!.number, appId);
+      for (const to of ['+16175550131', '+16175550132', '+16175550133']) {
+        await provider.send({ from: number!.number, to, text: 'keep-alive', statusCallbackUrl: `${running.base}/callbacks/status` });
+      }
+      // The SDK's sockets: axios asks for 60 s on each request, the agent again on each return to
+      // the pool (the simulator's own webhook sockets ask for their agent's setting only).
+      const sdkSockets = [...asked.values()].filter((delays) => delays.has(60_000));
+      expect(sdkSockets.length).toBeGreaterThan(0);
+      for (const delays of sdkSockets) expect([...delays]).toEqual([60_000]);
+    } finally {
+      net.Socket.prototype.setKeepAlive = setKeepAlive;
+      await running.close();
+    }
+  });
+
   it('ensureApplication writes the URLs, with POST, through our own client', async () => {
     const running = await startSimulator();
     try {
