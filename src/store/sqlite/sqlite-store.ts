@@ -58,8 +58,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     // Every op of a group commit runs in its own SAVEPOINT (write-batcher.ts), so the first change
     // to each page in each op copies the page into the statement journal; on disk (the default)
     // that journal is a temporary file written with a system call a page once it passes 64 KiB,
-    // which a batch of sixty sends does. In memory it stays a memory copy. Temporary tables and
-    // sorts live in memory too: nothing here sorts more than a page of results at a time.
+    // which a batch of sixty sends does. In memory it stays a memory copy. What SQLite would
+    // otherwise spill to temporary files (a sort, a GROUP BY) stays in memory too: what it sorts
+    // is a page (LIMIT) of a large table or the whole of a small one (staff, departments,
+    // accounts, a conversation's held locks), and the aggregates group a handful of keys.
     db.pragma('temp_store = MEMORY');
     db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5_000)}`);
     migrate(db);
