@@ -2,6 +2,7 @@ import type { ActorHost } from '../actors-runtime/actor-host.js';
 import { ConversationLock } from './conversation-lock-actor.js';
 import type { LockCommand, LockReply } from './lock-commands.js';
 import type { LocalLockActors } from './lock-service.js';
+import type { AccountLockView } from './lock-view.js';
 
 /**
  * The lock service's view of this node's lock activations. `tell`: how a command reaches an actor
@@ -10,6 +11,8 @@ import type { LocalLockActors } from './lock-service.js';
 export function localLockActors(
   host: ActorHost<LockCommand, LockReply>,
   tell: (conversationId: string, command: LockCommand) => Promise<LockReply | undefined> = (id, command) => host.tell(id, command),
+  /** In a cluster: the other nodes' live views (cluster-lock-views.ts). */
+  otherNodesViews: (accountIds: readonly string[]) => Promise<AccountLockView[]> = () => Promise.resolve([]),
 ): LocalLockActors {
   return {
     heldBy(userId) {
@@ -20,13 +23,10 @@ export function localLockActors(
       }
       return held;
     },
-    liveViews(accountIds) {
-      const views = [];
-      for (const id of host.activeIds()) {
-        const actor = host.peek(id);
-        if (actor instanceof ConversationLock && accountIds.has(actor.accountId)) views.push(actor.currentView());
-      }
-      return views;
+    async liveViews(accountIds) {
+      const others = await otherNodesViews([...accountIds]);
+      // Read after the others answered: this node's own views are the newest it has.
+      return [...others, ...hostedViews(host, accountIds)];
     },
     tell,
     isActive: (conversationId) => host.isActive(conversationId),
@@ -36,4 +36,14 @@ export function localLockActors(
       return host.isStopping;
     },
   };
+}
+
+/** What this node's activations of these accounts' conversations last told their watchers. */
+export function hostedViews(host: ActorHost<LockCommand, LockReply>, accountIds: ReadonlySet<string>): AccountLockView[] {
+  const views: AccountLockView[] = [];
+  for (const id of host.activeIds()) {
+    const actor = host.peek(id);
+    if (actor instanceof ConversationLock && accountIds.has(actor.accountId)) views.push(actor.currentView());
+  }
+  return views;
 }

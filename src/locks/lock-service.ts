@@ -22,8 +22,11 @@ import { requireDepartmentAdmin, requireUser } from '../services/auth-service.js
 export interface LocalLockActors {
   /** The conversations whose lock `userId` holds on this node's activations, with their accounts. */
   heldBy(userId: string): Array<{ conversationId: string; accountId: string }>;
-  /** What this node's activations of these accounts' conversations last told their watchers, whatever the store has saved yet. */
-  liveViews(accountIds: ReadonlySet<string>): AccountLockView[];
+  /**
+   * What the activations of these accounts' conversations last told their watchers, whatever the
+   * store has saved yet: this node's, and in a cluster every other live node's that answers.
+   */
+  liveViews(accountIds: ReadonlySet<string>): Promise<AccountLockView[]>;
   /** Delivers to the actor's activation wherever it is active (no activation: nothing to tell). */
   tell(conversationId: string, command: LockCommand): Promise<LockReply | undefined>;
   isActive(conversationId: string): boolean;
@@ -221,12 +224,12 @@ export class LockService {
   /**
    * The held locks of these accounts, for a watcher who just subscribed to their changes. A lock
    * is saved behind its announcement, so the store alone can miss a change announced before the
-   * subscription and not saved yet, which no event would ever repair: this node's activations
-   * answer for their own conversations. (Another node's are as saved: at most about a tick behind.)
+   * subscription and not saved yet, which no event would ever repair: the activations answer for
+   * their own conversations (in a cluster, each live node for its own; cluster-lock-views.ts).
    */
   private async picture(accountIds: string[]): Promise<AccountLockView[]> {
     const byConversation = new Map((await this.c.store.locks.listActive(accountIds)).map((r) => [r.conversationId, recordView(r)]));
-    for (const live of this.local.liveViews(new Set(accountIds))) {
+    for (const live of await this.local.liveViews(new Set(accountIds))) {
       if (live.state === 'idle') byConversation.delete(live.conversationId);
       else byConversation.set(live.conversationId, live);
     }

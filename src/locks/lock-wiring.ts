@@ -10,7 +10,8 @@ import { joinCluster } from '../actors-runtime/nats-actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
 import type { Bus } from '../bus/bus.js';
 import { ConversationLockBehavior } from './conversation-lock-actor.js';
-import { localLockActors } from './local-lock-actors.js';
+import { hostedViews, localLockActors } from './local-lock-actors.js';
+import { otherNodesLockViews, serveLockViews } from './cluster-lock-views.js';
 import { CONVERSATION_ACTOR, type LockCommand, type LockReply } from './lock-commands.js';
 import { LockService } from './lock-service.js';
 
@@ -67,9 +68,22 @@ export function createLocks(w: LockWiring): Locks {
     },
     (): Promise<void> => service.adoptOrphans(),
   );
-  const local = localLockActors(host, (id, command) => cluster.ref.tell(id, command));
+  const views = { bus: w.cluster.bus, prefix: 'sb', placement: w.placement, timeoutMs: w.cluster.requestTimeoutMs, log: w.c.log.child({ component: 'lock-views' }) };
+  const stopServingViews = serveLockViews({ ...views, nodeId: w.placement.nodeId, views: (accountIds) => hostedViews(host, accountIds) });
+  const local = localLockActors(
+    host,
+    (id, command) => cluster.ref.tell(id, command),
+    (accountIds) => otherNodesLockViews(views, accountIds),
+  );
   const service: LockService = new LockService(w.c, cluster.ref, local, w.messaging, w.idempotency, w.placement);
-  return { service, host, stop: cluster.stop };
+  return {
+    service,
+    host,
+    stop: () => {
+      stopServingViews();
+      cluster.stop();
+    },
+  };
 }
 
 /**

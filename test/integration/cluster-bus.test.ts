@@ -3,7 +3,7 @@ import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { startNats, type NatsCluster } from '../helpers/nats-server.js';
 import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { buildOrg, type Org } from '../helpers/org.js';
+import { buildOrg, conversationWith, type Org } from '../helpers/org.js';
 import { WsClient } from '../helpers/ws-client.js';
 
 // Two nodes, one bus: two Switchboards in this process on one SQLite file (WAL lets both write)
@@ -71,6 +71,39 @@ describe('two nodes on one NATS bus', () => {
     const frame = await ws.next((f) => f.type === 'message' && f.message.text === 'Sent to A, read on B', 'the text on node B');
     expect(frame).toMatchObject({ accountId: org.account.id, message: { direction: 'inbound' } });
     await ws.next((f) => f.type === 'conversation' && f.conversationId === frame.conversationId, 'the conversation update on node B');
+  });
+
+  it('shows a watcher on one node a lock the other node announced and has not saved yet', async () => {
+    const conversationId = await conversationWith(a, org, '+16175559003');
+    // Both nodes' lock saves wait at a gate: announced at once, saved behind (as for about a tick under load).
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const restore = [a, b].map((node) => {
+      const locks = node.sb.store.locks;
+      const save = locks.save;
+      locks.save = async (record) => {
+        await gate;
+        return save.call(locks, record);
+      };
+      return () => (locks.save = save);
+    });
+    try {
+      const dana = await WsClient.connect(a.sb.wsUrl, org.member.token);
+      clients.push(dana);
+      expect((await dana.request({ type: 'open', conversationId })).granted).toBe(true);
+      const owner = a.sb.core.locks.isActive(conversationId) ? a : b;
+      const other = owner === a ? b : a;
+      expect(await other.sb.store.locks.get(conversationId)).toBeNull();
+      const watcher = await WsClient.connect(other.sb.wsUrl, org.deptAdmin.token);
+      clients.push(watcher);
+      const held = { conversationId, accountId: org.account.id, state: 'locked', holder: { userId: org.member.id, name: 'Dana Reyes' }, since: expect.any(Number) };
+      expect((await watcher.request({ type: 'subscribe', account: org.account.apiCode })).locks).toContainEqual(held);
+      expect((await watcher.request({ type: 'watchLocks', departmentId: org.departmentId })).locks).toContainEqual(held);
+      await dana.request({ type: 'leave', conversationId });
+    } finally {
+      restore.forEach((undo) => undo());
+      release();
+    }
   });
 
   it("tells a member's socket on node B at once when node A removes them from the group account", async () => {
