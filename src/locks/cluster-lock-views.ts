@@ -13,6 +13,12 @@ import type { AccountLockView } from './lock-view.js';
 // Each node answers for its own activations on `<prefix>.locks.views.<nodeId>`; a node that does
 // not answer in time (dead, paused) is left out, and the store speaks for its locks.
 
+/**
+ * How long a first picture waits for another node: a live node answers in milliseconds, and one
+ * that does not (paused, dying) must not hold a watcher's subscription for a whole lease.
+ */
+export const LOCK_VIEWS_TIMEOUT_MS = 500;
+
 /** Accounts one question may name: a department's group accounts, with room to spare. */
 export const MAX_ACCOUNTS_PER_QUESTION = 1_000;
 const Question = z.object({ accountIds: z.array(Id).max(MAX_ACCOUNTS_PER_QUESTION) });

@@ -11,7 +11,7 @@ import type { Placement } from '../actors-runtime/placement.js';
 import type { Bus } from '../bus/bus.js';
 import { ConversationLockBehavior } from './conversation-lock-actor.js';
 import { hostedViews, localLockActors } from './local-lock-actors.js';
-import { otherNodesLockViews, serveLockViews } from './cluster-lock-views.js';
+import { LOCK_VIEWS_TIMEOUT_MS, otherNodesLockViews, serveLockViews } from './cluster-lock-views.js';
 import { CONVERSATION_ACTOR, type LockCommand, type LockReply } from './lock-commands.js';
 import { LockService } from './lock-service.js';
 
@@ -68,7 +68,7 @@ export function createLocks(w: LockWiring): Locks {
     },
     (): Promise<void> => service.adoptOrphans(),
   );
-  const views = { bus: w.cluster.bus, prefix: 'sb', placement: w.placement, timeoutMs: w.cluster.requestTimeoutMs, log: w.c.log.child({ component: 'lock-views' }) };
+  const views = { bus: w.cluster.bus, prefix: 'sb', placement: w.placement, timeoutMs: Math.min(w.cluster.requestTimeoutMs, LOCK_VIEWS_TIMEOUT_MS), log: w.c.log.child({ component: 'lock-views' }) };
   const stopServingViews = serveLockViews({ ...views, nodeId: w.placement.nodeId, views: (accountIds) => hostedViews(host, accountIds) });
   const local = localLockActors(
     host,
