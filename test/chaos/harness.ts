@@ -1,6 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
 import { spawnSwitchboard, type ChildSwitchboard } from '../helpers/child-switchboard.js';
 import { startNats, type NatsCluster } from '../helpers/nats-server.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -129,6 +132,8 @@ class Forwarder {
 export class ChaosCluster implements AsyncDisposable {
   readonly faults: Fault[] = [];
   private readonly stateWaiters: Array<() => void> = [];
+  /** The placement's node leases, read as the nodes read them (opened on first use). */
+  private leases: { nc: NatsConnection; kv: KV } | null = null;
 
   private constructor(
     readonly nats: NatsCluster,
@@ -256,6 +261,32 @@ export class ChaosCluster implements AsyncDisposable {
     this.setState(node, 'up');
   }
 
+  /**
+   * Whether node `i`'s lease is gone from the placement's bucket. A paused node's lease lapses by
+   * the bucket's max_age, which NATS tells no one, so a waiter reads it again as things happen. A
+   * read that fails counts as not yet.
+   */
+  async leaseLapsed(i: number): Promise<boolean> {
+    try {
+      this.leases ??= await this.openLeases();
+      const entry = await this.leases.kv.get(this.nodes[i]!.id);
+      return entry === null || entry.operation !== 'PUT';
+    } catch {
+      return false;
+    }
+  }
+
+  private async openLeases(): Promise<{ nc: NatsConnection; kv: KV }> {
+    const nc = await connect({ servers: this.nats.urls.split(','), name: 'chaos-harness', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    try {
+      // The bucket src/actors-runtime/kv-placement.ts keeps the leases in (prefix `sb`).
+      return { nc, kv: await new Kvm(jetstream(nc, { timeout: 2_000 })).open('sb-nodes') };
+    } catch (err) {
+      await nc.close();
+      throw err;
+    }
+  }
+
   async killNats(i: number): Promise<void> {
     this.note(`SIGKILL nats ${this.nats.servers[i]!.name}`);
     await this.nats.servers[i]!.kill();
@@ -279,6 +310,8 @@ export class ChaosCluster implements AsyncDisposable {
 
   async close(): Promise<void> {
     await this.stopNodes();
+    await this.leases?.nc.close();
+    this.leases = null;
     await this.forwarder.close();
     await this.simulator.close();
     await this.nats.close();

@@ -14,9 +14,9 @@ import type { LockObservation } from './checker.js';
 //
 // Every step waits for an event with a deadline, never for time alone: a person's next command
 // follows the answer to the last, a refused person and the texting students wait for the next step
-// anyone takes, and the nemesis spaces its faults by the steps the cluster has served. The one
-// exception is a node kept paused past its lease: the lease lapses by time in NATS (bucket max_age,
-// which emits no event), so that fault lasts a fixed time.
+// anyone takes, and the nemesis spaces its faults by the steps the cluster has served. A node is
+// kept paused until its lease is gone from the placement's bucket: the lease lapses by the
+// bucket's max_age, which emits no event, so the nemesis reads it again after each step served.
 
 const PASSWORD = 'chaos staff password';
 /** A command unanswered this long counts as lost: the client drops the socket and moves on. */
@@ -118,6 +118,17 @@ export class History {
       if (this.observations.length < this.waiters[i]!.at) continue;
       this.waiters[i]!.done();
       this.waiters.splice(i, 1);
+    }
+  }
+
+  /** Resolves once `check` holds, asked again after each grant, release or reply recorded; false at the deadline. */
+  async until(check: () => Promise<boolean>, deadlineMs: number): Promise<boolean> {
+    const deadline = performance.now() + deadlineMs;
+    for (;;) {
+      if (await check()) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await this.next(1, left);
     }
   }
 
@@ -364,7 +375,6 @@ export async function runNemesis(
 ): Promise<void> {
   const random = prng(seed * 1_000 + 998);
   const pick = (n: number) => Math.floor(random() * n);
-  const lease = Number(CHAOS_TIMINGS.NODE_LEASE_MS);
   const served = () => history.next(o.stepsBetween, o.deadlineMs);
   await served();
   for (let k = 0; !stopped(); k++) {
@@ -378,9 +388,12 @@ export async function runNemesis(
       case 1: {
         const i = pick(cluster.nodes.length);
         cluster.pauseNode(i);
-        // Past its lease by a margin: its conversations must be served elsewhere meanwhile. The
-        // lease lapses by time alone (see the top of this file); the steps show the others at work.
-        await Promise.all([history.next(o.stepsBetween, o.deadlineMs), pausedFor(lease * 2 + 1_000)]);
+        // Stopped until its lease is gone (read again after each step the others serve: NATS tells
+        // no one when a lease lapses), then until the others have served its conversations a while.
+        if (!(await history.until(() => cluster.leaseLapsed(i), o.deadlineMs))) {
+          throw new Error(`node ${cluster.nodes[i]!.id} kept its lease for ${o.deadlineMs} ms while paused: the fault did not happen`);
+        }
+        await history.next(o.stepsBetween, o.deadlineMs);
         cluster.resumeNode(i);
         break;
       }
@@ -394,9 +407,4 @@ export async function runNemesis(
     if (k === 2) o.everyKind();
     if (!stopped()) await served();
   }
-}
-
-/** How long a paused node stays stopped: its lease must lapse, which NATS tells no one. */
-function pausedFor(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
