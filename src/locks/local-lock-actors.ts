@@ -17,10 +17,7 @@ export function localLockActors(
   return {
     heldBy(userId) {
       const held: Array<{ conversationId: string; accountId: string }> = [];
-      for (const id of host.activeIds()) {
-        const actor = host.peek(id);
-        if (actor instanceof ConversationLock && actor.isHeldBy(userId)) held.push({ conversationId: id, accountId: actor.accountId });
-      }
+      for (const [conversationId, lock] of hostedLocks(host)) if (lock.isHeldBy(userId)) held.push({ conversationId, accountId: lock.accountId });
       return held;
     },
     async liveViews(accountIds) {
@@ -41,9 +38,14 @@ export function localLockActors(
 /** What this node's activations of these accounts' conversations last told their watchers. */
 export function hostedViews(host: ActorHost<LockCommand, LockReply>, accountIds: ReadonlySet<string>): AccountLockView[] {
   const views: AccountLockView[] = [];
+  for (const [, lock] of hostedLocks(host)) if (accountIds.has(lock.accountId)) views.push(lock.currentView());
+  return views;
+}
+
+/** This node's running lock activations, by conversation id. */
+function* hostedLocks(host: ActorHost<LockCommand, LockReply>): Generator<[string, ConversationLock]> {
   for (const id of host.activeIds()) {
     const actor = host.peek(id);
-    if (actor instanceof ConversationLock && accountIds.has(actor.accountId)) views.push(actor.currentView());
+    if (actor instanceof ConversationLock) yield [id, actor];
   }
-  return views;
 }
