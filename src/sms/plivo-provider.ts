@@ -31,15 +31,30 @@ import type {
 // SDK's keep-alive agents switch it back to their own 1 s each time the socket goes back to the
 // pool: two setsockopt system calls a send, 2.5% of a campaign's event loop. The agents are given
 // axios's delay, so Node's socket sees the same setting each time and leaves the socket alone.
+//
+// The SDK's agents open up to 100 sockets to Plivo but keep only 20 of them once they are free, so
+// whenever more than 20 sends are in flight (six numbers at the default of 8 each already are) the
+// sockets beyond 20 are closed as their answers come back and new ones are opened for the next
+// sends: a TCP connection set up and torn down for every seventh send of a campaign. The agents
+// keep every socket they opened (free ones still close after the agent's idle timeout).
+interface SdkAgent {
+  keepAliveMsecs: number;
+  maxSockets: number;
+  maxFreeSockets: number;
+}
 interface AxiosDefaults {
-  defaults: { maxRedirects?: number; httpAgent?: { keepAliveMsecs: number }; httpsAgent?: { keepAliveMsecs: number } };
+  defaults: { maxRedirects?: number; httpAgent?: SdkAgent; httpsAgent?: SdkAgent };
 }
 const sdkRequire = createRequire(import.meta.url);
 const sdkAxios = sdkRequire(sdkRequire.resolve('axios', { paths: [dirname(sdkRequire.resolve('plivo'))] })) as AxiosDefaults;
 sdkAxios.defaults.maxRedirects = 0;
 /** The probe delay axios sets on every request's socket (its http adapter: "default interval of sending ack packet is 1 minute"). */
 export const AXIOS_KEEP_ALIVE_MS = 60_000;
-for (const agent of [sdkAxios.defaults.httpAgent, sdkAxios.defaults.httpsAgent]) if (agent) agent.keepAliveMsecs = AXIOS_KEEP_ALIVE_MS;
+for (const agent of [sdkAxios.defaults.httpAgent, sdkAxios.defaults.httpsAgent]) {
+  if (!agent) continue;
+  agent.keepAliveMsecs = AXIOS_KEEP_ALIVE_MS;
+  agent.maxFreeSockets = agent.maxSockets;
+}
 
 export interface PlivoProviderOptions {
   authId: string;

@@ -3,7 +3,7 @@ import uWS from 'uWebSockets.js';
 import { describe, expect, it } from 'vitest';
 import { listen } from '../../gateways/http/listen.js';
 import { AppError } from '../../src/errors.js';
-import { mapPlivoError, PlivoProvider } from '../../src/sms/plivo-provider.js';
+import { AXIOS_KEEP_ALIVE_MS, mapPlivoError, PlivoProvider } from '../../src/sms/plivo-provider.js';
 import { SIMULATOR_PREFIX, startSimulatorServer } from '../helpers/simulator-server.js';
 import { smsProviderContract, type SmsProviderFixture } from './sms-provider.contract.js';
 
@@ -36,33 +36,58 @@ smsProviderContract('PlivoProvider (plivo SDK) against the simulator', async ():
   };
 });
 
+/**
+ * A provider with one bought number on a fresh simulator, while every TCP keep-alive delay a socket
+ * is asked for is recorded (the SDK's sockets are those axios asks for 60 s on each request).
+ */
+async function sendingWithKeepAliveWatched(name: string, run: (s: { send: (to: string) => Promise<unknown>; asked: Map<net.Socket, Set<number>> }) => Promise<void>): Promise<void> {
+  const running = await startSimulator();
+  const asked = new Map<net.Socket, Set<number>>();
+  const setKeepAlive = net.Socket.prototype.setKeepAlive;
+  net.Socket.prototype.setKeepAlive = function (this: net.Socket, enable?: boolean, delayMs?: number) {
+    if (enable) asked.set(this, (asked.get(this) ?? new Set()).add(delayMs ?? 0));
+    return setKeepAlive.call(this, enable, delayMs);
+  };
+  try {
+    const { authId, authToken } = running.sim.credentials;
+    const provider = new PlivoProvider({ authId, authToken, apiUrl: running.base + PREFIX, timeoutMs: 5000 });
+    const appId = await provider.ensureApplication({ name, messageUrl: `${running.base}/webhooks/plivo/message`, answerUrl: `${running.base}/webhooks/plivo/voice` });
+    const [number] = await provider.searchNumbers({ areaCode: '617', limit: 1 });
+    await provider.buyNumber(number!.number, appId);
+    const send = (to: string) => provider.send({ from: number!.number, to, text: name, statusCallbackUrl: `${running.base}/callbacks/status` });
+    await run({ send, asked });
+  } finally {
+    net.Socket.prototype.setKeepAlive = setKeepAlive;
+    await running.close();
+  }
+}
+
+const sdkSocketsOf = (asked: Map<net.Socket, Set<number>>): Set<number>[] => [...asked.values()].filter((delays) => delays.has(AXIOS_KEEP_ALIVE_MS));
+
 describe('PlivoProvider specifics', () => {
   it('asks for the same TCP keep-alive setting each time on a socket, so Node sets it once, not twice a send', async () => {
-    const running = await startSimulator();
-    const asked = new Map<net.Socket, Set<number>>();
-    const setKeepAlive = net.Socket.prototype.setKeepAlive;
-    net.Socket.prototype.setKeepAlive = function (this: net.Socket, enable?: boolean, delayMs?: number) {
-      if (enable) asked.set(this, (asked.get(this) ?? new Set()).add(delayMs ?? 0));
-      return setKeepAlive.call(this, enable, delayMs);
-    };
-    try {
-      const { authId, authToken } = running.sim.credentials;
-      const provider = new PlivoProvider({ authId, authToken, apiUrl: running.base + PREFIX, timeoutMs: 5000 });
-      const appId = await provider.ensureApplication({ name: 'keep-alive', messageUrl: `${running.base}/webhooks/plivo/message`, answerUrl: `${running.base}/webhooks/plivo/voice` });
-      const [number] = await provider.searchNumbers({ areaCode: '617', limit: 1 });
-      await provider.buyNumber(number!.number, appId);
-      for (const to of ['+16175550131', '+16175550132', '+16175550133']) {
-        await provider.send({ from: number!.number, to, text: 'keep-alive', statusCallbackUrl: `${running.base}/callbacks/status` });
-      }
-      // The SDK's sockets: axios asks for 60 s on each request, the agent again on each return to
-      // the pool (the simulator's own webhook sockets ask for their agent's setting only).
-      const sdkSockets = [...asked.values()].filter((delays) => delays.has(60_000));
+    await sendingWithKeepAliveWatched('keep-alive', async ({ send, asked }) => {
+      for (const to of ['+16175550131', '+16175550132', '+16175550133']) await send(to);
+      // Axios asks for its delay on each request, the agent again on each return to the pool (the
+      // simulator's own webhook sockets ask for their agent's setting only).
+      const sdkSockets = sdkSocketsOf(asked);
       expect(sdkSockets.length).toBeGreaterThan(0);
-      for (const delays of sdkSockets) expect([...delays]).toEqual([60_000]);
-    } finally {
-      net.Socket.prototype.setKeepAlive = setKeepAlive;
-      await running.close();
-    }
+      for (const delays of sdkSockets) expect([...delays]).toEqual([AXIOS_KEEP_ALIVE_MS]);
+    });
+  });
+
+  it('keeps every socket it opened for the next sends, even with more than 20 in flight', async () => {
+    await sendingWithKeepAliveWatched('pool', async ({ send, asked }) => {
+      const wave = () => Promise.all(Array.from({ length: 40 }, (_, i) => send(`+1617555${String(1000 + i)}`)));
+      await wave();
+      const opened = sdkSocketsOf(asked).length;
+      // More than the 20 free sockets the SDK's agents keep by themselves, or this proves nothing.
+      expect(opened).toBeGreaterThan(20);
+      await new Promise((resolve) => setImmediate(resolve));
+      await wave();
+      await wave();
+      expect(sdkSocketsOf(asked).length).toBe(opened);
+    });
   });
 
   it('ensureApplication writes the URLs, with POST, through our own client', async () => {
