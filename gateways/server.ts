@@ -188,7 +188,7 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     ...(placement ? { placement } : {}),
   });
   opsRoutes(router, core);
-  identityRoutes(router, core, API_BASE, { simulator: simulator ? { handsetRoutes: simulatorHandsets } : null });
+  identityRoutes(router, core, API_BASE, { simulator: simulatorService ? { handsetRoutes: simulatorHandsets } : null });
   contactRoutes(router, core, API_BASE);
   accountRoutes(router, core, API_BASE);
   campaignRoutes(router, core, API_BASE);

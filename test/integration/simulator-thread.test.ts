@@ -58,6 +58,12 @@ describe('a node with the simulator on a worker thread', () => {
     expect(await t.sb.store.messages.getByProviderId(sent.body.messageUuid)).toMatchObject({ direction: 'inbound', fromNumber: student.phone });
   });
 
+  it("tells the web client it runs on the simulator, so the student's phone is shown as on the main thread", async () => {
+    const me = await t.http.get('/api/v1/me', org.member.token);
+    expect(me.status).toBe(200);
+    expect(me.body.simulator).toEqual({ handsetRoutes: true });
+  });
+
   it('answers its Plivo API and its refusals on the node port as before', async () => {
     const denied = await t.http.get('/simulator/plivo/v1/Account/MAXXXXXXXXXXXXXXXXXX/Number/');
     expect(denied.status).toBe(401);
