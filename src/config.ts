@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import type { LoginLimits } from './auth/login-limiter.js';
 import { isTimeZone } from './domain/time-zone.js';
@@ -91,7 +91,8 @@ const EnvSchema = z
     SIMULATOR_DELIVERY_DELAY_MS: duration.default(250),
     SIMULATOR_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
     SIMULATOR_ROUTES: bool.optional(),
-    SIMULATOR_THREAD: bool.default(false),
+    // Unset: on its worker thread when the machine has more than one core (docs/decisions.md).
+    SIMULATOR_THREAD: bool.optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -262,12 +263,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       nonceRetentionMs: e.WEBHOOK_NONCE_RETENTION_MS,
       acceptV2: (e.WEBHOOK_SIGNATURE_V2 ?? (e.PLIVO_AUTH_ID === undefined ? 'refuse' : 'accept')) === 'accept',
     },
-    simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE, handsetRoutes: e.SIMULATOR_ROUTES, thread: e.SIMULATOR_THREAD },
+    simulator: { deliveryDelayMs: e.SIMULATOR_DELIVERY_DELAY_MS, retryScale: e.SIMULATOR_RETRY_SCALE, handsetRoutes: e.SIMULATOR_ROUTES, thread: e.SIMULATOR_THREAD ?? simulatorThreadByDefault() },
     logLevel: e.LOG_LEVEL,
   };
 }
 
-/** The configuration tests start from: defaults, silent logs, no demo seed, everything overridable. */
+/**
+ * Where the built-in simulator runs when SIMULATOR_THREAD is unset: on its worker thread when the
+ * machine has another core for it, on the node's event loop otherwise (docs/decisions.md).
+ */
+export function simulatorThreadByDefault(): boolean {
+  return availableParallelism() > 1;
+}
+
+/**
+ * The configuration tests start from: defaults, silent logs, no demo seed, everything overridable;
+ * the simulator on the main thread, where a test can read its records directly (`sb.simulator`).
+ */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ PORT: '0', LOG_LEVEL: 'silent', DEMO_SEED: 'false', ...overrides });
+  return loadConfig({ PORT: '0', LOG_LEVEL: 'silent', DEMO_SEED: 'false', SIMULATOR_THREAD: 'false', ...overrides });
 }

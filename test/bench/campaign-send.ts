@@ -1,3 +1,4 @@
+import { simulatorThreadByDefault } from '../../src/config.js';
 import type { CoreEvent } from '../../src/events.js';
 import { buildBenchOrg, startBenchNode, studentPhone } from './bench-org.js';
 import { cpuMs, describeLoop, loopWindow, type LoopUse } from './cpu.js';
@@ -14,11 +15,14 @@ import { row, type BenchOutcome, type ResultRow } from './report.js';
 // 2. Pacing: NUMBER_SEND_INTERVAL_MS scaled down to 200 ms, 20 texts per number; each number's
 //    send starts against its schedule (first start + k × interval): the worst drift of a
 //    number's last start, relative to its scheduled span.
+// Both run the built-in simulator where the product's default puts it (on its worker thread on a
+// machine with more than one core); SIMULATOR_THREAD=true|false chooses.
 
 const RECIPIENTS = Number(process.env.BENCH_CAMPAIGN_RECIPIENTS ?? 100_000);
 const BASELINE = Number(process.env.BENCH_CAMPAIGN_BASELINE ?? 10_000);
 const PACED_INTERVAL_MS = 200;
 const PACED_PER_NUMBER = 20;
+const SIMULATOR_THREAD = process.env.SIMULATOR_THREAD ?? String(simulatorThreadByDefault());
 
 function waitFor(node: { sb: { core: { events: { watchAll(l: (e: CoreEvent) => void): () => void } } } }, done: (e: CoreEvent) => boolean, deadlineMs: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -47,7 +51,7 @@ function countSubmitted(node: Parameters<typeof waitFor>[0], count: number, dead
 }
 
 async function throughput(): Promise<{ rows: ResultRow[]; details: Record<string, unknown> }> {
-  const node = await startBenchNode({ NUMBER_SEND_INTERVAL_MS: '0', NUMBER_MAX_IN_FLIGHT: '32', SIMULATOR_DELIVERY_DELAY_MS: '600000', MAX_BODY_BYTES: String(8 * 1024 * 1024), SIMULATOR_THREAD: process.env.SIMULATOR_THREAD ?? 'false' });
+  const node = await startBenchNode({ NUMBER_SEND_INTERVAL_MS: '0', NUMBER_MAX_IN_FLIGHT: '32', SIMULATOR_DELIVERY_DELAY_MS: '600000', MAX_BODY_BYTES: String(8 * 1024 * 1024), SIMULATOR_THREAD });
   try {
     const org = await buildBenchOrg(node);
     // Baseline: a compose of BASELINE texts on the same node.
@@ -111,7 +115,7 @@ async function throughput(): Promise<{ rows: ResultRow[]; details: Record<string
 }
 
 async function pacing(): Promise<{ rows: ResultRow[]; details: Record<string, unknown> }> {
-  const node = await startBenchNode({ NUMBER_SEND_INTERVAL_MS: String(PACED_INTERVAL_MS), SIMULATOR_DELIVERY_DELAY_MS: '600000' });
+  const node = await startBenchNode({ NUMBER_SEND_INTERVAL_MS: String(PACED_INTERVAL_MS), SIMULATOR_DELIVERY_DELAY_MS: '600000', SIMULATOR_THREAD });
   try {
     const org = await buildBenchOrg(node);
     const total = PACED_PER_NUMBER * org.account.numbers.length;

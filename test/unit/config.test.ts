@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+
+// How many cores the configuration sees (0: the machine's own), for the simulator thread's default.
+const cores = vi.hoisted(() => ({ n: 0 }));
+vi.mock('node:os', async (importOriginal) => {
+  const os = await importOriginal<typeof import('node:os')>();
+  return { ...os, availableParallelism: () => cores.n || os.availableParallelism() };
+});
 
 describe('configuration', () => {
   it('has working defaults: simulator, port 3000, the lock durations of the product rules', () => {
@@ -22,6 +29,19 @@ describe('configuration', () => {
     expect(one).toMatch(/^[A-Za-z0-9_-]+-[0-9a-f]{6}$/);
     expect(one).not.toBe(two);
     expect(loadConfig({}).cluster.natsUrl).toBeUndefined();
+  });
+
+  it('runs the built-in simulator on its worker thread when the machine has another core, unless SIMULATOR_THREAD says', () => {
+    try {
+      cores.n = 1;
+      expect(loadConfig({}).simulator.thread).toBe(false);
+      expect(loadConfig({ SIMULATOR_THREAD: 'true' }).simulator.thread).toBe(true);
+      cores.n = 2;
+      expect(loadConfig({}).simulator.thread).toBe(true);
+      expect(loadConfig({ SIMULATOR_THREAD: 'false' }).simulator.thread).toBe(false);
+    } finally {
+      cores.n = 0;
+    }
   });
 
   it('uses real Plivo when both credentials are given', () => {
