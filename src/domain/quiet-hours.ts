@@ -23,8 +23,25 @@ function localTime(at: number, timeZone: string): LocalTime {
   return { hour: Number(parts.hour), minute: Number(parts.minute), second: Number(parts.second) };
 }
 
+// The local hour of a zone is the same all through a quarter of an hour of UTC (every zone's
+// offset, and every change of it, falls on a quarter hour), and every queued text asks for it:
+// the hour of the quarter hour last asked about is kept per zone, checked at both of its ends, so
+// a zone whose offset is not a whole quarter hour (local mean time, long ago) is never cached.
+const QUARTER_HOUR_MS = 15 * 60_000;
+const hours = new Map<string, { from: number; hour: number }>();
+
+/** The local hour (0–23) at `at` in `timeZone`. */
+export function localHour(at: number, timeZone: string): number {
+  const from = at - (((at % QUARTER_HOUR_MS) + QUARTER_HOUR_MS) % QUARTER_HOUR_MS);
+  const kept = hours.get(timeZone);
+  if (kept?.from === from) return kept.hour;
+  const hour = localTime(at, timeZone).hour;
+  if (localTime(from, timeZone).hour === hour && localTime(from + QUARTER_HOUR_MS - 1, timeZone).hour === hour) hours.set(timeZone, { from, hour });
+  return hour;
+}
+
 export function isQuietHours(at: number, timeZone: string): boolean {
-  const { hour } = localTime(at, timeZone);
+  const hour = localHour(at, timeZone);
   return hour >= QUIET_START_HOUR || hour < QUIET_END_HOUR;
 }
 
