@@ -406,8 +406,8 @@ async function fanout(a: FanoutArgs): Promise<FanoutResult> {
   const fast = byKey.size === a.conversationIds.length;
   // Every operator gets the same bytes each tick (one publish to all): a frame is parsed into its
   // entries once, and the other 999 copies are only compared with it byte for byte (one memcmp)
-  // before its entries are counted for their operator. Parsing every copy cost the load process
-  // a quarter of its CPU, and its backlog was part of every operator's measured latency.
+  // before its entries are counted for their operator. Parsing every copy kept the load process
+  // at 0.91 of a core (0.57 without), and its backlog was part of every operator's measured latency.
   let parsedBytes = Buffer.alloc(0);
   let parsedConv = new Int32Array(0);
   let parsedLocked = new Int8Array(0);
