@@ -4,7 +4,7 @@ import type { Logger } from './logger.js';
 import type { SmsProvider } from './sms/sms-provider.js';
 import type { Store } from './store/store.js';
 import type { CoreContext } from './services/context.js';
-import type { Bus } from './bus/bus.js';
+import { SUBJECT_PREFIX, type Bus } from './bus/bus.js';
 import { CoreEvents, type CoreEvent } from './events.js';
 import { Outbox } from './sms/outbox.js';
 import { quietHoursEnd } from './domain/quiet-hours.js';
@@ -74,7 +74,7 @@ export class Core {
     this.metrics = o.metrics ?? new Metrics();
     this.events = new CoreEvents({
       bus: o.bus,
-      prefix: 'sb',
+      prefix: SUBJECT_PREFIX,
       nodeId: o.nodeId,
       // Counted where the event happens: once in the cluster, whoever watches it.
       observe: (e) => {
@@ -95,7 +95,7 @@ export class Core {
       statusCallbackUrl: () => webhookUrls().status,
       holdUntil: (m, now) => (m.quietHoursTimeZone ? quietHoursEnd(now, m.quietHoursTimeZone) : null),
       // Each number's queue on its owner alone: the number's pacing holds cluster-wide.
-      ...(o.placement ? { cluster: { placement: o.placement, bus: o.bus, prefix: 'sb', rescanMs: o.config.cluster.queueRescanMs } } : {}),
+      ...(o.placement ? { cluster: { placement: o.placement, bus: o.bus, prefix: SUBJECT_PREFIX, rescanMs: o.config.cluster.queueRescanMs } } : {}),
     });
     // The one place that reads the configuration: each service gets the settings it names.
     this.context = {

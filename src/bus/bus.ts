@@ -8,6 +8,9 @@
 // One implementation per deployment: MemoryBus (one process) and NatsBus (a cluster). Both pass
 // test/contract/bus.contract.ts.
 
+/** The first token of every subject the nodes of one Switchboard talk on (`sb.…`): they hear each other only if all use it. */
+export const SUBJECT_PREFIX = 'sb';
+
 export type BusHandler = (payload: unknown, subject: string) => void;
 export type Responder = (payload: unknown, subject: string) => Promise<unknown> | unknown;
 export type Unsubscribe = () => void;

@@ -4,7 +4,7 @@ import { ActorHost } from '../actors-runtime/actor-host.js';
 import { LocalActorRef } from '../actors-runtime/actor-ref.js';
 import { joinCluster } from '../actors-runtime/nats-actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
-import type { Bus } from '../bus/bus.js';
+import { SUBJECT_PREFIX, type Bus } from '../bus/bus.js';
 import { CampaignBehavior } from './campaign-actor.js';
 import { CampaignService, CAMPAIGN_ACTOR, type CampaignSettings } from './campaign-service.js';
 
@@ -51,7 +51,7 @@ export function createCampaigns(w: CampaignWiring): Campaigns {
       kind: CAMPAIGN_ACTOR,
       host,
       placement: w.placement,
-      prefix: 'sb',
+      prefix: SUBJECT_PREFIX,
       ...w.cluster,
       log: w.c.log.child({ component: 'actor-ref', kind: CAMPAIGN_ACTOR }),
     },

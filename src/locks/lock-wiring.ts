@@ -8,7 +8,7 @@ import { ActorHost } from '../actors-runtime/actor-host.js';
 import { LocalActorRef } from '../actors-runtime/actor-ref.js';
 import { joinCluster } from '../actors-runtime/nats-actor-ref.js';
 import type { Placement } from '../actors-runtime/placement.js';
-import type { Bus } from '../bus/bus.js';
+import { SUBJECT_PREFIX, type Bus } from '../bus/bus.js';
 import { ConversationLockBehavior } from './conversation-lock-actor.js';
 import { hostedViews, localLockActors } from './local-lock-actors.js';
 import { LOCK_VIEWS_TIMEOUT_MS, otherNodesLockViews, serveLockViews } from './cluster-lock-views.js';
@@ -62,13 +62,13 @@ export function createLocks(w: LockWiring): Locks {
       kind: CONVERSATION_ACTOR,
       host,
       placement: w.placement,
-      prefix: 'sb',
+      prefix: SUBJECT_PREFIX,
       ...w.cluster,
       log: w.c.log.child({ component: 'actor-ref' }),
     },
     (): Promise<void> => service.adoptOrphans(),
   );
-  const views = { bus: w.cluster.bus, prefix: 'sb', placement: w.placement, timeoutMs: Math.min(w.cluster.requestTimeoutMs, LOCK_VIEWS_TIMEOUT_MS), log: w.c.log.child({ component: 'lock-views' }) };
+  const views = { bus: w.cluster.bus, prefix: SUBJECT_PREFIX, placement: w.placement, timeoutMs: Math.min(w.cluster.requestTimeoutMs, LOCK_VIEWS_TIMEOUT_MS), log: w.c.log.child({ component: 'lock-views' }) };
   const stopServingViews = serveLockViews({ ...views, nodeId: w.placement.nodeId, views: (accountIds) => hostedViews(host, accountIds) });
   const local = localLockActors(
     host,
