@@ -35,8 +35,9 @@ export function localHour(at: number, timeZone: string): number {
   const from = at - (((at % QUARTER_HOUR_MS) + QUARTER_HOUR_MS) % QUARTER_HOUR_MS);
   const kept = hours.get(timeZone);
   if (kept?.from === from) return kept.hour;
-  const hour = localTime(at, timeZone).hour;
-  if (localTime(from, timeZone).hour === hour && localTime(from + QUARTER_HOUR_MS - 1, timeZone).hour === hour) hours.set(timeZone, { from, hour });
+  const hour = localTime(from, timeZone).hour;
+  if (localTime(from + QUARTER_HOUR_MS - 1, timeZone).hour !== hour) return localTime(at, timeZone).hour;
+  hours.set(timeZone, { from, hour });
   return hour;
 }
 
