@@ -43,9 +43,12 @@ export function nextDeadline(context: LockContext): number | null {
   return idle === null || graceUntil < idle ? graceUntil : idle;
 }
 
-/** The time a release for `reason` happened: a deadline's own time, not when it was noticed. */
-export function releaseTime(context: LockContext, reason: ReleaseReason): number {
+/**
+ * The time a release for `reason` happened, noticed at `at` (what the machine knows by default): a
+ * deadline's own time, not when it was noticed.
+ */
+export function releaseTime(context: LockContext, reason: ReleaseReason, at: number = context.asOf): number {
   const deadline =
     reason === 'idle' ? idleReleaseDeadline(context) : reason === 'disconnected' ? context.graceUntil : null;
-  return deadline === null ? context.asOf : Math.min(deadline, context.asOf);
+  return deadline === null ? at : Math.min(deadline, at);
 }

@@ -79,19 +79,63 @@ const grantToSender = [
 ] as const;
 
 /** Typing, focus, a confirmed prompt: a fresh idle period from now (back from the warning, if shown). */
-const keepAlive = { guard: 'isHolder', target: '.lockedBy', actions: ['observeEventTime', 'recordActivity'] } as const;
+const keepAlive = { guard: 'isHolder', target: '.lockedBy', actions: ['recordActivity'] } as const;
 
 /** The holder in another tab (or back after a reload): same lock, same token; opening is activity. */
 const joinAsHolder = {
   guard: 'isHolder',
   target: '.lockedBy',
   actions: [
-    'observeEventTime',
-    { type: 'addConnection', params: ({ event }: Entering) => ({ connId: event.connId }) },
-    'recordActivity',
+    { type: 'join', params: ({ event }: Entering) => ({ connId: event.connId }) },
     { type: 'announceJoin', params: ({ event }: Entering) => ({ connId: event.connId }) },
   ],
 } as const;
+
+// The context updates. Each transition makes at most one assignment, because XState copies the
+// whole snapshot (its state value, its tags, its context) for every `assign` it runs: a step that
+// observes the event's time, then grants, then records activity would make three copies where one
+// does. So every assignment an event triggers first takes the event's time (timeOf) and does all
+// of that transition's updates at once; the deadline rules (`always`) assign at the time the
+// machine already knows, which the event that led to them has set.
+
+/** The machine's time once it has seen `event`: never earlier than it already knew (a late TICK). */
+function timeOf(context: LockContext, event: LockEvent): number {
+  return Math.max(context.asOf, event.now);
+}
+
+function granted(context: LockContext, asOf: number, to: { userId: string; name: string; connId: string }): Partial<LockContext> {
+  return {
+    asOf,
+    token: context.token + 1,
+    holder: { userId: to.userId, name: to.name, connIds: [to.connId], lockedAt: asOf, lastActivityAt: asOf },
+    warnAt: asOf + context.durations.idleWarningMs,
+    releaseAt: null,
+    graceUntil: null,
+  };
+}
+
+/** A fresh idle period from `asOf`, the holder's connections being `connIds`. */
+function active(context: LockContext, asOf: number, connIds: readonly string[] = requireHolder(context).connIds): Partial<LockContext> {
+  return {
+    asOf,
+    holder: { ...requireHolder(context), connIds, lastActivityAt: asOf },
+    warnAt: asOf + context.durations.idleWarningMs,
+    releaseAt: null,
+  };
+}
+
+function released(context: LockContext, asOf: number, reason: ReleaseReason): Partial<LockContext> & { token: number } {
+  const token = context.token + 1;
+  return {
+    asOf,
+    token,
+    holder: null,
+    warnAt: null,
+    releaseAt: null,
+    graceUntil: null,
+    lastRelease: { reason, userId: requireHolder(context).userId, holderToken: context.token, token, at: releaseTime(context, reason, asOf) },
+  };
+}
 
 export const conversationLockMachine = setup({
   types: {
@@ -121,57 +165,43 @@ export const conversationLockMachine = setup({
     isWarningDue: ({ context }) => dueDeadline(context) === 'warning',
   },
   actions: {
-    observeEventTime: assign(({ context, event }) => ({ asOf: Math.max(context.asOf, event.now) })),
-    grant: assign(({ context }, params: { userId: string; name: string; connId: string }) => ({
-      token: context.token + 1,
-      holder: {
-        userId: params.userId,
-        name: params.name,
-        connIds: [params.connId],
-        lockedAt: context.asOf,
-        lastActivityAt: context.asOf,
-      },
-      warnAt: context.asOf + context.durations.idleWarningMs,
-      releaseAt: null,
+    observeEventTime: assign(({ context, event }) => ({ asOf: timeOf(context, event) })),
+    grant: assign(({ context, event }, params: { userId: string; name: string; connId: string }) =>
+      granted(context, timeOf(context, event), params),
+    ),
+    recordActivity: assign(({ context, event }) => active(context, timeOf(context, event))),
+    /** Another of the holder's tabs: one more connection, and opening it is activity. */
+    join: assign(({ context, event }, params: { connId: string }) => ({
+      ...active(context, timeOf(context, event), withConnection(requireHolder(context).connIds, params.connId)),
       graceUntil: null,
     })),
-    recordActivity: assign(({ context }) => ({
-      holder: { ...requireHolder(context), lastActivityAt: context.asOf },
-      warnAt: context.asOf + context.durations.idleWarningMs,
-      releaseAt: null,
-    })),
-    addConnection: assign(({ context }, params: { connId: string }) => ({
-      holder: { ...requireHolder(context), connIds: withConnection(requireHolder(context).connIds, params.connId) },
-      graceUntil: null,
-    })),
-    dropConnection: assign(({ context }, params: { connId: string | undefined }) => {
+    addConnection: assign(({ context, event }, params: { connId: string }) => {
+      const holder = requireHolder(context);
+      return { asOf: timeOf(context, event), holder: { ...holder, connIds: withConnection(holder.connIds, params.connId) }, graceUntil: null };
+    }),
+    dropConnection: assign(({ context, event }, params: { connId: string | undefined }) => {
+      const asOf = timeOf(context, event);
       const connIds = withoutConnection(requireHolder(context).connIds, params.connId);
       return {
+        asOf,
         holder: { ...requireHolder(context), connIds },
         // The last connection gone: a reload comes back within the grace, a closed tab does not.
-        graceUntil: connIds.length === 0 ? context.asOf + context.durations.disconnectGraceMs : null,
+        graceUntil: connIds.length === 0 ? asOf + context.durations.disconnectGraceMs : null,
       };
     }),
     // The next deadline follows from the one that expired, not from whenever the timer ran.
     startWarning: assign(({ context }) => ({
       releaseAt: (context.warnAt ?? context.asOf) + context.durations.releaseAfterWarningMs,
     })),
-    release: assign(({ context }, params: { reason: ReleaseReason }) => {
-      const token = context.token + 1;
-      return {
-        token,
-        holder: null,
-        warnAt: null,
-        releaseAt: null,
-        graceUntil: null,
-        lastRelease: {
-          reason: params.reason,
-          userId: requireHolder(context).userId,
-          holderToken: context.token,
-          token,
-          at: releaseTime(context, params.reason),
-        },
-      };
+    /** A person's release (leave, revoke): at the event's time. */
+    release: assign(({ context, event }, params: { reason: ReleaseReason }) => released(context, timeOf(context, event), params.reason)),
+    /** A deadline's release: at the time the machine knows, the deadline's own time recorded (releaseTime). */
+    releaseForDeadline: assign(({ context }, params: { reason: ReleaseReason }) => released(context, context.asOf, params.reason)),
+    /** Release and grant in one step, so nobody can slip in between. */
+    takeOver: assign(({ context, event }, params: { userId: string; name: string; connId: string }) => {
+      const asOf = timeOf(context, event);
+      const release = released(context, asOf, 'takenOver');
+      return { ...release, ...granted({ ...context, token: release.token }, asOf, params) };
     }),
     // Hands the event back to the machine after a catch-up, to be judged in the state it led to.
     redeliver: raise(({ event }) => event),
@@ -241,9 +271,9 @@ export const conversationLockMachine = setup({
   states: {
     idle: {
       on: {
-        OPEN: { target: 'held', actions: ['observeEventTime', ...grantToSender] },
+        OPEN: { target: 'held', actions: grantToSender },
         // Taking over a free conversation is simply opening it.
-        TAKE_OVER: { target: 'held', actions: ['observeEventTime', ...grantToSender] },
+        TAKE_OVER: { target: 'held', actions: grantToSender },
         REPLY: {
           actions: { type: 'announceReplyRefused', params: ({ event }) => ({ userId: event.userId, token: event.token }) },
         },
@@ -257,12 +287,12 @@ export const conversationLockMachine = setup({
         {
           guard: 'isGraceOver',
           target: 'released',
-          actions: [{ type: 'release', params: { reason: 'disconnected' } }, 'announceRelease'],
+          actions: [{ type: 'releaseForDeadline', params: { reason: 'disconnected' } }, 'announceRelease'],
         },
         {
           guard: 'isIdleOver',
           target: 'released',
-          actions: [{ type: 'release', params: { reason: 'idle' } }, 'announceRelease'],
+          actions: [{ type: 'releaseForDeadline', params: { reason: 'idle' } }, 'announceRelease'],
         },
         { guard: 'isWarningDue', target: '.idleWarning', actions: ['startWarning', 'announceIdleWarning'] },
       ],
@@ -285,10 +315,9 @@ export const conversationLockMachine = setup({
           {
             target: '.lockedBy',
             actions: [
-              'observeEventTime',
-              { type: 'release', params: { reason: 'takenOver' } },
+              { type: 'takeOver', params: ({ event }) => ({ userId: event.userId, name: event.name, connId: event.connId }) },
               'announceRelease',
-              ...grantToSender,
+              { type: 'announceGrant', params: ({ event }) => ({ connId: event.connId }) },
             ],
           },
         ],
@@ -299,22 +328,19 @@ export const conversationLockMachine = setup({
           {
             guard: 'leavesLastConnection',
             target: 'released',
-            actions: ['observeEventTime', { type: 'release', params: { reason: 'left' } }, 'announceRelease'],
+            actions: [{ type: 'release', params: { reason: 'left' } }, 'announceRelease'],
           },
           // One of several tabs left: the others keep the lock.
           {
             guard: 'isHoldersConnection',
-            actions: [
-              'observeEventTime',
-              { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) },
-            ],
+            actions: { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) },
           },
         ],
         DISCONNECT: [
           catchUp,
           {
             guard: 'isHoldersConnection',
-            actions: ['observeEventTime', { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) }],
+            actions: { type: 'dropConnection', params: ({ event }) => ({ connId: event.connId }) },
           },
         ],
         RECONNECT: [
@@ -322,7 +348,6 @@ export const conversationLockMachine = setup({
           {
             guard: 'isHolder',
             actions: [
-              'observeEventTime',
               { type: 'addConnection', params: ({ event }) => ({ connId: event.connId }) },
               { type: 'announceJoin', params: ({ event }) => ({ connId: event.connId }) },
             ],
@@ -334,7 +359,6 @@ export const conversationLockMachine = setup({
             guard: 'repliesWithCurrentToken',
             target: '.lockedBy',
             actions: [
-              'observeEventTime',
               'recordActivity',
               { type: 'announceReplyAccepted', params: ({ event }) => ({ userId: event.userId }) },
             ],
@@ -348,7 +372,7 @@ export const conversationLockMachine = setup({
           {
             guard: 'isHolder',
             target: 'released',
-            actions: ['observeEventTime', { type: 'release', params: { reason: 'revoked' } }, 'announceRelease'],
+            actions: [{ type: 'release', params: { reason: 'revoked' } }, 'announceRelease'],
           },
         ],
         RESUME: [catchUp, { actions: 'observeEventTime' }],
