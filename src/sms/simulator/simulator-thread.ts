@@ -7,13 +7,14 @@ import type { HandsetMessage, TextInResult } from './plivo-simulator.js';
 import type { SimulatorService } from './simulator-service.js';
 import type { CallResult } from './voice.js';
 
-// The in-process simulator on a worker thread (SIMULATOR_THREAD=true). Plivo's side of a send (its
-// API, its database, its webhook deliveries with their signatures and HTTP requests) is not the
-// node's work, and on the node's event loop it takes about a fifth of every send. On its own
+// The in-process simulator on a worker thread (the default on a machine with more than one core,
+// simulatorThreadByDefault in config.ts; SIMULATOR_THREAD decides otherwise). Plivo's side of a send
+// (its API, its database, its webhook deliveries with their signatures and HTTP requests) is not
+// the node's work, and on the node's event loop it takes about a fifth of every send. On its own
 // thread it can run on another core, as Plivo runs elsewhere; the node's main thread keeps only the
 // HTTP edge of the simulator's routes (which stay on the node's port, as they were) and hands each
 // call over by message. Each send then crosses threads twice, which costs more than it saves when
-// no core is free, hence off by default.
+// no core is free: hence the event loop on a single core.
 // Its webhooks reach the node over HTTP as before. The worker's clock is the system clock, so a
 // node started with a simulated clock keeps the simulator on its own thread (see gateways/server.ts).
 
