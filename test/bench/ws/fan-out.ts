@@ -18,7 +18,8 @@ import type { Child } from './ipc.js';
 // Baseline, same run, same process, same generator: a bare uWS app that takes the very lock
 // frames the real server would produce from the driver, coalesces them with the same BoardBatcher
 // and tick, and publishes each tick's frame to one topic with 1,000 subscribers. A discarded pass
-// at the full rate warms both sides up first. Goal: p99 ≤ 50 ms, the server using at most one core.
+// at the full rate through each of the two warms them up first. Goal: p99 ≤ 50 ms, the server
+// using at most one core.
 
 const OPERATORS = 1_000;
 const DRIVERS = 20;
@@ -87,23 +88,8 @@ export async function fanoutBenchmark(ctx: WsBenchContext): Promise<WsOutcome> {
       await load!.call('closeGroup', { group: 'drv-bare' });
     };
 
-    // A discarded pass at the full rate first, so that neither side runs its hot paths cold in the
-    // first measured run: at this rate a generator or server that falls behind at the start may
-    // never catch up within the window.
-    ctx.log('  fan-out: warming up …');
-    await connectBare();
-    await load.call<FanoutResult>('fanout', { operators: 'ops-bare', drivers: 'drv-bare', mode: 'bare', ...spec, warmupMs: 2_000, measureMs: 1_000, drainMs: 1_000 }, runTimeout);
-    await closeBare();
-
-    for (let run = 1; run <= ctx.runs; run++) {
-      ctx.log(`  fan-out, run ${run}: bare uWS publish baseline …`);
-      await connectBare();
-      const quietBare = await waitForQuiet(ctx, [process.pid, server.pid, load.pid], 'bare publish baseline');
-      const bare = await load.call<FanoutResult>('fanout', { operators: 'ops-bare', drivers: 'drv-bare', mode: 'bare', ...spec }, runTimeout);
-      await closeBare();
-
-      ctx.log(`  fan-out, run ${run}: Switchboard …`);
-      const ops = await load.call<{ connected: number; failed: number; reasons: string[]; ms: number }>(
+    const connectSb = async (): Promise<number> => {
+      const ops = await load!.call<{ connected: number; failed: number; reasons: string[]; ms: number }>(
         'connectMini',
         {
           group: 'ops-sb',
@@ -118,7 +104,36 @@ export async function fanoutBenchmark(ctx: WsBenchContext): Promise<WsOutcome> {
       );
       if (ops.failed > 0) throw new Error(`operators failed to connect: ${ops.reasons.join('; ')}`);
       const driverUrls = org.staffTokens.map((t) => `ws://127.0.0.1:${started.port}/ws?token=${encodeURIComponent(t)}`);
-      await load.call('connectWs', { group: 'drv-sb', urls: driverUrls, count: DRIVERS, hello: true });
+      await load!.call('connectWs', { group: 'drv-sb', urls: driverUrls, count: DRIVERS, hello: true });
+      return ops.ms;
+    };
+    const closeSb = async (): Promise<void> => {
+      await load!.call('closeGroup', { group: 'ops-sb' });
+      await load!.call('closeGroup', { group: 'drv-sb' });
+    };
+
+    // A discarded pass at the full rate through each server first, so that no side runs its hot
+    // paths cold in the first measured run (the generator, the bare app, Switchboard: its lock
+    // actors' first activations, its compiled code, its heap's sizes): at this rate a process that
+    // falls behind at the start may never catch up within the window.
+    ctx.log('  fan-out: warming up …');
+    const warmup = { ...spec, warmupMs: 2_000, measureMs: 1_000, drainMs: 1_000 };
+    await connectBare();
+    await load.call<FanoutResult>('fanout', { operators: 'ops-bare', drivers: 'drv-bare', mode: 'bare', ...warmup }, runTimeout);
+    await closeBare();
+    await connectSb();
+    await load.call<FanoutResult>('fanout', { operators: 'ops-sb', drivers: 'drv-sb', mode: 'sb', ...warmup }, runTimeout);
+    await closeSb();
+
+    for (let run = 1; run <= ctx.runs; run++) {
+      ctx.log(`  fan-out, run ${run}: bare uWS publish baseline …`);
+      await connectBare();
+      const quietBare = await waitForQuiet(ctx, [process.pid, server.pid, load.pid], 'bare publish baseline');
+      const bare = await load.call<FanoutResult>('fanout', { operators: 'ops-bare', drivers: 'drv-bare', mode: 'bare', ...spec }, runTimeout);
+      await closeBare();
+
+      ctx.log(`  fan-out, run ${run}: Switchboard …`);
+      const operatorConnectMs = await connectSb();
       const quietSb = await waitForQuiet(ctx, [process.pid, server.pid, load.pid], 'Switchboard');
       const profile = profileFile(ctx, `ws-fanout-run${run}`);
       if (profile) await server.call('profileStart');
@@ -126,8 +141,7 @@ export async function fanoutBenchmark(ctx: WsBenchContext): Promise<WsOutcome> {
       const sb = await load.call<FanoutResult>('fanout', { operators: 'ops-sb', drivers: 'drv-sb', mode: 'sb', ...spec }, runTimeout);
       const loop = await server.call<Record<string, number | null>>('loopStop');
       const profiled = profile ? await server.call<string>('profileStop', { file: profile }) : null;
-      await load.call('closeGroup', { group: 'ops-sb' });
-      await load.call('closeGroup', { group: 'drv-sb' });
+      await closeSb();
 
       const clean = sb.incomplete === 0 && Object.keys(sb.driverErrors).length === 0 && sb.operatorsOpenAtEnd === sb.operators;
       const pass = clean && sb.lastFromSend.p99 <= GOAL_P99_MS && (sb.cpu.server ?? Infinity) <= GOAL_SERVER_CORES;
@@ -145,11 +159,11 @@ export async function fanoutBenchmark(ctx: WsBenchContext): Promise<WsOutcome> {
         `  incomplete ${sb.incomplete} (bare ${bare.incomplete}), operators open at the end ${sb.operatorsOpenAtEnd}/${sb.operators}, driver errors ${JSON.stringify(sb.driverErrors)}; send lag p99 ${ms(sb.sendLag.p99)} (bare ${ms(bare.sendLag.p99)})`,
         `  before measuring, other processes used ${quietSb} of a core (bare: ${quietBare}); CPU while measuring (share of one core): server ${sb.cpu.server}, load ${sb.cpu.load}, other processes on the machine ${sb.cpu.others} (bare run: server ${bare.cpu.server}, load ${bare.cpu.load}, others ${bare.cpu.others})`,
         `  server event loop: delay p50 ${loop.delayP50} ms p99 ${loop.delayP99} ms max ${loop.delayMax} ms, utilisation ${loop.utilization}; ` +
-          `GC ${loop.gcPauses} pauses, ${loop.gcTotalMs} ms in all, p99 ${loop.gcP99Ms} ms, max ${loop.gcMaxMs} ms; ` +
+          `GC ${loop.gcPauses} pauses, ${loop.gcTotalMs} ms in all, p99 ${loop.gcP99Ms} ms, max ${loop.gcMaxMs} ms; page faults ${loop.pageFaults}; ` +
           `SQLite group commits ${loop.commits} (${loop.syncedCommits} synced) for ${loop.committedOps} writes (max batch ${loop.maxBatch})`,
         ...(profiled ? [`  profile: ${profiled}`] : []),
       );
-      details[`run${run}`] = { switchboard: sb, bare, serverLoop: loop, operatorConnectMs: ops.ms };
+      details[`run${run}`] = { switchboard: sb, bare, serverLoop: loop, operatorConnectMs };
     }
   } finally {
     await stopAll([load, server]);

@@ -88,6 +88,7 @@ export async function lockRoundTripBenchmark(ctx: WsBenchContext): Promise<WsOut
         `  server event loop: delay p50 ${loop.delayP50} ms p99 ${loop.delayP99} ms max ${loop.delayMax} ms, utilisation ${loop.utilization}; ` +
           `GC ${loop.gcPauses} pauses (${loop.scavenges} scavenges, ${loop.markCompacts} mark-compacts), ${loop.gcTotalMs} ms in all, p99 ${loop.gcP99Ms} ms, max ${loop.gcMaxMs} ms, ` +
           `per command ${perCommand(loop.allocatedBytes, sb.sent)} allocated, ${perCommand(loop.promotedBytes, sb.sent)} promoted; ` +
+          `page faults ${loop.pageFaults} (${((loop.pageFaults ?? 0) / sb.sent).toFixed(2)} per command); ` +
           `SQLite group commits ${loop.commits} (${loop.syncedCommits} synced) for ${loop.committedOps} writes (${loop.commits ? ((loop.committedOps ?? 0) / loop.commits).toFixed(1) : '—'} per commit, max ${loop.maxBatch})`,
         ...runNotes,
       );

@@ -26,6 +26,8 @@ let loop: {
   gc: PerformanceObserver;
   gcs: number[];
   heap: { stop(): HeapFlow };
+  /** Minor page faults of the process when measuring began (every first touch of a page costs the kernel's work). */
+  faults: number;
 } | null = null;
 let profiler: Session | null = null;
 
@@ -223,17 +225,18 @@ serve(
         for (const e of list.getEntries()) gcs.push(e.duration);
       });
       gc.observe({ entryTypes: ['gc'] });
-      loop = { h, elu: performance.eventLoopUtilization(), gc, gcs, heap: recordHeapFlow(() => process.memoryUsage().heapUsed) };
+      loop = { h, elu: performance.eventLoopUtilization(), gc, gcs, heap: recordHeapFlow(() => process.memoryUsage().heapUsed), faults: process.resourceUsage().minorPageFault };
       commits.commits = 0;
       commits.synced = 0;
       commits.ops = 0;
       commits.maxBatch = 0;
     },
 
-    /** Event-loop delay (ms), utilisation, GC (pauses, bytes allocated and promoted) and SQLite group commits since loopStart. */
+    /** Event-loop delay (ms), utilisation, GC (pauses, bytes allocated and promoted), page faults and SQLite group commits since loopStart. */
     loopStop() {
       if (!loop) return null;
       const { h, elu, gc, gcs } = loop;
+      const pageFaults = process.resourceUsage().minorPageFault - loop.faults;
       const heap = loop.heap.stop();
       h.disable();
       gc.disconnect();
@@ -253,6 +256,7 @@ serve(
         markCompacts: heap.markCompacts,
         allocatedBytes: heap.allocatedBytes,
         promotedBytes: heap.promotedBytes,
+        pageFaults,
         commits: commits.commits,
         syncedCommits: commits.synced,
         committedOps: commits.ops,
