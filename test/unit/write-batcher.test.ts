@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { setImmediate } from 'node:timers';
 import { WriteBatcher } from '../../src/store/sqlite/write-batcher.js';
+import { ManualClock } from '../../src/clock.js';
 
 // The group-commit batcher against a real WAL database file, watched through a second connection:
 // what that connection can see is exactly what has been committed.
@@ -236,6 +238,69 @@ describe('WriteBatcher', () => {
       await Promise.all([behind, durable]);
       expect(order).toEqual(['snapshot', 'reply']);
       expect(synced).toEqual([true]);
+    });
+  });
+
+  describe('with behindSpacingMs (write-behind ops alone commit at most so often)', () => {
+    let clock: ManualClock;
+    let spaced: WriteBatcher;
+    /** Lets the loop turn once: the batcher's own next-turn flush, armed earlier, runs first. */
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    beforeEach(() => {
+      clock = new ManualClock();
+      spaced = new WriteBatcher(db, { behindSpacingMs: 5, spacingClock: clock, onCommit: (n) => commits.push(n) });
+    });
+
+    it('commits a lone write-behind op at the next turn, and the next ones together once the spacing has passed', async () => {
+      await spaced.runBehind(insert('a'));
+      expect(commits).toEqual([1]);
+      const later = [spaced.runBehind(insert('b')), spaced.runBehind(insert('c'))];
+      await nextTurn();
+      expect(committed()).toEqual(['a']);
+      clock.advance(4);
+      expect(committed()).toEqual(['a']);
+      clock.advance(1);
+      expect(committed()).toEqual(['a', 'b', 'c']);
+      await Promise.all(later);
+      expect(commits).toEqual([1, 2]);
+    });
+
+    it('spaces from the previous commit, not from the op: a write-behind op long after it commits at the next turn', async () => {
+      await spaced.runBehind(insert('a'));
+      clock.advance(5);
+      const b = spaced.runBehind(insert('b'));
+      await nextTurn();
+      expect(committed()).toEqual(['a', 'b']);
+      await b;
+    });
+
+    it('commits a durable op at the next turn, with the write-behind ops waiting, and arms nothing more', async () => {
+      await spaced.runBehind(insert('a'));
+      const behind = spaced.runBehind(insert('b'));
+      const durable = spaced.run(insert('c'));
+      await Promise.all([behind, durable]);
+      expect(committed()).toEqual(['a', 'b', 'c']);
+      expect(commits).toEqual([1, 2]);
+      clock.advance(10);
+      await nextTurn();
+      expect(commits).toEqual([1, 2]);
+    });
+
+    it('commits at once when the batch is full, spacing or not', async () => {
+      const small = new WriteBatcher(db, { maxBatch: 2, behindSpacingMs: 5, spacingClock: clock, onCommit: (n) => commits.push(n) });
+      await small.runBehind(insert('a'));
+      void small.runBehind(insert('b'));
+      void small.runBehind(insert('c'));
+      expect(committed()).toEqual(['a', 'b', 'c']);
+      expect(commits).toEqual([1, 2]);
+    });
+
+    it('commits the write-behind ops waiting out the spacing on close', async () => {
+      await spaced.runBehind(insert('a'));
+      const waiting = spaced.runBehind(insert('b'));
+      spaced.close();
+      expect(committed()).toEqual(['a', 'b']);
+      await waiting;
     });
   });
 

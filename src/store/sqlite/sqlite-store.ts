@@ -32,6 +32,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Ops per group commit at most (see write-batcher.ts). */
   maxBatch?: number;
+  /** Write-behind ops alone commit at most once per this many ms (default WRITE_BEHIND_SPACING_MS; see write-batcher.ts). */
+  writeBehindSpacingMs?: number;
   /** Called after each group commit with its size and whether it was synced (metrics). */
   onCommit?: (ops: number, durable: boolean) => void;
   /** A file's WAL is checkpointed on a worker thread after this many commits (see wal-checkpointer.ts). */
@@ -43,6 +45,13 @@ export interface SqliteStoreOptions {
 }
 
 const MEMORY = ':memory:';
+
+/**
+ * How far the lock state saved behind may trail what clients were told while a node is busy: the
+ * "last few milliseconds" a crash may lose (DESIGN.md), and a reply waits at most this long for
+ * the lock state it was checked against to be committed before its own durable commit.
+ */
+export const WRITE_BEHIND_SPACING_MS = 5;
 
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   if (options.file !== MEMORY) preparePrivateDatabaseFile(options.file, options.warn);
@@ -115,6 +124,7 @@ class SqliteStore implements Store {
       mapError: toStoreError,
       ...(walSync ? { sync: () => walSync.sync() } : {}),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
+      behindSpacingMs: options.writeBehindSpacingMs ?? WRITE_BEHIND_SPACING_MS,
       onCommit: (ops, durable) => {
         options.onCommit?.(ops, durable);
         if (checkpointer && ++sinceCheckpoint >= every) {
