@@ -103,9 +103,42 @@ function launch(spec: Spec): Promise<{ child: ChildProcess; port: number; monito
   });
 }
 
+interface MetaCluster {
+  leader?: string;
+  replicas?: Array<{ name: string; current: boolean }>;
+}
+
+/**
+ * Resolves once JetStream's meta group works: every server names the same leader, and the leader
+ * sees every other server current. "Server is ready" comes before that; until then the cluster
+ * refuses to place a replicated stream ("no suitable peers for placement"), and on a loaded
+ * machine that can last as long as a node waits for it at start. Read from the servers' own
+ * monitoring (/jsz), asked again every 50 ms until the deadline.
+ */
+async function jetStreamClusterReady(monitorUrls: string[], deadlineMs = READY_WITHIN_MS): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  let last = 'no answer yet';
+  for (;;) {
+    try {
+      const metas = await Promise.all(
+        monitorUrls.map(async (u) => ((await (await fetch(`${u}/jsz`)).json()) as { meta_cluster?: MetaCluster }).meta_cluster ?? {}),
+      );
+      const leader = metas[0]?.leader;
+      const seen = metas.find((m) => m.replicas !== undefined)?.replicas ?? [];
+      if (leader && metas.every((m) => m.leader === leader) && seen.length === monitorUrls.length - 1 && seen.every((r) => r.current)) return;
+      last = JSON.stringify(metas);
+    } catch (e) {
+      last = String(e);
+    }
+    if (Date.now() >= until) throw new Error(`the JetStream cluster did not form within ${deadlineMs} ms: ${last}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /**
  * Starts `size` servers (1: a single server, 3: a cluster with routes between all of them), each
- * with JetStream in its own temp dir. Dispose with `await using` or `close()`.
+ * with JetStream in its own temp dir, and resolves once a cluster's JetStream works (a restart
+ * too). Dispose with `await using` or `close()`.
  */
 export async function startNats(size = 1): Promise<NatsCluster> {
   requireNatsServer();
@@ -131,6 +164,8 @@ export async function startNats(size = 1): Promise<NatsCluster> {
     });
     // Started together: a JetStream cluster member waits for its routes before it is ready.
     await Promise.all(specs.map((s, i) => start(i, s)));
+    const monitors = (): string[] => specs.map((spec) => `http://127.0.0.1:${spec.monitorPort}`);
+    if (size > 1) await jetStreamClusterReady(monitors());
     specs.forEach((spec, i) => {
       servers.push({
         name: spec.name,
@@ -153,6 +188,8 @@ export async function startNats(size = 1): Promise<NatsCluster> {
         restart: async () => {
           if (handles[i]) throw new Error(`nats-server ${spec.name} is running`);
           await start(i, spec);
+          // Back in the cluster only once the others see its JetStream current again.
+          if (size > 1 && handles.every((h) => h !== null)) await jetStreamClusterReady(monitors());
         },
         pause: () => void handles[i]?.child.kill('SIGSTOP'),
         resume: () => void handles[i]?.child.kill('SIGCONT'),
