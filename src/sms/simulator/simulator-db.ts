@@ -259,8 +259,11 @@ export class SimulatorDb {
       getWebhook: db.prepare<[number], WebhookRow>('SELECT * FROM webhooks WHERE id = ?'),
       // Due (earliest first), and the oldest pending webhook of its group: a later status callback
       // waits for an earlier one still being retried, so callbacks reach the app in Sequence order.
-      dueWebhooks: db.prepare<[number, number], WebhookRow>(
+      // Those in flight (pending until their attempt is recorded) are left out here, not read and
+      // skipped: the sender asks after every delivery, with up to 64 of them in flight.
+      dueWebhooks: db.prepare<[number, string, number], WebhookRow>(
         `SELECT * FROM webhooks w INDEXED BY webhooks_due WHERE w.state = 'pending' AND w.next_attempt_at <= ?
+           AND w.id NOT IN (SELECT value FROM json_each(?))
            AND NOT EXISTS (SELECT 1 FROM webhooks e INDEXED BY webhooks_pending_group
                            WHERE e.group_key = w.group_key AND e.state = 'pending' AND e.id < w.id)
          ORDER BY w.next_attempt_at, w.id LIMIT ?`,
@@ -409,9 +412,9 @@ export class SimulatorDb {
   getWebhook(id: number): WebhookRow | undefined {
     return this.s.getWebhook.get(id);
   }
-  /** The first `limit` deliveries due (earliest due first), one per group: later ones of a group wait their turn. */
-  dueWebhooks(now: number, limit: number): WebhookRow[] {
-    return this.s.dueWebhooks.all(now, limit);
+  /** The first `limit` deliveries due (earliest due first) but those of `except`, one per group: later ones of a group wait their turn. */
+  dueWebhooks(now: number, limit: number, except: Iterable<number> = []): WebhookRow[] {
+    return this.s.dueWebhooks.all(now, JSON.stringify([...except]), limit);
   }
   nextWebhookAt(after: number): number | null {
     return this.s.nextWebhookAt.get(after)?.at ?? null;

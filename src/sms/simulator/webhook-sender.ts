@@ -134,7 +134,7 @@ export class WebhookSender {
 
   /**
    * Starts due deliveries. Many enqueues and completions in one tick make one pass (a pass reads
-   * at most the in-flight rows plus the free slots), so a backlog of thousands costs linear time.
+   * at most as many rows as there are free slots), so a backlog of thousands costs linear time.
    */
   private pump(): void {
     if (this.closed || this.pumpScheduled) return;
@@ -149,7 +149,7 @@ export class WebhookSender {
     if (this.closed) return;
     const now = this.o.clock.now();
     const free = MAX_CONCURRENT_DELIVERIES - this.inFlight.size;
-    const due = free > 0 ? this.o.db.dueWebhooks(now, this.inFlight.size + free) : [];
+    const due = free > 0 ? this.o.db.dueWebhooks(now, free, this.inFlight.keys()) : [];
     for (const row of due) {
       if (this.inFlight.has(row.id) || this.busyGroups.has(row.group_key)) continue;
       this.busyGroups.add(row.group_key);
