@@ -24,18 +24,21 @@ import type { Clock, TimerHandle } from '../../clock.js';
 // COMMIT, as durable as the connection's own synchronous level makes it.
 //
 // Write-behind ops (`runBehind`) settle at COMMIT: state the owner already told its clients and
-// may lose on a crash (lock snapshots, see DESIGN.md). Nobody waits for them, so with
-// `behindSpacingMs` a batch of them alone commits no sooner than that long after the previous
-// commit: under load (thousands of lock changes a second) a commit carries the writes of several
-// turns of the loop instead of two or three, and what a commit costs whatever it carries (taking
-// the write lock, appending and indexing the log's frames, two system calls a page) is paid a few
-// hundred times a second instead of once a turn. A durable op still commits at the next turn,
-// with whatever write-behind ops wait. An idle store commits a lone write-behind op at once. Their durability is still ordered: in WAL
+// may lose on a crash (lock snapshots, see DESIGN.md). Their durability is still ordered: in WAL
 // mode a commit appends its frames to the one log after every earlier commit's, recovery keeps a
 // prefix of that log, and an fsync of the log covers everything appended before it. So a
 // write-behind op is durable no later than the first durable write committed after it, and a crash
 // never keeps a later durable write (a reply) while losing an earlier write-behind one (the lock
 // state the reply was checked against).
+//
+// What is saved behind is rarely waited for (a reply waits for the lock state it was checked
+// against, and may wait the spacing longer), so with `behindSpacingMs` a batch of write-behind ops
+// alone commits no sooner than that long after the previous commit: under load (thousands of lock changes a second)
+// a commit carries the writes of several turns of the loop instead of two or three, and what a
+// commit costs whatever it carries (taking the write lock, appending and indexing the log's frames,
+// two system calls a page) is paid a few hundred times a second instead of once a turn. A durable
+// op still commits at the next turn, with whatever write-behind ops wait. An idle store commits a
+// lone write-behind op at once.
 //
 // What other readers see runs ahead of the disk by at most one fsync: a row committed and not yet
 // synced is visible to reads at once. A process crash (kill -9) keeps it (it is in the kernel's
