@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { tempDir } from './temp-dir.js';
 
 // Real `nats-server` processes for tests: one server or a cluster on one machine, client ports
@@ -70,7 +71,11 @@ interface Spec {
   monitorPort: number;
 }
 
-function launch(spec: Spec): Promise<{ child: ChildProcess; port: number; monitorPort: number; exited: Promise<void> }> {
+/**
+ * Starts one server; resolves once it says it is ready. What it logs from then on goes to
+ * `onLog` (a cluster re-reads its JetStream state as its servers report changes).
+ */
+function launch(spec: Spec, onLog: () => void): Promise<{ child: ChildProcess; port: number; monitorPort: number; exited: Promise<void> }> {
   const child = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(spec.port), '-m', String(spec.monitorPort), ...spec.args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
@@ -96,7 +101,7 @@ function launch(spec: Spec): Promise<{ child: ChildProcess; port: number; monito
         clearTimeout(timer);
         child.off('exit', early);
         child.stderr!.removeAllListeners('data');
-        child.stderr!.resume();
+        child.stderr!.on('data', onLog);
         resolve({ child, port, monitorPort, exited });
       }
     });
@@ -108,31 +113,64 @@ interface MetaCluster {
   replicas?: Array<{ name: string; current: boolean }>;
 }
 
+/** Whether JetStream's meta group works: every server names the same leader, and the leader sees every other server current. */
+async function jetStreamClusterFormed(monitorUrls: string[]): Promise<{ ok: boolean; state: string }> {
+  const metas = await Promise.all(
+    monitorUrls.map(async (u) => ((await (await fetch(`${u}/jsz`)).json()) as { meta_cluster?: MetaCluster }).meta_cluster ?? {}),
+  );
+  const leader = metas[0]?.leader;
+  const seen = metas.find((m) => m.replicas !== undefined)?.replicas ?? [];
+  const ok = !!leader && metas.every((m) => m.leader === leader) && seen.length === monitorUrls.length - 1 && seen.every((r) => r.current);
+  return { ok, state: JSON.stringify(metas) };
+}
+
 /**
- * Resolves once JetStream's meta group works: every server names the same leader, and the leader
- * sees every other server current. "Server is ready" comes before that; until then the cluster
- * refuses to place a replicated stream ("no suitable peers for placement"), and on a loaded
- * machine that can last as long as a node waits for it at start. Read from the servers' own
- * monitoring (/jsz), asked again every 50 ms until the deadline.
+ * Resolves once JetStream's meta group works. "Server is ready" comes before that; until then the
+ * cluster refuses to place a replicated stream ("no suitable peers for placement"), and on a
+ * loaded machine that can last as long as a node waits for it at start. The servers' own
+ * monitoring (/jsz) is read now and again whenever one of them logs something (a leader elected,
+ * a peer back, a stream caught up), until the deadline.
  */
-async function jetStreamClusterReady(monitorUrls: string[], deadlineMs = READY_WITHIN_MS): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  let last = 'no answer yet';
-  for (;;) {
-    try {
-      const metas = await Promise.all(
-        monitorUrls.map(async (u) => ((await (await fetch(`${u}/jsz`)).json()) as { meta_cluster?: MetaCluster }).meta_cluster ?? {}),
+function jetStreamClusterReady(monitorUrls: string[], logs: EventEmitter, deadlineMs = READY_WITHIN_MS): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let last = 'no answer yet';
+    let reading = false;
+    let again = false;
+    let done = false;
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      logs.off('log', read);
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => finish(new Error(`the JetStream cluster did not form within ${deadlineMs} ms: ${last}`)), deadlineMs);
+    // One read at a time; a log line during a read asks for one more after it.
+    function read(): void {
+      if (reading) {
+        again = true;
+        return;
+      }
+      reading = true;
+      again = false;
+      jetStreamClusterFormed(monitorUrls).then(
+        (r) => {
+          reading = false;
+          last = r.state;
+          if (r.ok) finish();
+          else if (again && !done) read();
+        },
+        (e: unknown) => {
+          reading = false;
+          last = String(e);
+          if (again && !done) read();
+        },
       );
-      const leader = metas[0]?.leader;
-      const seen = metas.find((m) => m.replicas !== undefined)?.replicas ?? [];
-      if (leader && metas.every((m) => m.leader === leader) && seen.length === monitorUrls.length - 1 && seen.every((r) => r.current)) return;
-      last = JSON.stringify(metas);
-    } catch (e) {
-      last = String(e);
     }
-    if (Date.now() >= until) throw new Error(`the JetStream cluster did not form within ${deadlineMs} ms: ${last}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    logs.on('log', read);
+    read();
+  });
 }
 
 /**
@@ -146,10 +184,13 @@ export async function startNats(size = 1): Promise<NatsCluster> {
   const clusterName = `sb-test-${randomBytes(3).toString('hex')}`;
   const routePorts = size > 1 ? await Promise.all(Array.from({ length: size }, () => freePort())) : [];
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  /** Every server's log after it is ready, as a signal: the cluster's JetStream state may have changed. */
+  const logs = new EventEmitter();
+  logs.setMaxListeners(0);
   const handles: Array<{ child: ChildProcess; exited: Promise<void> } | null> = [];
   const servers: NatsServer[] = [];
   const start = async (i: number, spec: Spec) => {
-    const h = await launch(spec);
+    const h = await launch(spec, () => logs.emit('log'));
     handles[i] = h;
     spec.port = h.port;
     spec.monitorPort = h.monitorPort;
@@ -165,7 +206,7 @@ export async function startNats(size = 1): Promise<NatsCluster> {
     // Started together: a JetStream cluster member waits for its routes before it is ready.
     await Promise.all(specs.map((s, i) => start(i, s)));
     const monitors = (): string[] => specs.map((spec) => `http://127.0.0.1:${spec.monitorPort}`);
-    if (size > 1) await jetStreamClusterReady(monitors());
+    if (size > 1) await jetStreamClusterReady(monitors(), logs);
     specs.forEach((spec, i) => {
       servers.push({
         name: spec.name,
@@ -189,7 +230,7 @@ export async function startNats(size = 1): Promise<NatsCluster> {
           if (handles[i]) throw new Error(`nats-server ${spec.name} is running`);
           await start(i, spec);
           // Back in the cluster only once the others see its JetStream current again.
-          if (size > 1 && handles.every((h) => h !== null)) await jetStreamClusterReady(monitors());
+          if (size > 1 && handles.every((h) => h !== null)) await jetStreamClusterReady(monitors(), logs);
         },
         pause: () => void handles[i]?.child.kill('SIGSTOP'),
         resume: () => void handles[i]?.child.kill('SIGCONT'),
