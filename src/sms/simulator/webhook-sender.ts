@@ -58,7 +58,6 @@ export interface WebhookSenderOptions {
 export class WebhookSender {
   private readonly events = new EventEmitter();
   private readonly inFlight = new Map<number, Promise<void>>();
-  private readonly busyGroups = new Set<string>();
   private readonly shutdown = new AbortController();
   private timer: TimerHandle | null = null;
   private timerAt = Infinity;
@@ -149,15 +148,14 @@ export class WebhookSender {
     if (this.closed) return;
     const now = this.o.clock.now();
     const free = MAX_CONCURRENT_DELIVERIES - this.inFlight.size;
+    // Never one in flight, nor one whose group has an earlier webhook still pending (in flight
+    // included): one delivery per group at a time, in order (SimulatorDb.dueWebhooks).
     const due = free > 0 ? this.o.db.dueWebhooks(now, free, this.inFlight.keys()) : [];
     for (const row of due) {
-      if (this.inFlight.has(row.id) || this.busyGroups.has(row.group_key)) continue;
-      this.busyGroups.add(row.group_key);
       const run = this.attempt(row)
         .catch((e: unknown) => this.o.log.error({ err: e, webhookId: row.id }, 'simulator webhook attempt crashed'))
         .finally(() => {
         this.inFlight.delete(row.id);
-        this.busyGroups.delete(row.group_key);
         this.pump();
       });
       this.inFlight.set(row.id, run);
