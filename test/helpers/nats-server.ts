@@ -205,8 +205,7 @@ export async function startNats(size = 1): Promise<NatsCluster> {
     });
     // Started together: a JetStream cluster member waits for its routes before it is ready.
     await Promise.all(specs.map((s, i) => start(i, s)));
-    const monitors = (): string[] => specs.map((spec) => `http://127.0.0.1:${spec.monitorPort}`);
-    if (size > 1) await jetStreamClusterReady(monitors(), logs);
+    const monitors = (): string[] => servers.map((s) => s.monitorUrl);
     specs.forEach((spec, i) => {
       servers.push({
         name: spec.name,
@@ -236,6 +235,7 @@ export async function startNats(size = 1): Promise<NatsCluster> {
         resume: () => void handles[i]?.child.kill('SIGCONT'),
       });
     });
+    if (size > 1) await jetStreamClusterReady(monitors(), logs);
   } catch (e) {
     for (const h of handles) h?.child.kill('SIGKILL');
     await Promise.all(handles.map((h) => h?.exited));
