@@ -84,7 +84,10 @@ export class Router {
       const pending = captureRequest(res, req, bodyLimit);
       const refused = options.admit?.(pending.request.path) ?? null;
       const answer = refused ? Promise.resolve(errorResult(refused)) : this.dispatch(pending.request.method, pending.request.path, pending, options.log);
-      void answer.then((result) => writeResult(res, result, pending.isAborted, pending.request.method));
+      void answer.then((result) => {
+        pending.answering();
+        writeResult(res, result, pending.isAborted, pending.request.method);
+      });
     });
   }
 

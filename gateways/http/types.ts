@@ -13,7 +13,11 @@ export interface HttpRequest {
   /** Path parameters captured by the router (decoded). */
   params: Record<string, string>;
   body: Buffer;
-  remoteAddress: string;
+  /**
+   * The client's address, read from the socket when first asked: uWS asks the kernel each time
+   * (getpeername), a system call most routes have no use for. '' once the client went away.
+   */
+  remoteAddress(): string;
 }
 
 export interface HttpResult {

@@ -15,6 +15,8 @@ export interface PendingRequest {
   /** Resolves with the full body; rejects with BodyTooLarge or when the client went away. */
   body: Promise<Buffer>;
   isAborted(): boolean;
+  /** Called as the answer is written: from then on the uWS response is gone. */
+  answering(): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -32,10 +34,16 @@ export function captureRequest(res: UwsResponse, req: UwsRequest, bodyLimit: (me
     rawQuery,
     query: new URLSearchParams(rawQuery),
     headers,
-    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    remoteAddress: (): string => {
+      // The response object must not be touched once aborted or answered.
+      remote ??= aborted || answered ? '' : Buffer.from(res.getRemoteAddressAsText()).toString();
+      return remote;
+    },
   };
 
   let aborted = false;
+  let answered = false;
+  let remote: string | undefined;
   let rejectBody: ((e: Error) => void) | undefined;
   res.onAborted(() => {
     aborted = true;
@@ -72,7 +80,14 @@ export function captureRequest(res: UwsResponse, req: UwsRequest, bodyLimit: (me
     });
     body.catch(() => undefined);
   }
-  return { request, body, isAborted: () => aborted };
+  return {
+    request,
+    body,
+    isAborted: () => aborted,
+    answering: () => {
+      answered = true;
+    },
+  };
 }
 
 /**

@@ -17,7 +17,7 @@ export interface IdentityRoutesOptions {
 export function identityRoutes(r: Router, core: Core, base: string, o: IdentityRoutesOptions): void {
   r.post(`${base}/sessions`, async (req) => {
     const { email, password } = jsonBody(req, SessionCreate);
-    const { token, user, expiresAt } = await core.auth.login(email, password, req.remoteAddress);
+    const { token, user, expiresAt } = await core.auth.login(email, password, req.remoteAddress());
     return json(201, { token, expiresAt, user: userView(user) });
   });
 

@@ -34,7 +34,7 @@ export function plivoWebhookRoutes(r: Router, core: Core, o: WebhookOptions): vo
     const result = await core.webhooks.admit(request, () => handle(params));
     if (result.ok) return result.value;
     core.metrics.webhooks.inc({ kind, outcome: result.reason === 'replayed_nonce' ? 'replayed' : 'forged' });
-    o.log.warn({ kind, reason: result.reason, detail: result.detail, remote: req.remoteAddress }, 'webhook refused: bad signature');
+    o.log.warn({ kind, reason: result.reason, detail: result.detail, remote: req.remoteAddress() }, 'webhook refused: bad signature');
     if (result.reason === 'too_many_fields') throw tooManyFields();
     throw new AppError('invalid_signature', 'The Plivo signature does not match');
   };
