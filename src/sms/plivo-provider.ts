@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import * as plivo from 'plivo';
 import { AppError, type ErrorCode } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { plivoDispatcher, undiciAdapter, type AxiosLike } from './plivo-transport.js';
+import { ANSWER_LOST, plivoDispatcher, undiciAdapter, type AxiosLike } from './plivo-transport.js';
 import type {
   ApplicationUrls,
   AvailableNumber,
@@ -169,6 +169,9 @@ export function mapPlivoError(e: unknown, op: Operation): AppError {
     return new AppError(codeForStatus(s, op), `Plivo answered HTTP ${s} while ${what}`);
   }
   if (TIMED_OUT.test(rawMessage)) return new AppError('provider_timeout', `Plivo did not answer in time while ${what}`);
+  // The request was written and the connection closed before its answer: Plivo may have acted on
+  // it (a text sent), so this is not "unreachable", which the outbox would retry.
+  if (rawMessage.includes(ANSWER_LOST)) return new AppError('provider_timeout', `Plivo's answer was lost while ${what}; it may have been carried out`);
   if (NETWORK_DOWN.test(rawMessage)) return new AppError('provider_unavailable', `Plivo could not be reached while ${what}`);
   return new AppError('provider_unavailable', `Unexpected failure talking to Plivo while ${what}`);
 }

@@ -1,7 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, util, type Dispatcher } from 'undici';
 
 // The HTTP transport under the Plivo SDK: an axios adapter on undici's connection pools.
 //
@@ -22,8 +21,9 @@ import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 //   code N", carrying the response;
 // - a timeout rejects with "timeout of N ms exceeded" (ECONNABORTED, or ETIMEDOUT under
 //   `transitional.clarifyTimeoutError`), as axios words it;
-// - a connection lost before the answer rejects as "socket hang up" (ECONNRESET), Node's words for
-//   it, and a connection refused keeps the system's code;
+// - a connection lost before the request was written rejects as "socket hang up" (ECONNRESET),
+//   Node's words for it, and a connection refused keeps the system's code; one lost after it was
+//   written rejects as an answer lost (`asAxiosError`), which is not a failure that reached nothing;
 // - HTTP_PROXY, HTTPS_PROXY and NO_PROXY in the environment are honoured, as axios honours them.
 
 /** The subset of axios this adapter needs, typed here because the SDK's copy is loaded untyped. */
@@ -86,10 +86,6 @@ export function plivoDispatcher(env: NodeJS.ProcessEnv = process.env): Dispatche
   return proxies ? new EnvHttpProxyAgent({ ...proxies, connections: PLIVO_CONNECTIONS }) : new Agent({ connections: PLIVO_CONNECTIONS });
 }
 
-class AnswerTooLarge extends Error {
-  override name = 'AnswerTooLarge';
-}
-
 /**
  * The adapter. `agents` are the agents the SDK installs as axios's defaults: a request carrying
  * those is the SDK's own; one carrying any other agent goes to axios's adapter.
@@ -129,50 +125,20 @@ export function undiciAdapter(axios: AxiosLike, dispatcher: Dispatcher, agents: 
     const body = typeof config.data === 'string' && config.data !== '' && method !== 'GET' && method !== 'HEAD' ? config.data : undefined;
 
     const timeoutMs = config.timeout ?? 0;
-    const abort = new AbortController();
-    let timedOut = false;
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => {
-            timedOut = true;
-            abort.abort();
-          }, timeoutMs)
-        : undefined;
     const limit = config.maxContentLength !== undefined && config.maxContentLength > -1 ? config.maxContentLength : MAX_ANSWER_BYTES;
-
     let response: AxiosResponse;
     try {
-      const answer = await dispatcher.request({
-        origin: target.origin,
-        path: request.path,
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        signal: abort.signal,
-      });
-      const raw = await readAll(answer.body, limit);
+      const answer = await exchange(dispatcher, { origin: target.origin, path: request.path, method: method as Dispatcher.HttpMethod, headers, body }, limit, timeoutMs);
       response = {
-        data: decode(raw, answer.headers['content-encoding'], limit),
-        status: answer.statusCode,
-        statusText: STATUS_CODES[answer.statusCode] ?? '',
+        data: decode(answer.body, answer.headers['content-encoding'], limit),
+        status: answer.status,
+        statusText: STATUS_CODES[answer.status] ?? '',
         headers: axios.AxiosHeaders.from(answer.headers),
         config,
         request,
       };
     } catch (e) {
-      if (timedOut) {
-        const message = config.timeoutErrorMessage ?? (timeoutMs > 0 ? `timeout of ${timeoutMs}ms exceeded` : 'timeout exceeded');
-        throw new axios.AxiosError(message, config.transitional?.clarifyTimeoutError ? 'ETIMEDOUT' : 'ECONNABORTED', config, request);
-      }
-      if (e instanceof AnswerTooLarge || (e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw new axios.AxiosError(`maxContentLength size of ${limit} exceeded`, 'ERR_BAD_RESPONSE', config, request);
-      const code = (e as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('UND_ERR_SOCKET')) {
-        throw new axios.AxiosError('socket hang up', 'ECONNRESET', config, request);
-      }
-      const message = e instanceof Error ? e.message : String(e);
-      throw new axios.AxiosError(message, typeof code === 'string' ? code : 'ERR_NETWORK', config, request);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      throw asAxiosError(axios, e, config, request, limit, timeoutMs);
     }
     const valid = config.validateStatus ?? null;
     if (valid === null || valid(response.status)) return response;
@@ -186,23 +152,115 @@ export function undiciAdapter(axios: AxiosLike, dispatcher: Dispatcher, agents: 
   };
 }
 
-function readAll(body: Readable, limit: number): Promise<Buffer> {
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+/** Why an exchange failed, and whether the request had been written to the connection by then. */
+class ExchangeFailed extends Error {
+  override name = 'ExchangeFailed';
+  constructor(
+    readonly reason: 'timeout' | 'too_large' | 'connection',
+    readonly afterSent: boolean,
+    override readonly cause?: unknown,
+  ) {
+    super(reason);
+  }
+}
+
+/**
+ * One request and its whole answer (at most `limit` bytes), within `timeoutMs` (0: no limit).
+ * Through `dispatch` rather than `request`: the handler hears when the request has been written to
+ * the connection, which decides what a lost connection means (`asAxiosError`).
+ */
+function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, limit: number, timeoutMs: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
+    let sent = false;
+    let stop: ((err: Error) => void) | undefined;
+    let failure: ExchangeFailed | undefined;
+    let status = 0;
+    let headers: Record<string, string | string[]> = {};
     const chunks: Buffer[] = [];
     let size = 0;
-    body.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        body.destroy();
-        reject(new AnswerTooLarge());
-        return;
+    const fail = (reason: 'timeout' | 'too_large'): void => {
+      failure ??= new ExchangeFailed(reason, sent);
+      if (stop) {
+        stop(failure); // onError rejects
+      } else {
+        // Still waiting for a connection: give up now; onConnect aborts it if it ever gets one.
+        settle();
+        reject(failure);
       }
-      chunks.push(chunk);
-    });
-    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    body.once('error', reject);
+    };
+    const timer = timeoutMs > 0 ? setTimeout(() => fail('timeout'), timeoutMs) : undefined;
+    const settle = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+    };
+    const handler: Dispatcher.DispatchHandler & { onRequestSent(): void } = {
+      onConnect(abort) {
+        stop = abort;
+        if (failure) abort(failure);
+      },
+      // Called by undici once the request's head and body are written to the socket.
+      onRequestSent() {
+        sent = true;
+      },
+      onHeaders(statusCode, rawHeaders) {
+        status = statusCode;
+        headers = util.parseHeaders(rawHeaders);
+        return true;
+      },
+      onData(chunk) {
+        size += chunk.length;
+        if (size > limit) {
+          fail('too_large');
+          return false;
+        }
+        chunks.push(chunk);
+        return true;
+      },
+      onComplete() {
+        settle();
+        resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+      },
+      onError(err) {
+        settle();
+        reject(failure ?? new ExchangeFailed('connection', sent, err));
+      },
+    };
+    dispatcher.dispatch(options, handler);
   });
 }
+
+/**
+ * What axios would have thrown. A connection lost once the request was written is not a network
+ * failure that reached nothing: Plivo may have accepted the text before its answer was lost, so it
+ * says "answer lost" (mapPlivoError: provider_timeout, which the outbox records as `unknown` and
+ * never sends again). Lost before that, it is Node's "socket hang up" (nothing reached Plivo).
+ */
+function asAxiosError(axios: AxiosLike, e: unknown, config: AxiosRequestConfig, request: AxiosResponse['request'], limit: number, timeoutMs: number): Error {
+  if (e instanceof ExchangeFailed && e.reason === 'timeout') {
+    const message = config.timeoutErrorMessage ?? (timeoutMs > 0 ? `timeout of ${timeoutMs}ms exceeded` : 'timeout exceeded');
+    return new axios.AxiosError(message, config.transitional?.clarifyTimeoutError ? 'ETIMEDOUT' : 'ECONNABORTED', config, request);
+  }
+  if ((e instanceof ExchangeFailed && e.reason === 'too_large') || (e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+    return new axios.AxiosError(`maxContentLength size of ${limit} exceeded`, 'ERR_BAD_RESPONSE', config, request);
+  }
+  const cause = e instanceof ExchangeFailed ? e.cause : e;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  const lost = typeof code === 'string' && (code.startsWith('UND_ERR_SOCKET') || code === 'ECONNRESET' || code === 'EPIPE');
+  if (lost && e instanceof ExchangeFailed && e.afterSent) {
+    return new axios.AxiosError(ANSWER_LOST, 'ERR_ANSWER_LOST', config, request);
+  }
+  if (lost) return new axios.AxiosError('socket hang up', 'ECONNRESET', config, request);
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new axios.AxiosError(message, typeof code === 'string' ? code : 'ERR_NETWORK', config, request);
+}
+
+/** The words of an answer lost after the request was written (mapPlivoError looks for them). */
+export const ANSWER_LOST = 'answer lost: the connection closed after the request was sent';
 
 /** No Accept-Encoding is sent, so answers come as they are; one compressed anyway is still read. */
 function decode(raw: Buffer, encoding: string | string[] | undefined, limit: number): string {

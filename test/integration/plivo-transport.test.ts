@@ -4,6 +4,7 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 import zlib from 'node:zlib';
 import uWS from 'uWebSockets.js';
+import { Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen, type Listening } from '../../gateways/http/listen.js';
 import { mapPlivoError, sdkDispatcher } from '../../src/sms/plivo-provider.js';
@@ -20,6 +21,8 @@ interface SdkAxios extends AxiosLike {
 const sdkRequire = createRequire(import.meta.url);
 // The copy the SDK loads; importing plivo-provider above installed the adapter as its default.
 const sdkAxios = sdkRequire(sdkRequire.resolve('axios', { paths: [dirname(sdkRequire.resolve('plivo'))] })) as SdkAxios;
+
+const sdkAgents = { httpAgent: sdkAxios.defaults.httpAgent, httpsAgent: sdkAxios.defaults.httpsAgent };
 
 const closing: Array<() => void> = [];
 afterEach(() => {
@@ -86,13 +89,32 @@ describe('the Plivo SDK transport', () => {
     await expect(call(`${base}/bomb`, { maxContentLength: 1024 * 1024 })).rejects.toMatchObject({ code: 'ERR_BAD_RESPONSE' });
   });
 
-  it('a connection dropped before the answer is a socket hang up, which the provider calls unavailable', async () => {
+  it('a connection lost after the request was written is an answer lost, which the provider records as maybe sent', async () => {
+    // Plivo may have sent the text before its answer was lost: retrying it could text a student twice.
     const base = await serve((res) => {
-      res.close();
+      res.onData((_, last) => {
+        if (last) res.close();
+      });
     });
     const error = await call(base).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'ECONNRESET', message: 'socket hang up' });
+    expect(error).toMatchObject({ code: 'ERR_ANSWER_LOST' });
     // The SDK rejects with the error's stack when there is no response.
+    expect(mapPlivoError((error as Error).stack, 'send').code).toBe('provider_timeout');
+  });
+
+  it('a connection lost before the request was written is a socket hang up, which the provider calls unavailable', async () => {
+    // Which of the two happens on a real socket is a race; a dispatcher that fails the way undici
+    // fails a request it had not yet written makes it certain.
+    class LostBeforeWriting extends Dispatcher {
+      override dispatch(_: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+        handler.onConnect?.(() => undefined);
+        queueMicrotask(() => handler.onError?.(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })));
+        return true;
+      }
+    }
+    const viaLost = sdkAxios.create({ adapter: undiciAdapter(sdkAxios, new LostBeforeWriting(), sdkAgents) });
+    const error = await viaLost({ url: 'http://127.0.0.1:1/v1/', method: 'POST', data: { a: 1 } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ECONNRESET', message: 'socket hang up' });
     expect(mapPlivoError((error as Error).stack, 'send').code).toBe('provider_unavailable');
   });
 
@@ -148,7 +170,7 @@ describe('the Plivo SDK transport', () => {
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
     const dispatcher = plivoDispatcher({ HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl });
     const viaProxy = sdkAxios.create({
-      adapter: undiciAdapter(sdkAxios, dispatcher, { httpAgent: sdkAxios.defaults.httpAgent, httpsAgent: sdkAxios.defaults.httpsAgent }),
+      adapter: undiciAdapter(sdkAxios, dispatcher, sdkAgents),
     });
     try {
       const answer = await viaProxy({ url: `${base}/v1/`, method: 'POST', data: { a: 1 } });
