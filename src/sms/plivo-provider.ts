@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import * as plivo from 'plivo';
 import { AppError, type ErrorCode } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { ANSWER_LOST, plivoDispatcher, undiciAdapter, type AxiosLike } from './plivo-transport.js';
+import { ANSWER_LOST, MAX_ANSWER_BYTES, answerText, exchange, failureOf, plivoDispatcher, undiciAdapter, type Answer, type AxiosLike } from './plivo-transport.js';
 import type {
   ApplicationUrls,
   AvailableNumber,
@@ -14,11 +14,13 @@ import type {
 } from './sms-provider.js';
 
 // SmsProvider on Plivo's official SDK (4.79), pointed at Plivo or at the simulator. What the SDK
-// gets wrong is worked around here (plivo.md "SDK gotchas"): messages.create in its positional
-// form, camelCased results read by their runtime names, applications through our own small
-// client (the SDK's ignore `options.url` and console.log their parameters), and errors that may
-// be plain Errors, message-only Errors or even strings, mapped to AppError provider_* codes.
-// Nothing from an SDK error's `moreInfo` (the request body: message text, numbers) is kept.
+// gets wrong is worked around here (plivo.md "SDK gotchas"): camelCased results read by their
+// runtime names, applications through our own small client (the SDK's ignore `options.url` and
+// console.log their parameters), and errors that may be plain Errors, message-only Errors or even
+// strings, mapped to AppError provider_* codes. Nothing from an SDK error's `moreInfo` (the
+// request body: message text, numbers) is kept. Sends, the one call a text, are made without the
+// SDK: the request its messages.create makes (a contract test compares them), on the same
+// connections, at a third of the CPU (docs/decisions.md, "Sending").
 
 // The SDK sends every request through the default instance of the axios copy it loads, and
 // passes no redirect option: axios would then follow redirects, re-posting a message (text, the
@@ -34,9 +36,9 @@ interface AxiosDefaults extends AxiosLike {
 const sdkRequire = createRequire(import.meta.url);
 const sdkAxios = sdkRequire(sdkRequire.resolve('axios', { paths: [dirname(sdkRequire.resolve('plivo'))] })) as AxiosDefaults;
 sdkAxios.defaults.maxRedirects = 0;
-/** The connections every PlivoProvider in the process sends on (exported to be watched in tests). */
-export const sdkDispatcher = plivoDispatcher();
-sdkAxios.defaults.adapter = undiciAdapter(sdkAxios, sdkDispatcher, {
+/** The connections every PlivoProvider in the process uses, with and without the SDK (exported to be watched in tests). */
+export const plivoConnections = plivoDispatcher();
+sdkAxios.defaults.adapter = undiciAdapter(sdkAxios, plivoConnections, {
   httpAgent: sdkAxios.defaults.httpAgent,
   httpsAgent: sdkAxios.defaults.httpsAgent,
 });
@@ -71,11 +73,6 @@ interface SdkNumber {
   application?: string | null;
 }
 type SdkList<T> = T[] & { meta?: { next?: string | null; totalCount?: number } };
-interface SdkMessageResponse {
-  messageUuid?: string[];
-  invalid_number?: string[];
-}
-
 interface PlivoApplication {
   app_id: string;
   app_name: string;
@@ -176,10 +173,43 @@ export function mapPlivoError(e: unknown, op: Operation): AppError {
   return new AppError('provider_unavailable', `Unexpected failure talking to Plivo while ${what}`);
 }
 
+/** A failed exchange on Plivo's connections as an AppError: what may have happened decides the code. */
+export function transportError(e: unknown, op: Operation): AppError {
+  const what = describe(op);
+  const failure = failureOf(e);
+  switch (failure.kind) {
+    case 'timeout':
+      return new AppError('provider_timeout', `Plivo did not answer in time while ${what}`);
+    case 'too_large':
+      return new AppError('provider_timeout', `Plivo's answer was too large to read while ${what}; it may have been carried out`);
+    case 'answer_lost':
+      return new AppError('provider_timeout', `Plivo's answer was lost while ${what}; it may have been carried out`);
+    case 'hang_up':
+    case 'network':
+      return new AppError('provider_unavailable', `Plivo could not be reached while ${what}`);
+  }
+}
+
+function readJson(answer: Answer): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(answerText(answer));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Who is calling, on the requests made without the SDK. */
+const USER_AGENT = 'Switchboard (plivo-node wire format)';
+
+const basicAuth = (authId: string, authToken: string): string => `Basic ${Buffer.from(`${authId}:${authToken}`).toString('base64')}`;
+
 export class PlivoProvider implements SmsProvider {
   readonly name: string;
   private readonly client: plivo.Client;
   private readonly apiBase: string;
+  private readonly messageUrl: URL;
+  private readonly sendHeaders: Record<string, string>;
   private readonly log: Logger;
 
   constructor(private readonly o: PlivoProviderOptions) {
@@ -192,19 +222,46 @@ export class PlivoProvider implements SmsProvider {
       url: `${this.apiBase}/v1/Account/${o.authId}`,
       timeout: o.timeoutMs,
     });
+    this.messageUrl = new URL(`${this.apiBase}/v1/Account/${encodeURIComponent(o.authId)}/Message/`);
+    this.sendHeaders = {
+      authorization: basicAuth(o.authId, o.authToken),
+      'content-type': 'application/json',
+      accept: 'application/json',
+      'user-agent': USER_AGENT,
+    };
   }
 
   async send(req: SendRequest): Promise<{ providerId: string }> {
     const src = toPlivo(req.from, 'from');
     const dst = toPlivo(req.to, 'to');
-    const res = (await this.call('send', () =>
-      // Positional form: the object form silently drops falsy options (plivo.md §1).
-      this.client.messages.create(src, dst, req.text, { url: req.statusCallbackUrl, method: 'POST' }),
-    )) as unknown as SdkMessageResponse;
-    const id = res.messageUuid?.[0];
+    // The request the SDK's messages.create makes, in its positional form (plivo.md §1), made here
+    // on the SDK's connections without the SDK: through it a send cost the event loop about 150 µs
+    // more (docs/decisions.md, "Sending"). A contract test holds the two requests equal.
+    const body = JSON.stringify({ src, dst, text: req.text, url: req.statusCallbackUrl, method: 'POST' });
+    let answer: Answer;
+    try {
+      answer = await exchange(
+        plivoConnections,
+        { origin: this.messageUrl.origin, path: this.messageUrl.pathname, method: 'POST', headers: this.sendHeaders, body },
+        MAX_ANSWER_BYTES,
+        this.o.timeoutMs,
+      );
+    } catch (e) {
+      throw this.fail(transportError(e, 'send'));
+    }
+    const parsed = readJson(answer);
+    if (answer.status < 200 || answer.status >= 300) {
+      const said = typeof parsed?.['error'] === 'string' ? `: ${scrub(parsed['error'])}` : '';
+      throw this.fail(new AppError(codeForStatus(answer.status, 'send'), `Plivo answered HTTP ${answer.status} while sending a message${said}`));
+    }
+    const ids = parsed?.['message_uuid'];
+    const id = Array.isArray(ids) && typeof ids[0] === 'string' ? ids[0] : undefined;
     if (!id) {
-      const invalid = (res.invalid_number ?? []).length > 0;
-      throw new AppError('provider_rejected', invalid ? 'Plivo refused the destination number' : 'Plivo accepted the request but returned no message id');
+      const invalid = parsed?.['invalid_number'];
+      throw new AppError(
+        'provider_rejected',
+        Array.isArray(invalid) && invalid.length > 0 ? 'Plivo refused the destination number' : 'Plivo accepted the request but returned no message id',
+      );
     }
     return { providerId: id };
   }
@@ -304,7 +361,7 @@ export class PlivoProvider implements SmsProvider {
   private async rest(method: 'GET' | 'POST', path: string, body?: Record<string, string>): Promise<unknown> {
     const url = `${this.apiBase}/v1/Account/${encodeURIComponent(this.o.authId)}/${path}`;
     const headers: Record<string, string> = {
-      authorization: `Basic ${Buffer.from(`${this.o.authId}:${this.o.authToken}`).toString('base64')}`,
+      authorization: basicAuth(this.o.authId, this.o.authToken),
       accept: 'application/json',
     };
     if (body) headers['content-type'] = 'application/json';

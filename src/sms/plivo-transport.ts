@@ -2,14 +2,16 @@ import { STATUS_CODES } from 'node:http';
 import zlib from 'node:zlib';
 import { Agent, EnvHttpProxyAgent, util, type Dispatcher } from 'undici';
 
-// The HTTP transport under the Plivo SDK: an axios adapter on undici's connection pools.
+// Switchboard's HTTP client for Plivo's API: undici's connection pools, one exchange at a time
+// (`exchange`), and an axios adapter that puts the Plivo SDK's requests on the same pools.
 //
 // The SDK builds every request (URL, Basic auth, JSON body), hands it to the axios copy it loads,
 // and reads the answer back (camelCase, its error classes). Axios's own Node adapter turns each
 // request into a node:http ClientRequest with a dozen stream listeners: measured against a local
-// server (`test/bench/README.md`, "Where an outbound send's time goes"), a send cost about 250 µs
-// of CPU through it and about 150 µs through this adapter, while the SDK and axios above the
-// adapter are unchanged. A campaign makes one such call per text on the event loop.
+// server (`test/bench/README.md`, "Where an outbound send's time goes"), an SDK call cost about
+// 250 µs of CPU through it and about 150 µs through this adapter; raw undici, without the SDK and
+// axios, about 45 µs. Sends, one a text, are therefore made without the SDK (PlivoProvider.send);
+// the SDK's other calls (numbers, searches) come through here.
 //
 // What it carries is what the SDK sends: a string body (or none), headers, a timeout for the whole
 // exchange. Anything else (a stream or form body, axios's `proxy`, an agent of the caller's, basic
@@ -130,7 +132,7 @@ export function undiciAdapter(axios: AxiosLike, dispatcher: Dispatcher, agents: 
     try {
       const answer = await exchange(dispatcher, { origin: target.origin, path: request.path, method: method as Dispatcher.HttpMethod, headers, body }, limit, timeoutMs);
       response = {
-        data: decode(answer.body, answer.headers['content-encoding'], limit),
+        data: answerText(answer, limit),
         status: answer.status,
         statusText: STATUS_CODES[answer.status] ?? '',
         headers: axios.AxiosHeaders.from(answer.headers),
@@ -152,14 +154,14 @@ export function undiciAdapter(axios: AxiosLike, dispatcher: Dispatcher, agents: 
   };
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   headers: Record<string, string | string[]>;
   body: Buffer;
 }
 
 /** Why an exchange failed, and whether the request had been written to the connection by then. */
-class ExchangeFailed extends Error {
+export class ExchangeFailed extends Error {
   override name = 'ExchangeFailed';
   constructor(
     readonly reason: 'timeout' | 'too_large' | 'connection',
@@ -173,9 +175,9 @@ class ExchangeFailed extends Error {
 /**
  * One request and its whole answer (at most `limit` bytes), within `timeoutMs` (0: no limit).
  * Through `dispatch` rather than `request`: the handler hears when the request has been written to
- * the connection, which decides what a lost connection means (`asAxiosError`).
+ * the connection, which decides what a lost connection means (`failureOf`).
  */
-function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, limit: number, timeoutMs: number): Promise<Answer> {
+export function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, limit: number, timeoutMs: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let sent = false;
     let stop: ((err: Error) => void) | undefined;
@@ -234,33 +236,68 @@ function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, l
   });
 }
 
-/**
- * What axios would have thrown. A connection lost once the request was written is not a network
- * failure that reached nothing: Plivo may have accepted the text before its answer was lost, so it
- * says "answer lost" (mapPlivoError: provider_timeout, which the outbox records as `unknown` and
- * never sends again). Lost before that, it is Node's "socket hang up" (nothing reached Plivo).
- */
-function asAxiosError(axios: AxiosLike, e: unknown, config: AxiosRequestConfig, request: AxiosResponse['request'], limit: number, timeoutMs: number): Error {
-  if (e instanceof ExchangeFailed && e.reason === 'timeout') {
-    const message = config.timeoutErrorMessage ?? (timeoutMs > 0 ? `timeout of ${timeoutMs}ms exceeded` : 'timeout exceeded');
-    return new axios.AxiosError(message, config.transitional?.clarifyTimeoutError ? 'ETIMEDOUT' : 'ECONNABORTED', config, request);
-  }
-  if ((e instanceof ExchangeFailed && e.reason === 'too_large') || (e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
-    return new axios.AxiosError(`maxContentLength size of ${limit} exceeded`, 'ERR_BAD_RESPONSE', config, request);
-  }
-  const cause = e instanceof ExchangeFailed ? e.cause : e;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  const lost = typeof code === 'string' && (code.startsWith('UND_ERR_SOCKET') || code === 'ECONNRESET' || code === 'EPIPE');
-  if (lost && e instanceof ExchangeFailed && e.afterSent) {
-    return new axios.AxiosError(ANSWER_LOST, 'ERR_ANSWER_LOST', config, request);
-  }
-  if (lost) return new axios.AxiosError('socket hang up', 'ECONNRESET', config, request);
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return new axios.AxiosError(message, typeof code === 'string' ? code : 'ERR_NETWORK', config, request);
-}
-
 /** The words of an answer lost after the request was written (mapPlivoError looks for them). */
 export const ANSWER_LOST = 'answer lost: the connection closed after the request was sent';
+
+/** How an exchange failed, in the terms that decide what a caller may do next. */
+export type FailureKind =
+  /** No complete answer within the time allowed: the request may have been acted on. */
+  | 'timeout'
+  /** The answer was larger than allowed: the request was acted on, its result cannot be read. */
+  | 'too_large'
+  /** The connection closed after the request was written to it: it may have been acted on. */
+  | 'answer_lost'
+  /** The connection closed before the request was written: nothing reached the server. */
+  | 'hang_up'
+  /** No connection (refused, no route, no name): nothing reached the server. */
+  | 'network';
+
+export interface Failure {
+  kind: FailureKind;
+  /** The system's or undici's code where there is one. */
+  code: string;
+  message: string;
+}
+
+export function failureOf(e: unknown): Failure {
+  if (e instanceof ExchangeFailed && e.reason !== 'connection') return { kind: e.reason, code: e.reason, message: e.message };
+  if ((e as { code?: unknown } | null)?.code === 'ERR_BUFFER_TOO_LARGE') return { kind: 'too_large', code: 'too_large', message: 'answer too large' };
+  const cause = e instanceof ExchangeFailed ? e.cause : e;
+  const raw = (cause as { code?: unknown } | null | undefined)?.code;
+  const code = typeof raw === 'string' ? raw : 'ERR_NETWORK';
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const lost = code.startsWith('UND_ERR_SOCKET') || code === 'ECONNRESET' || code === 'EPIPE';
+  if (!lost) return { kind: 'network', code, message };
+  return { kind: e instanceof ExchangeFailed && e.afterSent ? 'answer_lost' : 'hang_up', code, message };
+}
+
+/**
+ * What axios would have thrown. An answer lost (see FailureKind) is not a network failure that
+ * reached nothing, so it has words of its own, which mapPlivoError turns into provider_timeout
+ * (the outbox records `unknown` and never sends again); a hang-up is Node's "socket hang up".
+ */
+function asAxiosError(axios: AxiosLike, e: unknown, config: AxiosRequestConfig, request: AxiosResponse['request'], limit: number, timeoutMs: number): Error {
+  const failure = failureOf(e);
+  switch (failure.kind) {
+    case 'timeout': {
+      const message = config.timeoutErrorMessage ?? (timeoutMs > 0 ? `timeout of ${timeoutMs}ms exceeded` : 'timeout exceeded');
+      return new axios.AxiosError(message, config.transitional?.clarifyTimeoutError ? 'ETIMEDOUT' : 'ECONNABORTED', config, request);
+    }
+    case 'too_large':
+      return new axios.AxiosError(`maxContentLength size of ${limit} exceeded`, 'ERR_BAD_RESPONSE', config, request);
+    case 'answer_lost':
+      return new axios.AxiosError(ANSWER_LOST, 'ERR_ANSWER_LOST', config, request);
+    case 'hang_up':
+      return new axios.AxiosError('socket hang up', 'ECONNRESET', config, request);
+    case 'network':
+      return new axios.AxiosError(failure.message, failure.code, config, request);
+  }
+}
+
+/** An answer's body as text. */
+export function answerText(answer: Answer, limit: number = MAX_ANSWER_BYTES): string {
+  return decode(answer.body, answer.headers['content-encoding'], limit);
+}
 
 /** No Accept-Encoding is sent, so answers come as they are; one compressed anyway is still read. */
 function decode(raw: Buffer, encoding: string | string[] | undefined, limit: number): string {

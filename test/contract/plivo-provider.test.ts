@@ -1,8 +1,9 @@
+import * as plivo from 'plivo';
 import uWS from 'uWebSockets.js';
 import { describe, expect, it } from 'vitest';
 import { listen } from '../../gateways/http/listen.js';
 import { AppError } from '../../src/errors.js';
-import { mapPlivoError, PlivoProvider, sdkDispatcher } from '../../src/sms/plivo-provider.js';
+import { mapPlivoError, PlivoProvider, plivoConnections } from '../../src/sms/plivo-provider.js';
 import { SIMULATOR_PREFIX, startSimulatorServer } from '../helpers/simulator-server.js';
 import { smsProviderContract, type SmsProviderFixture } from './sms-provider.contract.js';
 
@@ -42,7 +43,7 @@ async function sendingWithConnectionsCounted(name: string, run: (s: { send: (to:
   const onConnect = (): void => {
     connects++;
   };
-  sdkDispatcher.on('connect', onConnect);
+  plivoConnections.on('connect', onConnect);
   try {
     const { authId, authToken } = running.sim.credentials;
     const provider = new PlivoProvider({ authId, authToken, apiUrl: running.base + PREFIX, timeoutMs: 5000 });
@@ -52,7 +53,7 @@ async function sendingWithConnectionsCounted(name: string, run: (s: { send: (to:
     const send = (to: string) => provider.send({ from: number!.number, to, text: name, statusCallbackUrl: `${running.base}/callbacks/status` });
     await run({ send, connects: () => connects });
   } finally {
-    sdkDispatcher.off('connect', onConnect);
+    plivoConnections.off('connect', onConnect);
     await running.close();
   }
 }
@@ -73,6 +74,45 @@ describe('PlivoProvider specifics', () => {
       await wave();
       expect(connects()).toBe(opened);
     });
+  });
+
+  it("sends a text with the request the SDK's messages.create makes", async () => {
+    // The send is made without the SDK (for its cost); this holds it to the SDK's request, so an
+    // SDK upgrade that changes what Plivo is sent shows here.
+    const seen: Array<{ method: string; url: string; headers: Record<string, string>; body: string }> = [];
+    const app = uWS.App();
+    app.any('/*', (res, req) => {
+      const seenNow = { method: req.getMethod(), url: req.getUrl(), headers: {} as Record<string, string>, body: '' };
+      req.forEach((k, v) => {
+        seenNow.headers[k] = v;
+      });
+      res.onAborted(() => undefined);
+      res.onData((chunk, last) => {
+        seenNow.body += Buffer.from(chunk).toString();
+        if (!last) return;
+        seen.push(seenNow);
+        const answer = { api_id: 'a', message: 'message(s) queued', message_uuid: ['6d6f2e5a-3c1e-11ef-8000-000000000001'] };
+        res.cork(() => res.writeStatus('202 Accepted').writeHeader('content-type', 'application/json').end(JSON.stringify(answer)));
+      });
+    });
+    const l = await listen(app, '127.0.0.1', 0);
+    try {
+      const authId = 'MAXXXXXXXXXXXXXXXXXX';
+      const authToken = 'token-token';
+      const sdk = new plivo.Client(authId, authToken, { url: `http://127.0.0.1:${l.port}/v1/Account/${authId}` });
+      await sdk.messages.create('16175550100', '16175550123', 'Café at 5?', { url: 'http://app.test/status', method: 'POST' });
+      const provider = new PlivoProvider({ authId, authToken, apiUrl: `http://127.0.0.1:${l.port}`, timeoutMs: 5000 });
+      const sent = await provider.send({ from: '+16175550100', to: '+16175550123', text: 'Café at 5?', statusCallbackUrl: 'http://app.test/status' });
+      expect(sent.providerId).toBe('6d6f2e5a-3c1e-11ef-8000-000000000001');
+      const [bySdk, ours] = seen;
+      expect(ours!.method).toBe(bySdk!.method);
+      expect(ours!.url).toBe(bySdk!.url);
+      expect(ours!.headers['authorization']).toBe(bySdk!.headers['authorization']);
+      expect(ours!.headers['content-type']).toBe(bySdk!.headers['content-type']);
+      expect(JSON.parse(ours!.body)).toEqual(JSON.parse(bySdk!.body));
+    } finally {
+      l.close();
+    }
   });
 
   it('ensureApplication writes the URLs, with POST, through our own client', async () => {
@@ -130,6 +170,27 @@ describe('PlivoProvider specifics', () => {
       await expect(provider.listOwnedNumbers()).rejects.toMatchObject({ code: 'provider_timeout' });
       await expect(provider.ensureApplication({ name: 'x', messageUrl: 'http://a/m', answerUrl: 'http://a/v' })).rejects.toMatchObject({
         code: 'provider_timeout',
+      });
+    } finally {
+      l.close();
+    }
+  });
+
+  it('a send whose connection closes after the request was written is provider_timeout: the text may be out', async () => {
+    // provider_unavailable would put the text back in the queue, and a student could get it twice.
+    const app = uWS.App();
+    app.any('/*', (res) => {
+      res.onAborted(() => undefined);
+      res.onData((_, last) => {
+        if (last) res.close();
+      });
+    });
+    const l = await listen(app, '127.0.0.1', 0);
+    try {
+      const provider = new PlivoProvider({ authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: 'token-token', apiUrl: `http://127.0.0.1:${l.port}`, timeoutMs: 5000 });
+      await expect(provider.send({ from: '+16175550100', to: '+16175550123', text: 'hi', statusCallbackUrl: 'http://app.test/status' })).rejects.toMatchObject({
+        code: 'provider_timeout',
+        message: expect.stringContaining('lost'),
       });
     } finally {
       l.close();

@@ -7,7 +7,7 @@ import uWS from 'uWebSockets.js';
 import { Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen, type Listening } from '../../gateways/http/listen.js';
-import { mapPlivoError, sdkDispatcher } from '../../src/sms/plivo-provider.js';
+import { mapPlivoError, plivoConnections } from '../../src/sms/plivo-provider.js';
 import { plivoDispatcher, undiciAdapter, type AxiosLike } from '../../src/sms/plivo-transport.js';
 
 // The SDK's HTTP transport (an axios adapter on undici) against real servers on port 0: what it
@@ -136,11 +136,11 @@ describe('the Plivo SDK transport', () => {
     const onConnect = (): void => {
       connects++;
     };
-    sdkDispatcher.on('connect', onConnect);
+    plivoConnections.on('connect', onConnect);
     try {
       await call(base, { data: Buffer.from('raw bytes'), headers: { 'Content-Type': 'application/octet-stream' } });
     } finally {
-      sdkDispatcher.off('connect', onConnect);
+      plivoConnections.off('connect', onConnect);
     }
     expect(bodies).toEqual(['raw bytes']);
     expect(connects).toBe(0);
