@@ -7,6 +7,7 @@ import {
   conversationAfterOutbound,
   messageAsRecorded,
   newConversationFor,
+  recipientStatusOf,
   staleLockToken,
 } from '../adapter-rules.js';
 import type { ConversationTable } from './conversation-table.js';
@@ -179,7 +180,7 @@ export class SqliteMessageRepo implements MessageRepo {
       if (!current) throw notFound('Message');
       if (from !== undefined && !from.includes(current.status)) return null;
       const next = messageAfterTransition(current, change);
-      this.saveMessageStatus(next, change.errorCode ?? null);
+      this.saveMessageStatus(current, next, change.errorCode ?? null);
       return next;
     });
   }
@@ -192,7 +193,7 @@ export class SqliteMessageRepo implements MessageRepo {
       if (!current) throw notFound('Message');
       if (change.sequence <= current.statusSequence) return null;
       const next = messageAfterProviderStatus(current, change);
-      this.saveMessageStatus(next, change.errorCode);
+      this.saveMessageStatus(current, next, change.errorCode);
       return next;
     });
   }
@@ -204,7 +205,7 @@ export class SqliteMessageRepo implements MessageRepo {
   markInterruptedSendsUnknown(at: number, filter: { fromNumber?: string } = {}): Promise<string[]> {
     return this.ctx.write(() =>
       (filter.fromNumber === undefined ? this.interrupted.all() : this.interruptedFrom.all(filter.fromNumber)).map((m) => {
-        this.saveMessageStatus(messageAfterTransition(m, { status: 'unknown', at }), null);
+        this.saveMessageStatus(m, messageAfterTransition(m, { status: 'unknown', at }), null);
         return m.id;
       }),
     );
@@ -227,14 +228,17 @@ export class SqliteMessageRepo implements MessageRepo {
     this.insertEvent.run({ messageId: m.id, status: m.status, at: m.createdAt, errorCode: m.errorCode });
   }
 
-  private saveMessageStatus(m: Message, errorCode: string | null): void {
+  private saveMessageStatus(previous: Message, m: Message, errorCode: string | null): void {
     try {
       this.saveStatus.run(m);
     } catch (e) {
       rethrowUnique(e, { 'messages.provider_id': () => providerIdTaken(m.providerId) });
     }
     this.insertEvent.run({ messageId: m.id, status: m.status, at: m.updatedAt, errorCode });
-    this.recipients.followMessage(m);
+    // A campaign recipient's status is its message's, coarser (queued and sending are both
+    // `queued`, submitted and sent both `sent`): half of a text's changes leave it as it is, and
+    // are not written.
+    if (recipientStatusOf(previous.status) !== recipientStatusOf(m.status)) this.recipients.followMessage(m);
   }
 }
 
