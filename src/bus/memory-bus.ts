@@ -73,8 +73,17 @@ export class MemoryBus implements Bus {
       if (exact) for (const s of exact) this.deliver(s, payload, subject);
       return;
     }
-    const targets = exact ? [...exact, ...wild].sort((a, b) => a.seq - b.seq) : wild;
-    for (const s of targets) this.deliver(s, payload, subject);
+    if (!exact) {
+      for (const s of wild) this.deliver(s, payload, subject);
+      return;
+    }
+    // Both lists are in subscription order: walk them together, without a merged copy to sort.
+    let i = 0;
+    let j = 0;
+    while (i < exact.length || j < wild.length) {
+      const fromExact = j >= wild.length || (i < exact.length && exact[i]!.seq < wild[j]!.seq);
+      this.deliver(fromExact ? exact[i++]! : wild[j++]!, payload, subject);
+    }
   }
 
   private deliver(s: Sub, payload: unknown, subject: string): void {

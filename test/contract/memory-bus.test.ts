@@ -25,6 +25,18 @@ describe('MemoryBus, beyond the contract', () => {
     lockToken: 16_777_217,
   };
 
+  it('delivers to exact and wildcard subscribers together in the order they subscribed', () => {
+    const bus = new MemoryBus();
+    const seen: string[] = [];
+    bus.subscribe('sb.evt.account.a1', () => seen.push('exact 1'));
+    bus.subscribe('sb.evt.>', () => seen.push('wildcard 1'));
+    bus.subscribe('sb.evt.account.*', () => seen.push('wildcard 2'));
+    bus.subscribe('sb.evt.account.a1', () => seen.push('exact 2'));
+    bus.subscribe('sb.evt.>', () => seen.push('wildcard 3'));
+    bus.publish('sb.evt.account.a1', {});
+    expect(seen).toEqual(['exact 1', 'wildcard 1', 'wildcard 2', 'exact 2', 'wildcard 3']);
+  });
+
   it('hands a payload that clearly fits to its subscribers without encoding it', () => {
     const bus = new MemoryBus();
     const seen: unknown[] = [];
