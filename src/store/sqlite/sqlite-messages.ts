@@ -28,6 +28,7 @@ type ProviderStatusChange = Parameters<MessageRepo['applyProviderStatus']>[1];
 export class SqliteMessageRepo implements MessageRepo {
   private readonly insertRow: Database.Statement<[Message]>;
   private readonly saveStatus: Database.Statement<[Message]>;
+  private readonly saveStatusAndProvider: Database.Statement<[Message]>;
   private readonly insertEvent: Database.Statement<[MessageStatusEvent]>;
   private readonly byId: Database.Statement<[string], Message>;
   private readonly byProviderId: Database.Statement<[string], Message>;
@@ -57,7 +58,13 @@ export class SqliteMessageRepo implements MessageRepo {
          @fromNumber, @toNumber, @sentByUserId, @sentByName, @providerId, @statusSequence, @errorCode,
          @quietHoursTimeZone, @createdAt, @updatedAt)`,
     );
+    // SQLite rewrites an index entry whenever its column is SET, changed or not: the provider id
+    // (unique index) is set only by the change that brings it, not by the three after it.
     this.saveStatus = db.prepare(
+      `UPDATE messages SET status = @status, status_sequence = @statusSequence, error_code = @errorCode, updated_at = @updatedAt
+       WHERE id = @id`,
+    );
+    this.saveStatusAndProvider = db.prepare(
       `UPDATE messages SET status = @status, provider_id = @providerId, status_sequence = @statusSequence,
          error_code = @errorCode, updated_at = @updatedAt
        WHERE id = @id`,
@@ -229,10 +236,14 @@ export class SqliteMessageRepo implements MessageRepo {
   }
 
   private saveMessageStatus(previous: Message, m: Message, errorCode: string | null): void {
-    try {
+    if (m.providerId === previous.providerId) {
       this.saveStatus.run(m);
-    } catch (e) {
-      rethrowUnique(e, { 'messages.provider_id': () => providerIdTaken(m.providerId) });
+    } else {
+      try {
+        this.saveStatusAndProvider.run(m);
+      } catch (e) {
+        rethrowUnique(e, { 'messages.provider_id': () => providerIdTaken(m.providerId) });
+      }
     }
     this.insertEvent.run({ messageId: m.id, status: m.status, at: m.updatedAt, errorCode });
     // A campaign recipient's status is its message's, coarser (queued and sending are both
