@@ -168,6 +168,10 @@ describe('PlivoProvider specifics', () => {
     try {
       const provider = new PlivoProvider({ authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: 'token-token', apiUrl: `http://127.0.0.1:${l.port}`, timeoutMs: 150 });
       await expect(provider.listOwnedNumbers()).rejects.toMatchObject({ code: 'provider_timeout' });
+      // A send, made without the SDK, times out the same way (and the outbox records it unknown).
+      await expect(provider.send({ from: '+16175550100', to: '+16175550123', text: 'hi', statusCallbackUrl: 'http://app.test/status' })).rejects.toMatchObject({
+        code: 'provider_timeout',
+      });
       await expect(provider.ensureApplication({ name: 'x', messageUrl: 'http://a/m', answerUrl: 'http://a/v' })).rejects.toMatchObject({
         code: 'provider_timeout',
       });
@@ -176,25 +180,35 @@ describe('PlivoProvider specifics', () => {
     }
   });
 
-  it('a send whose connection closes after the request was written is provider_timeout: the text may be out', async () => {
-    // provider_unavailable would put the text back in the queue, and a student could get it twice.
+  /** A send to a server that answers every request's last body chunk with `answer`. */
+  async function sendTo(answer: (res: uWS.HttpResponse) => void): Promise<unknown> {
     const app = uWS.App();
     app.any('/*', (res) => {
       res.onAborted(() => undefined);
       res.onData((_, last) => {
-        if (last) res.close();
+        if (last) answer(res);
       });
     });
     const l = await listen(app, '127.0.0.1', 0);
     try {
       const provider = new PlivoProvider({ authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: 'token-token', apiUrl: `http://127.0.0.1:${l.port}`, timeoutMs: 5000 });
-      await expect(provider.send({ from: '+16175550100', to: '+16175550123', text: 'hi', statusCallbackUrl: 'http://app.test/status' })).rejects.toMatchObject({
-        code: 'provider_timeout',
-        message: expect.stringContaining('lost'),
-      });
+      return await provider.send({ from: '+16175550100', to: '+16175550123', text: 'hi', statusCallbackUrl: 'http://app.test/status' }).catch((e: unknown) => e);
     } finally {
       l.close();
     }
+  }
+
+  it('a send whose connection closes after the request was written is provider_timeout: the text may be out', async () => {
+    // provider_unavailable would put the text back in the queue, and a student could get it twice.
+    expect(await sendTo((res) => res.close())).toMatchObject({ code: 'provider_timeout', message: expect.stringContaining('lost') });
+  });
+
+  it('a send answered with more than it may read is provider_timeout: the text may be out, its id unknown', async () => {
+    const huge = Buffer.alloc(9 * 1024 * 1024, 'a');
+    expect(await sendTo((res) => res.cork(() => res.writeStatus('202 Accepted').end(huge)))).toMatchObject({
+      code: 'provider_timeout',
+      message: expect.stringContaining('too large'),
+    });
   });
 
   it('never follows a redirect: a send answered 307 is refused, and the text goes nowhere else', async () => {
