@@ -11,7 +11,7 @@ import { WEBHOOK_PREFIX, webhookUrls } from './webhooks/webhook-paths.js';
 import { createSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { PlivoProvider } from '../src/sms/plivo-provider.js';
 import { PlivoSimulator } from '../src/sms/simulator/plivo-simulator.js';
-import { SimulatorThread } from '../src/sms/simulator/simulator-thread.js';
+import { SimulatorThread } from './simulator/simulator-thread.js';
 import type { SimulatorService } from '../src/sms/simulator/simulator-service.js';
 import { seedDemo, type DemoSeed } from '../src/demo/seed.js';
 import { createOwner } from '../src/services/bootstrap.js';
@@ -162,7 +162,8 @@ export async function startSwitchboard(config: Config, log: Logger, options: Sta
     provider = new PlivoProvider({
       authId: service.authId,
       authToken: service.authToken,
-      apiUrl: localUrl + SIMULATOR_API_PREFIX,
+      // On its thread, the simulator serves its API on a port of its own: the node calls it there.
+      apiUrl: simulatorThread?.apiUrl ?? localUrl + SIMULATOR_API_PREFIX,
       timeoutMs: config.plivoTimeoutMs,
     });
     webhookToken = service.authToken;

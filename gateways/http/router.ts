@@ -1,7 +1,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../../src/logger.js';
 import { AppError, isAppError } from '../../src/errors.js';
-import { BodyTooLarge, captureRequest, writeResult } from './uws-adapter.js';
+import { BodyTooLarge, captureRequest, writeResult, type PendingRequest } from './uws-adapter.js';
 import { json, type Handler, type HttpResult } from './types.js';
 
 // A small method + path router on one uWS catch-all, so that unknown paths and wrong methods get
@@ -76,10 +76,7 @@ export class Router {
   /** `admit` may refuse a request before it is routed (e.g. while the node is starting). */
   mount(app: TemplatedApp, options: { maxBodyBytes: number; log: Logger; admit?: (path: string) => AppError | null }): void {
     // The route decides how much body to read, so it is found before the first byte arrives.
-    const bodyLimit = (method: string, path: string): number => {
-      const found = this.match(method, path);
-      return ('handler' in found ? found.maxBodyBytes : undefined) ?? options.maxBodyBytes;
-    };
+    const bodyLimit = (method: string, path: string): number => this.bodyLimit(method, path, options.maxBodyBytes);
     app.any('/*', (res, req) => {
       const pending = captureRequest(res, req, bodyLimit);
       const refused = options.admit?.(pending.request.path) ?? null;
@@ -91,12 +88,18 @@ export class Router {
     });
   }
 
-  private async dispatch(
-    method: string,
-    path: string,
-    pending: ReturnType<typeof captureRequest>,
-    log: Logger,
-  ): Promise<HttpResult> {
+  /** The largest body a request to this method and path may carry (the route's, else `fallback`). */
+  bodyLimit(method: string, path: string, fallback: number): number {
+    const found = this.match(method, path);
+    return ('handler' in found ? found.maxBodyBytes : undefined) ?? fallback;
+  }
+
+  /** Answers a request captured by a transport other than `mount`'s (node-server.ts). */
+  answer(pending: PendingRequest, log: Logger): Promise<HttpResult> {
+    return this.dispatch(pending.request.method, pending.request.path, pending, log);
+  }
+
+  private async dispatch(method: string, path: string, pending: PendingRequest, log: Logger): Promise<HttpResult> {
     try {
       const found = this.match(method, path);
       if (!('handler' in found)) {

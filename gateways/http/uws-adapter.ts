@@ -96,7 +96,7 @@ export function captureRequest(res: UwsResponse, req: UwsRequest, bodyLimit: (me
  * data and messages, which no browser or proxy cache should keep; a route may say otherwise.
  */
 export const ALWAYS_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff' };
-const DEFAULT_HEADERS: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
+export const DEFAULT_HEADERS: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
 
 export function writeResult(res: UwsResponse, result: HttpResult, isAborted: () => boolean, method: string): void {
   if (isAborted()) return;

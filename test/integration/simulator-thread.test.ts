@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/domain/types.js';
 import { silentLogger } from '../../src/logger.js';
-import { SimulatorThread } from '../../src/sms/simulator/simulator-thread.js';
+import { PlivoProvider } from '../../src/sms/plivo-provider.js';
+import { SimulatorThread } from '../../gateways/simulator/simulator-thread.js';
 import { startTestSwitchboard, type TestSwitchboard } from '../helpers/switchboard.js';
 import { buildOrg, type Org } from '../helpers/org.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -31,7 +32,7 @@ describe('a node with the simulator on a worker thread', () => {
     expect(t.sb.simulator).toBeNull();
   });
 
-  it('texts a student through the SDK and the thread, and hears back delivered through its signed webhooks', async () => {
+  it("texts a student through the thread's own Plivo API, and hears back delivered through its signed webhooks", async () => {
     const student = org.students[0]!;
     const r = await t.http.post('/api/v1/messages', { groupAccountCode: org.account.apiCode, to: [student.phone], text: 'Your file is complete.' }, org.member.token);
     expect(r.status, JSON.stringify(r.body)).toBe(202);
@@ -96,6 +97,29 @@ describe('SimulatorThread', () => {
       dir.remove();
     }
     await expect(sim.inbox('+16175550123')).rejects.toThrow('the simulator is closed');
+  });
+
+  it('serves its Plivo API on a loopback port of its own, and closes it with every connection still open to it', async () => {
+    const dir = tempDir();
+    const sim = await SimulatorThread.start(
+      { file: join(dir.path, 'simulator.db'), deliveryDelayMs: 0, retryScale: 0, logLevel: 'silent', logBase: {} },
+      silentLogger,
+    );
+    try {
+      expect(sim.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const provider = new PlivoProvider({ authId: sim.authId, authToken: sim.authToken, apiUrl: sim.apiUrl, timeoutMs: 5000 });
+      const appId = await provider.ensureApplication({ name: 'thread', messageUrl: 'http://127.0.0.1:9/m', answerUrl: 'http://127.0.0.1:9/v' });
+      const [number] = await provider.searchNumbers({ areaCode: '617', limit: 1 });
+      await provider.buyNumber(number!.number, appId);
+      const { providerId } = await provider.send({ from: number!.number, to: '+16175550123', text: 'On its own port', statusCallbackUrl: 'http://127.0.0.1:9/s' });
+      expect(providerId).toMatch(/^[0-9a-f-]{36}$/);
+      const stranger = new PlivoProvider({ authId: sim.authId, authToken: `${sim.authToken}x`, apiUrl: sim.apiUrl, timeoutMs: 5000 });
+      await expect(stranger.listOwnedNumbers()).rejects.toMatchObject({ code: 'provider_auth' });
+    } finally {
+      // The provider's pool keeps its connections to the worker open: closing must not wait for them.
+      await sim.close();
+      dir.remove();
+    }
   });
 
   it('when its worker dies: a call in flight fails, and its Plivo API answers as an unreachable Plivo (503, retried later)', async () => {

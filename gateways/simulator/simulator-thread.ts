@@ -1,20 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { AppError, ERROR_CODES, type ErrorCode, type FieldIssue } from '../../errors.js';
-import type { Logger } from '../../logger.js';
-import type { ApiOperation, ApiRequest, ApiResponse } from './plivo-api.js';
-import type { HandsetMessage, TextInResult } from './plivo-simulator.js';
-import type { SimulatorService } from './simulator-service.js';
-import type { CallResult } from './voice.js';
+import { AppError, ERROR_CODES, type ErrorCode, type FieldIssue } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
+import type { ApiOperation, ApiRequest, ApiResponse } from '../../src/sms/simulator/plivo-api.js';
+import type { HandsetMessage, TextInResult } from '../../src/sms/simulator/plivo-simulator.js';
+import type { SimulatorService } from '../../src/sms/simulator/simulator-service.js';
+import type { CallResult } from '../../src/sms/simulator/voice.js';
 
 // The in-process simulator on a worker thread (the default on a machine with more than one core,
 // simulatorThreadByDefault in config.ts; SIMULATOR_THREAD decides otherwise). Plivo's side of a send
 // (its API, its database, its webhook deliveries with their signatures and HTTP requests) is not
 // the node's work, and on the node's event loop it takes about a fifth of every send. On its own
-// thread it can run on another core, as Plivo runs elsewhere; the node's main thread keeps only the
-// HTTP edge of the simulator's routes (which stay on the node's port, as they were) and hands each
-// call over by message. Each send then crosses threads twice, which costs more than it saves when
-// no core is free: hence the event loop on a single core.
+// thread it can run on another core, as Plivo runs elsewhere. The node's own provider calls the
+// Plivo API where the worker serves it, on a loopback port of its own (`apiUrl`), so the node's
+// event loop makes the call as it would to Plivo and serves none of it. The simulator's routes also
+// stay on the node's port, as they were, for callers outside the node: there the main thread keeps
+// the HTTP edge and hands each call over by message. A send then runs on both cores, which costs
+// more than it saves when no core is free: hence the event loop on a single core.
 // Its webhooks reach the node over HTTP as before. The worker's clock is the system clock, so a
 // node started with a simulated clock keeps the simulator on its own thread (see gateways/server.ts).
 
@@ -43,9 +45,12 @@ export interface SerializedError {
   details?: FieldIssue[];
 }
 
+/** The largest request body the worker's Plivo API reads (Plivo's own requests are a few KB). */
+export const API_MAX_BODY_BYTES = 1024 * 1024;
+
 export type ToWorker = ({ type: 'call'; id: number } & SimulatorCall) | { type: 'close' };
 export type FromWorker =
-  | { type: 'ready'; authId: string; authToken: string }
+  | { type: 'ready'; authId: string; authToken: string; apiUrl: string }
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: SerializedError };
 
@@ -102,6 +107,8 @@ export class SimulatorThread implements SimulatorService {
     private readonly worker: Worker,
     readonly authId: string,
     readonly authToken: string,
+    /** Where the simulator's Plivo API answers on the worker itself (loopback, a port of its own). */
+    readonly apiUrl: string,
     private readonly log: Logger,
   ) {
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
@@ -119,11 +126,11 @@ export class SimulatorThread implements SimulatorService {
   /** Starts the worker and resolves once its simulator is open (or rejects with why it could not open). */
   static async start(options: SimulatorThreadOptions, log: Logger): Promise<SimulatorThread> {
     const worker = spawnWorker(options);
-    const ready = await new Promise<{ authId: string; authToken: string }>((resolve, reject) => {
+    const ready = await new Promise<{ authId: string; authToken: string; apiUrl: string }>((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {
         if (m.type !== 'ready') return;
         done();
-        resolve({ authId: m.authId, authToken: m.authToken });
+        resolve({ authId: m.authId, authToken: m.authToken, apiUrl: m.apiUrl });
       };
       const onError = (e: unknown): void => {
         done();
@@ -145,7 +152,7 @@ export class SimulatorThread implements SimulatorService {
       await worker.terminate();
       throw e;
     });
-    return new SimulatorThread(worker, ready.authId, ready.authToken, log);
+    return new SimulatorThread(worker, ready.authId, ready.authToken, ready.apiUrl, log);
   }
 
   get threadId(): number {
