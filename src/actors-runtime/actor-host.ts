@@ -76,6 +76,8 @@ export class ActorHost<Command, Reply> {
   private readonly activating = new Map<string, Promise<Entry<Command, Reply>>>();
   /** Stopped activations whose background work is not done yet. */
   private readonly draining = new Set<Promise<unknown>>();
+  /** Activations being stopped, by actor id: the next activation of the same id waits for its stop. */
+  private readonly stoppingById = new Map<string, Promise<unknown>>();
   private stopping = false;
 
   constructor(
@@ -202,6 +204,11 @@ export class ActorHost<Command, Reply> {
     let ready!: () => void;
     entry.mailbox = new Promise<void>((resolve) => (ready = resolve));
     try {
+      // A previous activation being stopped may still be writing what it decided (a lock's saves
+      // behind): read before those land, the store would restore an older state, and the new
+      // epoch would then refuse the late writes. One writer at a time, per actor, on this node too.
+      const previous = this.stoppingById.get(id);
+      if (previous) await previous;
       entry.actor = await this.behavior.activate(entry.self);
     } finally {
       ready();
@@ -262,8 +269,13 @@ export class ActorHost<Command, Reply> {
     try {
       const done = entry.actor?.stop();
       if (done) {
-        const tracked: Promise<unknown> = done.catch(failed).finally(() => this.draining.delete(tracked));
+        const id = entry.self.id;
+        const tracked: Promise<unknown> = done.catch(failed).finally(() => {
+          this.draining.delete(tracked);
+          if (this.stoppingById.get(id) === tracked) this.stoppingById.delete(id);
+        });
         this.draining.add(tracked);
+        this.stoppingById.set(id, tracked);
       }
     } catch (err) {
       failed(err);

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
 import { AppError } from '../../src/errors.js';
-import { ActorHost } from '../../src/actors-runtime/actor-host.js';
+import { ActorHost, type ActorBehavior } from '../../src/actors-runtime/actor-host.js';
 import { CounterBehavior } from '../contract/actor-ref.contract.js';
 import { LocalActorRef } from '../../src/actors-runtime/actor-ref.js';
 import type { LockCommand, LockReply } from '../../src/locks/lock-commands.js';
@@ -134,6 +134,40 @@ describe('the generic actor host behind an in-process actor reference', () => {
     expect(await activeAfter(clock, host, 1)).toBe(false);
     expect(await ref.ask('x', { add: 1 })).toMatchObject({ total: 1 });
     expect(behavior.activations).toBe(2);
+  });
+
+  it('activates an actor afresh only once its previous activation has stopped (its last writes done)', async () => {
+    // A lock saves behind: read from the store while the stopped activation's last save is still
+    // on its way, the next activation would restore an older state.
+    const clock = new ManualClock();
+    const events: string[] = [];
+    let finishStop!: () => void;
+    const behavior: ActorBehavior<{ add: number }, { n: number }> = {
+      activate: async () => {
+        events.push('activate');
+        return {
+          receive: async (c) => ({ n: c.add }),
+          isIdle: () => true,
+          settled: async () => undefined,
+          stop: () => {
+            events.push('stopping');
+            return new Promise<void>((resolve) => (finishStop = () => (events.push('stopped'), resolve())));
+          },
+        };
+      },
+    };
+    const host = new ActorHost(behavior, { clock, log: silentLogger, passivateAfterMs: 1_000 });
+    const ref = new LocalActorRef(host);
+    await ref.ask('x', { add: 1 });
+    clock.advance(1_000);
+    await Promise.resolve();
+    expect(events).toEqual(['activate', 'stopping']);
+    const next = ref.ask('x', { add: 2 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['activate', 'stopping']);
+    finishStop();
+    expect(await next).toEqual({ n: 2 });
+    expect(events).toEqual(['activate', 'stopping', 'stopped', 'activate']);
   });
 
   it('arms one passivation timer for an actor in use many times a second, and passivates it passivateAfterMs after it last became idle', async () => {
