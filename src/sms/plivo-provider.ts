@@ -27,7 +27,7 @@ import type {
 // student's number) to whatever a 3xx's Location names. Plivo's API never redirects, so none is
 // followed: the copy's default is set once, here, before any request. Its requests travel on
 // undici's connection pools (src/sms/plivo-transport.ts), which follow no redirect either and cost
-// a send about 100 µs less CPU than axios's node:http adapter. Both are process-wide for that copy,
+// an SDK call about 100 µs less CPU than axios's node:http adapter. Both are process-wide for that copy,
 // as the SDK's own keep-alive agents are (plivo.md gotcha 10); nothing else in Switchboard uses
 // axios.
 interface AxiosDefaults extends AxiosLike {
@@ -142,14 +142,14 @@ function codeForStatus(status: number, op: Operation): ErrorCode {
   return 'provider_rejected';
 }
 
-const NETWORK_DOWN = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|fetch failed/i;
-const TIMED_OUT = /timeout of \d+ms exceeded|ECONNABORTED|ETIMEDOUT|TimeoutError|aborted due to timeout/i;
+const NETWORK_DOWN = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up/i;
+const TIMED_OUT = /timeout of \d+ms exceeded|ECONNABORTED|ETIMEDOUT/i;
 
-/** Maps whatever the SDK (or fetch) threw to an AppError; keeps nothing that could carry PII. */
+/** Maps whatever the SDK threw to an AppError; keeps nothing that could carry PII. */
 export function mapPlivoError(e: unknown, op: Operation): AppError {
   if (e instanceof AppError) return e;
   const what = describe(op);
-  // Network failures reach us as strings (the SDK rejects with `error.stack`) or fetch errors.
+  // Network failures reach us as strings (the SDK rejects with `error.stack`).
   const status = typeof e === 'object' && e !== null && typeof (e as { status?: unknown }).status === 'number' ? (e as { status: number }).status : null;
   const rawMessage =
     typeof e === 'string' ? e : e instanceof Error ? `${e.name}: ${e.message} ${String((e as { cause?: { code?: string } }).cause?.code ?? '')}` : '';
@@ -208,8 +208,11 @@ export class PlivoProvider implements SmsProvider {
   readonly name: string;
   private readonly client: plivo.Client;
   private readonly apiBase: string;
-  private readonly messageUrl: URL;
-  private readonly sendHeaders: Record<string, string>;
+  /** Where the account's resources are (`${apiBase}/v1/Account/{authId}/`), for requests made without the SDK. */
+  private readonly account: URL;
+  /** The headers of a request made without the SDK, without and with a JSON body. */
+  private readonly headers: Record<string, string>;
+  private readonly jsonHeaders: Record<string, string>;
   private readonly log: Logger;
 
   constructor(private readonly o: PlivoProviderOptions) {
@@ -222,13 +225,9 @@ export class PlivoProvider implements SmsProvider {
       url: `${this.apiBase}/v1/Account/${o.authId}`,
       timeout: o.timeoutMs,
     });
-    this.messageUrl = new URL(`${this.apiBase}/v1/Account/${encodeURIComponent(o.authId)}/Message/`);
-    this.sendHeaders = {
-      authorization: basicAuth(o.authId, o.authToken),
-      'content-type': 'application/json',
-      accept: 'application/json',
-      'user-agent': USER_AGENT,
-    };
+    this.account = new URL(`${this.apiBase}/v1/Account/${encodeURIComponent(o.authId)}/`);
+    this.headers = { authorization: basicAuth(o.authId, o.authToken), accept: 'application/json', 'user-agent': USER_AGENT };
+    this.jsonHeaders = { ...this.headers, 'content-type': 'application/json' };
   }
 
   async send(req: SendRequest): Promise<{ providerId: string }> {
@@ -237,27 +236,11 @@ export class PlivoProvider implements SmsProvider {
     // The request the SDK's messages.create makes, in its positional form (plivo.md §1), made here
     // on the SDK's connections without the SDK: through it a send cost the event loop about 150 µs
     // more (docs/decisions.md, "Sending"). A contract test holds the two requests equal.
-    const body = JSON.stringify({ src, dst, text: req.text, url: req.statusCallbackUrl, method: 'POST' });
-    let answer: Answer;
-    try {
-      answer = await exchange(
-        plivoConnections,
-        { origin: this.messageUrl.origin, path: this.messageUrl.pathname, method: 'POST', headers: this.sendHeaders, body },
-        MAX_ANSWER_BYTES,
-        this.o.timeoutMs,
-      );
-    } catch (e) {
-      throw this.fail(transportError(e, 'send'));
-    }
-    const parsed = readJson(answer);
-    if (answer.status < 200 || answer.status >= 300) {
-      const said = typeof parsed?.['error'] === 'string' ? `: ${scrub(parsed['error'])}` : '';
-      throw this.fail(new AppError(codeForStatus(answer.status, 'send'), `Plivo answered HTTP ${answer.status} while sending a message${said}`));
-    }
-    const ids = parsed?.['message_uuid'];
+    const parsed = await this.request('send', 'POST', 'Message/', { src, dst, text: req.text, url: req.statusCallbackUrl, method: 'POST' });
+    const ids = parsed['message_uuid'];
     const id = Array.isArray(ids) && typeof ids[0] === 'string' ? ids[0] : undefined;
     if (!id) {
-      const invalid = parsed?.['invalid_number'];
+      const invalid = parsed['invalid_number'];
       throw new AppError(
         'provider_rejected',
         Array.isArray(invalid) && invalid.length > 0 ? 'Plivo refused the destination number' : 'Plivo accepted the request but returned no message id',
@@ -326,11 +309,11 @@ export class PlivoProvider implements SmsProvider {
     const existing = await this.findApplication(app.name);
     if (existing) {
       const differs = (Object.keys(wanted) as Array<keyof typeof wanted>).some((k) => (existing[k] ?? '') !== wanted[k]);
-      if (differs) await this.rest('POST', `Application/${encodeURIComponent(existing.app_id)}/`, wanted);
+      if (differs) await this.request('ensureApplication', 'POST', `Application/${encodeURIComponent(existing.app_id)}/`, wanted);
       return existing.app_id;
     }
     try {
-      const created = (await this.rest('POST', 'Application/', { app_name: app.name, ...wanted })) as { app_id?: unknown };
+      const created = (await this.request('ensureApplication', 'POST', 'Application/', { app_name: app.name, ...wanted })) as { app_id?: unknown };
       if (typeof created.app_id !== 'string' || created.app_id === '') {
         throw new AppError('provider_rejected', 'Plivo created the application but returned no app_id');
       }
@@ -346,7 +329,7 @@ export class PlivoProvider implements SmsProvider {
 
   private async findApplication(name: string): Promise<PlivoApplication | undefined> {
     for (let offset = 0; ; offset += PAGE) {
-      const page = (await this.rest('GET', `Application/?limit=${PAGE}&offset=${offset}`)) as {
+      const page = (await this.request('ensureApplication', 'GET', `Application/?limit=${PAGE}&offset=${offset}`)) as {
         objects?: PlivoApplication[];
         meta?: { next?: string | null };
       };
@@ -357,37 +340,35 @@ export class PlivoProvider implements SmsProvider {
     }
   }
 
-  // Our own client for /Application/: the SDK sends those to a hard-coded api.plivo.com.
-  private async rest(method: 'GET' | 'POST', path: string, body?: Record<string, string>): Promise<unknown> {
-    const url = `${this.apiBase}/v1/Account/${encodeURIComponent(this.o.authId)}/${path}`;
-    const headers: Record<string, string> = {
-      authorization: basicAuth(this.o.authId, this.o.authToken),
-      accept: 'application/json',
-    };
-    if (body) headers['content-type'] = 'application/json';
-    let res: Response;
-    let text: string;
+  /**
+   * One JSON request to Plivo's API without the SDK, on the SDK's connections: sends (for their
+   * cost) and /Application/ (the SDK sends those to a hard-coded api.plivo.com). Resolves with the
+   * answer's JSON object ({} for none); a non-2xx answer or a failed exchange is an AppError.
+   */
+  private async request(op: Operation, method: 'GET' | 'POST', path: string, body?: Record<string, string>): Promise<Record<string, unknown>> {
+    let answer: Answer;
     try {
-      res = await fetch(url, {
-        method,
-        headers,
-        ...(body ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.o.timeoutMs),
-      });
-      text = await res.text();
+      answer = await exchange(
+        plivoConnections,
+        {
+          origin: this.account.origin,
+          path: this.account.pathname + path,
+          method,
+          headers: body ? this.jsonHeaders : this.headers,
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        },
+        MAX_ANSWER_BYTES,
+        this.o.timeoutMs,
+      );
     } catch (e) {
-      throw this.fail(mapPlivoError(e, 'ensureApplication'));
+      throw this.fail(transportError(e, op));
     }
-    let parsed: unknown = {};
-    try {
-      parsed = text === '' ? {} : JSON.parse(text);
-    } catch {
-      parsed = { error: 'unreadable answer' };
+    const parsed = readJson(answer);
+    if (answer.status < 200 || answer.status >= 300) {
+      const said = typeof parsed?.['error'] === 'string' ? `: ${scrub(parsed['error'])}` : '';
+      throw this.fail(new AppError(codeForStatus(answer.status, op), `Plivo answered HTTP ${answer.status} while ${describe(op)}${said}`));
     }
-    if (!res.ok) {
-      throw this.fail(mapPlivoError({ status: res.status, message: (parsed as { error?: unknown }).error ?? '' }, 'ensureApplication'));
-    }
-    return parsed;
+    return parsed ?? {};
   }
 
   private async call<T>(op: Operation, fn: () => Promise<T>): Promise<T> {
