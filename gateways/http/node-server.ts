@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../src/logger.js';
 import type { Router } from './router.js';
-import { ALWAYS_HEADERS, BodyTooLarge, DEFAULT_HEADERS, type PendingRequest } from './uws-adapter.js';
+import { answerHeaders, BodyTooLarge, type PendingRequest } from './uws-adapter.js';
 
 // A Router served by node:http instead of uWS, for a worker thread: uWS cannot close the
 // connections it holds, and a worker that ends with uWS sockets open aborts the whole process
@@ -38,7 +38,7 @@ export async function serveOnNodeHttp(router: Router, o: { host: string; port: n
     };
     void router.answer(pending, o.log).then((result) => {
       if (aborted) return;
-      res.writeHead(result.status, { ...DEFAULT_HEADERS, ...result.headers, ...ALWAYS_HEADERS });
+      res.writeHead(result.status, answerHeaders(result));
       res.end(method === 'HEAD' ? undefined : (result.body ?? ''));
     });
   });

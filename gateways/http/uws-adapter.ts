@@ -95,12 +95,17 @@ export function captureRequest(res: UwsResponse, req: UwsRequest, bodyLimit: (me
  * echoing input must never be run as HTML). no-store: API answers carry sessions, keys, student
  * data and messages, which no browser or proxy cache should keep; a route may say otherwise.
  */
-export const ALWAYS_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff' };
-export const DEFAULT_HEADERS: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
+const ALWAYS_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff' };
+const DEFAULT_HEADERS: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
+
+/** The headers an answer goes out with, whatever serves it. */
+export function answerHeaders(result: HttpResult): Record<string, string> {
+  return { ...DEFAULT_HEADERS, ...result.headers, ...ALWAYS_HEADERS };
+}
 
 export function writeResult(res: UwsResponse, result: HttpResult, isAborted: () => boolean, method: string): void {
   if (isAborted()) return;
-  const headers = { ...DEFAULT_HEADERS, ...result.headers, ...ALWAYS_HEADERS };
+  const headers = answerHeaders(result);
   const body = result.body ?? '';
   res.cork(() => {
     try {
