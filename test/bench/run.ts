@@ -14,6 +14,7 @@ import { killAllSimulators } from './standalone-simulator.js';
 import { formatTable, type BenchOutcome } from './report.js';
 import { runWsBenchmarksDetailed } from './ws/run-ws.js';
 import { clusterBenchmark } from './cluster.js';
+import { controlDamon, type DamonControl } from './kernel-damon.js';
 
 // `npm run bench`: the benchmarks one after the other, each against a baseline measured in the
 // same run (the machine is shared and noisy: ratios are what count), then one table, and the
@@ -56,6 +57,8 @@ async function main(): Promise<number> {
   const names = asked.length > 0 ? asked : Object.keys(BENCHMARKS);
   const startedAt = new Date();
   console.log(`Switchboard benchmarks ${startedAt.toISOString()} — node ${process.version}, ${cpus().length} cores, uWS ${uwsIsNative() ? 'native' : 'JS FALLBACK'}`);
+  damon = controlDamon();
+  console.log(damon.describe());
 
   const gen = await LoadGenerator.start();
   const outcomes: BenchOutcome[] = [];
@@ -92,6 +95,7 @@ async function main(): Promise<number> {
         node: process.version,
         cores: cpus().length,
         uwsNative: uwsIsNative(),
+        kernelDamon: damon.describe(),
         rows,
         benchmarks: Object.fromEntries(outcomes.map((o) => [o.name, o.details])),
         failures,
@@ -105,10 +109,12 @@ async function main(): Promise<number> {
   return failures.length > 0 || missed > 0 ? 1 : 0;
 }
 
+let damon: DamonControl | null = null;
 let exiting = false;
 async function cleanUpAndExit(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
+  damon?.restore();
   killAllGenerators();
   await closeAllNodes();
   killAllSimulators();

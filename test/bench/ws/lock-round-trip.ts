@@ -3,6 +3,7 @@ import type { RoundTripResult } from './load-proc.js';
 import { row, type Row } from './stats.js';
 import type { Child } from './ipc.js';
 import type { ServerChild } from './common.js';
+import { kdamondCpuWindow } from '../kernel-damon.js';
 
 // Benchmark 1, the lock round trip. 1,000 authenticated clients (sessions of one staff member),
 // each with its OWN conversation (a person's sockets share one lock), each doing one open/leave
@@ -68,7 +69,9 @@ export async function lockRoundTripBenchmark(ctx: WsBenchContext): Promise<WsOut
       const profile = profileFile(ctx, `ws-lock-round-trip-run${run}`);
       if (profile) await server.call('profileStart');
       await server.call('loopStart');
+      const kdamond = kdamondCpuWindow();
       const sb = await load.call<RoundTripResult>('roundTrip', { group: 'sb', mode: 'sb', conversationIds: org.conversationIds, ...timing }, runTimeout);
+      const kdamondCores = kdamond.stop();
       const loop = await server.call<Record<string, number | null>>('loopStop');
       if (profile) runNotes.push(`  profile: ${await server.call<string>('profileStop', { file: profile })}`);
       await load.call('closeGroup', { group: 'sb' });
@@ -84,7 +87,7 @@ export async function lockRoundTripBenchmark(ctx: WsBenchContext): Promise<WsOut
         `  echo:        p50 ${ms(echo.all.p50)} p99 ${ms(echo.all.p99)} p99.9 ${ms(echo.all.p999)} max ${ms(echo.all.max)} (${echo.ratePerS} msgs/s)`,
         `  p99 per second of the window: Switchboard ${sb.p99PerSecond.map((x) => x.toFixed(1)).join(' ')} ms; echo ${echo.p99PerSecond.map((x) => x.toFixed(1)).join(' ')} ms`,
         `  answers missing ${sb.missing}, errors ${JSON.stringify(sb.errors)}, not granted ${sb.notGranted}; generator send lag p99 ${ms(sb.sendLag.p99)} (echo run ${ms(echo.sendLag.p99)})`,
-        `  before measuring, other processes used ${quietSb} of a core (echo: ${quietEcho}); CPU while measuring (share of one core): server ${sb.cpu.server}, load ${sb.cpu.load}, other processes on the machine ${sb.cpu.others} (echo run: server ${echo.cpu.server}, load ${echo.cpu.load}, others ${echo.cpu.others})`,
+        `  before measuring, other processes used ${quietSb} of a core (echo: ${quietEcho}); CPU while measuring (share of one core): server ${sb.cpu.server}, load ${sb.cpu.load}, other processes on the machine ${sb.cpu.others} (echo run: server ${echo.cpu.server}, load ${echo.cpu.load}, others ${echo.cpu.others}); the kernel's kdamond ${kdamondCores === null ? 'not running' : `${kdamondCores} of a core over the run, warm-up included (kernel-damon.ts)`}`,
         `  server event loop: delay p50 ${loop.delayP50} ms p99 ${loop.delayP99} ms max ${loop.delayMax} ms, utilisation ${loop.utilization}; ` +
           `GC ${loop.gcPauses} pauses (${loop.scavenges} scavenges, ${loop.markCompacts} mark-compacts), ${loop.gcTotalMs} ms in all, p99 ${loop.gcP99Ms} ms, max ${loop.gcMaxMs} ms, ` +
           `per command ${perCommand(loop.allocatedBytes, sb.sent)} allocated, ${perCommand(loop.promotedBytes, sb.sent)} promoted; ` +

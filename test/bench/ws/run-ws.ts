@@ -6,6 +6,7 @@ import { fanoutBenchmark } from './fan-out.js';
 import { lockRoundTripBenchmark } from './lock-round-trip.js';
 import type { WsBenchContext, WsOutcome } from './common.js';
 import { formatTable, type Row } from './stats.js';
+import { controlDamon } from '../kernel-damon.js';
 
 // The WebSocket benchmarks (issue 3): the lock round trip, the lock board's fan-out to 1,000
 // operators, and the memory of 19,000 subscribed sockets, each against a bare-uWS baseline
@@ -104,8 +105,10 @@ async function main(): Promise<number> {
   }
   const { uwsIsNative } = await import('../../../gateways/http/listen.js');
   console.log(`Switchboard WebSocket benchmarks ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores, uWS ${uwsIsNative() ? 'native' : 'JS FALLBACK'}, ${runs} run(s) each`);
+  const damon = controlDamon();
+  console.log(damon.describe());
   const t0 = performance.now();
-  const report = await runWsBenchmarksDetailed({ runs, only, profileDir, ...(quietBudgetMs !== undefined ? { quietBudgetMs } : {}) });
+  const report = await runWsBenchmarksDetailed({ runs, only, profileDir, ...(quietBudgetMs !== undefined ? { quietBudgetMs } : {}) }).finally(() => damon.restore());
   console.log(`\n${formatTable(report.rows)}\n`);
   for (const n of report.notes) console.log(n);
   for (const f of report.failures) console.log(`ERROR ${f}`);
