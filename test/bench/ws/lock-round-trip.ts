@@ -60,9 +60,13 @@ export async function lockRoundTripBenchmark(ctx: WsBenchContext): Promise<WsOut
       const runNotes: string[] = [];
       let ping: RoundTripResult | null = null;
       if (process.env.WS_BENCH_RT_PING) {
-        // Investigation only: the same rate of pings, answered by the gateway without the core.
+        // Investigation only: the same rate of pings, answered by the gateway without the core, and
+        // what they leave for the garbage collector.
         await waitForQuiet(ctx, [process.pid, server.pid, load.pid], 'Switchboard pings');
+        await server.call('loopStart');
         ping = await load.call<RoundTripResult>('roundTrip', { group: 'sb', mode: 'ping', conversationIds: org.conversationIds, ...timing }, runTimeout);
+        const pl = await server.call<Record<string, number | null>>('loopStop');
+        runNotes.push(`  the pings' heap: GC ${pl.gcPauses} pauses, ${pl.gcTotalMs} ms in all; per ping ${perCommand(pl.allocatedBytes, ping.sent)} allocated, ${perCommand(pl.promotedBytes, ping.sent)} promoted`);
         runNotes.push(`  pings through the real gateway at the same rate: p50 ${ms(ping.all.p50)} p99 ${ms(ping.all.p99)} max ${ms(ping.all.max)}; CPU server ${ping.cpu.server}, others ${ping.cpu.others}`);
       }
       const quietSb = await waitForQuiet(ctx, [process.pid, server.pid, load.pid], 'Switchboard');
