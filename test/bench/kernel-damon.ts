@@ -13,7 +13,8 @@ import { cpuMs } from './cpu.js';
 // for the run (root only) and back on at the end, whatever way the run ends: a diagnostic, to tell
 // the product's own tail from the machine's. A figure measured so must say so.
 
-const ADMIN = '/sys/kernel/mm/damon/admin/kdamonds';
+/** Where sysfs lists the kdamonds. */
+export const DAMON_ADMIN = '/sys/kernel/mm/damon/admin/kdamonds';
 
 export interface Kdamond {
   /** The kdamond's `state` file in sysfs. */
@@ -22,15 +23,15 @@ export interface Kdamond {
 }
 
 /** The machine's kdamonds as sysfs lists them (none where DAMON is not built in or not set up). */
-export function kdamonds(): Kdamond[] {
+export function kdamonds(admin = DAMON_ADMIN): Kdamond[] {
   let names: string[];
   try {
-    names = readdirSync(ADMIN).filter((n) => /^\d+$/.test(n));
+    names = readdirSync(admin).filter((n) => /^\d+$/.test(n));
   } catch {
     return [];
   }
   return names.flatMap((n) => {
-    const stateFile = join(ADMIN, n, 'state');
+    const stateFile = join(admin, n, 'state');
     try {
       return [{ stateFile, state: readFileSync(stateFile, 'utf8').trim() }];
     } catch {
@@ -78,32 +79,39 @@ export interface DamonControl {
  * With `BENCH_PAUSE_DAMON=1`, turns every running kdamond off until `restore()` (also on exit and
  * on SIGINT/SIGTERM); otherwise only reports. Throws when asked to pause and it cannot.
  */
-export function controlDamon(env: NodeJS.ProcessEnv = process.env): DamonControl {
-  const running = kdamonds().filter((k) => k.state === 'on');
+export function controlDamon(
+  env: NodeJS.ProcessEnv = process.env,
+  admin = DAMON_ADMIN,
+  write: (file: string, text: string) => void = writeFileSync,
+): DamonControl {
+  const running = kdamonds(admin).filter((k) => k.state === 'on');
   if (env.BENCH_PAUSE_DAMON !== '1' || running.length === 0) {
     const what = running.length === 0 ? 'not running' : `running (${running.length} kdamond${running.length > 1 ? 's' : ''}; BENCH_PAUSE_DAMON=1 pauses it for a run)`;
     return { describe: () => `kernel DAMON: ${what}`, restore: () => undefined };
   }
   const paused: Kdamond[] = [];
+  const onSignal = (signal: NodeJS.Signals): void => {
+    restore();
+    process.kill(process.pid, signal);
+  };
   const restore = (): void => {
+    process.off('exit', restore);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     for (const k of paused.splice(0)) {
       try {
-        writeFileSync(k.stateFile, 'on');
+        write(k.stateFile, 'on');
       } catch (e) {
         console.error(`could not turn ${k.stateFile} back on: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
   };
   process.once('exit', restore);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      restore();
-      process.kill(process.pid, signal);
-    });
-  }
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   for (const k of running) {
     try {
-      writeFileSync(k.stateFile, 'off');
+      write(k.stateFile, 'off');
       paused.push(k);
     } catch (e) {
       restore();
