@@ -2,7 +2,7 @@
 // the folder is internal.
 //
 // Hosting it: stamp every event with the host clock's `now`; listen with `actor.on('*', ...)`;
-// persist `JSON.stringify(actor.getPersistedSnapshot())` after each transition and mirror
+// persist `JSON.stringify(persistedSnapshot(actor.getSnapshot()))` after each transition and mirror
 // `context.token` into the store (compare-and-set). The machine arms no timer: after each
 // transition the host (re)arms one for `nextDeadlineOf(actor.getSnapshot())` (none when null) and
 // sends `{ type: 'TICK', now: clock.now() }` when it fires. Restoring, on any node:
@@ -14,8 +14,8 @@
 // a snapshot is given.)
 
 // The machine
-export { conversationLockMachine, restorableSnapshot } from './lock.machine.js';
-export type { ConversationLockMachine, LockSnapshot } from './lock.machine.js';
+export { conversationLockMachine, persistedSnapshot, restorableSnapshot } from './lock.machine.js';
+export type { ConversationLockMachine, LockSnapshot, PersistedLockSnapshot } from './lock.machine.js';
 
 // Input, context, events, emitted events
 export { LOCK_STATES, HELD_LOCK_STATES, RELEASE_REASONS } from './lock.types.js';

@@ -6,6 +6,7 @@ import {
   lockStateOf,
   lockView,
   nextDeadlineOf,
+  persistedSnapshot,
   restorableSnapshot,
   type LockDurations,
   type LockEmitted,
@@ -348,7 +349,7 @@ export class ConversationLock implements HostedActor<LockCommand, LockReply> {
     return {
       conversationId: this.self.id,
       accountId: this.account.id,
-      snapshot: JSON.stringify(this.actor.getPersistedSnapshot()),
+      snapshot: JSON.stringify(persistedSnapshot(this.actor.getSnapshot())),
       token: v.token,
       ownerEpoch: this.owned.ownerEpoch,
       state: v.state,
