@@ -10,8 +10,9 @@ import { cpuMs } from './cpu.js';
 // benchmarks measure, the bare baselines' included (test/bench/README.md, "The kernel's DAMON").
 //
 // The benchmarks say whether it ran and how much CPU it took. `BENCH_PAUSE_DAMON=1` turns it off
-// for the run (root only) and back on at the end, whatever way the run ends: a diagnostic, to tell
-// the product's own tail from the machine's. A figure measured so must say so.
+// for the run (root only) and back on at the end, on any exit (the runners turn SIGINT and SIGTERM
+// into one): a diagnostic, to tell the product's own tail from the machine's. A figure measured so
+// must say so.
 
 /** Where sysfs lists the kdamonds. */
 export const DAMON_ADMIN = '/sys/kernel/mm/damon/admin/kdamonds';
@@ -76,8 +77,8 @@ export interface DamonControl {
 }
 
 /**
- * With `BENCH_PAUSE_DAMON=1`, turns every running kdamond off until `restore()` (also on exit and
- * on SIGINT/SIGTERM); otherwise only reports. Throws when asked to pause and it cannot.
+ * With `BENCH_PAUSE_DAMON=1`, turns every running kdamond off until `restore()` or the process's
+ * exit; otherwise only reports. Throws when asked to pause and it cannot.
  */
 export function controlDamon(
   env: NodeJS.ProcessEnv = process.env,
@@ -90,14 +91,8 @@ export function controlDamon(
     return { describe: () => `kernel DAMON: ${what}`, restore: () => undefined };
   }
   const paused: Kdamond[] = [];
-  const onSignal = (signal: NodeJS.Signals): void => {
-    restore();
-    process.kill(process.pid, signal);
-  };
   const restore = (): void => {
     process.off('exit', restore);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     for (const k of paused.splice(0)) {
       try {
         write(k.stateFile, 'on');
@@ -106,9 +101,9 @@ export function controlDamon(
       }
     }
   };
+  // On any exit, process.exit() included; the runners turn SIGINT and SIGTERM into an exit after
+  // their own clean-up, so a handler here would only cut that clean-up short.
   process.once('exit', restore);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   for (const k of running) {
     try {
       write(k.stateFile, 'off');
@@ -118,5 +113,6 @@ export function controlDamon(
       throw new Error(`BENCH_PAUSE_DAMON=1: cannot turn off ${k.stateFile} (${e instanceof Error ? e.message : String(e)}); run as root or leave it unset`);
     }
   }
-  return { describe: () => `kernel DAMON: PAUSED for this run (BENCH_PAUSE_DAMON=1; ${paused.length} kdamond${paused.length > 1 ? 's' : ''}, on again at the end): figures without the machine's memory monitor`, restore };
+  const line = `kernel DAMON: PAUSED for this run (BENCH_PAUSE_DAMON=1; ${running.length} kdamond${running.length > 1 ? 's' : ''}, on again at the end): figures without the machine's memory monitor`;
+  return { describe: () => line, restore };
 }

@@ -14,7 +14,7 @@ import { killAllSimulators } from './standalone-simulator.js';
 import { formatTable, type BenchOutcome } from './report.js';
 import { runWsBenchmarksDetailed } from './ws/run-ws.js';
 import { clusterBenchmark } from './cluster.js';
-import { controlDamon, type DamonControl } from './kernel-damon.js';
+import { controlDamon } from './kernel-damon.js';
 
 // `npm run bench`: the benchmarks one after the other, each against a baseline measured in the
 // same run (the machine is shared and noisy: ratios are what count), then one table, and the
@@ -57,7 +57,8 @@ async function main(): Promise<number> {
   const names = asked.length > 0 ? asked : Object.keys(BENCHMARKS);
   const startedAt = new Date();
   console.log(`Switchboard benchmarks ${startedAt.toISOString()} — node ${process.version}, ${cpus().length} cores, uWS ${uwsIsNative() ? 'native' : 'JS FALLBACK'}`);
-  damon = controlDamon();
+  // Paused DAMON is turned back on at the process's exit (kernel-damon.ts).
+  const damon = controlDamon();
   console.log(damon.describe());
 
   const gen = await LoadGenerator.start();
@@ -109,12 +110,10 @@ async function main(): Promise<number> {
   return failures.length > 0 || missed > 0 ? 1 : 0;
 }
 
-let damon: DamonControl | null = null;
 let exiting = false;
 async function cleanUpAndExit(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
-  damon?.restore();
   killAllGenerators();
   await closeAllNodes();
   killAllSimulators();

@@ -117,6 +117,8 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // An interrupted run still exits, so what it changed on the machine is put back (kernel-damon.ts).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   main().then(
     (code) => process.exit(code),
     (e: unknown) => {

@@ -89,21 +89,25 @@ serve(
       const env = { ...FAST_ENV, DATA_DIR: dataDir, WS_MAX_SOCKETS_PER_USER: '100000', ...a.env };
       sb = await startSwitchboard(testConfig(env), silentLogger, { store });
       if (experiments.includes('keepIdleActors')) (sb.core.locks as unknown as { passivateIfIdle(): void }).passivateIfIdle = () => undefined;
-      // What a lock command's save behind (noSave) or its announcements (noPublish) leave for the
-      // garbage collector: the heap notes' promoted bytes per command with each turned off.
+      // What a lock command's save behind (noSave), its announcements (noPublish) or the machine
+      // itself (noMachine: every command answered with the lock as it was at activation) leave for
+      // the garbage collector: the heap notes' promoted bytes per command with each turned off.
       const { ConversationLock } = await import('../../../src/locks/conversation-lock-actor.js');
-      const lockProto = ConversationLock.prototype as unknown as { saveBehind(r: unknown): void; publish(...a: unknown[]): void; emitted: unknown[] };
+      const lockProto = ConversationLock.prototype as unknown as {
+        saveBehind(r: unknown): void;
+        publish(...a: unknown[]): void;
+        receive(c: unknown): Promise<unknown>;
+      };
+      type Lock = { emitted: unknown[]; currentView(): unknown };
       if (experiments.includes('noSave')) lockProto.saveBehind = () => undefined;
-      if (experiments.includes('noMachine')) {
-        // The owner answers every command with the lock as it was at activation, the machine untouched.
-        const p = ConversationLock.prototype as unknown as { receive(c: unknown): Promise<unknown>; currentView(): unknown };
-        p.receive = function (this: { currentView(): unknown }) {
-          return Promise.resolve({ type: 'lock', view: this.currentView(), lockToken: null });
+      if (experiments.includes('noPublish')) {
+        lockProto.publish = function (this: Lock) {
+          this.emitted.length = 0;
         };
       }
-      if (experiments.includes('noPublish')) {
-        lockProto.publish = function (this: { emitted: unknown[] }) {
-          this.emitted.length = 0;
+      if (experiments.includes('noMachine')) {
+        lockProto.receive = function (this: Lock) {
+          return Promise.resolve({ type: 'lock', view: this.currentView(), lockToken: null });
         };
       }
       if (experiments.includes('slimUser') || experiments.includes('shareUser')) {
